@@ -1,0 +1,426 @@
+//! The device store: one automerge document per account in a redb database, with what the
+//! sync engine needs to resume after a restart (checkpoint, synced heads, unsynced set).
+//!
+//! Each edit appends an incremental chunk (the new changes only) in the same transaction that
+//! marks the document unsynced; after [`COMPACT_AFTER`] chunks the document is rewritten as
+//! one snapshot and its chunks dropped, again in one transaction, so a crash leaves either the
+//! old chunks or the new snapshot, never neither.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use automerge::transaction::{CommitOptions, Transaction};
+use automerge::{ActorId, Automerge, ChangeHash, ReadDoc};
+use chrono::{DateTime, Utc};
+use outpost_protocol::{DeviceId, DocId, DocPush, Head, Seq, SyncReply};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+use crate::account::{self, Account, AccountEdit, AccountSummary, NewAccount};
+use crate::error::{EditError, LookupError, StoreError};
+
+/// Chunks a document may collect before it is compacted into one snapshot.
+pub const COMPACT_AFTER: u32 = 32;
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const SNAPSHOTS: TableDefinition<u128, &[u8]> = TableDefinition::new("snapshots");
+const CHUNKS: TableDefinition<(u128, u64), &[u8]> = TableDefinition::new("chunks");
+const DOC_STATE: TableDefinition<u128, &[u8]> = TableDefinition::new("doc_state");
+const UNSYNCED: TableDefinition<u128, ()> = TableDefinition::new("unsynced");
+const SUMMARIES: TableDefinition<u128, &[u8]> = TableDefinition::new("summaries");
+
+const DEVICE_KEY: &str = "device";
+const CHECKPOINT_KEY: &str = "checkpoint";
+const LAST_SYNC_KEY: &str = "last_sync";
+
+/// Per-document bookkeeping kept beside the document.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct DocState {
+    /// Heads the server is known to hold; everything after them is unsynced.
+    synced_heads: Vec<Head>,
+    next_chunk: u64,
+    chunks: u32,
+}
+
+/// Where this device stands with the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyncStatus {
+    pub device: DeviceId,
+    /// Accounts with edits the server has not acknowledged.
+    pub unsynced: Vec<DocId>,
+    pub checkpoint: Seq,
+    pub last_sync: Option<DateTime<Utc>>,
+}
+
+/// What applying one server reply changed locally.
+#[derive(Debug, Default)]
+pub(crate) struct Applied {
+    /// Documents that received changes they did not have.
+    pub changed: Vec<DocId>,
+}
+
+/// A device's local store of account documents.
+#[derive(Debug)]
+pub struct Store {
+    db: Database,
+    device: DeviceId,
+}
+
+fn corrupt(doc: DocId, reason: impl ToString) -> StoreError {
+    StoreError::Corrupt { doc, reason: reason.to_string() }
+}
+
+fn to_heads(hashes: &[ChangeHash]) -> Vec<Head> {
+    hashes.iter().map(|h| Head(h.0)).collect()
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    postcard::to_stdvec(value).expect("store records always serialize")
+}
+
+fn decode<T: for<'a> Deserialize<'a>>(doc: DocId, bytes: &[u8]) -> Result<T, StoreError> {
+    postcard::from_bytes(bytes).map_err(|e| corrupt(doc, e))
+}
+
+/// Tables a write transaction touches for one document.
+struct DocTables<'txn> {
+    snapshots: redb::Table<'txn, u128, &'static [u8]>,
+    chunks: redb::Table<'txn, (u128, u64), &'static [u8]>,
+    state: redb::Table<'txn, u128, &'static [u8]>,
+    unsynced: redb::Table<'txn, u128, ()>,
+    summaries: redb::Table<'txn, u128, &'static [u8]>,
+}
+
+impl<'txn> DocTables<'txn> {
+    fn open(txn: &'txn redb::WriteTransaction) -> Result<Self, StoreError> {
+        Ok(DocTables {
+            snapshots: txn.open_table(SNAPSHOTS)?,
+            chunks: txn.open_table(CHUNKS)?,
+            state: txn.open_table(DOC_STATE)?,
+            unsynced: txn.open_table(UNSYNCED)?,
+            summaries: txn.open_table(SUMMARIES)?,
+        })
+    }
+
+    fn state(&self, doc: DocId) -> Result<DocState, StoreError> {
+        match self.state.get(doc.as_u128())? {
+            Some(bytes) => decode(doc, bytes.value()),
+            None => Ok(DocState::default()),
+        }
+    }
+
+    /// Records the changes `doc` gained since `before`, compacting when chunks pile up.
+    fn append(
+        &mut self,
+        id: DocId,
+        doc: &Automerge,
+        before: &[ChangeHash],
+        state: &mut DocState,
+    ) -> Result<(), StoreError> {
+        let key = id.as_u128();
+        self.chunks.insert((key, state.next_chunk), doc.save_after(before).as_slice())?;
+        state.next_chunk += 1;
+        state.chunks += 1;
+        if state.chunks > COMPACT_AFTER {
+            // One transaction: the snapshot and the removal of the chunks it replaces commit
+            // together, so no crash can lose the changes.
+            self.snapshots.insert(key, doc.save().as_slice())?;
+            self.chunks.retain_in((key, 0)..(key, state.next_chunk), |_, _| false)?;
+            state.chunks = 0;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, id: DocId, doc: &Automerge, state: &DocState) -> Result<(), StoreError> {
+        let key = id.as_u128();
+        self.state.insert(key, encode(state).as_slice())?;
+        if to_heads(&doc.get_heads()) == state.synced_heads {
+            self.unsynced.remove(key)?;
+        } else {
+            self.unsynced.insert(key, ())?;
+        }
+        let summary = AccountSummary::from(&account::read(doc, id)?);
+        self.summaries.insert(key, encode(&summary).as_slice())?;
+        Ok(())
+    }
+}
+
+fn load<S, C>(
+    snapshots: &S,
+    chunks: &C,
+    id: DocId,
+    actor: &ActorId,
+) -> Result<Option<Automerge>, StoreError>
+where
+    S: ReadableTable<u128, &'static [u8]>,
+    C: ReadableTable<(u128, u64), &'static [u8]>,
+{
+    let key = id.as_u128();
+    let mut doc = match snapshots.get(key)? {
+        Some(bytes) => Automerge::load(bytes.value()).map_err(|e| corrupt(id, e))?,
+        None => Automerge::new(),
+    };
+    let mut found = !doc.is_empty();
+    for entry in chunks.range((key, 0)..=(key, u64::MAX))? {
+        let (_, bytes) = entry?;
+        doc.load_incremental(bytes.value()).map_err(|e| corrupt(id, e))?;
+        found = true;
+    }
+    Ok(found.then(|| doc.with_actor(actor.clone())))
+}
+
+impl Store {
+    /// Opens the store at `path`, creating it (and this device's identity) if it is new.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        Store::init(Database::create(path)?)
+    }
+
+    /// A store that lives in memory only, for tests and tools.
+    pub fn in_memory() -> Result<Store, StoreError> {
+        let backend = redb::backends::InMemoryBackend::new();
+        Store::init(Database::builder().create_with_backend(backend)?)
+    }
+
+    fn init(db: Database) -> Result<Store, StoreError> {
+        let txn = db.begin_write()?;
+        let device = {
+            let mut meta = txn.open_table(META)?;
+            let existing = meta.get(DEVICE_KEY)?.map(|v| v.value().to_vec());
+            match existing {
+                Some(bytes) => {
+                    let raw = <[u8; 16]>::try_from(bytes.as_slice())
+                        .map_err(|_| corrupt(DocId::from_u128(0), "device id is not 16 bytes"))?;
+                    DeviceId::from_u128(u128::from_be_bytes(raw))
+                }
+                None => {
+                    let device = DeviceId::from_u128(rand::random::<u128>() | 1);
+                    meta.insert(DEVICE_KEY, device.to_bytes().as_slice())?;
+                    device
+                }
+            }
+        };
+        // Create every table up front so read transactions never meet a missing one.
+        DocTables::open(&txn)?;
+        txn.commit()?;
+        Ok(Store { db, device })
+    }
+
+    /// This device's identity, which is also the automerge actor its edits are written as.
+    pub fn device(&self) -> DeviceId {
+        self.device
+    }
+
+    fn actor(&self) -> ActorId {
+        ActorId::from(self.device.to_bytes().as_slice())
+    }
+
+    /// Creates an account; it is durable when this returns, and unsynced until the next sync.
+    pub fn create_account(&self, new: &NewAccount, now: DateTime<Utc>) -> Result<DocId, EditError> {
+        new.validate()?;
+        let id = DocId::from_u128(rand::random());
+        self.write(id, true, now, |tx| account::init(tx, new, now))?;
+        Ok(id)
+    }
+
+    /// Applies one edit to an account; durable when this returns.
+    pub fn edit_account(
+        &self,
+        id: DocId,
+        edit: &AccountEdit,
+        now: DateTime<Utc>,
+    ) -> Result<(), EditError> {
+        edit.validate()?;
+        let follow_up_id = format!("{:016x}", rand::random::<u64>());
+        self.write(id, false, now, |tx| account::apply(tx, edit, self.device, &follow_up_id, now))
+    }
+
+    fn write(
+        &self,
+        id: DocId,
+        create: bool,
+        now: DateTime<Utc>,
+        edit: impl FnOnce(&mut Transaction<'_>) -> Result<(), automerge::AutomergeError>,
+    ) -> Result<(), EditError> {
+        let txn = self.db.begin_write().map_err(StoreError::from)?;
+        {
+            let mut tables = DocTables::open(&txn)?;
+            let loaded = load(&tables.snapshots, &tables.chunks, id, &self.actor())?;
+            let mut doc = match (loaded, create) {
+                (Some(doc), false) => doc,
+                (None, true) => Automerge::new().with_actor(self.actor()),
+                (Some(_), true) => return Err(corrupt(id, "id already in use").into()),
+                (None, false) => return Err(EditError::NotFound(id)),
+            };
+            let before = doc.get_heads();
+            let mut tx = doc.transaction();
+            edit(&mut tx).map_err(|e| corrupt(id, e))?;
+            // Automerge change times are whole seconds of the device clock.
+            tx.commit_with(CommitOptions::default().with_time(now.timestamp()));
+            let mut state = tables.state(id)?;
+            tables.append(id, &doc, &before, &mut state)?;
+            tables.finish(id, &doc, &state)?;
+        }
+        txn.commit().map_err(StoreError::from)?;
+        Ok(())
+    }
+
+    fn load(&self, id: DocId) -> Result<Option<Automerge>, StoreError> {
+        let txn = self.db.begin_read()?;
+        load(&txn.open_table(SNAPSHOTS)?, &txn.open_table(CHUNKS)?, id, &self.actor())
+    }
+
+    /// The merged account, with any concurrently set fields listed as conflicts.
+    pub fn account(&self, id: DocId) -> Result<Account, LookupError> {
+        let doc = self.load(id)?.ok_or_else(|| LookupError::NotFound(id.to_string()))?;
+        Ok(account::read(&doc, id).map_err(StoreError::from)?)
+    }
+
+    /// The document's current heads, for comparing replicas.
+    pub fn heads(&self, id: DocId) -> Result<Vec<Head>, LookupError> {
+        let doc = self.load(id)?.ok_or_else(|| LookupError::NotFound(id.to_string()))?;
+        Ok(to_heads(&doc.get_heads()))
+    }
+
+    /// Every account, from the summary rows (no document is loaded).
+    pub fn accounts(&self) -> Result<Vec<AccountSummary>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(SUMMARIES)?;
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (key, bytes) = entry?;
+            out.push(decode(DocId::from_u128(key.value()), bytes.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Finds the account whose id starts with `prefix` (at least 4 hex digits), as git does.
+    pub fn resolve(&self, prefix: &str) -> Result<DocId, LookupError> {
+        let not_found = || LookupError::NotFound(prefix.to_owned());
+        if let Ok(id) = prefix.parse::<DocId>() {
+            return Ok(id);
+        }
+        let valid = (4..32).contains(&prefix.len()) && prefix.bytes().all(|b| b.is_ascii_hexdigit());
+        if !valid {
+            return Err(not_found());
+        }
+        let shift = 4 * (32 - prefix.len() as u32);
+        let low = u128::from_str_radix(prefix, 16).map_err(|_| not_found())? << shift;
+        let high = low | ((1u128 << shift) - 1);
+        let txn = self.db.begin_read().map_err(StoreError::from)?;
+        let table = txn.open_table(SUMMARIES).map_err(StoreError::from)?;
+        let matches: Vec<u128> = table
+            .range(low..=high)
+            .map_err(StoreError::from)?
+            .take(2)
+            .map(|e| e.map(|(k, _)| k.value()))
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::from)?;
+        match matches.as_slice() {
+            [one] => Ok(DocId::from_u128(*one)),
+            [] => Err(not_found()),
+            _ => Err(LookupError::Ambiguous { prefix: prefix.to_owned(), count: matches.len() }),
+        }
+    }
+
+    /// Unsynced edits, checkpoint and last successful sync.
+    pub fn status(&self) -> Result<SyncStatus, StoreError> {
+        let txn = self.db.begin_read()?;
+        let unsynced = txn.open_table(UNSYNCED)?;
+        let unsynced = unsynced
+            .iter()?
+            .map(|e| e.map(|(k, _)| DocId::from_u128(k.value())))
+            .collect::<Result<_, _>>()?;
+        let meta = txn.open_table(META)?;
+        let number = |key| -> Result<Option<[u8; 8]>, StoreError> {
+            Ok(meta.get(key)?.and_then(|v| <[u8; 8]>::try_from(v.value()).ok()))
+        };
+        Ok(SyncStatus {
+            device: self.device,
+            unsynced,
+            checkpoint: Seq(number(CHECKPOINT_KEY)?.map_or(0, u64::from_le_bytes)),
+            last_sync: number(LAST_SYNC_KEY)?
+                .and_then(|b| DateTime::from_timestamp_millis(i64::from_le_bytes(b))),
+        })
+    }
+
+    /// The unsynced changes of each unsynced document, skipping `skip`, until `budget` bytes.
+    /// Returns the pushes and whether every unsynced document fit.
+    pub(crate) fn pending_pushes(
+        &self,
+        skip: &HashSet<DocId>,
+        budget: usize,
+    ) -> Result<(Vec<DocPush>, bool), StoreError> {
+        let txn = self.db.begin_read()?;
+        let (snapshots, chunks) = (txn.open_table(SNAPSHOTS)?, txn.open_table(CHUNKS)?);
+        let states = txn.open_table(DOC_STATE)?;
+        let mut pushes = Vec::new();
+        let mut used = 0;
+        for entry in txn.open_table(UNSYNCED)?.iter()? {
+            let id = DocId::from_u128(entry?.0.value());
+            if skip.contains(&id) {
+                continue;
+            }
+            let Some(doc) = load(&snapshots, &chunks, id, &self.actor())? else {
+                continue;
+            };
+            let state: DocState = match states.get(id.as_u128())? {
+                Some(bytes) => decode(id, bytes.value())?,
+                None => DocState::default(),
+            };
+            // Heads the server named but this replica never received cannot anchor a diff.
+            let known: Vec<ChangeHash> = state
+                .synced_heads
+                .iter()
+                .map(|h| ChangeHash(h.0))
+                .filter(|h| doc.get_change_by_hash(h).is_some())
+                .collect();
+            let changes: Vec<Vec<u8>> =
+                doc.get_changes(&known).iter().map(|c| c.raw_bytes().to_vec()).collect();
+            let size: usize = changes.iter().map(Vec::len).sum();
+            if used + size > budget && !pushes.is_empty() {
+                return Ok((pushes, false));
+            }
+            used += size;
+            pushes.push(DocPush { doc: id, changes });
+        }
+        Ok((pushes, true))
+    }
+
+    /// Applies a server reply in one transaction: documents, synced heads and the checkpoint
+    /// move together, so a crash never advances the checkpoint past changes it did not keep.
+    pub(crate) fn apply_reply(
+        &self,
+        reply: &SyncReply,
+        now: DateTime<Utc>,
+    ) -> Result<Applied, StoreError> {
+        let mut applied = Applied::default();
+        let txn = self.db.begin_write()?;
+        {
+            let mut tables = DocTables::open(&txn)?;
+            for update in &reply.updates {
+                let id = update.doc;
+                let mut doc = load(&tables.snapshots, &tables.chunks, id, &self.actor())?
+                    .unwrap_or_else(|| Automerge::new().with_actor(self.actor()));
+                let before = doc.get_heads();
+                for bytes in update.snapshot.iter().chain([&update.changes]) {
+                    doc.load_incremental(bytes).map_err(|e| corrupt(id, e))?;
+                }
+                let mut state = tables.state(id)?;
+                if doc.get_heads() != before {
+                    tables.append(id, &doc, &before, &mut state)?;
+                    applied.changed.push(id);
+                }
+                state.synced_heads = update.heads.clone();
+                if doc.is_empty() {
+                    continue;
+                }
+                tables.finish(id, &doc, &state)?;
+            }
+            let mut meta = txn.open_table(META)?;
+            meta.insert(CHECKPOINT_KEY, reply.checkpoint.0.to_le_bytes().as_slice())?;
+            meta.insert(LAST_SYNC_KEY, now.timestamp_millis().to_le_bytes().as_slice())?;
+        }
+        txn.commit()?;
+        Ok(applied)
+    }
+}

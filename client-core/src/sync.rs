@@ -1,0 +1,100 @@
+//! The sync engine, free of I/O: it turns the store's state into request bodies and server
+//! replies into store updates, and decides when a sync is done. A driver (see [`crate::http`])
+//! moves the bytes; tests can move them any other way.
+//!
+//! One sync is usually one round trip: the request carries every unsynced document and the
+//! checkpoint, the reply carries everything changed in scope since then. A second round trip
+//! happens only when a reply was cut at its size budget, pushes did not fit in one request,
+//! or the server lacked a change's dependencies.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use outpost_protocol::{DocId, PushOutcome, SyncReply, SyncRequest, decode, encode};
+use serde::Serialize;
+
+use crate::error::SyncError;
+use crate::store::Store;
+
+/// Push bytes one request carries at most; the rest follow in the next round trip.
+pub const PUSH_BUDGET: usize = 4 * 1024 * 1024;
+
+/// Round trips after which a sync that still wants another one is abandoned as stuck.
+pub const MAX_ROUND_TRIPS: u32 = 16;
+
+/// What one completed sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SyncReport {
+    pub round_trips: u32,
+    pub bytes_sent: usize,
+    pub bytes_received: usize,
+    /// Documents whose unsynced changes the server accepted.
+    pub pushed: Vec<DocId>,
+    /// Documents that arrived with changes this device did not have.
+    pub received: Vec<DocId>,
+    /// Documents the server refused, with its reason; they stay unsynced.
+    pub refused: Vec<(DocId, String)>,
+}
+
+/// One sync in progress.
+#[derive(Debug, Default)]
+pub struct SyncSession {
+    report: SyncReport,
+    wants_round: bool,
+    refused: HashSet<DocId>,
+}
+
+impl SyncSession {
+    pub fn new() -> SyncSession {
+        SyncSession { wants_round: true, ..SyncSession::default() }
+    }
+
+    /// The next request body to send, or `None` when the sync is complete.
+    pub fn next_request(&mut self, store: &Store) -> Result<Option<Vec<u8>>, SyncError> {
+        if !self.wants_round {
+            return Ok(None);
+        }
+        if self.report.round_trips >= MAX_ROUND_TRIPS {
+            return Err(SyncError::NoProgress(self.report.round_trips));
+        }
+        let (pushes, complete) = store.pending_pushes(&self.refused, PUSH_BUDGET)?;
+        let status = store.status()?;
+        let body = encode(&SyncRequest { device: store.device(), checkpoint: status.checkpoint, pushes });
+        // Another round is needed if this one cannot carry every pending push.
+        self.wants_round = !complete;
+        self.report.bytes_sent += body.len();
+        Ok(Some(body))
+    }
+
+    /// Applies a reply body to the store; `now` is recorded as the time of the last sync.
+    pub fn handle_reply(
+        &mut self,
+        store: &Store,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<(), SyncError> {
+        let reply: SyncReply = decode(body)?;
+        self.report.round_trips += 1;
+        self.report.bytes_received += body.len();
+        let applied = store.apply_reply(&reply, now)?;
+        self.report.received.extend(applied.changed);
+        for result in &reply.pushed {
+            match &result.outcome {
+                PushOutcome::Accepted => self.report.pushed.push(result.doc),
+                // The update for this document told us the server's heads: push again from them.
+                PushOutcome::MissingDependencies => self.wants_round = true,
+                PushOutcome::Invalid { reason } => {
+                    self.refused.insert(result.doc);
+                    self.report.refused.push((result.doc, reason.clone()));
+                }
+            }
+        }
+        self.wants_round |= reply.more;
+        Ok(())
+    }
+
+    /// The report of a sync that [`Self::next_request`] declared complete.
+    pub fn finish(self) -> SyncReport {
+        self.report
+    }
+}
