@@ -85,10 +85,13 @@ impl FromStr for ContactMethod {
     type Err = InvalidField;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|m| m.as_str() == s).ok_or_else(|| InvalidField {
-            field: "method",
-            reason: format!("`{s}` is not one of phone, messaging, email, visit, video"),
-        })
+        Self::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| InvalidField {
+                field: "method",
+                reason: format!("`{s}` is not one of phone, messaging, email, visit, video"),
+            })
     }
 }
 
@@ -165,10 +168,16 @@ pub struct SchemaError {
 
 fn required_text(field: &'static str, value: &str) -> Result<(), InvalidField> {
     if value.trim().is_empty() {
-        return Err(InvalidField { field, reason: "must not be empty".into() });
+        return Err(InvalidField {
+            field,
+            reason: "must not be empty".into(),
+        });
     }
     if value.chars().count() > MAX_TEXT {
-        return Err(InvalidField { field, reason: format!("longer than {MAX_TEXT} characters") });
+        return Err(InvalidField {
+            field,
+            reason: format!("longer than {MAX_TEXT} characters"),
+        });
     }
     Ok(())
 }
@@ -177,7 +186,9 @@ impl NewAccount {
     pub(crate) fn validate(&self) -> Result<(), InvalidField> {
         required_text("name", &self.name)?;
         required_text("owner", &self.owner)?;
-        self.region.as_deref().map_or(Ok(()), |r| required_text("region", r))
+        self.region
+            .as_deref()
+            .map_or(Ok(()), |r| required_text("region", r))
     }
 }
 
@@ -244,9 +255,8 @@ fn scalar_text(value: &Value<'_>) -> String {
     match value {
         Value::Scalar(s) => match s.as_ref() {
             ScalarValue::Str(s) => s.to_string(),
-            ScalarValue::Timestamp(ms) => {
-                DateTime::from_timestamp_millis(*ms).map_or_else(|| ms.to_string(), |t| t.to_rfc3339())
-            }
+            ScalarValue::Timestamp(ms) => DateTime::from_timestamp_millis(*ms)
+                .map_or_else(|| ms.to_string(), |t| t.to_rfc3339()),
             other => other.to_string(),
         },
         Value::Object(kind) => format!("<{kind:?}>"),
@@ -262,21 +272,36 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn text(&mut self, obj: &ObjId, field: &'static str) -> Result<Option<String>, SchemaError> {
-        let shown = self.doc.get(obj, field).map_err(|e| self.error(e.to_string()))?;
+        let shown = self
+            .doc
+            .get(obj, field)
+            .map_err(|e| self.error(e.to_string()))?;
         let Some((shown_value, shown_id)) = shown else {
             return Ok(None);
         };
-        let all = self.doc.get_all(obj, field).map_err(|e| self.error(e.to_string()))?;
+        let all = self
+            .doc
+            .get_all(obj, field)
+            .map_err(|e| self.error(e.to_string()))?;
         if all.len() > 1 && *obj == ROOT {
-            let others = all.iter().filter(|(_, id)| *id != shown_id).map(|(v, _)| scalar_text(v));
-            let values = std::iter::once(scalar_text(&shown_value)).chain(others).collect();
+            let others = all
+                .iter()
+                .filter(|(_, id)| *id != shown_id)
+                .map(|(v, _)| scalar_text(v));
+            let values = std::iter::once(scalar_text(&shown_value))
+                .chain(others)
+                .collect();
             self.conflicts.push(FieldConflict { field, values });
         }
         Ok(Some(scalar_text(&shown_value)))
     }
 
     fn time(&self, obj: &ObjId, field: &'static str) -> Result<Option<DateTime<Utc>>, SchemaError> {
-        match self.doc.get(obj, field).map_err(|e| self.error(e.to_string()))? {
+        match self
+            .doc
+            .get(obj, field)
+            .map_err(|e| self.error(e.to_string()))?
+        {
             Some((Value::Scalar(s), _)) => match s.as_ref() {
                 ScalarValue::Timestamp(ms) => Ok(DateTime::from_timestamp_millis(*ms)),
                 other => Err(self.error(format!("{field} is {other}, not a timestamp"))),
@@ -287,16 +312,28 @@ impl Reader<'_> {
     }
 
     fn error(&self, reason: String) -> SchemaError {
-        SchemaError { doc: self.id, reason }
+        SchemaError {
+            doc: self.id,
+            reason,
+        }
     }
 
     fn follow_up(&mut self, key: String, obj: &ObjId) -> Result<FollowUp, SchemaError> {
         let doc = self.id;
-        let missing = |field| SchemaError { doc, reason: format!("follow-up {key} has no {field}") };
-        let occurred_at = self.time(obj, "occurred_at")?.ok_or_else(|| missing("occurred_at"))?;
-        let recorded_at = self.time(obj, "recorded_at")?.ok_or_else(|| missing("recorded_at"))?;
+        let missing = |field| SchemaError {
+            doc,
+            reason: format!("follow-up {key} has no {field}"),
+        };
+        let occurred_at = self
+            .time(obj, "occurred_at")?
+            .ok_or_else(|| missing("occurred_at"))?;
+        let recorded_at = self
+            .time(obj, "recorded_at")?
+            .ok_or_else(|| missing("recorded_at"))?;
         let method = self.text(obj, "method")?.ok_or_else(|| missing("method"))?;
-        let method = method.parse().map_err(|e: InvalidField| self.error(e.to_string()))?;
+        let method = method
+            .parse()
+            .map_err(|e: InvalidField| self.error(e.to_string()))?;
         Ok(FollowUp {
             occurred_at,
             recorded_at,
@@ -310,23 +347,41 @@ impl Reader<'_> {
 
 /// Reads an account out of its document.
 pub(crate) fn read(doc: &Automerge, id: DocId) -> Result<Account, SchemaError> {
-    let mut reader = Reader { doc, id, conflicts: Vec::new() };
-    let name = reader.text(&ROOT, "name")?.ok_or_else(|| reader.error("no name".into()))?;
-    let owner = reader.text(&ROOT, "owner")?.ok_or_else(|| reader.error("no owner".into()))?;
+    let mut reader = Reader {
+        doc,
+        id,
+        conflicts: Vec::new(),
+    };
+    let name = reader
+        .text(&ROOT, "name")?
+        .ok_or_else(|| reader.error("no name".into()))?;
+    let owner = reader
+        .text(&ROOT, "owner")?
+        .ok_or_else(|| reader.error("no owner".into()))?;
     let region = reader.text(&ROOT, "region")?;
     let created_at = reader.time(&ROOT, "created_at")?;
     let mut follow_ups = Vec::new();
-    if let Some((Value::Object(ObjType::Map), list)) =
-        doc.get(ROOT, "follow_ups").map_err(|e| reader.error(e.to_string()))?
+    if let Some((Value::Object(ObjType::Map), list)) = doc
+        .get(ROOT, "follow_ups")
+        .map_err(|e| reader.error(e.to_string()))?
     {
         for key in doc.keys(&list) {
-            if let Some((Value::Object(ObjType::Map), entry)) =
-                doc.get(&list, key.as_str()).map_err(|e| reader.error(e.to_string()))?
+            if let Some((Value::Object(ObjType::Map), entry)) = doc
+                .get(&list, key.as_str())
+                .map_err(|e| reader.error(e.to_string()))?
             {
                 follow_ups.push(reader.follow_up(key, &entry)?);
             }
         }
     }
     follow_ups.sort_by(|a, b| (a.occurred_at, &a.id).cmp(&(b.occurred_at, &b.id)));
-    Ok(Account { id, name, owner, region, created_at, follow_ups, conflicts: reader.conflicts })
+    Ok(Account {
+        id,
+        name,
+        owner,
+        region,
+        created_at,
+        follow_ups,
+        conflicts: reader.conflicts,
+    })
 }

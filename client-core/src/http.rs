@@ -22,7 +22,10 @@ async fn refused(response: reqwest::Response) -> SyncError {
     let text = response.text().await.unwrap_or_default();
     let reply = serde_json::from_str::<ErrorReply>(&text).unwrap_or(ErrorReply {
         code: ErrorCode::Unavailable,
-        message: format!("HTTP {status}: {}", text.chars().take(200).collect::<String>()),
+        message: format!(
+            "HTTP {status}: {}",
+            text.chars().take(200).collect::<String>()
+        ),
     });
     SyncError::Refused { status, reply }
 }
@@ -30,7 +33,10 @@ async fn refused(response: reqwest::Response) -> SyncError {
 impl HttpClient {
     /// A client for the server at `base_url` (such as `http://127.0.0.1:7420`).
     pub fn new(base_url: &str) -> HttpClient {
-        HttpClient { http: reqwest::Client::new(), base: base_url.trim_end_matches('/').to_owned() }
+        HttpClient {
+            http: reqwest::Client::new(),
+            base: base_url.trim_end_matches('/').to_owned(),
+        }
     }
 
     /// Syncs the store with the server until both sides have each other's changes.
@@ -64,7 +70,10 @@ impl HttpClient {
         if !response.status().is_success() {
             return Err(refused(response).await);
         }
-        Ok(Notifications { stream: response.bytes_stream().boxed(), buffer: Vec::new() })
+        Ok(Notifications {
+            stream: response.bytes_stream().boxed(),
+            buffer: Vec::new(),
+        })
     }
 }
 
@@ -76,7 +85,9 @@ pub struct Notifications {
 
 impl std::fmt::Debug for Notifications {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Notifications").field("buffered", &self.buffer.len()).finish()
+        f.debug_struct("Notifications")
+            .field("buffered", &self.buffer.len())
+            .finish()
     }
 }
 

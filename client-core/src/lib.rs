@@ -16,7 +16,9 @@ pub mod http;
 pub mod store;
 pub mod sync;
 
-pub use account::{Account, AccountEdit, AccountSummary, ContactMethod, FollowUp, NewAccount, NewFollowUp};
+pub use account::{
+    Account, AccountEdit, AccountSummary, ContactMethod, FollowUp, NewAccount, NewFollowUp,
+};
 pub use error::{EditError, LookupError, StoreError, SyncError};
 pub use http::{HttpClient, Notifications};
 pub use store::{Store, SyncStatus};

@@ -67,7 +67,10 @@ pub struct Store {
 }
 
 fn corrupt(doc: DocId, reason: impl ToString) -> StoreError {
-    StoreError::Corrupt { doc, reason: reason.to_string() }
+    StoreError::Corrupt {
+        doc,
+        reason: reason.to_string(),
+    }
 }
 
 fn to_heads(hashes: &[ChangeHash]) -> Vec<Head> {
@@ -118,14 +121,16 @@ impl<'txn> DocTables<'txn> {
         state: &mut DocState,
     ) -> Result<(), StoreError> {
         let key = id.as_u128();
-        self.chunks.insert((key, state.next_chunk), doc.save_after(before).as_slice())?;
+        self.chunks
+            .insert((key, state.next_chunk), doc.save_after(before).as_slice())?;
         state.next_chunk += 1;
         state.chunks += 1;
         if state.chunks > COMPACT_AFTER {
             // One transaction: the snapshot and the removal of the chunks it replaces commit
             // together, so no crash can lose the changes.
             self.snapshots.insert(key, doc.save().as_slice())?;
-            self.chunks.retain_in((key, 0)..(key, state.next_chunk), |_, _| false)?;
+            self.chunks
+                .retain_in((key, 0)..(key, state.next_chunk), |_, _| false)?;
             state.chunks = 0;
         }
         Ok(())
@@ -163,7 +168,8 @@ where
     let mut found = !doc.is_empty();
     for entry in chunks.range((key, 0)..=(key, u64::MAX))? {
         let (_, bytes) = entry?;
-        doc.load_incremental(bytes.value()).map_err(|e| corrupt(id, e))?;
+        doc.load_incremental(bytes.value())
+            .map_err(|e| corrupt(id, e))?;
         found = true;
     }
     Ok(found.then(|| doc.with_actor(actor.clone())))
@@ -231,7 +237,9 @@ impl Store {
     ) -> Result<(), EditError> {
         edit.validate()?;
         let follow_up_id = format!("{:016x}", rand::random::<u64>());
-        self.write(id, false, now, |tx| account::apply(tx, edit, self.device, &follow_up_id, now))
+        self.write(id, false, now, |tx| {
+            account::apply(tx, edit, self.device, &follow_up_id, now)
+        })
     }
 
     fn write(
@@ -266,18 +274,27 @@ impl Store {
 
     fn load(&self, id: DocId) -> Result<Option<Automerge>, StoreError> {
         let txn = self.db.begin_read()?;
-        load(&txn.open_table(SNAPSHOTS)?, &txn.open_table(CHUNKS)?, id, &self.actor())
+        load(
+            &txn.open_table(SNAPSHOTS)?,
+            &txn.open_table(CHUNKS)?,
+            id,
+            &self.actor(),
+        )
     }
 
     /// The merged account, with any concurrently set fields listed as conflicts.
     pub fn account(&self, id: DocId) -> Result<Account, LookupError> {
-        let doc = self.load(id)?.ok_or_else(|| LookupError::NotFound(id.to_string()))?;
+        let doc = self
+            .load(id)?
+            .ok_or_else(|| LookupError::NotFound(id.to_string()))?;
         Ok(account::read(&doc, id).map_err(StoreError::from)?)
     }
 
     /// The document's current heads, for comparing replicas.
     pub fn heads(&self, id: DocId) -> Result<Vec<Head>, LookupError> {
-        let doc = self.load(id)?.ok_or_else(|| LookupError::NotFound(id.to_string()))?;
+        let doc = self
+            .load(id)?
+            .ok_or_else(|| LookupError::NotFound(id.to_string()))?;
         Ok(to_heads(&doc.get_heads()))
     }
 
@@ -299,7 +316,8 @@ impl Store {
         if let Ok(id) = prefix.parse::<DocId>() {
             return Ok(id);
         }
-        let valid = (4..32).contains(&prefix.len()) && prefix.bytes().all(|b| b.is_ascii_hexdigit());
+        let valid =
+            (4..32).contains(&prefix.len()) && prefix.bytes().all(|b| b.is_ascii_hexdigit());
         if !valid {
             return Err(not_found());
         }
@@ -318,7 +336,10 @@ impl Store {
         match matches.as_slice() {
             [one] => Ok(DocId::from_u128(*one)),
             [] => Err(not_found()),
-            _ => Err(LookupError::Ambiguous { prefix: prefix.to_owned(), count: matches.len() }),
+            _ => Err(LookupError::Ambiguous {
+                prefix: prefix.to_owned(),
+                count: matches.len(),
+            }),
         }
     }
 
@@ -332,7 +353,9 @@ impl Store {
             .collect::<Result<_, _>>()?;
         let meta = txn.open_table(META)?;
         let number = |key| -> Result<Option<[u8; 8]>, StoreError> {
-            Ok(meta.get(key)?.and_then(|v| <[u8; 8]>::try_from(v.value()).ok()))
+            Ok(meta
+                .get(key)?
+                .and_then(|v| <[u8; 8]>::try_from(v.value()).ok()))
         };
         Ok(SyncStatus {
             device: self.device,
@@ -374,8 +397,11 @@ impl Store {
                 .map(|h| ChangeHash(h.0))
                 .filter(|h| doc.get_change_by_hash(h).is_some())
                 .collect();
-            let changes: Vec<Vec<u8>> =
-                doc.get_changes(&known).iter().map(|c| c.raw_bytes().to_vec()).collect();
+            let changes: Vec<Vec<u8>> = doc
+                .get_changes(&known)
+                .iter()
+                .map(|c| c.raw_bytes().to_vec())
+                .collect();
             let size: usize = changes.iter().map(Vec::len).sum();
             if used + size > budget && !pushes.is_empty() {
                 return Ok((pushes, false));
@@ -418,7 +444,10 @@ impl Store {
             }
             let mut meta = txn.open_table(META)?;
             meta.insert(CHECKPOINT_KEY, reply.checkpoint.0.to_le_bytes().as_slice())?;
-            meta.insert(LAST_SYNC_KEY, now.timestamp_millis().to_le_bytes().as_slice())?;
+            meta.insert(
+                LAST_SYNC_KEY,
+                now.timestamp_millis().to_le_bytes().as_slice(),
+            )?;
         }
         txn.commit()?;
         Ok(applied)

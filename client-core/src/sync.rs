@@ -46,7 +46,10 @@ pub struct SyncSession {
 
 impl SyncSession {
     pub fn new() -> SyncSession {
-        SyncSession { wants_round: true, ..SyncSession::default() }
+        SyncSession {
+            wants_round: true,
+            ..SyncSession::default()
+        }
     }
 
     /// The next request body to send, or `None` when the sync is complete.
@@ -59,7 +62,11 @@ impl SyncSession {
         }
         let (pushes, complete) = store.pending_pushes(&self.refused, PUSH_BUDGET)?;
         let status = store.status()?;
-        let body = encode(&SyncRequest { device: store.device(), checkpoint: status.checkpoint, pushes });
+        let body = encode(&SyncRequest {
+            device: store.device(),
+            checkpoint: status.checkpoint,
+            pushes,
+        });
         // Another round is needed if this one cannot carry every pending push.
         self.wants_round = !complete;
         self.report.bytes_sent += body.len();

@@ -46,19 +46,28 @@ pub fn encode<T: Serialize>(message: &T) -> Vec<u8> {
 /// Decodes a message, checking size, header, version and that no bytes trail the payload.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
     if bytes.len() > MAX_MESSAGE_BYTES {
-        return Err(DecodeError::TooLarge { len: bytes.len(), limit: MAX_MESSAGE_BYTES });
+        return Err(DecodeError::TooLarge {
+            len: bytes.len(),
+            limit: MAX_MESSAGE_BYTES,
+        });
     }
     if bytes.len() < HEADER_LEN || bytes[..MAGIC.len()] != MAGIC {
         return Err(DecodeError::NotOutpost);
     }
     let found = u16::from_le_bytes([bytes[4], bytes[5]]);
     if found != PROTOCOL_VERSION {
-        return Err(DecodeError::UnsupportedVersion { found, supported: PROTOCOL_VERSION });
+        return Err(DecodeError::UnsupportedVersion {
+            found,
+            supported: PROTOCOL_VERSION,
+        });
     }
     let (message, rest) = postcard::take_from_bytes(&bytes[HEADER_LEN..])
         .map_err(|e| DecodeError::Malformed(e.to_string()))?;
     if !rest.is_empty() {
-        return Err(DecodeError::Malformed(format!("{} trailing bytes", rest.len())));
+        return Err(DecodeError::Malformed(format!(
+            "{} trailing bytes",
+            rest.len()
+        )));
     }
     Ok(message)
 }

@@ -131,7 +131,13 @@ mod tests {
 
     #[test]
     fn malformed_ids_are_rejected_with_the_input_named() {
-        for bad in ["", "xyz", "0123", "+123456789abcdef0011223344556677", &"f".repeat(33)] {
+        for bad in [
+            "",
+            "xyz",
+            "0123",
+            "+123456789abcdef0011223344556677",
+            &"f".repeat(33),
+        ] {
             let err = bad.parse::<DeviceId>().unwrap_err();
             assert!(err.to_string().contains("device id"), "{err}");
         }

@@ -10,8 +10,14 @@ fn request() -> SyncRequest {
         device: DeviceId::from_u128(7),
         checkpoint: Seq(41),
         pushes: vec![
-            DocPush { doc: DocId::from_u128(1), changes: vec![vec![1, 2, 3], vec![4]] },
-            DocPush { doc: DocId::from_u128(u128::MAX), changes: vec![] },
+            DocPush {
+                doc: DocId::from_u128(1),
+                changes: vec![vec![1, 2, 3], vec![4]],
+            },
+            DocPush {
+                doc: DocId::from_u128(u128::MAX),
+                changes: vec![],
+            },
         ],
     }
 }
@@ -21,12 +27,20 @@ fn reply() -> SyncReply {
         checkpoint: Seq(99),
         more: true,
         pushed: vec![
-            PushResult { doc: DocId::from_u128(1), outcome: PushOutcome::Accepted },
+            PushResult {
+                doc: DocId::from_u128(1),
+                outcome: PushOutcome::Accepted,
+            },
             PushResult {
                 doc: DocId::from_u128(2),
-                outcome: PushOutcome::Invalid { reason: "bad change".into() },
+                outcome: PushOutcome::Invalid {
+                    reason: "bad change".into(),
+                },
             },
-            PushResult { doc: DocId::from_u128(3), outcome: PushOutcome::MissingDependencies },
+            PushResult {
+                doc: DocId::from_u128(3),
+                outcome: PushOutcome::MissingDependencies,
+            },
         ],
         updates: vec![DocUpdate {
             doc: DocId::from_u128(1),
@@ -43,7 +57,10 @@ fn messages_round_trip() {
     assert_eq!(decode::<SyncRequest>(&encode(&req)).unwrap(), req);
     let rep = reply();
     assert_eq!(decode::<SyncReply>(&encode(&rep)).unwrap(), rep);
-    let empty = SyncRequest { pushes: vec![], ..request() };
+    let empty = SyncRequest {
+        pushes: vec![],
+        ..request()
+    };
     assert!(encode(&empty).len() < 32, "an idle request must stay tiny");
 }
 
@@ -57,16 +74,23 @@ fn check(bytes: &[u8], expected: fn(&DecodeError) -> bool) {
 fn every_truncation_is_rejected() {
     let bytes = encode(&request());
     for len in 0..bytes.len() {
-        check(&bytes[..len], |e| matches!(e, DecodeError::NotOutpost | DecodeError::Malformed(_)));
+        check(&bytes[..len], |e| {
+            matches!(e, DecodeError::NotOutpost | DecodeError::Malformed(_))
+        });
     }
 }
 
 #[test]
 fn garbage_trailing_bytes_and_bad_magic_are_rejected() {
-    check(b"GET / HTTP/1.1\r\n", |e| matches!(e, DecodeError::NotOutpost));
+    check(b"GET / HTTP/1.1\r\n", |e| {
+        matches!(e, DecodeError::NotOutpost)
+    });
     let mut bytes = encode(&request());
     bytes.push(0);
-    check(&bytes, |e| matches!(e, DecodeError::Malformed(m) if m.contains("trailing")));
+    check(
+        &bytes,
+        |e| matches!(e, DecodeError::Malformed(m) if m.contains("trailing")),
+    );
     let mut bytes = encode(&request());
     bytes.truncate(6);
     bytes.extend_from_slice(&[0xff; 40]);

@@ -39,9 +39,20 @@ impl Updates<'_> {
     fn entry(&mut self, doc: DocId) -> Result<&mut Pending, StorageError> {
         if !self.pending.contains_key(&doc) {
             let meta = self.tables.meta(doc)?;
-            let update =
-                DocUpdate { doc, snapshot: None, changes: Vec::new(), heads: meta.heads.clone() };
-            self.pending.insert(doc, Pending { update, meta, snapshot_sent: false });
+            let update = DocUpdate {
+                doc,
+                snapshot: None,
+                changes: Vec::new(),
+                heads: meta.heads.clone(),
+            };
+            self.pending.insert(
+                doc,
+                Pending {
+                    update,
+                    meta,
+                    snapshot_sent: false,
+                },
+            );
             self.order.push(doc);
         }
         Ok(self.pending.get_mut(&doc).expect("inserted above"))
@@ -71,11 +82,19 @@ pub(crate) fn catch_up(
     let head = tables.feed_head()?;
     // A checkpoint ahead of the feed comes from another server's feed (a restored or replaced
     // server): start over rather than skip changes.
-    let start = if checkpoint > head { Seq(0) } else { checkpoint };
+    let start = if checkpoint > head {
+        Seq(0)
+    } else {
+        checkpoint
+    };
     let mut reached = start;
     let mut more = false;
     let mut used = 0;
-    let mut updates = Updates { tables, order: Vec::new(), pending: HashMap::new() };
+    let mut updates = Updates {
+        tables,
+        order: Vec::new(),
+        pending: HashMap::new(),
+    };
     for entry in tables.feed_after(start)? {
         if used >= budget {
             more = true;
@@ -105,5 +124,9 @@ pub(crate) fn catch_up(
         updates.entry(*doc)?;
     }
     let pushed = pushed.iter().copied().collect();
-    Ok(CatchUp { checkpoint: reached, more, updates: updates.finish(&pushed) })
+    Ok(CatchUp {
+        checkpoint: reached,
+        more,
+        updates: updates.finish(&pushed),
+    })
 }

@@ -15,8 +15,8 @@ use axum::routing::{get, post};
 use chrono::Utc;
 use futures_util::{Stream, StreamExt};
 use outpost_protocol::{
-    CONTENT_TYPE, DecodeError, DeviceId, DocId, ErrorCode, ErrorReply, MAX_MESSAGE_BYTES, SyncReply,
-    SyncRequest,
+    CONTENT_TYPE, DecodeError, DeviceId, DocId, ErrorCode, ErrorReply, MAX_MESSAGE_BYTES,
+    SyncReply, SyncRequest,
 };
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
@@ -94,22 +94,41 @@ async fn health() -> Json<serde_json::Value> {
 /// One sync round trip: commit the pushes durably, then reply with everything the device
 /// lacks since its checkpoint.
 async fn sync(State(state): State<AppState>, body: Body) -> Result<Response, AppError> {
-    let bytes = axum::body::to_bytes(body, MAX_MESSAGE_BYTES).await.map_err(|e| {
-        let too_large = std::error::Error::source(&e)
-            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-        if too_large { AppError::BodyTooLarge } else { AppError::BodyUnreadable(e.to_string()) }
-    })?;
+    let bytes = axum::body::to_bytes(body, MAX_MESSAGE_BYTES)
+        .await
+        .map_err(|e| {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                AppError::BodyTooLarge
+            } else {
+                AppError::BodyUnreadable(e.to_string())
+            }
+        })?;
     let request: SyncRequest = outpost_protocol::decode(&bytes)?;
-    let SyncRequest { device, checkpoint, pushes } = request;
+    let SyncRequest {
+        device,
+        checkpoint,
+        pushes,
+    } = request;
     let pushed_docs: Vec<DocId> = pushes.iter().map(|p| p.doc).collect();
     let pushed = if pushes.is_empty() {
         Vec::new()
     } else {
-        state.writer.push(device, pushes, Utc::now().timestamp_millis()).await?
+        state
+            .writer
+            .push(device, pushes, Utc::now().timestamp_millis())
+            .await?
     };
     let storage = state.storage.clone();
     let catch = tokio::task::spawn_blocking(move || {
-        catch_up(&storage.read()?, device, checkpoint, &pushed_docs, REPLY_BUDGET)
+        catch_up(
+            &storage.read()?,
+            device,
+            checkpoint,
+            &pushed_docs,
+            REPLY_BUDGET,
+        )
     })
     .await??;
     tracing::debug!(
@@ -119,9 +138,17 @@ async fn sync(State(state): State<AppState>, body: Body) -> Result<Response, App
         checkpoint = catch.checkpoint.0,
         "sync"
     );
-    let reply =
-        SyncReply { checkpoint: catch.checkpoint, more: catch.more, pushed, updates: catch.updates };
-    Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], outpost_protocol::encode(&reply)).into_response())
+    let reply = SyncReply {
+        checkpoint: catch.checkpoint,
+        more: catch.more,
+        pushed,
+        updates: catch.updates,
+    };
+    Ok((
+        [(header::CONTENT_TYPE, CONTENT_TYPE)],
+        outpost_protocol::encode(&reply),
+    )
+        .into_response())
 }
 
 /// The live stream: one `change` event (data: feed position) per commit by another device.

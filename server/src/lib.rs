@@ -35,7 +35,9 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { cache_docs: NonZeroUsize::new(1024).expect("non-zero") }
+        Config {
+            cache_docs: NonZeroUsize::new(1024).expect("non-zero"),
+        }
     }
 }
 
@@ -64,7 +66,16 @@ impl Server {
         let (writer, writer_thread) =
             Writer::spawn(storage.clone(), config.cache_docs, events.clone());
         let (stopping, shutdown) = watch::channel(false);
-        Server { state: AppState { storage, writer, events, shutdown }, writer_thread, stopping }
+        Server {
+            state: AppState {
+                storage,
+                writer,
+                events,
+                shutdown,
+            },
+            writer_thread,
+            stopping,
+        }
     }
 
     /// The store, for inspection by tools and tests.
@@ -79,7 +90,11 @@ impl Server {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let Server { state, writer_thread, stopping } = self;
+        let Server {
+            state,
+            writer_thread,
+            stopping,
+        } = self;
         let app = http::router(state);
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {

@@ -38,7 +38,11 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     match Cli::parse().command {
-        Command::Serve { data, listen, cache_docs } => serve(data, listen, cache_docs).await,
+        Command::Serve {
+            data,
+            listen,
+            cache_docs,
+        } => serve(data, listen, cache_docs).await,
     }
 }
 

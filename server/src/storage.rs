@@ -53,7 +53,10 @@ redb_errors!(
 );
 
 fn corrupt(doc: DocId, reason: impl ToString) -> StorageError {
-    StorageError::Corrupt { doc, reason: reason.to_string() }
+    StorageError::Corrupt {
+        doc,
+        reason: reason.to_string(),
+    }
 }
 
 /// What the server keeps beside each document so replies need not load it.
@@ -124,6 +127,11 @@ impl Storage {
         load(&tables.snapshots, &tables.chunks, doc)
     }
 
+    /// The document's heads as last committed (empty if the server never received it).
+    pub fn heads(&self, doc: DocId) -> Result<Vec<Head>, StorageError> {
+        Ok(self.read()?.meta(doc)?.heads)
+    }
+
     /// Every document id the server holds.
     pub fn documents(&self) -> Result<Vec<DocId>, StorageError> {
         let tables = self.read()?;
@@ -136,7 +144,9 @@ impl Storage {
 }
 
 fn meta_from(doc: DocId, bytes: Option<&[u8]>) -> Result<DocMeta, StorageError> {
-    bytes.map_or(Ok(DocMeta::default()), |b| postcard::from_bytes(b).map_err(|e| corrupt(doc, e)))
+    bytes.map_or(Ok(DocMeta::default()), |b| {
+        postcard::from_bytes(b).map_err(|e| corrupt(doc, e))
+    })
 }
 
 fn load<S, C>(snapshots: &S, chunks: &C, id: DocId) -> Result<Option<Automerge>, StorageError>
@@ -146,12 +156,16 @@ where
 {
     let key = id.as_u128();
     let (mut doc, mut found) = match snapshots.get(key)? {
-        Some(bytes) => (Automerge::load(bytes.value()).map_err(|e| corrupt(id, e))?, true),
+        Some(bytes) => (
+            Automerge::load(bytes.value()).map_err(|e| corrupt(id, e))?,
+            true,
+        ),
         None => (Automerge::new(), false),
     };
     for entry in chunks.range((key, 0)..=(key, u64::MAX))? {
         let (_, value) = entry?;
-        doc.load_incremental(value.value().2).map_err(|e| corrupt(id, e))?;
+        doc.load_incremental(value.value().2)
+            .map_err(|e| corrupt(id, e))?;
         found = true;
     }
     Ok(found.then_some(doc))
@@ -183,18 +197,27 @@ impl ReadTables {
     }
 
     pub fn meta(&self, doc: DocId) -> Result<DocMeta, StorageError> {
-        meta_from(doc, self.docs.get(doc.as_u128())?.as_ref().map(|v| v.value()))
+        meta_from(
+            doc,
+            self.docs.get(doc.as_u128())?.as_ref().map(|v| v.value()),
+        )
     }
 
     pub fn chunk(&self, doc: DocId, seq: Seq) -> Result<Option<Chunk>, StorageError> {
         Ok(self.chunks.get((doc.as_u128(), seq.0))?.map(|value| {
             let (origin, _received_at, changes) = value.value();
-            Chunk { origin: DeviceId::from_u128(origin), changes: changes.to_vec() }
+            Chunk {
+                origin: DeviceId::from_u128(origin),
+                changes: changes.to_vec(),
+            }
         }))
     }
 
     pub fn snapshot(&self, doc: DocId) -> Result<Option<Vec<u8>>, StorageError> {
-        Ok(self.snapshots.get(doc.as_u128())?.map(|v| v.value().to_vec()))
+        Ok(self
+            .snapshots
+            .get(doc.as_u128())?
+            .map(|v| v.value().to_vec()))
     }
 }
 
@@ -242,18 +265,28 @@ impl<'txn> WriteTables<'txn> {
         changes: &[u8],
         doc: &Automerge,
     ) -> Result<(), StorageError> {
-        let Committed { seq, doc: id, origin } = committed;
+        let Committed {
+            seq,
+            doc: id,
+            origin,
+        } = committed;
         let key = id.as_u128();
         let mut meta = meta_from(id, self.docs.get(key)?.as_ref().map(|v| v.value()))?;
-        self.chunks.insert((key, seq.0), (origin.as_u128(), received_at_ms, changes))?;
+        self.chunks
+            .insert((key, seq.0), (origin.as_u128(), received_at_ms, changes))?;
         self.feed.insert(seq.0, key)?;
-        meta.heads = doc.get_heads().iter().map(|h: &ChangeHash| Head(h.0)).collect();
+        meta.heads = doc
+            .get_heads()
+            .iter()
+            .map(|h: &ChangeHash| Head(h.0))
+            .collect();
         meta.chunks += 1;
         if meta.chunks > COMPACT_AFTER {
             // The snapshot and the removal of the chunks it replaces commit together, so no
             // crash can lose a change.
             self.snapshots.insert(key, doc.save().as_slice())?;
-            self.chunks.retain_in((key, 0)..=(key, seq.0), |_, _| false)?;
+            self.chunks
+                .retain_in((key, 0)..=(key, seq.0), |_, _| false)?;
             meta.chunks = 0;
             meta.snapshot_seq = seq;
         }

@@ -55,7 +55,11 @@ impl Writer {
         events: broadcast::Sender<Committed>,
     ) -> (Writer, JoinHandle<()>) {
         let (jobs, queue) = mpsc::channel(4 * MAX_BATCH);
-        let mut thread = WriterThread { storage, cache: LruCache::new(cache_docs), events };
+        let mut thread = WriterThread {
+            storage,
+            cache: LruCache::new(cache_docs),
+            events,
+        };
         let handle = std::thread::Builder::new()
             .name("outpost-writer".into())
             .spawn(move || thread.run(queue))
@@ -71,8 +75,16 @@ impl Writer {
         received_at_ms: i64,
     ) -> Result<Vec<PushResult>, WriteError> {
         let (done, result) = oneshot::channel();
-        let job = Job { device, pushes, received_at_ms, done };
-        self.jobs.send(job).await.map_err(|_| WriteError::ShuttingDown)?;
+        let job = Job {
+            device,
+            pushes,
+            received_at_ms,
+            done,
+        };
+        self.jobs
+            .send(job)
+            .await
+            .map_err(|_| WriteError::ShuttingDown)?;
         match result.await {
             Ok(Ok(results)) => Ok(results),
             Ok(Err(e)) => Err(WriteError::Storage(e)),
@@ -144,13 +156,20 @@ impl WriterThread {
                 let mut results = Vec::with_capacity(job.pushes.len());
                 for push in &job.pushes {
                     touched.insert(push.doc);
-                    let next = Committed { seq: Seq(head.0 + 1), doc: push.doc, origin: job.device };
+                    let next = Committed {
+                        seq: Seq(head.0 + 1),
+                        doc: push.doc,
+                        origin: job.device,
+                    };
                     let outcome = self.apply_push(&mut tables, next, push, job.received_at_ms)?;
                     if outcome == Applied::Committed {
                         head = next.seq;
                         committed.push(next);
                     }
-                    results.push(PushResult { doc: push.doc, outcome: outcome.into() });
+                    results.push(PushResult {
+                        doc: push.doc,
+                        outcome: outcome.into(),
+                    });
                 }
                 all.push(results);
             }
@@ -172,18 +191,25 @@ impl WriterThread {
             match Change::from_bytes(bytes.clone()) {
                 Ok(change) => changes.push(change),
                 Err(e) => {
-                    return Ok(Applied::Invalid(format!("change {i} is not an automerge change: {e}")));
+                    return Ok(Applied::Invalid(format!(
+                        "change {i} is not an automerge change: {e}"
+                    )));
                 }
             }
         }
-        let doc = self.cache.try_get_or_insert_mut(push.doc, || tables.load(push.doc))?;
+        let doc = self
+            .cache
+            .try_get_or_insert_mut(push.doc, || tables.load(push.doc))?;
         let mut fresh_hashes = HashSet::new();
-        changes.retain(|c| doc.get_change_by_hash(&c.hash()).is_none() && fresh_hashes.insert(c.hash()));
+        changes.retain(|c| {
+            doc.get_change_by_hash(&c.hash()).is_none() && fresh_hashes.insert(c.hash())
+        });
         if changes.is_empty() {
             // Everything is already stored: a retry of a push whose reply was lost.
             return Ok(Applied::AlreadyStored);
         }
-        let known = |h: &ChangeHash| fresh_hashes.contains(h) || doc.get_change_by_hash(h).is_some();
+        let known =
+            |h: &ChangeHash| fresh_hashes.contains(h) || doc.get_change_by_hash(h).is_some();
         if !changes.iter().all(|c| c.deps().iter().all(known)) {
             return Ok(Applied::MissingDependencies);
         }
@@ -194,7 +220,9 @@ impl WriterThread {
         if let Err(e) = doc.apply_changes(changes) {
             // The cached copy may hold part of the push; drop it so the next load is clean.
             self.cache.pop(&push.doc);
-            return Ok(Applied::Invalid(format!("changes could not be applied: {e}")));
+            return Ok(Applied::Invalid(format!(
+                "changes could not be applied: {e}"
+            )));
         }
         tables.commit_changes(next, received_at_ms, &bytes, doc)?;
         Ok(Applied::Committed)

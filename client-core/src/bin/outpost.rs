@@ -9,18 +9,17 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDateTime, Utc};
-use clap::{ArgGroup, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand};
 use outpost_client::{
-    Account, AccountEdit, ContactMethod, HttpClient, NewAccount, NewFollowUp, Store, StoreError,
-    SyncReport,
+    AccountEdit, ContactMethod, HttpClient, NewAccount, NewFollowUp, Store, StoreError, SyncReport,
 };
 use outpost_protocol::DocId;
 use serde::Serialize;
 
 /// Your customer accounts, on this device, synced with the Outpost server.
 ///
-/// Everything works offline: changes are kept on the device and sent the next time you run
-/// `outpost sync` (or while `outpost watch` runs).
+/// Everything works offline: changes stay on this device until the next `outpost sync`
+/// (or while `outpost watch` runs) sends them.
 #[derive(Debug, Parser)]
 #[command(name = "outpost", version)]
 struct Cli {
@@ -49,84 +48,79 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Add a customer account and print its id.
-    Create {
-        /// Customer name, as you want to see it in lists.
-        #[arg(long)]
-        name: String,
-        /// Rep responsible for the account.
-        #[arg(long)]
-        owner: String,
-        /// Sales region or territory.
-        #[arg(long)]
-        region: Option<String>,
-        /// Print `{"id": "..."}` instead of the bare id.
-        #[arg(long)]
-        json: bool,
-    },
-
+    Create(CreateArgs),
     /// Change an account's name, owner or region.
-    #[command(group = ArgGroup::new("change").required(true).multiple(true))]
-    Set {
-        /// Account id, or its first few characters (at least 4).
-        id: String,
-        /// New customer name.
-        #[arg(long, group = "change")]
-        name: Option<String>,
-        /// New responsible rep.
-        #[arg(long, group = "change")]
-        owner: Option<String>,
-        /// New region or territory.
-        #[arg(long, group = "change")]
-        region: Option<String>,
-    },
-
+    Set(SetArgs),
     /// Log a contact with a customer, such as `outpost log 1a2b called about the renewal`.
-    Log {
-        /// Account id, or its first few characters (at least 4).
-        id: String,
-        /// What happened, in a few words (no quotes needed).
-        #[arg(required = true)]
-        summary: Vec<String>,
-        /// How you reached them: phone, messaging, email, visit or video.
-        #[arg(long, default_value = "visit")]
-        method: ContactMethod,
-        /// When it happened, if not just now: "2025-03-14 09:30" (UTC) or RFC 3339.
-        #[arg(long, value_parser = parse_time)]
-        at: Option<DateTime<Utc>>,
-    },
-
+    Log(LogArgs),
     /// List every account on this device.
-    List {
-        /// Print the accounts as JSON.
-        #[arg(long)]
-        json: bool,
-    },
-
+    List(Output),
     /// Show one account with its follow-ups, oldest first.
     Show {
         /// Account id, or its first few characters (at least 4).
         id: String,
-        /// Print the account as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        output: Output,
     },
-
     /// Show what has not been synced yet and when this device last synced.
-    Status {
-        /// Print the status as JSON.
-        #[arg(long)]
-        json: bool,
-    },
-
+    Status(Output),
     /// Send your changes to the server and get everyone else's.
-    Sync {
-        /// Print the sync report as JSON.
-        #[arg(long)]
-        json: bool,
-    },
-
+    Sync(Output),
     /// Keep syncing: sync now, then again whenever the server has news. Stop with Ctrl-C.
     Watch,
+}
+
+#[derive(Debug, Args)]
+struct Output {
+    /// Print JSON instead of text, for scripts.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct CreateArgs {
+    /// Customer name, as you want to see it in lists.
+    #[arg(long)]
+    name: String,
+    /// Rep responsible for the account.
+    #[arg(long)]
+    owner: String,
+    /// Sales region or territory.
+    #[arg(long)]
+    region: Option<String>,
+    #[command(flatten)]
+    output: Output,
+}
+
+#[derive(Debug, Args)]
+#[command(group = ArgGroup::new("change").required(true).multiple(true))]
+struct SetArgs {
+    /// Account id, or its first few characters (at least 4).
+    id: String,
+    /// New customer name.
+    #[arg(long, group = "change")]
+    name: Option<String>,
+    /// New responsible rep.
+    #[arg(long, group = "change")]
+    owner: Option<String>,
+    /// New region or territory.
+    #[arg(long, group = "change")]
+    region: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct LogArgs {
+    /// Account id, or its first few characters (at least 4).
+    id: String,
+    /// What happened, in a few words (no quotes needed).
+    #[arg(required = true)]
+    summary: Vec<String>,
+    /// How you reached them: phone, messaging, email, visit or video.
+    #[arg(long, default_value = "visit")]
+    method: ContactMethod,
+    /// When it happened, if not just now: "2025-03-14 09:30" (UTC) or RFC 3339.
+    #[arg(long, value_parser = parse_time)]
+    at: Option<DateTime<Utc>>,
 }
 
 fn main() -> ExitCode {
@@ -134,103 +128,39 @@ fn main() -> ExitCode {
     match run(cli, Utc::now()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
 }
 
+/// The error and its causes, joined like `{:#}` but without a cause its parent already
+/// quotes: several library errors both print their source and return it from `source()`.
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain().map(ToString::to_string) {
+        if line.ends_with(&cause) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&cause);
+    }
+    line
+}
+
 fn run(cli: Cli, now: DateTime<Utc>) -> Result<()> {
     let store = open_store(&cli.store)?;
     match cli.command {
-        Command::Create {
-            name,
-            owner,
-            region,
-            json,
-        } => {
-            let id = store.create_account(
-                &NewAccount {
-                    name,
-                    owner,
-                    region,
-                },
-                now,
-            )?;
-            if json {
-                print_json(&serde_json::json!({ "id": id.to_string() }))
-            } else {
-                println!("{id}");
-                Ok(())
-            }
-        }
-        Command::Set {
-            id,
-            name,
-            owner,
-            region,
-        } => {
-            let id = store.resolve(&id)?;
-            let edits: Vec<AccountEdit> = [
-                name.map(AccountEdit::SetName),
-                owner.map(AccountEdit::SetOwner),
-                region.map(AccountEdit::SetRegion),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
-            edit_all(&store, id, &edits, now)?;
-            println!("updated {}", store.account(id)?.name);
-            Ok(())
-        }
-        Command::Log {
-            id,
-            summary,
-            method,
-            at,
-        } => {
-            let id = store.resolve(&id)?;
-            let follow_up = NewFollowUp {
-                occurred_at: at.unwrap_or(now),
-                method,
-                summary: summary.join(" "),
-            };
-            store.edit_account(id, &AccountEdit::LogFollowUp(follow_up), now)?;
-            println!("logged {method} with {}", store.account(id)?.name);
-            Ok(())
-        }
-        Command::List { json } => list(&store, json),
-        Command::Show { id, json } => {
-            let account = store.account(store.resolve(&id)?)?;
-            if json {
-                return print_json(&account);
-            }
-            show(&account);
-            Ok(())
-        }
-        Command::Status { json } => status(&store, json),
-        Command::Sync { json } => {
-            let client = HttpClient::new(&cli.server);
-            let report = runtime()?
-                .block_on(client.sync(&store))
-                .with_context(|| format!("sync with {} failed", cli.server))?;
-            if json {
-                return print_json(&report);
-            }
-            println!("{}", describe(&report));
-            Ok(())
-        }
-        Command::Watch => {
-            let client = HttpClient::new(&cli.server);
-            runtime()?.block_on(async {
-                tokio::select! {
-                    result = watch(&client, &store) => {
-                        result.with_context(|| format!("watching {} failed", cli.server))
-                    }
-                    stop = tokio::signal::ctrl_c() => stop.context("cannot listen for Ctrl-C"),
-                }
-            })
-        }
+        Command::Create(args) => create(&store, args, now),
+        Command::Set(args) => set(&store, args, now),
+        Command::Log(args) => log(&store, args, now),
+        Command::List(output) => list(&store, output),
+        Command::Show { id, output } => show(&store, &id, output),
+        Command::Status(output) => status(&store, output),
+        Command::Sync(output) => sync(&store, &cli.server, output),
+        Command::Watch => watch(&store, &cli.server),
     }
 }
 
@@ -249,65 +179,103 @@ fn open_store(dir: &Path) -> Result<Store> {
     })
 }
 
-/// Applies every edit, or none when one of them is invalid.
-fn edit_all(store: &Store, id: DocId, edits: &[AccountEdit], now: DateTime<Utc>) -> Result<()> {
+fn create(store: &Store, args: CreateArgs, now: DateTime<Utc>) -> Result<()> {
+    let CreateArgs {
+        name,
+        owner,
+        region,
+        output,
+    } = args;
+    let id = store.create_account(
+        &NewAccount {
+            name,
+            owner,
+            region,
+        },
+        now,
+    )?;
+    if output.json {
+        return print_json(&serde_json::json!({ "id": id.to_string() }));
+    }
+    println!("{id}");
+    Ok(())
+}
+
+fn set(store: &Store, args: SetArgs, now: DateTime<Utc>) -> Result<()> {
+    let id = store.resolve(&args.id)?;
+    let edits: Vec<AccountEdit> = [
+        args.name.map(AccountEdit::SetName),
+        args.owner.map(AccountEdit::SetOwner),
+        args.region.map(AccountEdit::SetRegion),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     // The store commits edits one at a time. Rehearsing them on a scratch account first keeps
     // `set --name ok --owner ""` from half-applying, without copying the field rules here.
     let scratch = Store::in_memory()?;
     let placeholder = NewAccount {
-        name: "scratch".into(),
-        owner: "scratch".into(),
+        name: "-".into(),
+        owner: "-".into(),
         region: None,
     };
     let rehearsal = scratch.create_account(&placeholder, now)?;
-    for edit in edits {
+    for edit in &edits {
         scratch.edit_account(rehearsal, edit, now)?;
     }
-    for edit in edits {
+    for edit in &edits {
         store.edit_account(id, edit, now)?;
     }
+    println!("updated {}", store.account(id)?.name);
     Ok(())
 }
 
-fn list(store: &Store, json: bool) -> Result<()> {
+fn log(store: &Store, args: LogArgs, now: DateTime<Utc>) -> Result<()> {
+    let id = store.resolve(&args.id)?;
+    let follow_up = NewFollowUp {
+        occurred_at: args.at.unwrap_or(now),
+        method: args.method,
+        summary: args.summary.join(" "),
+    };
+    store.edit_account(id, &AccountEdit::LogFollowUp(follow_up), now)?;
+    println!("logged {} with {}", args.method, store.account(id)?.name);
+    Ok(())
+}
+
+fn list(store: &Store, output: Output) -> Result<()> {
     let mut accounts = store.accounts()?;
     accounts.sort_by_cached_key(|a| (a.name.to_lowercase(), a.id));
-    if json {
+    if output.json {
         return print_json(&accounts);
     }
     if accounts.is_empty() {
         println!("No accounts yet. Add one with `outpost create --name NAME --owner OWNER`.");
         return Ok(());
     }
-    let width = |column: &str, cells: Vec<usize>| cells.into_iter().fold(column.len(), usize::max);
-    let name_width = width(
-        "NAME",
-        accounts.iter().map(|a| a.name.chars().count()).collect(),
-    );
-    let owner_width = width(
-        "OWNER",
-        accounts.iter().map(|a| a.owner.chars().count()).collect(),
-    );
+    let widest = |header: &str, cells: &mut dyn Iterator<Item = &str>| {
+        cells
+            .map(|c| c.chars().count())
+            .fold(header.len(), usize::max)
+    };
+    let name_width = widest("NAME", &mut accounts.iter().map(|a| a.name.as_str()));
+    let owner_width = widest("OWNER", &mut accounts.iter().map(|a| a.owner.as_str()));
     println!(
         "ID        {:name_width$}  {:owner_width$}  FOLLOW-UPS  LAST (UTC)",
         "NAME", "OWNER"
     );
     for a in &accounts {
-        let last = a
-            .last_follow_up
-            .map_or_else(|| "-".to_owned(), |t| minutes(t).to_string());
-        println!(
-            "{}  {:name_width$}  {:owner_width$}  {:>10}  {last}",
-            short(a.id),
-            a.name,
-            a.owner,
-            a.follow_ups,
-        );
+        let last = a.last_follow_up.map_or_else(|| "-".to_owned(), minutes);
+        let (id, name, owner, count) = (short(a.id), &a.name, &a.owner, a.follow_ups);
+        println!("{id}  {name:name_width$}  {owner:owner_width$}  {count:>10}  {last}");
     }
     Ok(())
 }
 
-fn show(account: &Account) {
+fn show(store: &Store, id: &str, output: Output) -> Result<()> {
+    let account = store.account(store.resolve(id)?)?;
+    if output.json {
+        return print_json(&account);
+    }
     println!("{}", account.name);
     println!("  id       {}", account.id);
     println!("  owner    {}", account.owner);
@@ -324,22 +292,19 @@ fn show(account: &Account) {
     }
     if account.follow_ups.is_empty() {
         println!("No follow-ups yet.");
-    } else {
-        println!("Follow-ups (UTC, oldest first):");
-        for f in &account.follow_ups {
-            println!(
-                "  {}  {:<9}  {}",
-                minutes(f.occurred_at),
-                f.method.to_string(),
-                f.summary
-            );
-        }
+        return Ok(());
     }
+    println!("Follow-ups (UTC, oldest first):");
+    for f in &account.follow_ups {
+        let method = f.method.to_string();
+        println!("  {}  {method:<9}  {}", minutes(f.occurred_at), f.summary);
+    }
+    Ok(())
 }
 
-fn status(store: &Store, json: bool) -> Result<()> {
+fn status(store: &Store, output: Output) -> Result<()> {
     let status = store.status()?;
-    if json {
+    if output.json {
         return print_json(&status);
     }
     let names: HashMap<DocId, String> = store
@@ -357,21 +322,45 @@ fn status(store: &Store, json: bool) -> Result<()> {
         );
     }
     println!("checkpoint  {}", status.checkpoint);
-    match status.last_sync {
-        Some(at) => println!("last sync   {} UTC", minutes(at)),
-        None => println!("last sync   never"),
-    }
+    let last_sync = status
+        .last_sync
+        .map_or_else(|| "never".to_owned(), |t| minutes(t) + " UTC");
+    println!("last sync   {last_sync}");
     Ok(())
 }
 
+fn sync(store: &Store, server: &str, output: Output) -> Result<()> {
+    let report = runtime()?
+        .block_on(HttpClient::new(server).sync(store))
+        .with_context(|| format!("sync with {server} failed"))?;
+    if output.json {
+        return print_json(&report);
+    }
+    println!("{}", describe(&report));
+    Ok(())
+}
+
+fn watch(store: &Store, server: &str) -> Result<()> {
+    let client = HttpClient::new(server);
+    runtime()?.block_on(async {
+        tokio::select! {
+            result = follow(&client, store) => {
+                result.with_context(|| format!("watching {server} failed"))
+            }
+            stop = tokio::signal::ctrl_c() => stop.context("cannot listen for Ctrl-C"),
+        }
+    })
+}
+
 /// Follows the server's live stream, syncing whenever it announces changes this device lacks.
-async fn watch(client: &HttpClient, store: &Store) -> Result<()> {
+async fn follow(client: &HttpClient, store: &Store) -> Result<()> {
     // Subscribing before the first sync means a change committed in between is announced
     // rather than missed until the next one.
     let mut notifications = client.subscribe(store.device()).await?;
     println!("{}", describe(&client.sync(store).await?));
     while let Some(seq) = notifications.next().await? {
-        // Positions at or below the checkpoint (often our own pushes echoed back) are already here.
+        // A position the checkpoint already covers (often our own push, echoed back) holds
+        // nothing new.
         if seq <= store.status()?.checkpoint {
             continue;
         }
@@ -395,19 +384,20 @@ fn describe(report: &SyncReport) -> String {
     } else {
         "round trips"
     };
-    let mut line = format!(
-        "synced in {} {trips}: pushed {}, received {}, refused {}; {} bytes sent, {} received",
+    let refused: String = report
+        .refused
+        .iter()
+        .map(|(id, reason)| format!("; refused {}: {reason}", short(*id)))
+        .collect();
+    format!(
+        "synced in {} {trips}: pushed {}, received {}, refused {}; {} bytes sent, {} received{refused}",
         report.round_trips,
         report.pushed.len(),
         report.received.len(),
         report.refused.len(),
         report.bytes_sent,
         report.bytes_received,
-    );
-    for (id, reason) in &report.refused {
-        line.push_str(&format!("; refused {}: {reason}", short(*id)));
-    }
-    line
+    )
 }
 
 /// The first 8 hex digits of an id: enough to tell a rep's accounts apart, and to type.
@@ -415,8 +405,8 @@ fn short(id: DocId) -> String {
     id.to_string()[..8].to_owned()
 }
 
-fn minutes(t: DateTime<Utc>) -> impl std::fmt::Display {
-    t.format("%Y-%m-%d %H:%M")
+fn minutes(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M").to_string()
 }
 
 fn print_json(value: &impl Serialize) -> Result<()> {

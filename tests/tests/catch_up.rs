@@ -1,0 +1,83 @@
+//! Catch-up costs what changed, not what exists: a device that missed 5 changed accounts out
+//! of 1,000 receives exactly those 5 in at most 2 round trips, and a device with nothing to
+//! catch up on makes one small request.
+
+use std::collections::BTreeSet;
+
+use chrono::{TimeZone, Utc};
+use outpost_client::{AccountEdit, NewAccount};
+use outpost_tests::{Device, TestServer};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_device_receives_only_the_changed_documents() {
+    let now = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
+    let server = TestServer::start().await;
+    let writer = Device::new(&server.url());
+    let reader = Device::new(&server.url());
+    let ids: Vec<_> = (0..1000)
+        .map(|i| {
+            let new = NewAccount {
+                name: format!("Account {i}"),
+                owner: "ana".into(),
+                region: None,
+            };
+            writer.store.create_account(&new, now).unwrap()
+        })
+        .collect();
+    let first = writer.sync().await;
+    assert_eq!(first.pushed.len(), 1000);
+    let initial = reader.sync().await;
+    assert_eq!(initial.received.len(), 1000);
+
+    // The reader goes offline while 5 accounts change.
+    let changed: BTreeSet<_> = [3, 141, 500, 777, 999].iter().map(|&i| ids[i]).collect();
+    for &id in &changed {
+        writer
+            .store
+            .edit_account(id, &AccountEdit::SetRegion("East".into()), now)
+            .unwrap();
+    }
+    let pushed = writer.sync().await;
+    assert_eq!(pushed.pushed.len(), 5);
+
+    let catch_up = reader.sync().await;
+    assert!(
+        catch_up.round_trips <= 2,
+        "{} round trips",
+        catch_up.round_trips
+    );
+    assert_eq!(
+        catch_up.received.iter().copied().collect::<BTreeSet<_>>(),
+        changed
+    );
+    assert_eq!(
+        catch_up.received.len(),
+        5,
+        "each changed document arrives once"
+    );
+    for &id in &changed {
+        assert_eq!(
+            reader.store.account(id).unwrap().region.as_deref(),
+            Some("East")
+        );
+        assert_eq!(
+            reader.store.heads(id).unwrap(),
+            writer.store.heads(id).unwrap()
+        );
+    }
+
+    // Nothing changed since: one small request and a small reply.
+    let idle = reader.sync().await;
+    assert_eq!(idle.round_trips, 1);
+    assert!(idle.received.is_empty() && idle.pushed.is_empty());
+    assert!(
+        idle.bytes_sent < 64,
+        "idle request is {} bytes",
+        idle.bytes_sent
+    );
+    assert!(
+        idle.bytes_received < 64,
+        "idle reply is {} bytes",
+        idle.bytes_received
+    );
+}

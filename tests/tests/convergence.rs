@@ -1,0 +1,124 @@
+//! Three devices edit one account offline and sync in every order: all replicas and the server
+//! end identical, every follow-up is kept, and a field set concurrently keeps one
+//! deterministic value with the other visible as a conflict.
+
+use automerge::ReadDoc;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use outpost_client::{AccountEdit, ContactMethod, NewAccount, NewFollowUp};
+use outpost_tests::{Device, TestServer};
+
+fn at(hour: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 2, hour, 0, 0).unwrap()
+}
+
+fn follow_up(summary: &str, when: DateTime<Utc>) -> AccountEdit {
+    AccountEdit::LogFollowUp(NewFollowUp {
+        occurred_at: when,
+        method: ContactMethod::Visit,
+        summary: summary.into(),
+    })
+}
+
+async fn check(order: [usize; 3]) {
+    let server = TestServer::start().await;
+    let devices: Vec<Device> = (0..3).map(|_| Device::new(&server.url())).collect();
+    let new = NewAccount {
+        name: "Acme Tools".into(),
+        owner: "ana".into(),
+        region: None,
+    };
+    let id = devices[0].store.create_account(&new, at(8)).unwrap();
+    devices[0].sync().await;
+    for device in &devices[1..] {
+        let report = device.sync().await;
+        assert_eq!(report.received, vec![id]);
+    }
+
+    // Offline: A and B set the name concurrently, C sets the region; everyone logs a visit.
+    let [a, b, c] = [&devices[0], &devices[1], &devices[2]];
+    a.store
+        .edit_account(id, &AccountEdit::SetName("Acme Tools Ltd".into()), at(9))
+        .unwrap();
+    b.store
+        .edit_account(id, &AccountEdit::SetName("ACME Tooling".into()), at(9))
+        .unwrap();
+    c.store
+        .edit_account(id, &AccountEdit::SetRegion("North".into()), at(9))
+        .unwrap();
+    for (i, device) in devices.iter().enumerate() {
+        let edit = follow_up(
+            &format!("visit by device {i}"),
+            at(10) + Duration::minutes(i as i64),
+        );
+        device.store.edit_account(id, &edit, at(11)).unwrap();
+        assert_eq!(device.store.status().unwrap().unsynced, vec![id]);
+    }
+
+    // Sync in the given order, then once more so the early ones catch up on the later ones.
+    for &i in order.iter().chain(order.iter()) {
+        devices[i].sync().await;
+    }
+
+    let server_doc = server
+        .storage()
+        .document(id)
+        .unwrap()
+        .expect("server holds the account");
+    let server_heads = server.storage().heads(id).unwrap();
+    let accounts: Vec<_> = devices
+        .iter()
+        .map(|d| d.store.account(id).unwrap())
+        .collect();
+    for (device, account) in devices.iter().zip(&accounts) {
+        assert_eq!(
+            device.store.heads(id).unwrap(),
+            server_heads,
+            "order {order:?}"
+        );
+        assert_eq!(account, &accounts[0], "order {order:?}");
+        assert!(device.store.status().unwrap().unsynced.is_empty());
+    }
+    let account = &accounts[0];
+    assert_eq!(account.region.as_deref(), Some("North"));
+    let summaries: Vec<&str> = account
+        .follow_ups
+        .iter()
+        .map(|f| f.summary.as_str())
+        .collect();
+    assert_eq!(
+        summaries,
+        [
+            "visit by device 0",
+            "visit by device 1",
+            "visit by device 2"
+        ]
+    );
+    let conflict = account
+        .conflicts
+        .iter()
+        .find(|c| c.field == "name")
+        .expect("name conflict");
+    let mut values = conflict.values.clone();
+    assert_eq!(values[0], account.name, "the shown value comes first");
+    values.sort();
+    assert_eq!(values, ["ACME Tooling", "Acme Tools Ltd"]);
+    assert_eq!(
+        server_doc.get_all(automerge::ROOT, "name").unwrap().len(),
+        2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_converge_in_every_sync_order() {
+    let orders = [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ];
+    for order in orders {
+        check(order).await;
+    }
+}
