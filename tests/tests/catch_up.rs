@@ -81,3 +81,41 @@ async fn offline_device_receives_only_the_changed_documents() {
         idle.bytes_received
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_behind_a_compaction_catches_up_from_the_snapshot() {
+    let now = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
+    let server = TestServer::start().await;
+    let writer = Device::new(&server.url());
+    let early = Device::new(&server.url());
+    let new = NewAccount {
+        name: "Fern Hotel".into(),
+        owner: "fay".into(),
+        region: None,
+    };
+    let id = writer.store.create_account(&new, now).unwrap();
+    writer.sync().await;
+    early.sync().await;
+    // More commits than the server (and the device store) keep as chunks before compacting.
+    let commits = outpost_server::storage::COMPACT_AFTER + 10;
+    for i in 0..commits {
+        let edit = AccountEdit::SetRegion(format!("zone {i}"));
+        writer.store.edit_account(id, &edit, now).unwrap();
+        writer.sync().await;
+    }
+    let late = Device::new(&server.url());
+    for device in [&early, &late] {
+        let report = device.sync().await;
+        assert_eq!(report.received, vec![id]);
+        assert_eq!(
+            device.store.heads(id).unwrap(),
+            server.storage().heads(id).unwrap()
+        );
+        assert_eq!(
+            device.store.account(id).unwrap(),
+            writer.store.account(id).unwrap()
+        );
+    }
+    let last = format!("zone {}", commits - 1);
+    assert_eq!(late.store.account(id).unwrap().region, Some(last));
+}
