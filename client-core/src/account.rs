@@ -97,7 +97,7 @@ impl FromStr for ContactMethod {
 
 /// A field value that breaks a record rule; nothing was written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {reason}")]
+#[error("invalid {field}: {reason}")]
 pub struct InvalidField {
     pub field: &'static str,
     pub reason: String,

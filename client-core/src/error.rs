@@ -50,7 +50,7 @@ pub enum LookupError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EditError {
-    #[error("invalid {0}")]
+    #[error(transparent)]
     Invalid(#[from] InvalidField),
     #[error("no account {0} in this store")]
     NotFound(DocId),
@@ -69,7 +69,7 @@ impl From<redb::Error> for EditError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SyncError {
-    #[error("could not reach the server: {0}")]
+    #[error("could not reach the server")]
     Transport(#[from] reqwest::Error),
     #[error("server refused the sync ({status}): {}", reply.message)]
     Refused { status: u16, reply: ErrorReply },

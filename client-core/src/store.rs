@@ -235,10 +235,24 @@ impl Store {
         edit: &AccountEdit,
         now: DateTime<Utc>,
     ) -> Result<(), EditError> {
-        edit.validate()?;
-        let follow_up_id = format!("{:016x}", rand::random::<u64>());
+        self.edit_account_all(id, std::slice::from_ref(edit), now)
+    }
+
+    /// Applies several edits as one: either all are valid and durable, or nothing is written.
+    pub fn edit_account_all(
+        &self,
+        id: DocId,
+        edits: &[AccountEdit],
+        now: DateTime<Utc>,
+    ) -> Result<(), EditError> {
+        for edit in edits {
+            edit.validate()?;
+        }
         self.write(id, false, now, |tx| {
-            account::apply(tx, edit, self.device, &follow_up_id, now)
+            edits.iter().try_for_each(|edit| {
+                let follow_up_id = format!("{:016x}", rand::random::<u64>());
+                account::apply(tx, edit, self.device, &follow_up_id, now)
+            })
         })
     }
 

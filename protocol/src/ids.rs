@@ -17,8 +17,25 @@ pub struct ParseIdError {
 macro_rules! hex_id {
     ($(#[$doc:meta])* $name:ident, $kind:literal) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(u128);
+
+        /// Hex text in human-readable formats (JSON), a plain `u128` in binary ones.
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                if s.is_human_readable() { s.collect_str(self) } else { s.serialize_u128(self.0) }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                if d.is_human_readable() {
+                    String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+                } else {
+                    u128::deserialize(d).map(Self)
+                }
+            }
+        }
 
         impl $name {
             /// Wraps a raw 128-bit value; prefer random values so offline devices never collide.
@@ -127,6 +144,18 @@ mod tests {
         let text = id.to_string();
         assert_eq!(text, "0123456789abcdef0011223344556677");
         assert_eq!(text.parse::<DocId>().unwrap(), id);
+    }
+
+    #[test]
+    fn ids_are_hex_in_json_and_compact_in_postcard() {
+        let id = DeviceId::from_u128(0xabc);
+        let json = serde_json::to_string(&id).unwrap();
+        assert_eq!(json, format!("\"{id}\""));
+        assert_eq!(serde_json::from_str::<DeviceId>(&json).unwrap(), id);
+        assert!(serde_json::from_str::<DeviceId>("\"abc\"").is_err());
+        let binary = postcard::to_stdvec(&id).unwrap();
+        assert_eq!(binary.len(), 2, "a small id is a short varint");
+        assert_eq!(postcard::from_bytes::<DeviceId>(&binary).unwrap(), id);
     }
 
     #[test]

@@ -83,7 +83,7 @@ pub(crate) fn catch_up(
     // A checkpoint ahead of the feed comes from another server's feed (a restored or replaced
     // server): start over rather than skip changes.
     let start = if checkpoint > head {
-        Seq(0)
+        Seq::ZERO
     } else {
         checkpoint
     };
@@ -113,11 +113,11 @@ pub(crate) fn catch_up(
             }
             continue;
         }
-        if let Some(chunk) = tables.chunk(doc, seq)? {
-            if chunk.origin != device {
-                used += chunk.changes.len();
-                pending.update.changes.extend_from_slice(&chunk.changes);
-            }
+        if let Some(chunk) = tables.chunk(doc, seq)?
+            && chunk.origin != device
+        {
+            used += chunk.changes.len();
+            pending.update.changes.extend_from_slice(&chunk.changes);
         }
     }
     for doc in pushed {
@@ -178,7 +178,7 @@ mod tests {
             docs.push(doc);
         }
 
-        let mut checkpoint = Seq(0);
+        let mut checkpoint = Seq::ZERO;
         let mut seen = Vec::new();
         let mut pages = 0;
         loop {

@@ -157,7 +157,7 @@ impl WriterThread {
                 for push in &job.pushes {
                     touched.insert(push.doc);
                     let next = Committed {
-                        seq: Seq(head.0 + 1),
+                        seq: head.next(),
                         doc: push.doc,
                         origin: job.device,
                     };

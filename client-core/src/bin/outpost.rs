@@ -27,6 +27,7 @@ struct Cli {
     #[arg(
         long,
         global = true,
+        value_name = "DIR",
         env = "OUTPOST_STORE",
         default_value = "./outpost-device"
     )]
@@ -36,6 +37,7 @@ struct Cli {
     #[arg(
         long,
         global = true,
+        value_name = "URL",
         env = "OUTPOST_SERVER",
         default_value = "http://127.0.0.1:7420"
     )]
@@ -119,7 +121,7 @@ struct LogArgs {
     #[arg(long, default_value = "visit")]
     method: ContactMethod,
     /// When it happened, if not just now: "2025-03-14 09:30" (UTC) or RFC 3339.
-    #[arg(long, value_parser = parse_time)]
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
     at: Option<DateTime<Utc>>,
 }
 
@@ -180,21 +182,13 @@ fn open_store(dir: &Path) -> Result<Store> {
 }
 
 fn create(store: &Store, args: CreateArgs, now: DateTime<Utc>) -> Result<()> {
-    let CreateArgs {
-        name,
-        owner,
-        region,
-        output,
-    } = args;
-    let id = store.create_account(
-        &NewAccount {
-            name,
-            owner,
-            region,
-        },
-        now,
-    )?;
-    if output.json {
+    let new = NewAccount {
+        name: args.name,
+        owner: args.owner,
+        region: args.region,
+    };
+    let id = store.create_account(&new, now)?;
+    if args.output.json {
         return print_json(&serde_json::json!({ "id": id.to_string() }));
     }
     println!("{id}");
