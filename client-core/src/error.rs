@@ -9,7 +9,7 @@ use crate::account::{InvalidField, SchemaError};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    #[error("local store: {0}")]
+    #[error("local store")]
     Storage(#[from] redb::Error),
     #[error("local store holds a damaged document {doc}: {reason}")]
     Corrupt { doc: DocId, reason: String },

@@ -22,10 +22,14 @@ async fn refused(response: reqwest::Response) -> SyncError {
     let text = response.text().await.unwrap_or_default();
     let reply = serde_json::from_str::<ErrorReply>(&text).unwrap_or(ErrorReply {
         code: ErrorCode::Unavailable,
-        message: format!(
-            "HTTP {status}: {}",
-            text.chars().take(200).collect::<String>()
-        ),
+        message: if text.trim().is_empty() {
+            format!("HTTP {status} with no explanation; is this an Outpost server?")
+        } else {
+            format!(
+                "HTTP {status}: {}",
+                text.chars().take(200).collect::<String>()
+            )
+        },
     });
     SyncError::Refused { status, reply }
 }

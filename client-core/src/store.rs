@@ -10,14 +10,14 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use automerge::transaction::{CommitOptions, Transaction};
-use automerge::{ActorId, Automerge, ChangeHash, ReadDoc};
+use automerge::{ActorId, Automerge, Change, ChangeHash, LoadOptions, OnPartialLoad, ReadDoc};
 use chrono::{DateTime, Utc};
-use outpost_protocol::{DeviceId, DocId, DocPush, Head, Seq, SyncReply};
+use outpost_protocol::{DeviceId, DocId, DocPush, DocUpdate, Head, Seq, SyncReply};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use crate::account::{self, Account, AccountEdit, AccountSummary, NewAccount};
-use crate::error::{EditError, LookupError, StoreError};
+use crate::error::{EditError, LookupError, StoreError, SyncError};
 
 /// Chunks a document may collect before it is compacted into one snapshot.
 pub const COMPACT_AFTER: u32 = 32;
@@ -428,13 +428,15 @@ impl Store {
 
     /// Applies a server reply in one transaction: documents, synced heads and the checkpoint
     /// move together, so a crash never advances the checkpoint past changes it did not keep.
+    ///
+    /// A reply with an update the device cannot apply in full is refused as a whole.
     pub(crate) fn apply_reply(
         &self,
         reply: &SyncReply,
         now: DateTime<Utc>,
-    ) -> Result<Applied, StoreError> {
+    ) -> Result<Applied, SyncError> {
         let mut applied = Applied::default();
-        let txn = self.db.begin_write()?;
+        let txn = self.db.begin_write().map_err(StoreError::from)?;
         {
             let mut tables = DocTables::open(&txn)?;
             for update in &reply.updates {
@@ -442,9 +444,8 @@ impl Store {
                 let mut doc = load(&tables.snapshots, &tables.chunks, id, &self.actor())?
                     .unwrap_or_else(|| Automerge::new().with_actor(self.actor()));
                 let before = doc.get_heads();
-                for bytes in update.snapshot.iter().chain([&update.changes]) {
-                    doc.load_incremental(bytes).map_err(|e| corrupt(id, e))?;
-                }
+                merge_update(&mut doc, update)
+                    .map_err(|reason| SyncError::BadReply(format!("update of {id}: {reason}")))?;
                 let mut state = tables.state(id)?;
                 if doc.get_heads() != before {
                     tables.append(id, &doc, &before, &mut state)?;
@@ -456,14 +457,43 @@ impl Store {
                 }
                 tables.finish(id, &doc, &state)?;
             }
-            let mut meta = txn.open_table(META)?;
-            meta.insert(CHECKPOINT_KEY, reply.checkpoint.0.to_le_bytes().as_slice())?;
-            meta.insert(
-                LAST_SYNC_KEY,
-                now.timestamp_millis().to_le_bytes().as_slice(),
-            )?;
+            let mut meta = txn.open_table(META).map_err(StoreError::from)?;
+            let checkpoint = reply.checkpoint.0.to_le_bytes();
+            let last_sync = now.timestamp_millis().to_le_bytes();
+            meta.insert(CHECKPOINT_KEY, checkpoint.as_slice())
+                .map_err(StoreError::from)?;
+            meta.insert(LAST_SYNC_KEY, last_sync.as_slice())
+                .map_err(StoreError::from)?;
         }
-        txn.commit()?;
+        txn.commit().map_err(StoreError::from)?;
         Ok(applied)
     }
+}
+
+/// Merges one update strictly: a change that does not decode, or one that depends on a change
+/// neither the update nor the document holds, fails the whole update. (Automerge's own
+/// incremental load would keep the readable part and queue the rest silently.)
+fn merge_update(doc: &mut Automerge, update: &DocUpdate) -> Result<(), String> {
+    if let Some(snapshot) = &update.snapshot {
+        let options = LoadOptions::new().on_partial_load(OnPartialLoad::Error);
+        let mut other = Automerge::load_with_options(snapshot, options)
+            .map_err(|e| format!("snapshot: {e}"))?;
+        doc.merge(&mut other)
+            .map_err(|e| format!("snapshot: {e}"))?;
+    }
+    let changes = update
+        .changes
+        .iter()
+        .enumerate()
+        .map(|(i, bytes)| Change::from_bytes(bytes.clone()).map_err(|e| format!("change {i}: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    doc.apply_changes(changes).map_err(|e| e.to_string())?;
+    let missing = doc.get_missing_deps(&[]);
+    if !missing.is_empty() {
+        return Err(format!(
+            "{} changes it depends on were not sent",
+            missing.len()
+        ));
+    }
+    Ok(())
 }

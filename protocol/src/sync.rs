@@ -68,8 +68,9 @@ pub struct DocUpdate {
     /// A compacted automerge save of the whole document, sent when the changes the device
     /// lacks were already folded into a snapshot on the server.
     pub snapshot: Option<Vec<u8>>,
-    /// Concatenated automerge change chunks committed after the device's checkpoint.
-    pub changes: Vec<u8>,
+    /// Raw automerge changes committed after the device's checkpoint, one per entry, in
+    /// commit order.
+    pub changes: Vec<Vec<u8>>,
     /// The server's heads for this document as of the reply's checkpoint.
     pub heads: Vec<Head>,
 }

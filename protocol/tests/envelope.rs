@@ -45,7 +45,7 @@ fn reply() -> SyncReply {
         updates: vec![DocUpdate {
             doc: DocId::from_u128(1),
             snapshot: Some(vec![9; 10]),
-            changes: vec![5; 3],
+            changes: vec![vec![5; 3]],
             heads: vec![Head([3; 32])],
         }],
     }

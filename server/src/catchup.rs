@@ -116,8 +116,8 @@ pub(crate) fn catch_up(
         if let Some(chunk) = tables.chunk(doc, seq)?
             && chunk.origin != device
         {
-            used += chunk.changes.len();
-            pending.update.changes.extend_from_slice(&chunk.changes);
+            used += chunk.changes.iter().map(Vec::len).sum::<usize>();
+            pending.update.changes.extend(chunk.changes);
         }
     }
     for doc in pushed {

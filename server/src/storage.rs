@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use automerge::{Automerge, ChangeHash};
+use automerge::{Automerge, Change, ChangeHash};
 use outpost_protocol::{DeviceId, DocId, Head, Seq};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 pub const COMPACT_AFTER: u32 = 64;
 
 const SNAPSHOTS: TableDefinition<u128, &[u8]> = TableDefinition::new("snapshots");
-/// `(doc, seq) → (origin device, received at in Unix ms, concatenated raw changes)`.
+/// `(doc, seq) → (origin device, received at in Unix ms, raw changes as a postcard list)`.
 const CHUNKS: TableDefinition<(u128, u64), (u128, i64, &[u8])> = TableDefinition::new("chunks");
 /// `seq → doc`: one entry per commit, in commit order.
 const FEED: TableDefinition<u64, u128> = TableDefinition::new("feed");
@@ -73,7 +73,11 @@ pub(crate) struct DocMeta {
 #[derive(Debug)]
 pub(crate) struct Chunk {
     pub origin: DeviceId,
-    pub changes: Vec<u8>,
+    pub changes: Vec<Vec<u8>>,
+}
+
+fn decode_changes(doc: DocId, bytes: &[u8]) -> Result<Vec<Vec<u8>>, StorageError> {
+    postcard::from_bytes(bytes).map_err(|e| corrupt(doc, e))
 }
 
 /// The server's database.
@@ -162,12 +166,15 @@ where
         ),
         None => (Automerge::new(), false),
     };
+    let mut changes = Vec::new();
     for entry in chunks.range((key, 0)..=(key, u64::MAX))? {
         let (_, value) = entry?;
-        doc.load_incremental(value.value().2)
-            .map_err(|e| corrupt(id, e))?;
+        for bytes in decode_changes(id, value.value().2)? {
+            changes.push(Change::from_bytes(bytes).map_err(|e| corrupt(id, e))?);
+        }
         found = true;
     }
+    doc.apply_changes(changes).map_err(|e| corrupt(id, e))?;
     Ok(found.then_some(doc))
 }
 
@@ -204,12 +211,14 @@ impl ReadTables {
     }
 
     pub fn chunk(&self, doc: DocId, seq: Seq) -> Result<Option<Chunk>, StorageError> {
-        Ok(self.chunks.get((doc.as_u128(), seq.0))?.map(|value| {
-            let (origin, _received_at, changes) = value.value();
-            Chunk {
-                origin: DeviceId::from_u128(origin),
-                changes: changes.to_vec(),
-            }
+        let Some(value) = self.chunks.get((doc.as_u128(), seq.0))? else {
+            return Ok(None);
+        };
+        let (origin, _received_at, changes) = value.value();
+        let changes = decode_changes(doc, changes)?;
+        Ok(Some(Chunk {
+            origin: DeviceId::from_u128(origin),
+            changes,
         }))
     }
 
@@ -262,9 +271,11 @@ impl<'txn> WriteTables<'txn> {
         &mut self,
         committed: Committed,
         received_at_ms: i64,
-        changes: &[u8],
+        changes: &[Change],
         doc: &Automerge,
     ) -> Result<(), StorageError> {
+        let raw: Vec<&[u8]> = changes.iter().map(Change::raw_bytes).collect();
+        let changes = postcard::to_stdvec(&raw).expect("byte lists always serialize");
         let Committed {
             seq,
             doc: id,
@@ -272,8 +283,10 @@ impl<'txn> WriteTables<'txn> {
         } = committed;
         let key = id.as_u128();
         let mut meta = meta_from(id, self.docs.get(key)?.as_ref().map(|v| v.value()))?;
-        self.chunks
-            .insert((key, seq.0), (origin.as_u128(), received_at_ms, changes))?;
+        self.chunks.insert(
+            (key, seq.0),
+            (origin.as_u128(), received_at_ms, changes.as_slice()),
+        )?;
         self.feed.insert(seq.0, key)?;
         meta.heads = doc
             .get_heads()

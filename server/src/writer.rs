@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 
 use automerge::{Automerge, Change, ChangeHash, ReadDoc};
 use lru::LruCache;
-use outpost_protocol::{DeviceId, DocId, DocPush, PushOutcome, PushResult, Seq};
+use outpost_protocol::{DeviceId, DocId, DocPush, PushOutcome, PushResult};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::storage::{Committed, Storage, StorageError, WriteTables};
@@ -213,18 +213,14 @@ impl WriterThread {
         if !changes.iter().all(|c| c.deps().iter().all(known)) {
             return Ok(Applied::MissingDependencies);
         }
-        let mut bytes = Vec::with_capacity(changes.iter().map(|c| c.raw_bytes().len()).sum());
-        for change in &changes {
-            bytes.extend_from_slice(change.raw_bytes());
-        }
-        if let Err(e) = doc.apply_changes(changes) {
+        if let Err(e) = doc.apply_changes(changes.iter().cloned()) {
             // The cached copy may hold part of the push; drop it so the next load is clean.
             self.cache.pop(&push.doc);
             return Ok(Applied::Invalid(format!(
                 "changes could not be applied: {e}"
             )));
         }
-        tables.commit_changes(next, received_at_ms, &bytes, doc)?;
+        tables.commit_changes(next, received_at_ms, &changes, doc)?;
         Ok(Applied::Committed)
     }
 }

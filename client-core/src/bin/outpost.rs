@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -69,6 +70,8 @@ enum Command {
     /// Send your changes to the server and get everyone else's.
     Sync(Output),
     /// Keep syncing: sync now, then again whenever the server has news. Stop with Ctrl-C.
+    ///
+    /// Other commands can use the store meanwhile: it is open only during each sync.
     Watch,
 }
 
@@ -130,55 +133,83 @@ fn main() -> ExitCode {
     match run(cli, Utc::now()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", one_line(&e));
+            eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
 }
 
-/// The error and its causes, joined like `{:#}` but without a cause its parent already
-/// quotes: several library errors both print their source and return it from `source()`.
-fn one_line(error: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in error.chain().map(ToString::to_string) {
-        if line.ends_with(&cause) {
-            continue;
-        }
-        if !line.is_empty() {
-            line.push_str(": ");
-        }
-        line.push_str(&cause);
-    }
-    line
-}
-
 fn run(cli: Cli, now: DateTime<Utc>) -> Result<()> {
-    let store = open_store(&cli.store)?;
+    let store = || open_store(&cli.store);
     match cli.command {
-        Command::Create(args) => create(&store, args, now),
-        Command::Set(args) => set(&store, args, now),
-        Command::Log(args) => log(&store, args, now),
-        Command::List(output) => list(&store, output),
-        Command::Show { id, output } => show(&store, &id, output),
-        Command::Status(output) => status(&store, output),
-        Command::Sync(output) => sync(&store, &cli.server, output),
-        Command::Watch => watch(&store, &cli.server),
+        Command::Create(args) => create(&store()?, args, now),
+        Command::Set(args) => set(&store()?, args, now),
+        Command::Log(args) => log(&store()?, args, now),
+        Command::List(output) => list(&store()?, output),
+        Command::Show { id, output } => show(&store()?, &id, output),
+        Command::Status(output) => status(&store()?, output),
+        Command::Sync(output) => sync(&store()?, &cli.server, output),
+        // Opens the store only while it syncs, so other commands can use it meanwhile.
+        Command::Watch => watch(&cli.store, &cli.server),
     }
 }
 
+/// How long to wait before each new attempt to open a store another process holds: a command
+/// holds it for a moment, `watch` for the length of one sync. About 3 seconds in all.
+const OPEN_RETRY_DELAYS: [Duration; 7] = [
+    Duration::from_millis(25),
+    Duration::from_millis(50),
+    Duration::from_millis(100),
+    Duration::from_millis(200),
+    Duration::from_millis(400),
+    Duration::from_millis(800),
+    Duration::from_millis(1600),
+];
+
+/// Opens the store in `dir`, waiting a little if another `outpost` command is using it.
 fn open_store(dir: &Path) -> Result<Store> {
+    for delay in OPEN_RETRY_DELAYS {
+        if let Some(store) = try_open_store(dir)? {
+            return Ok(store);
+        }
+        std::thread::sleep(delay);
+    }
+    try_open_store(dir)?.ok_or_else(|| store_busy(dir))
+}
+
+/// [`open_store`] for async code: waits without blocking the runtime.
+async fn open_store_async(dir: &Path) -> Result<Store> {
+    for delay in OPEN_RETRY_DELAYS {
+        if let Some(store) = try_open_store(dir)? {
+            return Ok(store);
+        }
+        tokio::time::sleep(delay).await;
+    }
+    try_open_store(dir)?.ok_or_else(|| store_busy(dir))
+}
+
+/// The store in `dir`, or `None` while another process has it open (redb locks the file).
+fn try_open_store(dir: &Path) -> Result<Option<Store>> {
     fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the store folder {}", dir.display()))?;
     let path = dir.join("store.redb");
-    Store::open(&path).map_err(|e| {
-        let hint = match e {
-            StoreError::Storage(redb::Error::DatabaseAlreadyOpen) => {
-                " (another outpost command, such as `outpost watch`, is using it)"
-            }
-            _ => "",
-        };
-        anyhow::Error::new(e).context(format!("cannot open the store {}{hint}", path.display()))
-    })
+    match Store::open(&path) {
+        Ok(store) => Ok(Some(store)),
+        Err(StoreError::Storage(redb::Error::DatabaseAlreadyOpen)) => Ok(None),
+        Err(e) => {
+            Err(anyhow::Error::new(e).context(format!("cannot open the store {}", path.display())))
+        }
+    }
+}
+
+fn store_busy(dir: &Path) -> anyhow::Error {
+    let waited: Duration = OPEN_RETRY_DELAYS.iter().sum();
+    anyhow::anyhow!(
+        "cannot open the store {}: another outpost command is still using it after {:.1} \
+         seconds; try again once it has finished",
+        dir.join("store.redb").display(),
+        waited.as_secs_f64(),
+    )
 }
 
 fn create(store: &Store, args: CreateArgs, now: DateTime<Utc>) -> Result<()> {
@@ -189,7 +220,7 @@ fn create(store: &Store, args: CreateArgs, now: DateTime<Utc>) -> Result<()> {
     };
     let id = store.create_account(&new, now)?;
     if args.output.json {
-        return print_json(&serde_json::json!({ "id": id.to_string() }));
+        return print_json(&serde_json::json!({ "id": id }));
     }
     println!("{id}");
     Ok(())
@@ -205,21 +236,8 @@ fn set(store: &Store, args: SetArgs, now: DateTime<Utc>) -> Result<()> {
     .into_iter()
     .flatten()
     .collect();
-    // The store commits edits one at a time. Rehearsing them on a scratch account first keeps
-    // `set --name ok --owner ""` from half-applying, without copying the field rules here.
-    let scratch = Store::in_memory()?;
-    let placeholder = NewAccount {
-        name: "-".into(),
-        owner: "-".into(),
-        region: None,
-    };
-    let rehearsal = scratch.create_account(&placeholder, now)?;
-    for edit in &edits {
-        scratch.edit_account(rehearsal, edit, now)?;
-    }
-    for edit in &edits {
-        store.edit_account(id, edit, now)?;
-    }
+    // All or nothing: `set --name ok --owner ""` changes nothing.
+    store.edit_account_all(id, &edits, now)?;
     println!("updated {}", store.account(id)?.name);
     Ok(())
 }
@@ -334,11 +352,11 @@ fn sync(store: &Store, server: &str, output: Output) -> Result<()> {
     Ok(())
 }
 
-fn watch(store: &Store, server: &str) -> Result<()> {
+fn watch(dir: &Path, server: &str) -> Result<()> {
     let client = HttpClient::new(server);
     runtime()?.block_on(async {
         tokio::select! {
-            result = follow(&client, store) => {
+            result = follow(&client, dir) => {
                 result.with_context(|| format!("watching {server} failed"))
             }
             stop = tokio::signal::ctrl_c() => stop.context("cannot listen for Ctrl-C"),
@@ -347,18 +365,34 @@ fn watch(store: &Store, server: &str) -> Result<()> {
 }
 
 /// Follows the server's live stream, syncing whenever it announces changes this device lacks.
-async fn follow(client: &HttpClient, store: &Store) -> Result<()> {
+/// The store is open only while it is read or synced, never while waiting for news.
+async fn follow(client: &HttpClient, dir: &Path) -> Result<()> {
+    let device = open_store_async(dir).await?.device();
     // Subscribing before the first sync means a change committed in between is announced
     // rather than missed until the next one.
-    let mut notifications = client.subscribe(store.device()).await?;
-    println!("{}", describe(&client.sync(store).await?));
+    let mut notifications = client.subscribe(device).await?;
+    let store = open_store_async(dir).await?;
+    let report = client.sync(&store).await?;
+    // Closed before the line is printed: a script that reads it may use the store at once.
+    drop(store);
+    println!("{}", describe(&report));
     while let Some(seq) = notifications.next().await? {
+        let store = match open_store_async(dir).await {
+            Ok(store) => store,
+            Err(e) => {
+                // Whatever this sync would have fetched, the next one fetches too.
+                eprintln!("warning: skipped a sync: {e:#}; will sync at the server's next change");
+                continue;
+            }
+        };
         // A position the checkpoint already covers (often our own push, echoed back) holds
         // nothing new.
         if seq <= store.status()?.checkpoint {
             continue;
         }
-        println!("{}", describe(&client.sync(store).await?));
+        let report = client.sync(&store).await?;
+        drop(store);
+        println!("{}", describe(&report));
     }
     println!("The server closed the live stream.");
     Ok(())

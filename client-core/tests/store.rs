@@ -1,0 +1,1061 @@
+//! Guards the device library's promises through its public API: refused edits write nothing,
+//! compaction loses no change across a reopen, id prefixes resolve as documented, and the
+//! sans-IO sync engine sends honest requests and applies replies without losing changes or
+//! moving its checkpoint past what it stored.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use automerge::transaction::Transactable;
+use automerge::{ActorId, Automerge, Change, ROOT, ReadDoc};
+use chrono::{DateTime, Utc};
+use outpost_client::account::InvalidField;
+use outpost_client::store::COMPACT_AFTER;
+use outpost_client::sync::{MAX_ROUND_TRIPS, PUSH_BUDGET};
+use outpost_client::{
+    Account, AccountEdit, AccountSummary, ContactMethod, EditError, LookupError, NewAccount,
+    NewFollowUp, Store, SyncError, SyncReport, SyncSession, SyncStatus,
+};
+use outpost_protocol::{
+    DeviceId, DocId, DocUpdate, Head, PushOutcome, PushResult, Seq, SyncReply, SyncRequest, decode,
+    encode,
+};
+use tempfile::TempDir;
+
+// Fixtures.
+
+const DB_FILE: &str = "device.redb";
+
+/// Where a store under test keeps its database.
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    Memory,
+    Disk,
+}
+
+const BACKENDS: [Backend; 2] = [Backend::Memory, Backend::Disk];
+
+/// A store under test; `dir` keeps an on-disk database alive so the test can reopen it.
+struct Fixture {
+    store: Store,
+    dir: Option<TempDir>,
+}
+
+impl Backend {
+    fn open(self) -> Fixture {
+        match self {
+            Backend::Memory => Fixture {
+                store: Store::in_memory().unwrap(),
+                dir: None,
+            },
+            Backend::Disk => {
+                let dir = tempfile::tempdir().unwrap();
+                let store = Store::open(dir.path().join(DB_FILE)).unwrap();
+                Fixture {
+                    store,
+                    dir: Some(dir),
+                }
+            }
+        }
+    }
+}
+
+impl Fixture {
+    /// Closes and reopens the database, as after an app restart; an in-memory store has no
+    /// restart to survive and is returned as it is.
+    fn reopen(self) -> Fixture {
+        let Fixture { store, dir } = self;
+        let Some(dir) = dir else {
+            return Fixture { store, dir: None };
+        };
+        drop(store);
+        let store = Store::open(dir.path().join(DB_FILE)).unwrap();
+        Fixture {
+            store,
+            dir: Some(dir),
+        }
+    }
+}
+
+/// A whole-second instant (the precision automerge change times keep), `minute` minutes in.
+fn at(minute: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_750_000_000 + minute * 60, 0).unwrap()
+}
+
+fn acme() -> NewAccount {
+    NewAccount {
+        name: "Acme Hardware".into(),
+        owner: "dana".into(),
+        region: Some("North".into()),
+    }
+}
+
+fn named(name: &str) -> NewAccount {
+    NewAccount {
+        name: name.into(),
+        owner: "dana".into(),
+        region: None,
+    }
+}
+
+fn follow_up(occurred_at: DateTime<Utc>, summary: &str) -> AccountEdit {
+    AccountEdit::LogFollowUp(NewFollowUp {
+        occurred_at,
+        method: ContactMethod::Phone,
+        summary: summary.into(),
+    })
+}
+
+/// One character more than a text field may hold.
+fn too_long() -> String {
+    "x".repeat(2_001)
+}
+
+/// Everything the public API shows of a store, to compare before and after an operation.
+#[derive(Debug, PartialEq)]
+struct Observed {
+    summaries: Vec<AccountSummary>,
+    accounts: Vec<Account>,
+    heads: Vec<Vec<Head>>,
+    status: SyncStatus,
+}
+
+fn observe(store: &Store) -> Observed {
+    let summaries = store.accounts().unwrap();
+    Observed {
+        accounts: summaries
+            .iter()
+            .map(|s| store.account(s.id).unwrap())
+            .collect(),
+        heads: summaries
+            .iter()
+            .map(|s| store.heads(s.id).unwrap())
+            .collect(),
+        status: store.status().unwrap(),
+        summaries,
+    }
+}
+
+// Validation: refused input writes nothing.
+
+/// Something a rep tries to write.
+#[derive(Debug, Clone)]
+enum Attempt {
+    Create(NewAccount),
+    /// Edits applied together to the fixture's existing account.
+    Edit(Vec<AccountEdit>),
+}
+
+/// Checks that `attempt` is refused as an invalid `field` on every backend and that the store,
+/// reopened where it can be, is exactly as before.
+fn check_rejected(attempt: Attempt, field: &str) {
+    for backend in BACKENDS {
+        let fixture = backend.open();
+        let store = &fixture.store;
+        let id = store.create_account(&acme(), at(0)).unwrap();
+        store
+            .edit_account(id, &follow_up(at(1), "intro call"), at(2))
+            .unwrap();
+        let before = observe(store);
+        let result = match &attempt {
+            Attempt::Create(new) => store.create_account(new, at(10)).map(drop),
+            Attempt::Edit(edits) => store.edit_account_all(id, edits, at(10)),
+        };
+        match result {
+            Err(EditError::Invalid(InvalidField { field: got, .. })) => {
+                assert_eq!(got, field, "{attempt:?} on {backend:?}")
+            }
+            other => panic!("{attempt:?} on {backend:?}: expected invalid {field}, got {other:?}"),
+        }
+        assert_eq!(observe(store), before, "{attempt:?} on {backend:?}");
+        let fixture = fixture.reopen();
+        assert_eq!(
+            observe(&fixture.store),
+            before,
+            "{attempt:?} on {backend:?}"
+        );
+    }
+}
+
+#[test]
+fn invalid_new_accounts_are_rejected_and_write_nothing() {
+    let with = |name: &str, owner: &str, region: Option<&str>| {
+        Attempt::Create(NewAccount {
+            name: name.into(),
+            owner: owner.into(),
+            region: region.map(Into::into),
+        })
+    };
+    let long = too_long();
+    let cases = [
+        (with("", "dana", None), "name"),
+        (with("   ", "dana", None), "name"),
+        (with(" \t\n ", "dana", Some("North")), "name"),
+        (with(&long, "dana", None), "name"),
+        (with(&"é".repeat(2_001), "dana", None), "name"),
+        (with("Acme", "", None), "owner"),
+        (with("Acme", "  ", None), "owner"),
+        (with("Acme", &long, None), "owner"),
+        (with("Acme", "dana", Some("")), "region"),
+        (with("Acme", "dana", Some(" \t ")), "region"),
+        (with("Acme", "dana", Some(&long)), "region"),
+    ];
+    for (attempt, field) in cases {
+        check_rejected(attempt, field);
+    }
+}
+
+#[test]
+fn invalid_edits_are_rejected_and_write_nothing() {
+    let long = too_long();
+    let cases = [
+        (AccountEdit::SetName(String::new()), "name"),
+        (AccountEdit::SetName("  ".into()), "name"),
+        (AccountEdit::SetName(long.clone()), "name"),
+        (AccountEdit::SetOwner(String::new()), "owner"),
+        (AccountEdit::SetOwner("\t".into()), "owner"),
+        (AccountEdit::SetOwner(long.clone()), "owner"),
+        (AccountEdit::SetRegion(String::new()), "region"),
+        (AccountEdit::SetRegion(" ".into()), "region"),
+        (AccountEdit::SetRegion(long.clone()), "region"),
+        (follow_up(at(5), ""), "summary"),
+        (follow_up(at(5), " \n "), "summary"),
+        (follow_up(at(5), &long), "summary"),
+    ];
+    for (edit, field) in cases {
+        check_rejected(Attempt::Edit(vec![edit]), field);
+    }
+}
+
+#[test]
+fn a_batch_with_one_invalid_edit_writes_nothing() {
+    let valid = || follow_up(at(5), "site visit booked");
+    let cases = [
+        (vec![valid(), AccountEdit::SetOwner("  ".into())], "owner"),
+        (vec![AccountEdit::SetName(String::new()), valid()], "name"),
+        (
+            vec![
+                AccountEdit::SetName("Acme Tools".into()),
+                valid(),
+                follow_up(at(6), &too_long()),
+            ],
+            "summary",
+        ),
+    ];
+    for (edits, field) in cases {
+        check_rejected(Attempt::Edit(edits), field);
+    }
+}
+
+#[test]
+fn text_at_the_length_limit_is_accepted_and_trimmed() {
+    for backend in BACKENDS {
+        let fixture = backend.open();
+        let store = &fixture.store;
+        // The limit counts characters, not bytes.
+        let longest = "é".repeat(2_000);
+        let id = store
+            .create_account(
+                &NewAccount {
+                    name: longest.clone(),
+                    owner: "  dana  ".into(),
+                    region: Some(longest.clone()),
+                },
+                at(0),
+            )
+            .unwrap();
+        store
+            .edit_account(id, &follow_up(at(1), &longest), at(1))
+            .unwrap();
+        let account = store.account(id).unwrap();
+        assert_eq!(account.name, longest, "{backend:?}");
+        assert_eq!(account.owner, "dana", "{backend:?}");
+        assert_eq!(account.follow_ups[0].summary, longest, "{backend:?}");
+    }
+}
+
+#[test]
+fn editing_a_missing_account_is_not_found_and_writes_nothing() {
+    for backend in BACKENDS {
+        let fixture = backend.open();
+        let store = &fixture.store;
+        store.create_account(&acme(), at(0)).unwrap();
+        let before = observe(store);
+        let missing = DocId::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+        let attempts: [&[AccountEdit]; 3] = [
+            &[AccountEdit::SetName("Acme Tools".into())],
+            &[follow_up(at(1), "left a voicemail")],
+            &[AccountEdit::SetOwner("lee".into()), follow_up(at(1), "x")],
+        ];
+        for edits in attempts {
+            match store.edit_account_all(missing, edits, at(2)) {
+                Err(EditError::NotFound(id)) => assert_eq!(id, missing),
+                other => panic!("{edits:?} on {backend:?}: expected NotFound, got {other:?}"),
+            }
+        }
+        assert!(matches!(
+            store.account(missing),
+            Err(LookupError::NotFound(_))
+        ));
+        assert!(matches!(
+            store.heads(missing),
+            Err(LookupError::NotFound(_))
+        ));
+        assert_eq!(observe(store), before, "{backend:?}");
+    }
+}
+
+// Compaction: rewriting chunks as a snapshot loses nothing.
+
+/// Logs `count` follow-ups whose contact times are out of recording order, reopens the store,
+/// and checks that the account, its heads and the changes a sync would push survived intact.
+fn check_compaction(count: usize) {
+    let fixture = Backend::Disk.open();
+    let store = &fixture.store;
+    let device = store.device();
+    let id = store.create_account(&acme(), at(0)).unwrap();
+    // Even edits happened later than recorded order suggests, odd ones earlier, so recorded
+    // order and contact order differ throughout.
+    let occurred = |i: usize| {
+        let i = i64::try_from(i).unwrap();
+        let n = i64::try_from(count).unwrap();
+        at(if i % 2 == 0 { n + i } else { n - i })
+    };
+    for i in 0..count {
+        let edit = follow_up(occurred(i), &format!("contact {i}"));
+        store
+            .edit_account(id, &edit, at(10_000 + i as i64))
+            .unwrap();
+    }
+    store
+        .edit_account(id, &AccountEdit::SetName("Acme Tools".into()), at(20_000))
+        .unwrap();
+    let before = observe(store);
+    let account = store.account(id).unwrap();
+
+    let fixture = fixture.reopen();
+    let store = &fixture.store;
+    assert_eq!(store.device(), device, "{count} edits");
+    assert_eq!(observe(store), before, "{count} edits");
+    assert_eq!(store.account(id).unwrap(), account, "{count} edits");
+
+    let mut expected: Vec<usize> = (0..count).collect();
+    expected.sort_by_key(|&i| occurred(i));
+    let summaries: Vec<String> = account
+        .follow_ups
+        .iter()
+        .map(|f| f.summary.clone())
+        .collect();
+    let expected: Vec<String> = expected.iter().map(|i| format!("contact {i}")).collect();
+    assert_eq!(summaries, expected, "{count} edits: by contact time");
+    assert_eq!(account.name, "Acme Tools");
+
+    // Every change is still there to push: a replica built from the push matches.
+    let request = next_request(&mut SyncSession::new(), store);
+    assert_eq!(request.pushes.len(), 1);
+    let replica = doc_from_changes(&request.pushes[0].changes);
+    assert_eq!(
+        heads_of(&replica),
+        store.heads(id).unwrap(),
+        "{count} edits"
+    );
+    assert_eq!(text(&replica, "name").as_deref(), Some("Acme Tools"));
+}
+
+#[test]
+fn compaction_keeps_every_follow_up_across_a_reopen() {
+    let limit = usize::try_from(COMPACT_AFTER).unwrap();
+    for count in [limit - 1, limit, limit + 1, 2 * limit + 3] {
+        check_compaction(count);
+    }
+}
+
+// Resolving ids and id prefixes.
+
+/// What resolving a prefix should come to.
+#[derive(Debug)]
+enum Resolves {
+    To(DocId),
+    Ambiguous,
+    NotFound,
+}
+
+fn check_resolve(store: &Store, prefix: &str, expected: Resolves) {
+    match (store.resolve(prefix), &expected) {
+        (Ok(id), Resolves::To(want)) => assert_eq!(id, *want, "`{prefix}`"),
+        (Err(LookupError::Ambiguous { prefix: p, count }), Resolves::Ambiguous) => {
+            assert_eq!(p, prefix);
+            assert!(count >= 2, "`{prefix}` ambiguous among {count}");
+        }
+        (Err(LookupError::NotFound(p)), Resolves::NotFound) => assert_eq!(p, prefix),
+        (got, _) => panic!("`{prefix}`: expected {expected:?}, got {got:?}"),
+    }
+}
+
+#[test]
+fn ids_resolve_from_full_ids_and_unique_prefixes_only() {
+    let store = Store::in_memory().unwrap();
+    // Create accounts until two share their first four hex digits (about 300 on average).
+    let mut by_prefix: BTreeMap<String, Vec<DocId>> = BTreeMap::new();
+    let pair = loop {
+        assert!(by_prefix.len() < 20_000, "no shared 4-digit prefix found");
+        let id = store.create_account(&named("Acme"), at(0)).unwrap();
+        let ids = by_prefix.entry(id.to_string()[..4].to_owned()).or_default();
+        ids.push(id);
+        if ids.len() == 2 {
+            break (ids[0], ids[1]);
+        }
+    };
+    let ids: Vec<DocId> = store.accounts().unwrap().iter().map(|s| s.id).collect();
+    let shared = pair.0.to_string()[..4].to_owned();
+    let unused = (0..=0xffff_u32)
+        .map(|p| format!("{p:04x}"))
+        .find(|p| !by_prefix.contains_key(p))
+        .unwrap();
+    let (a, b) = (pair.0.to_string(), pair.1.to_string());
+    let differ = a.bytes().zip(b.bytes()).position(|(x, y)| x != y).unwrap();
+
+    let mut cases = vec![
+        (shared.clone(), Resolves::Ambiguous),
+        (a[..differ].to_owned(), Resolves::Ambiguous),
+        (a[..=differ].to_owned(), Resolves::To(pair.0)),
+        (b[..=differ].to_owned(), Resolves::To(pair.1)),
+        (a[..=differ].to_uppercase(), Resolves::To(pair.0)),
+        (unused.clone(), Resolves::NotFound),
+        (String::new(), Resolves::NotFound),
+        (shared[..3].to_owned(), Resolves::NotFound),
+        ("acmé".into(), Resolves::NotFound),
+        ("xyz0".into(), Resolves::NotFound),
+        (format!("+{}", &a[..4]), Resolves::NotFound),
+        (format!("{}g", &a[..differ + 1]), Resolves::NotFound),
+        (format!("{a}0"), Resolves::NotFound),
+        (format!("{}g", &a[..31]), Resolves::NotFound),
+    ];
+    for &id in &ids {
+        let text = id.to_string();
+        cases.push((text.clone(), Resolves::To(id)));
+        // The shortest unique prefix of at least four digits, as the CLI would show it.
+        let unique = (4..32)
+            .map(|len| &text[..len])
+            .find(|p| ids.iter().filter(|i| i.to_string().starts_with(p)).count() == 1)
+            .unwrap();
+        cases.push((unique.to_owned(), Resolves::To(id)));
+    }
+    for (prefix, expected) in cases {
+        check_resolve(&store, &prefix, expected);
+    }
+}
+
+// The sync engine, driven by hand.
+
+fn next_request(session: &mut SyncSession, store: &Store) -> SyncRequest {
+    let body = session
+        .next_request(store)
+        .unwrap()
+        .expect("the session wants another round trip");
+    decode(&body).unwrap()
+}
+
+fn handle(session: &mut SyncSession, store: &Store, reply: &SyncReply, now: DateTime<Utc>) {
+    session.handle_reply(store, &encode(reply), now).unwrap();
+}
+
+fn doc_from_changes(changes: &[Vec<u8>]) -> Automerge {
+    let mut doc = Automerge::new();
+    doc.apply_changes(
+        changes
+            .iter()
+            .map(|c| Change::from_bytes(c.clone()).unwrap()),
+    )
+    .unwrap();
+    doc
+}
+
+fn heads_of(doc: &Automerge) -> Vec<Head> {
+    doc.get_heads().iter().map(|h| Head(h.0)).collect()
+}
+
+fn text(doc: &Automerge, field: &str) -> Option<String> {
+    let (value, _) = doc.get(ROOT, field).unwrap()?;
+    value.as_str().map(str::to_owned)
+}
+
+fn result(doc: DocId, outcome: PushOutcome) -> PushResult {
+    PushResult { doc, outcome }
+}
+
+fn update(doc: DocId, heads: Vec<Head>) -> DocUpdate {
+    DocUpdate {
+        doc,
+        snapshot: None,
+        changes: Vec::new(),
+        heads,
+    }
+}
+
+/// A reply accepting every push of `request` at the store's current heads.
+fn accept_all(store: &Store, request: &SyncRequest, checkpoint: u64) -> SyncReply {
+    SyncReply {
+        checkpoint: Seq(checkpoint),
+        more: false,
+        pushed: request
+            .pushes
+            .iter()
+            .map(|p| result(p.doc, PushOutcome::Accepted))
+            .collect(),
+        updates: request
+            .pushes
+            .iter()
+            .map(|p| update(p.doc, store.heads(p.doc).unwrap()))
+            .collect(),
+    }
+}
+
+#[test]
+fn a_fresh_store_asks_from_checkpoint_zero_with_nothing_to_push() {
+    for backend in BACKENDS {
+        let fixture = backend.open();
+        let store = &fixture.store;
+        let request = next_request(&mut SyncSession::new(), store);
+        assert_eq!(
+            request,
+            SyncRequest {
+                device: store.device(),
+                checkpoint: Seq::ZERO,
+                pushes: Vec::new(),
+            },
+            "{backend:?}"
+        );
+    }
+}
+
+#[test]
+fn accepted_pushes_leave_nothing_unsynced() {
+    for backend in BACKENDS {
+        let fixture = backend.open();
+        let store = &fixture.store;
+        let first = store.create_account(&acme(), at(0)).unwrap();
+        let second = store.create_account(&named("Birch Supply"), at(1)).unwrap();
+        store
+            .edit_account(second, &follow_up(at(2), "quote sent"), at(3))
+            .unwrap();
+
+        let mut session = SyncSession::new();
+        let body = session.next_request(store).unwrap().unwrap();
+        let request: SyncRequest = decode(&body).unwrap();
+        assert_eq!(request.device, store.device());
+        assert_eq!(request.checkpoint, Seq::ZERO);
+        let pushed: BTreeSet<DocId> = request.pushes.iter().map(|p| p.doc).collect();
+        assert_eq!(pushed, BTreeSet::from([first, second]), "{backend:?}");
+        for push in &request.pushes {
+            let replica = doc_from_changes(&push.changes);
+            let account = store.account(push.doc).unwrap();
+            assert_eq!(heads_of(&replica), store.heads(push.doc).unwrap());
+            assert_eq!(text(&replica, "name"), Some(account.name));
+            assert_eq!(text(&replica, "owner"), Some(account.owner));
+        }
+
+        let now = at(60);
+        let reply = encode(&accept_all(store, &request, 2));
+        session.handle_reply(store, &reply, now).unwrap();
+        let status = store.status().unwrap();
+        assert_eq!(status.unsynced, Vec::<DocId>::new(), "{backend:?}");
+        assert_eq!(status.checkpoint, Seq(2));
+        assert_eq!(status.last_sync, Some(now));
+        assert!(session.next_request(store).unwrap().is_none());
+        let mut report = session.finish();
+        report.pushed.sort();
+        let mut both = vec![first, second];
+        both.sort();
+        assert_eq!(
+            report,
+            SyncReport {
+                round_trips: 1,
+                bytes_sent: body.len(),
+                bytes_received: reply.len(),
+                pushed: both,
+                received: Vec::new(),
+                refused: Vec::new(),
+            },
+            "{backend:?}"
+        );
+
+        // The outcome is durable, and the next sync starts from it with nothing to push.
+        let fixture = fixture.reopen();
+        assert_eq!(fixture.store.status().unwrap(), status, "{backend:?}");
+        let request = next_request(&mut SyncSession::new(), &fixture.store);
+        assert_eq!(request.checkpoint, Seq(2));
+        assert!(request.pushes.is_empty());
+    }
+}
+
+#[test]
+fn a_cut_reply_makes_the_engine_ask_again_from_its_checkpoint() {
+    let store = Store::in_memory().unwrap();
+    let id = store.create_account(&acme(), at(0)).unwrap();
+    let mut session = SyncSession::new();
+    let request = next_request(&mut session, &store);
+    let mut reply = accept_all(&store, &request, 1);
+    reply.more = true;
+    handle(&mut session, &store, &reply, at(1));
+
+    let again = next_request(&mut session, &store);
+    assert_eq!(again.checkpoint, Seq(1));
+    assert!(again.pushes.is_empty(), "the push was accepted already");
+    handle(&mut session, &store, &accept_all(&store, &again, 3), at(2));
+    assert!(session.next_request(&store).unwrap().is_none());
+    let report = session.finish();
+    assert_eq!(report.round_trips, 2);
+    assert_eq!(report.pushed, vec![id]);
+    assert_eq!(store.status().unwrap().checkpoint, Seq(3));
+}
+
+#[test]
+fn a_server_that_always_has_more_is_abandoned() {
+    let store = Store::in_memory().unwrap();
+    let mut session = SyncSession::new();
+    let mut trips = 0;
+    let error = loop {
+        match session.next_request(&store) {
+            Ok(Some(_)) => {
+                trips += 1;
+                let reply = SyncReply {
+                    checkpoint: Seq(trips),
+                    more: true,
+                    pushed: Vec::new(),
+                    updates: Vec::new(),
+                };
+                handle(&mut session, &store, &reply, at(0));
+            }
+            Ok(None) => panic!("the server never said it was done"),
+            Err(e) => break e,
+        }
+    };
+    assert!(
+        matches!(error, SyncError::NoProgress(n) if n == MAX_ROUND_TRIPS),
+        "{error:?}"
+    );
+    assert_eq!(trips, u64::from(MAX_ROUND_TRIPS));
+}
+
+#[test]
+fn a_refused_push_stays_unsynced_and_is_not_resent_in_the_same_sync() {
+    let store = Store::in_memory().unwrap();
+    let refused = store.create_account(&acme(), at(0)).unwrap();
+    let retried = store.create_account(&named("Birch Supply"), at(0)).unwrap();
+    let mut session = SyncSession::new();
+    let request = next_request(&mut session, &store);
+    assert_eq!(request.pushes.len(), 2);
+    let reason = "change 3 does not decode".to_owned();
+    let reply = SyncReply {
+        checkpoint: Seq::ZERO,
+        more: false,
+        pushed: vec![
+            result(
+                refused,
+                PushOutcome::Invalid {
+                    reason: reason.clone(),
+                },
+            ),
+            result(retried, PushOutcome::MissingDependencies),
+        ],
+        // The server holds neither document.
+        updates: vec![update(refused, Vec::new()), update(retried, Vec::new())],
+    };
+    handle(&mut session, &store, &reply, at(1));
+    let unsynced: BTreeSet<DocId> = store.status().unwrap().unsynced.into_iter().collect();
+    assert_eq!(unsynced, BTreeSet::from([refused, retried]));
+
+    let again = next_request(&mut session, &store);
+    let docs: Vec<DocId> = again.pushes.iter().map(|p| p.doc).collect();
+    assert_eq!(docs, vec![retried], "the refused document is skipped");
+    let replica = doc_from_changes(&again.pushes[0].changes);
+    assert_eq!(heads_of(&replica), store.heads(retried).unwrap());
+    handle(&mut session, &store, &accept_all(&store, &again, 1), at(2));
+    assert!(session.next_request(&store).unwrap().is_none());
+
+    let report = session.finish();
+    assert_eq!(report.pushed, vec![retried]);
+    assert_eq!(report.refused, vec![(refused, reason)]);
+    assert_eq!(store.status().unwrap().unsynced, vec![refused]);
+    // A refusal lasts one sync: the next one offers the document again.
+    let next = next_request(&mut SyncSession::new(), &store);
+    let docs: Vec<DocId> = next.pushes.iter().map(|p| p.doc).collect();
+    assert_eq!(docs, vec![refused]);
+}
+
+#[test]
+fn an_unreadable_reply_is_a_bad_reply_and_changes_nothing() {
+    let valid = SyncReply {
+        checkpoint: Seq(7),
+        more: false,
+        pushed: Vec::new(),
+        updates: Vec::new(),
+    };
+    let mut trailing = encode(&valid);
+    trailing.push(0);
+    let mut future = encode(&valid);
+    future[4..6].copy_from_slice(&2u16.to_le_bytes());
+    let mut truncated = encode(&SyncReply {
+        updates: vec![update(DocId::from_u128(1), vec![Head([1; 32])])],
+        ..valid.clone()
+    });
+    truncated.truncate(truncated.len() - 5);
+    let bodies: [(&str, Vec<u8>); 6] = [
+        ("empty", Vec::new()),
+        ("html", b"<html>502 Bad Gateway</html>".to_vec()),
+        ("trailing bytes", trailing),
+        ("newer version", future),
+        ("truncated", truncated),
+        ("header only", b"OPST\x01\x00".to_vec()),
+    ];
+    for (what, body) in bodies {
+        let store = Store::in_memory().unwrap();
+        let id = store.create_account(&acme(), at(0)).unwrap();
+        let mut session = SyncSession::new();
+        let request = next_request(&mut session, &store);
+        let before = observe(&store);
+        match session.handle_reply(&store, &body, at(1)) {
+            Err(SyncError::BadReply(_)) => {}
+            other => panic!("{what}: expected BadReply, got {other:?}"),
+        }
+        assert_eq!(observe(&store), before, "{what}");
+        // The session is not spoiled: the real reply still lands.
+        handle(
+            &mut session,
+            &store,
+            &accept_all(&store, &request, 1),
+            at(2),
+        );
+        assert!(session.next_request(&store).unwrap().is_none());
+        let report = session.finish();
+        assert_eq!(report.round_trips, 1, "{what}: only the good reply counts");
+        assert_eq!(report.pushed, vec![id]);
+    }
+}
+
+#[test]
+fn an_edit_made_during_a_sync_stays_unsynced() {
+    let store = Store::in_memory().unwrap();
+    let id = store.create_account(&acme(), at(0)).unwrap();
+    let mut session = SyncSession::new();
+    let request = next_request(&mut session, &store);
+    let pushed_heads = heads_of(&doc_from_changes(&request.pushes[0].changes));
+    store
+        .edit_account(id, &follow_up(at(1), "called back"), at(1))
+        .unwrap();
+    let reply = SyncReply {
+        updates: vec![update(id, pushed_heads.clone())],
+        ..accept_all(&store, &request, 1)
+    };
+    handle(&mut session, &store, &reply, at(2));
+    assert_eq!(store.status().unwrap().unsynced, vec![id]);
+
+    // The next sync pushes only the change made after the acknowledged heads.
+    let next = next_request(&mut SyncSession::new(), &store);
+    assert_eq!(next.pushes.len(), 1);
+    assert_eq!(next.pushes[0].changes.len(), 1);
+    let change = Change::from_bytes(next.pushes[0].changes[0].clone()).unwrap();
+    let deps: Vec<Head> = change.deps().iter().map(|h| Head(h.0)).collect();
+    assert_eq!(deps, pushed_heads);
+}
+
+#[test]
+fn pushes_beyond_the_budget_go_in_a_second_round_trip() {
+    // Text that automerge cannot shrink, so each account's size is predictable.
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut noise = |len: usize| -> String {
+        (0..len)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                char::from(b'a' + (seed % 26) as u8)
+            })
+            .collect()
+    };
+    let store = Store::in_memory().unwrap();
+    let mut big = || NewAccount {
+        name: noise(2_000),
+        owner: noise(2_000),
+        region: Some(noise(2_000)),
+    };
+    store.create_account(&big(), at(0)).unwrap();
+    let probe = next_request(&mut SyncSession::new(), &store);
+    let each: usize = probe.pushes[0].changes.iter().map(Vec::len).sum();
+    for _ in 0..PUSH_BUDGET / each + 10 {
+        store.create_account(&big(), at(0)).unwrap();
+    }
+    let all: BTreeSet<DocId> = store.status().unwrap().unsynced.into_iter().collect();
+
+    let mut session = SyncSession::new();
+    let first = next_request(&mut session, &store);
+    let size: usize = first
+        .pushes
+        .iter()
+        .flat_map(|p| &p.changes)
+        .map(Vec::len)
+        .sum();
+    assert!(size <= PUSH_BUDGET, "{size} bytes in one request");
+    assert!(first.pushes.len() < all.len());
+    handle(&mut session, &store, &accept_all(&store, &first, 1), at(1));
+    let second = next_request(&mut session, &store);
+    handle(&mut session, &store, &accept_all(&store, &second, 2), at(2));
+    assert!(session.next_request(&store).unwrap().is_none());
+
+    let firsts: BTreeSet<DocId> = first.pushes.iter().map(|p| p.doc).collect();
+    let seconds: BTreeSet<DocId> = second.pushes.iter().map(|p| p.doc).collect();
+    assert!(firsts.is_disjoint(&seconds));
+    assert_eq!(&firsts | &seconds, all);
+    assert!(store.status().unwrap().unsynced.is_empty());
+    assert_eq!(session.finish().round_trips, 2);
+}
+
+// Two devices through a stand-in server.
+
+/// Just enough of a server to relay changes between stores in one process: it accepts every
+/// push, keeps a feed of who pushed what, and answers with what the asking device lacks.
+#[derive(Default)]
+struct Relay {
+    docs: BTreeMap<DocId, Automerge>,
+    /// One entry per commit: document, pushing device, raw changes.
+    feed: Vec<(DocId, DeviceId, Vec<Vec<u8>>)>,
+}
+
+impl Relay {
+    fn answer(&mut self, body: &[u8]) -> Vec<u8> {
+        let request: SyncRequest = decode(body).unwrap();
+        let mut pushed = Vec::new();
+        for push in &request.pushes {
+            let doc = self.docs.entry(push.doc).or_default();
+            let before = doc.get_heads();
+            doc.apply_changes(
+                push.changes
+                    .iter()
+                    .map(|c| Change::from_bytes(c.clone()).unwrap()),
+            )
+            .unwrap();
+            if doc.get_heads() != before {
+                self.feed
+                    .push((push.doc, request.device, push.changes.clone()));
+            }
+            pushed.push(result(push.doc, PushOutcome::Accepted));
+        }
+        let mut changes: BTreeMap<DocId, Vec<Vec<u8>>> = BTreeMap::new();
+        let start = usize::try_from(request.checkpoint.0).unwrap();
+        for (doc, origin, bytes) in &self.feed[start..] {
+            if *origin != request.device {
+                changes.entry(*doc).or_default().extend_from_slice(bytes);
+            }
+        }
+        for push in &request.pushes {
+            changes.entry(push.doc).or_default();
+        }
+        let updates = changes
+            .into_iter()
+            .map(|(doc, changes)| DocUpdate {
+                doc,
+                snapshot: None,
+                changes,
+                heads: heads_of(&self.docs[&doc]),
+            })
+            .collect();
+        encode(&SyncReply {
+            checkpoint: Seq(self.feed.len() as u64),
+            more: false,
+            pushed,
+            updates,
+        })
+    }
+
+    fn sync(&mut self, store: &Store, now: DateTime<Utc>) -> SyncReport {
+        let mut session = SyncSession::new();
+        while let Some(body) = session.next_request(store).unwrap() {
+            let reply = self.answer(&body);
+            session.handle_reply(store, &reply, now).unwrap();
+        }
+        session.finish()
+    }
+}
+
+#[test]
+fn two_devices_converge_through_the_engine() {
+    let (alice, bob) = (Store::in_memory().unwrap(), Store::in_memory().unwrap());
+    let mut relay = Relay::default();
+    let id = alice.create_account(&acme(), at(0)).unwrap();
+    relay.sync(&alice, at(1));
+    let report = relay.sync(&bob, at(1));
+    assert_eq!(report.received, vec![id]);
+    assert_eq!(bob.account(id).unwrap(), alice.account(id).unwrap());
+    assert!(bob.status().unwrap().unsynced.is_empty());
+
+    // Offline on both sides: a follow-up on one, a rename and a follow-up on the other.
+    bob.edit_account(id, &follow_up(at(5), "visit: wants a quote"), at(6))
+        .unwrap();
+    alice
+        .edit_account_all(
+            id,
+            &[
+                AccountEdit::SetName("Acme Tools".into()),
+                follow_up(at(3), "phone: asked about prices"),
+            ],
+            at(7),
+        )
+        .unwrap();
+    let request = next_request(&mut SyncSession::new(), &bob);
+    assert_eq!(request.pushes[0].changes.len(), 1, "only the new change");
+    for store in [&bob, &alice, &bob] {
+        relay.sync(store, at(8));
+    }
+    let account = alice.account(id).unwrap();
+    assert_eq!(bob.account(id).unwrap(), account);
+    assert_eq!(account.name, "Acme Tools");
+    let summaries: Vec<&str> = account.follow_ups.iter().map(|f| &*f.summary).collect();
+    assert_eq!(
+        summaries,
+        ["phone: asked about prices", "visit: wants a quote"]
+    );
+    assert_eq!(bob.heads(id).unwrap(), alice.heads(id).unwrap());
+
+    // Concurrent owner changes surface as a conflict, the same on both devices.
+    alice
+        .edit_account(id, &AccountEdit::SetOwner("lee".into()), at(9))
+        .unwrap();
+    bob.edit_account(id, &AccountEdit::SetOwner("sam".into()), at(9))
+        .unwrap();
+    for store in [&alice, &bob, &alice] {
+        relay.sync(store, at(10));
+    }
+    let account = alice.account(id).unwrap();
+    assert_eq!(bob.account(id).unwrap(), account);
+    assert_eq!(account.conflicts.len(), 1, "{:?}", account.conflicts);
+    assert_eq!(account.conflicts[0].field, "owner");
+    for store in [&alice, &bob] {
+        let status = store.status().unwrap();
+        assert!(status.unsynced.is_empty());
+        assert_eq!(status.checkpoint, Seq(relay.feed.len() as u64));
+        // Nothing to do is one small round trip.
+        let report = relay.sync(store, at(11));
+        assert_eq!((report.round_trips, report.pushed.len()), (1, 0));
+    }
+}
+
+#[test]
+fn a_snapshot_update_brings_in_what_the_device_lacks() {
+    let store = Store::in_memory().unwrap();
+    let id = store.create_account(&acme(), at(0)).unwrap();
+    let mut session = SyncSession::new();
+    let request = next_request(&mut session, &store);
+    // The server merged another device's rename and compacted the document.
+    let mut server = doc_from_changes(&request.pushes[0].changes).with_actor(ActorId::random());
+    let mut tx = server.transaction();
+    tx.put(ROOT, "name", "Acme Tools").unwrap();
+    tx.commit();
+    let reply = SyncReply {
+        checkpoint: Seq(2),
+        more: false,
+        pushed: vec![result(id, PushOutcome::Accepted)],
+        updates: vec![DocUpdate {
+            doc: id,
+            snapshot: Some(server.save()),
+            changes: Vec::new(),
+            heads: heads_of(&server),
+        }],
+    };
+    handle(&mut session, &store, &reply, at(1));
+    assert_eq!(store.account(id).unwrap().name, "Acme Tools");
+    assert_eq!(store.heads(id).unwrap(), heads_of(&server));
+    assert!(store.status().unwrap().unsynced.is_empty());
+    assert_eq!(session.finish().received, vec![id]);
+}
+
+/// How an update in an otherwise well-formed reply can be broken.
+#[derive(Debug, Clone, Copy)]
+enum Broken {
+    /// Bytes that are no automerge data, for a document the device does not hold.
+    GarbageForNewDoc,
+    /// Bytes that are no automerge data, for a document the device holds.
+    Garbage,
+    /// Two changes with the end of the second cut off.
+    Truncated,
+    /// The second of two changes without the first, which it depends on.
+    MissingDependency,
+}
+
+/// Checks that a reply whose update the device cannot fully apply never moves the checkpoint
+/// past changes the device did not store: either the checkpoint stays where it was, or the
+/// device holds the document at the heads the reply announced. Returns what went wrong.
+fn check_unappliable_update(broken: Broken) -> Option<String> {
+    let store = Store::in_memory().unwrap();
+    let id = store.create_account(&acme(), at(0)).unwrap();
+    let mut session = SyncSession::new();
+    let request = next_request(&mut session, &store);
+    handle(
+        &mut session,
+        &store,
+        &accept_all(&store, &request, 1),
+        at(1),
+    );
+
+    let mut server = doc_from_changes(&request.pushes[0].changes).with_actor(ActorId::random());
+    let mut commit = |field: &str, value: &str| {
+        let mut tx = server.transaction();
+        tx.put(ROOT, field, value).unwrap();
+        tx.commit();
+        let change = server.get_last_local_change().unwrap();
+        change.raw_bytes().to_vec()
+    };
+    let (owner, name) = (commit("owner", "lee"), commit("name", "Acme Tools"));
+    let (doc, changes, heads) = match broken {
+        Broken::GarbageForNewDoc => (
+            DocId::from_u128(42),
+            vec![b"not automerge".to_vec()],
+            vec![Head([9; 32])],
+        ),
+        Broken::Garbage => (id, vec![b"not automerge".to_vec()], heads_of(&server)),
+        Broken::Truncated => {
+            let mut name = name;
+            name.truncate(name.len() - 8);
+            (id, vec![owner, name], heads_of(&server))
+        }
+        Broken::MissingDependency => (id, vec![name], heads_of(&server)),
+    };
+    let before = store.status().unwrap();
+    let reply = SyncReply {
+        checkpoint: Seq(3),
+        more: false,
+        pushed: Vec::new(),
+        updates: vec![DocUpdate {
+            doc,
+            snapshot: None,
+            changes,
+            heads: heads.clone(),
+        }],
+    };
+    let outcome = SyncSession::new().handle_reply(&store, &encode(&reply), at(2));
+    let after = store.status().unwrap();
+    let held = store.heads(doc).ok();
+    let stored = after.checkpoint == before.checkpoint || held.as_ref() == Some(&heads);
+    (!stored).then(|| {
+        format!(
+            "{broken:?}: handle_reply gave {outcome:?}; checkpoint moved {} -> {} although the \
+             device holds {held:?}, not the announced {heads:?}",
+            before.checkpoint, after.checkpoint,
+        )
+    })
+}
+
+/// Automerge's `load_incremental` returns `Ok` after a partial load and queues changes whose
+/// dependencies are missing, so "no error" does not mean "stored".
+#[test]
+fn an_update_the_device_cannot_apply_does_not_advance_the_checkpoint() {
+    let failures: Vec<String> = [
+        Broken::GarbageForNewDoc,
+        Broken::Garbage,
+        Broken::Truncated,
+        Broken::MissingDependency,
+    ]
+    .into_iter()
+    .filter_map(check_unappliable_update)
+    .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
