@@ -10,6 +10,9 @@ use crate::error::SyncError;
 use crate::store::Store;
 use crate::sync::{SyncReport, SyncSession};
 
+/// The header a device names itself in (until device tokens exist).
+pub const DEVICE_HEADER: &str = "x-outpost-device";
+
 /// A connection to one Outpost server.
 #[derive(Debug, Clone)]
 pub struct HttpClient {
@@ -51,6 +54,7 @@ impl HttpClient {
                 .http
                 .post(format!("{}/v1/sync", self.base))
                 .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
+                .header(DEVICE_HEADER, store.device().to_string())
                 .body(body)
                 .send()
                 .await?;
@@ -68,7 +72,7 @@ impl HttpClient {
         let response = self
             .http
             .get(format!("{}/v1/events", self.base))
-            .header("x-outpost-device", device.to_string())
+            .header(DEVICE_HEADER, device.to_string())
             .send()
             .await?;
         if !response.status().is_success() {

@@ -7,7 +7,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Json, Response};
@@ -22,13 +22,10 @@ use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use crate::AppState;
+use crate::auth::{Caller, DEVICE_HEADER};
 use crate::catchup::{REPLY_BUDGET, catch_up};
 use crate::storage::StorageError;
 use crate::writer::WriteError;
-
-/// The header an event-stream subscriber names its device in, so its own changes are not
-/// echoed back to it.
-pub const DEVICE_HEADER: &str = "x-outpost-device";
 
 /// The routes of the server.
 pub fn router(state: AppState) -> Router {
@@ -51,6 +48,8 @@ pub enum AppError {
     BodyUnreadable(String),
     #[error("missing or malformed {DEVICE_HEADER} header")]
     NoDevice,
+    #[error("the request speaks for device {claimed}, but comes from device {caller}")]
+    WrongDevice { claimed: DeviceId, caller: DeviceId },
     #[error(transparent)]
     Write(#[from] WriteError),
     #[error(transparent)]
@@ -71,7 +70,9 @@ impl IntoResponse for AppError {
             AppError::Decode(_) | AppError::BodyUnreadable(_) => {
                 (StatusCode::BAD_REQUEST, ErrorCode::Malformed)
             }
-            AppError::NoDevice => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthenticated),
+            AppError::NoDevice | AppError::WrongDevice { .. } => {
+                (StatusCode::UNAUTHORIZED, ErrorCode::Unauthenticated)
+            }
             AppError::Write(_) | AppError::Storage(_) | AppError::ReplyTask(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable)
             }
@@ -93,7 +94,11 @@ async fn health() -> Json<serde_json::Value> {
 
 /// One sync round trip: commit the pushes durably, then reply with everything the device
 /// lacks since its checkpoint.
-async fn sync(State(state): State<AppState>, body: Body) -> Result<Response, AppError> {
+async fn sync(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Body,
+) -> Result<Response, AppError> {
     let bytes = axum::body::to_bytes(body, MAX_MESSAGE_BYTES)
         .await
         .map_err(|e| {
@@ -111,6 +116,12 @@ async fn sync(State(state): State<AppState>, body: Body) -> Result<Response, App
         checkpoint,
         pushes,
     } = request;
+    if device != caller.device {
+        return Err(AppError::WrongDevice {
+            claimed: device,
+            caller: caller.device,
+        });
+    }
     let pushed_docs: Vec<DocId> = pushes.iter().map(|p| p.doc).collect();
     let pushed = if pushes.is_empty() {
         Vec::new()
@@ -154,13 +165,8 @@ async fn sync(State(state): State<AppState>, body: Body) -> Result<Response, App
 /// The live stream: one `change` event (data: feed position) per commit by another device.
 async fn events(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Caller { device }: Caller,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
-    let device: DeviceId = headers
-        .get(DEVICE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .ok_or(AppError::NoDevice)?;
     let storage = state.storage.clone();
     let mut shutdown = state.shutdown.clone();
     let stream = BroadcastStream::new(state.events.subscribe())

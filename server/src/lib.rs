@@ -5,11 +5,13 @@
 //! - [`storage`]: the redb store: documents as snapshot + chunks, the change feed, metadata.
 //! - [`writer`]: the single writer thread: applies pushes, group-commits them, owns the cache.
 //! - [`catchup`]: builds the part of a reply that brings a device up to the feed's head.
+//! - [`auth`]: the [`auth::Caller`] extractor, where authentication plugs in.
 //! - [`http`]: axum routes (`POST /v1/sync`, `GET /v1/events`, `GET /health`) and errors.
 //!
 //! [`Server`] ties them together; it takes its listener and shutdown signal from the caller,
 //! so tests run it on `127.0.0.1:0`.
 
+pub mod auth;
 pub mod catchup;
 pub mod http;
 pub mod storage;

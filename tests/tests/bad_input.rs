@@ -1,22 +1,41 @@
-//! Malformed bodies, an unknown protocol version and an oversized request get clear 4xx
-//! errors with a typed reply, and change nothing on the server.
+//! Malformed bodies, an unknown protocol version, an oversized request and a request without
+//! (or with someone else's) device identity get clear 4xx errors with a typed reply, and
+//! change nothing on the server.
 
 use chrono::{TimeZone, Utc};
 use outpost_client::NewAccount;
+use outpost_client::http::DEVICE_HEADER;
 use outpost_protocol::{
     CONTENT_TYPE, DeviceId, DocId, DocPush, ErrorCode, ErrorReply, MAX_MESSAGE_BYTES, Seq,
     SyncRequest, encode,
 };
 use outpost_tests::{Device, TestServer};
 
-async fn post(server: &TestServer, body: Vec<u8>) -> (u16, ErrorReply) {
-    let response = reqwest::Client::new()
+/// Name, device header, body, then the expected status, code and words of the message.
+type Case = (
+    &'static str,
+    Option<DeviceId>,
+    Vec<u8>,
+    u16,
+    ErrorCode,
+    &'static str,
+);
+
+const SENDER: DeviceId = DeviceId::from_u128(7);
+
+async fn send(server: &TestServer, device: Option<DeviceId>, body: Vec<u8>) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
         .post(format!("{}/v1/sync", server.url()))
         .header("content-type", CONTENT_TYPE)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+        .body(body);
+    if let Some(device) = device {
+        request = request.header(DEVICE_HEADER, device.to_string());
+    }
+    request.send().await.unwrap()
+}
+
+async fn post(server: &TestServer, device: Option<DeviceId>, body: Vec<u8>) -> (u16, ErrorReply) {
+    let response = send(server, device, body).await;
     let status = response.status().as_u16();
     let text = response.text().await.unwrap();
     (
@@ -41,7 +60,7 @@ async fn bad_requests_are_refused_clearly_and_change_nothing() {
     let documents = server.storage().documents().unwrap();
 
     let valid = encode(&SyncRequest {
-        device: DeviceId::from_u128(7),
+        device: SENDER,
         checkpoint: Seq(0),
         pushes: vec![DocPush {
             doc: DocId::from_u128(9),
@@ -50,9 +69,10 @@ async fn bad_requests_are_refused_clearly_and_change_nothing() {
     });
     let mut future_version = valid.clone();
     future_version[4..6].copy_from_slice(&99u16.to_le_bytes());
-    let cases: Vec<(&str, Vec<u8>, u16, ErrorCode, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "garbage",
+            Some(SENDER),
             b"hello server".to_vec(),
             400,
             ErrorCode::Malformed,
@@ -60,6 +80,7 @@ async fn bad_requests_are_refused_clearly_and_change_nothing() {
         ),
         (
             "empty",
+            Some(SENDER),
             Vec::new(),
             400,
             ErrorCode::Malformed,
@@ -67,6 +88,7 @@ async fn bad_requests_are_refused_clearly_and_change_nothing() {
         ),
         (
             "truncated",
+            Some(SENDER),
             valid[..valid.len() - 4].to_vec(),
             400,
             ErrorCode::Malformed,
@@ -74,6 +96,7 @@ async fn bad_requests_are_refused_clearly_and_change_nothing() {
         ),
         (
             "trailing",
+            Some(SENDER),
             [valid.as_slice(), b"xx"].concat(),
             400,
             ErrorCode::Malformed,
@@ -81,6 +104,7 @@ async fn bad_requests_are_refused_clearly_and_change_nothing() {
         ),
         (
             "future version",
+            Some(SENDER),
             future_version,
             400,
             ErrorCode::UnsupportedVersion,
@@ -88,14 +112,31 @@ async fn bad_requests_are_refused_clearly_and_change_nothing() {
         ),
         (
             "oversized",
+            Some(SENDER),
             vec![0; MAX_MESSAGE_BYTES + 1],
             413,
             ErrorCode::TooLarge,
             "larger than",
         ),
+        (
+            "no device identity",
+            None,
+            valid.clone(),
+            401,
+            ErrorCode::Unauthenticated,
+            "x-outpost-device",
+        ),
+        (
+            "another device's request",
+            Some(DeviceId::from_u128(8)),
+            valid.clone(),
+            401,
+            ErrorCode::Unauthenticated,
+            "speaks for device",
+        ),
     ];
-    for (name, body, status, code, words) in cases {
-        let (got_status, reply) = post(&server, body).await;
+    for (name, device, body, status, code, words) in cases {
+        let (got_status, reply) = post(&server, device, body).await;
         assert_eq!(
             (got_status, reply.code),
             (status, code),
@@ -116,12 +157,7 @@ async fn bad_requests_are_refused_clearly_and_change_nothing() {
 
     // A well-formed request carrying bytes that are not automerge changes is refused per
     // document, and nothing of it is stored.
-    let response = reqwest::Client::new()
-        .post(format!("{}/v1/sync", server.url()))
-        .body(valid)
-        .send()
-        .await
-        .unwrap();
+    let response = send(&server, Some(SENDER), valid).await;
     assert_eq!(response.status().as_u16(), 200);
     let reply: outpost_protocol::SyncReply =
         outpost_protocol::decode(&response.bytes().await.unwrap()).unwrap();
