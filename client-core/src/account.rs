@@ -1,38 +1,58 @@
-//! The account document: how one customer account is laid out in automerge, and the typed
-//! view and edits the rest of the crate uses.
-//!
-//! Layout (schema 1): the root map holds `schema`, `name`, `owner`, `region`, `created_at`
-//! and `follow_ups`, a map keyed by follow-up id so concurrent inserts merge by identity.
+//! What a rep does to an account: create it, and the edits that change it. Each edit is
+//! applied to the typed document ([`AccountDoc`]), checked by [`crate::rules`], and only then
+//! written; the store turns the difference into automerge operations.
 
-use std::fmt;
-use std::str::FromStr;
+use std::collections::BTreeMap;
 
-use automerge::transaction::Transactable;
-use automerge::{Automerge, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
-use chrono::{DateTime, Utc};
+use automerge::Automerge;
+use chrono::{DateTime, Datelike, Utc};
 use outpost_protocol::{DeviceId, DocId};
 use serde::{Deserialize, Serialize};
 
-/// The schema version this build writes.
-pub const SCHEMA_VERSION: u64 = 1;
-
-const MAX_TEXT: usize = 2_000;
+use crate::code;
+use crate::conflicts::{self, Conflict};
+use crate::model::{
+    AccountDoc, At, Contact, ContactMethod, Day, Deal, FollowUp, Kind, Level, Money, Needs,
+    Opportunity, Plan, Priority, SCHEMA_VERSION, Service, Source, Stage, Status,
+};
+use crate::rules::{self, InvalidField, invalid};
 
 /// Fields of a new account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAccount {
     pub name: String,
     pub owner: String,
+    pub kind: Kind,
     pub region: Option<String>,
+    pub industry: Option<String>,
+    pub size: Option<String>,
+    pub source: Option<Source>,
+    pub first_contact: Option<Day>,
+    pub level: Option<Level>,
+    pub priority: Option<Priority>,
+    /// The first contact person, if known.
+    pub contact: Option<Contact>,
+    /// Admin-defined fields, by field name.
+    pub custom: BTreeMap<String, String>,
 }
 
-/// One change a rep makes to an account.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AccountEdit {
-    SetName(String),
-    SetOwner(String),
-    SetRegion(String),
-    LogFollowUp(NewFollowUp),
+impl Default for NewAccount {
+    fn default() -> Self {
+        NewAccount {
+            name: String::new(),
+            owner: String::new(),
+            kind: Kind::Customer,
+            region: None,
+            industry: None,
+            size: None,
+            source: None,
+            first_contact: None,
+            level: None,
+            priority: None,
+            contact: None,
+            custom: BTreeMap::new(),
+        }
+    }
 }
 
 /// A contact with the customer, as the rep logs it.
@@ -42,123 +62,382 @@ pub struct NewFollowUp {
     pub occurred_at: DateTime<Utc>,
     pub method: ContactMethod,
     pub summary: String,
+    pub attitude: Option<crate::model::Attitude>,
+    pub next_action: Option<String>,
+    pub next_due: Option<Day>,
 }
 
-/// How the rep reached the customer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ContactMethod {
-    Phone,
-    Messaging,
-    Email,
-    Visit,
-    Video,
-}
-
-impl ContactMethod {
-    const ALL: [ContactMethod; 5] = [
-        ContactMethod::Phone,
-        ContactMethod::Messaging,
-        ContactMethod::Email,
-        ContactMethod::Visit,
-        ContactMethod::Video,
-    ];
-
-    fn as_str(self) -> &'static str {
-        match self {
-            ContactMethod::Phone => "phone",
-            ContactMethod::Messaging => "messaging",
-            ContactMethod::Email => "email",
-            ContactMethod::Visit => "visit",
-            ContactMethod::Video => "video",
+impl NewFollowUp {
+    /// A follow-up with just the essentials.
+    pub fn new(occurred_at: DateTime<Utc>, method: ContactMethod, summary: &str) -> NewFollowUp {
+        NewFollowUp {
+            occurred_at,
+            method,
+            summary: summary.to_owned(),
+            attitude: None,
+            next_action: None,
+            next_due: None,
         }
     }
 }
 
-impl fmt::Display for ContactMethod {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+/// A new opportunity; its probability defaults to the stage's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOpportunity {
+    pub name: String,
+    pub stage: Stage,
+    pub probability: Option<u8>,
+    pub amount: Option<Money>,
+    pub expected_close: Option<Day>,
+    pub owner: String,
+}
+
+/// One change a rep makes to an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountEdit {
+    SetName(String),
+    SetOwner(String),
+    SetRegion(String),
+    SetIndustry(String),
+    SetSize(String),
+    SetSource(Source),
+    SetFirstContact(Day),
+    SetLevel(Level),
+    SetPriority(Priority),
+    SetNeeds(Needs),
+    /// Replaces the notes; concurrent edits to different parts of the text both survive.
+    SetNotes(String),
+    /// Sets (or with `None` removes) an admin-defined field.
+    SetCustom {
+        field: String,
+        value: Option<String>,
+    },
+    /// Moves the account along its lifecycle (`lost`, `dormant` and conversion have their own
+    /// edits, since they need more than a status).
+    SetStatus(Status),
+    MarkLost {
+        reason: String,
+    },
+    MarkDormant {
+        wake_up_on: Day,
+    },
+    /// Turns a lead into a customer with intent, keeping its history.
+    ConvertLead {
+        on: Day,
+    },
+    AddContact(Contact),
+    EditContact {
+        id: String,
+        contact: Contact,
+    },
+    RemoveContact(String),
+    LogFollowUp(NewFollowUp),
+    PlanFollowUp {
+        due: DateTime<Utc>,
+        method: ContactMethod,
+        goal: String,
+        owner: Option<String>,
+    },
+    CompletePlan(String),
+    AddOpportunity(NewOpportunity),
+    /// Moves an opportunity to a stage; `probability` defaults to the stage's default.
+    MoveOpportunity {
+        id: String,
+        stage: Stage,
+        probability: Option<u8>,
+        amount: Option<Money>,
+        signed_on: Option<Day>,
+        lost_reason: Option<String>,
+    },
+    RecordDeal(Deal),
+    RecordService(Service),
+}
+
+/// Who is editing and when, and a source of fresh ids for new entries.
+pub(crate) struct EditContext<'a> {
+    pub device: DeviceId,
+    pub now: DateTime<Utc>,
+    pub new_id: &'a mut dyn FnMut() -> String,
+    /// The readable-code number reserved for an account being created.
+    pub code_seq: Option<u32>,
+}
+
+/// Builds the document of a new account.
+pub(crate) fn init(new: &NewAccount, ctx: &mut EditContext<'_>) -> AccountDoc {
+    let code = ctx.code_seq.map(|seq| match new.kind {
+        Kind::Lead => {
+            let source = new.source.as_ref().map_or("lead", Source::as_str);
+            code::lead_code(source, ctx.now.date_naive(), seq, ctx.device)
+        }
+        _ => code::customer_code(new.industry.as_deref(), ctx.now.year(), seq, ctx.device),
+    });
+    let status = match new.kind {
+        Kind::Lead => Status::ToFollow,
+        _ => Status::Potential,
+    };
+    let mut contacts = BTreeMap::new();
+    if let Some(contact) = &new.contact {
+        contacts.insert((ctx.new_id)(), trimmed_contact(contact));
+    }
+    AccountDoc {
+        schema: SCHEMA_VERSION,
+        name: new.name.trim().to_owned(),
+        owner: new.owner.trim().to_owned(),
+        region: trimmed(&new.region),
+        created_at: At(ctx.now),
+        code: code.map(|c| c.to_string()),
+        created_by: Some(ctx.device.to_string()),
+        industry: trimmed(&new.industry),
+        size: trimmed(&new.size),
+        source: new.source.clone(),
+        first_contact: new.first_contact,
+        kind: new.kind.clone(),
+        status,
+        lost_reason: None,
+        wake_up_on: None,
+        converted_on: None,
+        level: new.level.clone(),
+        priority: new.priority.clone(),
+        needs: Needs::default(),
+        notes: Default::default(),
+        contacts,
+        follow_ups: BTreeMap::new(),
+        plans: BTreeMap::new(),
+        opportunities: BTreeMap::new(),
+        deals: BTreeMap::new(),
+        services: BTreeMap::new(),
+        custom: new
+            .custom
+            .iter()
+            .map(|(k, v)| (k.clone(), v.trim().to_owned()))
+            .collect(),
     }
 }
 
-impl FromStr for ContactMethod {
-    type Err = InvalidField;
+/// The document `new` would become, for checking it without writing anything.
+pub(crate) fn preview(new: &NewAccount, now: DateTime<Utc>) -> AccountDoc {
+    let mut count = 0u64;
+    let mut new_id = || {
+        count += 1;
+        format!("{count:016x}")
+    };
+    let device = DeviceId::from_u128(0);
+    init(
+        new,
+        &mut EditContext {
+            device,
+            now,
+            new_id: &mut new_id,
+            code_seq: None,
+        },
+    )
+}
 
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|m| m.as_str() == s)
-            .ok_or_else(|| InvalidField {
-                field: "method",
-                reason: format!("`{s}` is not one of phone, messaging, email, visit, video"),
-            })
+fn trimmed(value: &Option<String>) -> Option<String> {
+    value.as_ref().map(|v| v.trim().to_owned())
+}
+
+fn trimmed_contact(contact: &Contact) -> Contact {
+    Contact {
+        name: contact.name.trim().to_owned(),
+        title: trimmed(&contact.title),
+        role: contact.role.clone(),
+        phone: trimmed(&contact.phone),
+        email: trimmed(&contact.email),
     }
 }
 
-/// A field value that breaks a record rule; nothing was written.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {field}: {reason}")]
-pub struct InvalidField {
-    pub field: &'static str,
-    pub reason: String,
+fn entry<'m, T>(
+    map: &'m mut BTreeMap<String, T>,
+    kind: &str,
+    id: &str,
+) -> Result<&'m mut T, InvalidField> {
+    map.get_mut(id)
+        .ok_or_else(|| invalid(kind, format!("no {kind} with id `{id}` in this account")))
+}
+
+/// Applies one edit to the typed document. Returns the id of a newly added entry, if any.
+/// Rules are checked afterwards, on the whole difference, by [`rules::check`].
+pub(crate) fn apply(
+    doc: &mut AccountDoc,
+    edit: &AccountEdit,
+    ctx: &mut EditContext<'_>,
+) -> Result<Option<String>, InvalidField> {
+    let set = |slot: &mut Option<String>, value: &str| *slot = Some(value.trim().to_owned());
+    match edit {
+        AccountEdit::SetName(name) => doc.name = name.trim().to_owned(),
+        AccountEdit::SetOwner(owner) => doc.owner = owner.trim().to_owned(),
+        AccountEdit::SetRegion(region) => set(&mut doc.region, region),
+        AccountEdit::SetIndustry(industry) => set(&mut doc.industry, industry),
+        AccountEdit::SetSize(size) => set(&mut doc.size, size),
+        AccountEdit::SetSource(source) => doc.source = Some(source.clone()),
+        AccountEdit::SetFirstContact(day) => doc.first_contact = Some(*day),
+        AccountEdit::SetLevel(level) => doc.level = Some(level.clone()),
+        AccountEdit::SetPriority(priority) => doc.priority = Some(priority.clone()),
+        AccountEdit::SetNeeds(needs) => doc.needs = needs.clone(),
+        AccountEdit::SetNotes(text) => doc.notes.update(text),
+        AccountEdit::SetCustom { field, value } => match value {
+            Some(value) => {
+                doc.custom.insert(field.clone(), value.trim().to_owned());
+            }
+            None => {
+                doc.custom.remove(field);
+            }
+        },
+        AccountEdit::SetStatus(status) => {
+            if matches!(status, Status::Lost | Status::Dormant) {
+                return Err(invalid(
+                    "status",
+                    format!("use the {status} edit, which takes what it needs"),
+                ));
+            }
+            doc.status = status.clone();
+        }
+        AccountEdit::MarkLost { reason } => {
+            doc.status = Status::Lost;
+            doc.lost_reason = Some(reason.trim().to_owned());
+        }
+        AccountEdit::MarkDormant { wake_up_on } => {
+            if doc.kind != Kind::Lead {
+                return Err(invalid("status", "only a lead can be dormant"));
+            }
+            doc.status = Status::Dormant;
+            doc.wake_up_on = Some(*wake_up_on);
+        }
+        AccountEdit::ConvertLead { on } => {
+            if doc.kind != Kind::Lead {
+                return Err(invalid("kind", "this account is already a customer"));
+            }
+            doc.kind = Kind::Customer;
+            doc.status = Status::Intent;
+            doc.converted_on = Some(*on);
+        }
+        AccountEdit::AddContact(contact) => {
+            let id = (ctx.new_id)();
+            doc.contacts.insert(id.clone(), trimmed_contact(contact));
+            return Ok(Some(id));
+        }
+        AccountEdit::EditContact { id, contact } => {
+            *entry(&mut doc.contacts, "contact", id)? = trimmed_contact(contact);
+        }
+        AccountEdit::RemoveContact(id) => {
+            doc.contacts
+                .remove(id)
+                .ok_or_else(|| invalid("contact", format!("no contact with id `{id}`")))?;
+        }
+        AccountEdit::LogFollowUp(f) => {
+            let id = (ctx.new_id)();
+            doc.follow_ups.insert(
+                id.clone(),
+                FollowUp {
+                    occurred_at: At(f.occurred_at),
+                    recorded_at: At(ctx.now),
+                    method: f.method.clone(),
+                    summary: f.summary.trim().to_owned(),
+                    logged_by: ctx.device.to_string(),
+                    attitude: f.attitude.clone(),
+                    next_action: trimmed(&f.next_action),
+                    next_due: f.next_due,
+                },
+            );
+            if doc.status == Status::ToFollow {
+                doc.status = Status::Following;
+            }
+            return Ok(Some(id));
+        }
+        AccountEdit::PlanFollowUp {
+            due,
+            method,
+            goal,
+            owner,
+        } => {
+            let id = (ctx.new_id)();
+            let owner = owner.clone().unwrap_or_else(|| doc.owner.clone());
+            let plan = Plan {
+                due: At(*due),
+                owner,
+                method: method.clone(),
+                goal: goal.trim().to_owned(),
+                done: false,
+            };
+            doc.plans.insert(id.clone(), plan);
+            return Ok(Some(id));
+        }
+        AccountEdit::CompletePlan(id) => entry(&mut doc.plans, "plan", id)?.done = true,
+        AccountEdit::AddOpportunity(new) => {
+            let id = (ctx.new_id)();
+            let opportunity = Opportunity {
+                name: new.name.trim().to_owned(),
+                stage: new.stage.clone(),
+                probability: new
+                    .probability
+                    .unwrap_or_else(|| rules::default_probability(&new.stage)),
+                amount: new.amount.clone(),
+                expected_close: new.expected_close,
+                owner: new.owner.trim().to_owned(),
+                signed_on: None,
+                lost_reason: None,
+            };
+            doc.opportunities.insert(id.clone(), opportunity);
+            return Ok(Some(id));
+        }
+        AccountEdit::MoveOpportunity {
+            id,
+            stage,
+            probability,
+            amount,
+            signed_on,
+            lost_reason,
+        } => {
+            let o = entry(&mut doc.opportunities, "opportunity", id)?;
+            if o.stage != *stage || probability.is_some() {
+                o.probability = probability.unwrap_or_else(|| rules::default_probability(stage));
+            }
+            o.stage = stage.clone();
+            if amount.is_some() {
+                o.amount = amount.clone();
+            }
+            if signed_on.is_some() {
+                o.signed_on = *signed_on;
+            }
+            if lost_reason.is_some() {
+                o.lost_reason = trimmed(lost_reason);
+            }
+        }
+        AccountEdit::RecordDeal(deal) => {
+            let id = (ctx.new_id)();
+            doc.deals.insert(id.clone(), deal.clone());
+            return Ok(Some(id));
+        }
+        AccountEdit::RecordService(service) => {
+            let id = (ctx.new_id)();
+            doc.services.insert(id.clone(), service.clone());
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
 }
 
 /// An account as a rep sees it, merged from every device's edits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Account {
     pub id: DocId,
-    pub name: String,
-    pub owner: String,
-    pub region: Option<String>,
-    pub created_at: Option<DateTime<Utc>>,
-    /// Oldest first, by when the contact happened (never by upload time).
-    pub follow_ups: Vec<FollowUp>,
-    /// Fields two devices set concurrently. The account shows the first value of each.
-    pub conflicts: Vec<FieldConflict>,
+    #[serde(flatten)]
+    pub record: AccountDoc,
+    /// Fields two devices set concurrently. The record shows the first value of each.
+    pub conflicts: Vec<Conflict>,
 }
 
-/// A logged contact with the customer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FollowUp {
-    pub id: String,
-    pub occurred_at: DateTime<Utc>,
-    /// When the device recorded it, by the device's clock.
-    pub recorded_at: DateTime<Utc>,
-    pub method: ContactMethod,
-    pub summary: String,
-    pub logged_by: String,
-}
-
-/// A field with more than one concurrent value: the shown value first, then the others.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldConflict {
-    pub field: &'static str,
-    pub values: Vec<String>,
-}
-
-/// The short form of an account the device keeps for listing without loading documents.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AccountSummary {
-    pub id: DocId,
-    pub name: String,
-    pub owner: String,
-    pub follow_ups: u32,
-    pub last_follow_up: Option<DateTime<Utc>>,
-}
-
-impl From<&Account> for AccountSummary {
-    fn from(account: &Account) -> Self {
-        AccountSummary {
-            id: account.id,
-            name: account.name.clone(),
-            owner: account.owner.clone(),
-            follow_ups: u32::try_from(account.follow_ups.len()).unwrap_or(u32::MAX),
-            last_follow_up: account.follow_ups.iter().map(|f| f.occurred_at).max(),
-        }
+impl Account {
+    /// The follow-ups, oldest first by when they happened (never by upload time).
+    pub fn follow_ups(&self) -> Vec<(&String, &FollowUp)> {
+        let mut all: Vec<_> = self.record.follow_ups.iter().collect();
+        all.sort_by_key(|(id, f)| (f.occurred_at, *id));
+        all
     }
 }
 
-/// A stored document that does not follow the account schema.
+/// A stored document that does not hold an account this version can read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("document {doc} does not hold an account: {reason}")]
 pub struct SchemaError {
@@ -166,222 +445,67 @@ pub struct SchemaError {
     pub reason: String,
 }
 
-fn required_text(field: &'static str, value: &str) -> Result<(), InvalidField> {
-    if value.trim().is_empty() {
-        return Err(InvalidField {
-            field,
-            reason: "must not be empty".into(),
-        });
-    }
-    if value.chars().count() > MAX_TEXT {
-        return Err(InvalidField {
-            field,
-            reason: format!("longer than {MAX_TEXT} characters"),
-        });
-    }
-    Ok(())
+/// Reads the typed account out of its document.
+pub(crate) fn hydrate(doc: &Automerge, id: DocId) -> Result<AccountDoc, SchemaError> {
+    autosurgeon::hydrate(doc).map_err(|e| SchemaError {
+        doc: id,
+        reason: e.to_string(),
+    })
 }
 
-impl NewAccount {
-    pub(crate) fn validate(&self) -> Result<(), InvalidField> {
-        required_text("name", &self.name)?;
-        required_text("owner", &self.owner)?;
-        self.region
-            .as_deref()
-            .map_or(Ok(()), |r| required_text("region", r))
-    }
-}
-
-impl AccountEdit {
-    pub(crate) fn validate(&self) -> Result<(), InvalidField> {
-        match self {
-            AccountEdit::SetName(name) => required_text("name", name),
-            AccountEdit::SetOwner(owner) => required_text("owner", owner),
-            AccountEdit::SetRegion(region) => required_text("region", region),
-            AccountEdit::LogFollowUp(f) => required_text("summary", &f.summary),
-        }
-    }
-}
-
-fn timestamp(at: DateTime<Utc>) -> ScalarValue {
-    ScalarValue::Timestamp(at.timestamp_millis())
-}
-
-/// Writes a new account into an empty document.
-pub(crate) fn init(
-    tx: &mut impl Transactable,
-    new: &NewAccount,
-    now: DateTime<Utc>,
-) -> Result<(), automerge::AutomergeError> {
-    tx.put(ROOT, "schema", SCHEMA_VERSION)?;
-    tx.put(ROOT, "name", new.name.trim())?;
-    tx.put(ROOT, "owner", new.owner.trim())?;
-    if let Some(region) = &new.region {
-        tx.put(ROOT, "region", region.trim())?;
-    }
-    tx.put(ROOT, "created_at", timestamp(now))?;
-    tx.put_object(ROOT, "follow_ups", ObjType::Map)?;
-    Ok(())
-}
-
-/// Applies one validated edit. `follow_up_id` names a new follow-up; it must be unique.
-pub(crate) fn apply(
-    tx: &mut impl Transactable,
-    edit: &AccountEdit,
-    device: DeviceId,
-    follow_up_id: &str,
-    now: DateTime<Utc>,
-) -> Result<(), automerge::AutomergeError> {
-    match edit {
-        AccountEdit::SetName(name) => tx.put(ROOT, "name", name.trim()),
-        AccountEdit::SetOwner(owner) => tx.put(ROOT, "owner", owner.trim()),
-        AccountEdit::SetRegion(region) => tx.put(ROOT, "region", region.trim()),
-        AccountEdit::LogFollowUp(f) => {
-            let list = match tx.get(ROOT, "follow_ups")? {
-                Some((Value::Object(ObjType::Map), id)) => id,
-                _ => tx.put_object(ROOT, "follow_ups", ObjType::Map)?,
-            };
-            let entry = tx.put_object(&list, follow_up_id, ObjType::Map)?;
-            tx.put(&entry, "occurred_at", timestamp(f.occurred_at))?;
-            tx.put(&entry, "recorded_at", timestamp(now))?;
-            tx.put(&entry, "method", f.method.as_str())?;
-            tx.put(&entry, "summary", f.summary.trim())?;
-            tx.put(&entry, "logged_by", device.to_string())
-        }
-    }
-}
-
-fn scalar_text(value: &Value<'_>) -> String {
-    match value {
-        Value::Scalar(s) => match s.as_ref() {
-            ScalarValue::Str(s) => s.to_string(),
-            ScalarValue::Timestamp(ms) => DateTime::from_timestamp_millis(*ms)
-                .map_or_else(|| ms.to_string(), |t| t.to_rfc3339()),
-            other => other.to_string(),
-        },
-        Value::Object(kind) => format!("<{kind:?}>"),
-    }
-}
-
-/// Reads one field, recording a conflict when devices set it concurrently.
-struct Reader<'a> {
-    doc: &'a Automerge,
+/// Reads the typed account out of an open transaction.
+pub(crate) fn hydrate_from(
+    tx: &automerge::transaction::Transaction<'_>,
     id: DocId,
-    conflicts: Vec<FieldConflict>,
+) -> Result<AccountDoc, SchemaError> {
+    autosurgeon::hydrate(tx).map_err(|e| SchemaError {
+        doc: id,
+        reason: e.to_string(),
+    })
 }
 
-impl Reader<'_> {
-    fn text(&mut self, obj: &ObjId, field: &'static str) -> Result<Option<String>, SchemaError> {
-        let shown = self
-            .doc
-            .get(obj, field)
-            .map_err(|e| self.error(e.to_string()))?;
-        let Some((shown_value, shown_id)) = shown else {
-            return Ok(None);
-        };
-        let all = self
-            .doc
-            .get_all(obj, field)
-            .map_err(|e| self.error(e.to_string()))?;
-        if all.len() > 1 && *obj == ROOT {
-            let others = all
-                .iter()
-                .filter(|(_, id)| *id != shown_id)
-                .map(|(v, _)| scalar_text(v));
-            let values = std::iter::once(scalar_text(&shown_value))
-                .chain(others)
-                .collect();
-            self.conflicts.push(FieldConflict { field, values });
-        }
-        Ok(Some(scalar_text(&shown_value)))
-    }
-
-    fn time(&self, obj: &ObjId, field: &'static str) -> Result<Option<DateTime<Utc>>, SchemaError> {
-        match self
-            .doc
-            .get(obj, field)
-            .map_err(|e| self.error(e.to_string()))?
-        {
-            Some((Value::Scalar(s), _)) => match s.as_ref() {
-                ScalarValue::Timestamp(ms) => Ok(DateTime::from_timestamp_millis(*ms)),
-                other => Err(self.error(format!("{field} is {other}, not a timestamp"))),
-            },
-            Some(_) => Err(self.error(format!("{field} is not a timestamp"))),
-            None => Ok(None),
-        }
-    }
-
-    fn error(&self, reason: String) -> SchemaError {
-        SchemaError {
-            doc: self.id,
-            reason,
-        }
-    }
-
-    fn follow_up(&mut self, key: String, obj: &ObjId) -> Result<FollowUp, SchemaError> {
-        let doc = self.id;
-        let missing = |field| SchemaError {
-            doc,
-            reason: format!("follow-up {key} has no {field}"),
-        };
-        let occurred_at = self
-            .time(obj, "occurred_at")?
-            .ok_or_else(|| missing("occurred_at"))?;
-        let recorded_at = self
-            .time(obj, "recorded_at")?
-            .ok_or_else(|| missing("recorded_at"))?;
-        let method = self.text(obj, "method")?.ok_or_else(|| missing("method"))?;
-        let method = method
-            .parse()
-            .map_err(|e: InvalidField| self.error(e.to_string()))?;
-        Ok(FollowUp {
-            occurred_at,
-            recorded_at,
-            method,
-            summary: self.text(obj, "summary")?.unwrap_or_default(),
-            logged_by: self.text(obj, "logged_by")?.unwrap_or_default(),
-            id: key,
-        })
-    }
-}
-
-/// Reads an account out of its document.
+/// Reads an account with its conflicts.
 pub(crate) fn read(doc: &Automerge, id: DocId) -> Result<Account, SchemaError> {
-    let mut reader = Reader {
-        doc,
-        id,
-        conflicts: Vec::new(),
-    };
-    let name = reader
-        .text(&ROOT, "name")?
-        .ok_or_else(|| reader.error("no name".into()))?;
-    let owner = reader
-        .text(&ROOT, "owner")?
-        .ok_or_else(|| reader.error("no owner".into()))?;
-    let region = reader.text(&ROOT, "region")?;
-    let created_at = reader.time(&ROOT, "created_at")?;
-    let mut follow_ups = Vec::new();
-    if let Some((Value::Object(ObjType::Map), list)) = doc
-        .get(ROOT, "follow_ups")
-        .map_err(|e| reader.error(e.to_string()))?
-    {
-        for key in doc.keys(&list) {
-            if let Some((Value::Object(ObjType::Map), entry)) = doc
-                .get(&list, key.as_str())
-                .map_err(|e| reader.error(e.to_string()))?
-            {
-                follow_ups.push(reader.follow_up(key, &entry)?);
-            }
-        }
-    }
-    follow_ups.sort_by(|a, b| (a.occurred_at, &a.id).cmp(&(b.occurred_at, &b.id)));
     Ok(Account {
         id,
-        name,
-        owner,
-        region,
-        created_at,
-        follow_ups,
-        conflicts: reader.conflicts,
+        record: hydrate(doc, id)?,
+        conflicts: conflicts::find(doc),
     })
+}
+
+/// The short form of an account the device keeps for listing, searching, the day's agenda and
+/// duplicate checks without loading documents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountSummary {
+    pub id: DocId,
+    pub code: Option<String>,
+    pub name: String,
+    pub owner: String,
+    pub kind: String,
+    pub status: String,
+    pub priority: Option<String>,
+    pub follow_ups: u32,
+    pub last_follow_up: Option<DateTime<Utc>>,
+    /// When the next contact is due by plan or cadence; `None` for closed accounts.
+    pub next_due: Option<DateTime<Utc>>,
+    /// Normalised name and contact details, for duplicate checks.
+    pub match_keys: Vec<String>,
+}
+
+impl AccountSummary {
+    pub(crate) fn of(id: DocId, doc: &AccountDoc) -> AccountSummary {
+        AccountSummary {
+            id,
+            code: doc.code.clone(),
+            name: doc.name.clone(),
+            owner: doc.owner.clone(),
+            kind: doc.kind.to_string(),
+            status: doc.status.to_string(),
+            priority: doc.priority.as_ref().map(ToString::to_string),
+            follow_ups: u32::try_from(doc.follow_ups.len()).unwrap_or(u32::MAX),
+            last_follow_up: doc.follow_ups.values().map(|f| f.occurred_at.0).max(),
+            next_due: crate::facts::next_due(doc),
+            match_keys: crate::duplicates::match_keys(&doc.name, doc.contacts.values()),
+        }
+    }
 }

@@ -3,7 +3,8 @@
 
 use outpost_protocol::{DecodeError, DocId, ErrorReply};
 
-use crate::account::{InvalidField, SchemaError};
+use crate::account::{AccountSummary, SchemaError};
+use crate::rules::InvalidField;
 
 /// The local store could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +55,10 @@ pub enum EditError {
     Invalid(#[from] InvalidField),
     #[error("no account {0} in this store")]
     NotFound(DocId),
+    #[error("{} similar account(s) already exist: {}", existing.len(), existing.iter().map(|a| format!("{} ({})", a.name, a.id)).collect::<Vec<_>>().join(", "))]
+    Duplicate { existing: Vec<AccountSummary> },
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -2,7 +2,15 @@
 //! editable offline, synced through the Outpost server when a connection exists.
 //!
 //! # Layout
-//! - [`account`]: the account document schema, its typed view and edits.
+//! - [`model`]: the account document (profile, lifecycle, contacts, follow-ups, plans,
+//!   opportunities, deals, service, custom fields) and its automerge mapping.
+//! - [`account`]: creating accounts and the edits a rep makes, applied to the typed document.
+//! - [`code`]: readable account codes minted offline without collisions.
+//! - [`rules`]: the record rules, checked before anything is written.
+//! - [`facts`]: derived facts: cadence, next due, overdue, late follow-ups, conversion cycle.
+//! - [`conflicts`]: fields set concurrently on two devices, with who and when.
+//! - [`csv_io`]: CSV template, import (mapping, checks, dry run) and export.
+//! - [`duplicates`]: normalised names and contact keys for duplicate warnings.
 //! - [`store`]: the redb store of documents, unsynced set, checkpoint and synced heads.
 //! - [`sync`]: the sans-IO sync engine: builds requests, applies replies, decides when done.
 //! - [`http`]: the thin reqwest driver that runs the engine and follows the live stream.
@@ -11,15 +19,22 @@
 //! The `outpost` binary (`src/bin/outpost.rs`) is the rep's command line over this library.
 
 pub mod account;
+pub mod code;
+pub mod conflicts;
+pub mod csv_io;
+pub mod duplicates;
 pub mod error;
+pub mod facts;
 pub mod http;
+pub mod model;
+pub mod rules;
 pub mod store;
 pub mod sync;
 
-pub use account::{
-    Account, AccountEdit, AccountSummary, ContactMethod, FollowUp, NewAccount, NewFollowUp,
-};
+pub use account::{Account, AccountEdit, AccountSummary, NewAccount, NewFollowUp, NewOpportunity};
 pub use error::{EditError, LookupError, StoreError, SyncError};
 pub use http::{HttpClient, Notifications};
+pub use model::{AccountDoc, ContactMethod, FollowUp};
+pub use rules::InvalidField;
 pub use store::{Store, SyncStatus};
 pub use sync::{SyncReport, SyncSession};

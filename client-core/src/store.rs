@@ -9,15 +9,17 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use automerge::transaction::{CommitOptions, Transaction};
+use automerge::transaction::{CommitOptions, Transactable, Transaction};
 use automerge::{ActorId, Automerge, Change, ChangeHash, LoadOptions, OnPartialLoad, ReadDoc};
 use chrono::{DateTime, Utc};
 use outpost_protocol::{DeviceId, DocId, DocPush, DocUpdate, Head, Seq, SyncReply};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
-use crate::account::{self, Account, AccountEdit, AccountSummary, NewAccount};
+use crate::account::{self, Account, AccountEdit, AccountSummary, EditContext, NewAccount};
 use crate::error::{EditError, LookupError, StoreError, SyncError};
+use crate::rules::{self, invalid};
+use crate::{conflicts, duplicates, model};
 
 /// Chunks a document may collect before it is compacted into one snapshot.
 pub const COMPACT_AFTER: u32 = 32;
@@ -32,6 +34,8 @@ const SUMMARIES: TableDefinition<u128, &[u8]> = TableDefinition::new("summaries"
 const DEVICE_KEY: &str = "device";
 const CHECKPOINT_KEY: &str = "checkpoint";
 const LAST_SYNC_KEY: &str = "last_sync";
+/// The last sequence number this device used in a readable code.
+const CODE_SEQ_KEY: &str = "code_seq";
 
 /// Per-document bookkeeping kept beside the document.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -144,10 +148,35 @@ impl<'txn> DocTables<'txn> {
         } else {
             self.unsynced.insert(key, ())?;
         }
-        let summary = AccountSummary::from(&account::read(doc, id)?);
+        let summary = AccountSummary::of(id, &account::hydrate(doc, id)?);
         self.summaries.insert(key, encode(&summary).as_slice())?;
         Ok(())
     }
+}
+
+fn create_doc(
+    tx: &mut Transaction<'_>,
+    id: DocId,
+    new: &NewAccount,
+    ctx: &mut EditContext<'_>,
+) -> Result<(), EditError> {
+    let doc = account::init(new, ctx);
+    rules::check(None, &doc)?;
+    autosurgeon::reconcile(tx, &doc).map_err(|e| corrupt(id, e))?;
+    Ok(())
+}
+
+fn next_code_seq(txn: &redb::WriteTransaction) -> Result<u32, StoreError> {
+    let mut meta = txn.open_table(META)?;
+    let last = meta
+        .get(CODE_SEQ_KEY)?
+        .and_then(|v| <[u8; 4]>::try_from(v.value()).ok())
+        .map_or(0, u32::from_le_bytes);
+    let next = last
+        .checked_add(1)
+        .ok_or_else(|| corrupt(DocId::from_u128(0), "code sequence exhausted"))?;
+    meta.insert(CODE_SEQ_KEY, next.to_le_bytes().as_slice())?;
+    Ok(next)
 }
 
 fn load<S, C>(
@@ -221,69 +250,184 @@ impl Store {
     }
 
     /// Creates an account; it is durable when this returns, and unsynced until the next sync.
+    /// An account that looks like one already in the store (same normalised name, phone or
+    /// email) is not created: the error lists the existing ones. See
+    /// [`Self::create_account_anyway`].
     pub fn create_account(&self, new: &NewAccount, now: DateTime<Utc>) -> Result<DocId, EditError> {
-        new.validate()?;
+        let existing = self.duplicates(new)?;
+        if !existing.is_empty() {
+            return Err(EditError::Duplicate { existing });
+        }
+        self.create_account_anyway(new, now)
+    }
+
+    /// Creates an account even if it looks like an existing one.
+    pub fn create_account_anyway(
+        &self,
+        new: &NewAccount,
+        now: DateTime<Utc>,
+    ) -> Result<DocId, EditError> {
         let id = DocId::from_u128(rand::random());
-        self.write(id, true, now, |tx| account::init(tx, new, now))?;
+        self.write(id, true, now, |tx, ctx| create_doc(tx, id, new, ctx))?;
         Ok(id)
     }
 
-    /// Applies one edit to an account; durable when this returns.
+    /// Accounts in this store that look like `new`: the same normalised name, phone or email.
+    pub fn duplicates(&self, new: &NewAccount) -> Result<Vec<AccountSummary>, StoreError> {
+        let keys = duplicates::match_keys(&new.name, new.contact.iter());
+        Ok(self
+            .accounts()?
+            .into_iter()
+            .filter(|a| a.match_keys.iter().any(|k| keys.contains(k)))
+            .collect())
+    }
+
+    /// Applies one edit to an account; durable when this returns. Returns the id of the entry
+    /// the edit added (a contact, follow-up, plan, opportunity, deal or service), if any.
     pub fn edit_account(
         &self,
         id: DocId,
         edit: &AccountEdit,
         now: DateTime<Utc>,
-    ) -> Result<(), EditError> {
-        self.edit_account_all(id, std::slice::from_ref(edit), now)
+    ) -> Result<Option<String>, EditError> {
+        Ok(self
+            .edit_account_all(id, std::slice::from_ref(edit), now)?
+            .pop()
+            .flatten())
     }
 
     /// Applies several edits as one: either all are valid and durable, or nothing is written.
+    /// Returns, per edit, the id of the entry it added.
     pub fn edit_account_all(
         &self,
         id: DocId,
         edits: &[AccountEdit],
         now: DateTime<Utc>,
-    ) -> Result<(), EditError> {
-        for edit in edits {
-            edit.validate()?;
-        }
-        self.write(id, false, now, |tx| {
-            edits.iter().try_for_each(|edit| {
-                let follow_up_id = format!("{:016x}", rand::random::<u64>());
-                account::apply(tx, edit, self.device, &follow_up_id, now)
-            })
+    ) -> Result<Vec<Option<String>>, EditError> {
+        self.write(id, false, now, |tx, ctx| {
+            let before = account::hydrate_from(tx, id)?;
+            let mut after = before.clone();
+            let added = edits
+                .iter()
+                .map(|edit| account::apply(&mut after, edit, ctx))
+                .collect::<Result<Vec<_>, _>>()?;
+            rules::check(Some(&before), &after)?;
+            model::write_changes(tx, &before, &after).map_err(|e| corrupt(id, e))?;
+            Ok(added)
         })
     }
 
-    fn write(
+    /// Settles a conflict: the `choice`th value listed for `path` (0 is the one shown) becomes
+    /// the only value, on every device once synced.
+    pub fn settle(
+        &self,
+        id: DocId,
+        path: &str,
+        choice: usize,
+        now: DateTime<Utc>,
+    ) -> Result<(), EditError> {
+        let not_conflicted = || invalid(path, "is not a conflicted field of this account");
+        let doc = self.load(id)?.ok_or(EditError::NotFound(id))?;
+        let (obj, key) = conflicts::locate(&doc, path).ok_or_else(not_conflicted)?;
+        let value = conflicts::nth_value(&doc, &obj, &key, choice).ok_or_else(|| {
+            invalid(
+                path,
+                format!("has no value number {choice} (0 is the one shown)"),
+            )
+        })?;
+        if !conflicts::find(&doc).iter().any(|c| c.path == path) {
+            return Err(not_conflicted().into());
+        }
+        self.write(id, false, now, |tx, _| {
+            tx.put(&obj, key.as_str(), value)
+                .map_err(|e| corrupt(id, e))?;
+            Ok(())
+        })
+    }
+
+    fn write<T>(
         &self,
         id: DocId,
         create: bool,
         now: DateTime<Utc>,
-        edit: impl FnOnce(&mut Transaction<'_>) -> Result<(), automerge::AutomergeError>,
-    ) -> Result<(), EditError> {
+        edit: impl FnOnce(&mut Transaction<'_>, &mut EditContext<'_>) -> Result<T, EditError>,
+    ) -> Result<T, EditError> {
         let txn = self.db.begin_write().map_err(StoreError::from)?;
-        {
-            let mut tables = DocTables::open(&txn)?;
-            let loaded = load(&tables.snapshots, &tables.chunks, id, &self.actor())?;
-            let mut doc = match (loaded, create) {
-                (Some(doc), false) => doc,
-                (None, true) => Automerge::new().with_actor(self.actor()),
-                (Some(_), true) => return Err(corrupt(id, "id already in use").into()),
-                (None, false) => return Err(EditError::NotFound(id)),
-            };
-            let before = doc.get_heads();
-            let mut tx = doc.transaction();
-            edit(&mut tx).map_err(|e| corrupt(id, e))?;
-            // Automerge change times are whole seconds of the device clock.
-            tx.commit_with(CommitOptions::default().with_time(now.timestamp()));
+        let result = self.write_in(&txn, id, create, now, edit)?;
+        txn.commit().map_err(StoreError::from)?;
+        Ok(result)
+    }
+
+    /// One document's edit inside an open write transaction. On error the automerge
+    /// transaction is dropped (rolled back) and the caller drops the redb one: nothing is
+    /// written.
+    fn write_in<T>(
+        &self,
+        txn: &redb::WriteTransaction,
+        id: DocId,
+        create: bool,
+        now: DateTime<Utc>,
+        edit: impl FnOnce(&mut Transaction<'_>, &mut EditContext<'_>) -> Result<T, EditError>,
+    ) -> Result<T, EditError> {
+        let mut tables = DocTables::open(txn)?;
+        let loaded = load(&tables.snapshots, &tables.chunks, id, &self.actor())?;
+        let mut doc = match (loaded, create) {
+            (Some(doc), false) => doc,
+            (None, true) => Automerge::new().with_actor(self.actor()),
+            (Some(_), true) => return Err(corrupt(id, "id already in use").into()),
+            (None, false) => return Err(EditError::NotFound(id)),
+        };
+        let before = doc.get_heads();
+        if !create {
+            model::upgrade(&mut doc).map_err(|e| corrupt(id, e))?;
+        }
+        let mut new_id = || format!("{:016x}", rand::random::<u64>());
+        // A new account takes the next number of this device's readable codes, in the same
+        // transaction, so no number is ever handed out twice.
+        let code_seq = if create {
+            Some(next_code_seq(txn)?)
+        } else {
+            None
+        };
+        let mut ctx = EditContext {
+            device: self.device,
+            now,
+            new_id: &mut new_id,
+            code_seq,
+        };
+        let mut tx = doc.transaction();
+        let result = edit(&mut tx, &mut ctx)?;
+        // Automerge change times are whole seconds of the device clock.
+        tx.commit_with(CommitOptions::default().with_time(now.timestamp()));
+        if doc.get_heads() != before {
             let mut state = tables.state(id)?;
             tables.append(id, &doc, &before, &mut state)?;
             tables.finish(id, &doc, &state)?;
         }
-        txn.commit().map_err(StoreError::from)?;
-        Ok(())
+        Ok(result)
+    }
+
+    /// Creates many accounts, `batch` per durable transaction, reporting progress after each
+    /// batch. No duplicate check: the caller decides (see [`crate::csv_io`]).
+    pub fn create_accounts(
+        &self,
+        accounts: &[NewAccount],
+        now: DateTime<Utc>,
+        batch: usize,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Vec<DocId>, EditError> {
+        let mut ids = Vec::with_capacity(accounts.len());
+        for chunk in accounts.chunks(batch.max(1)) {
+            let txn = self.db.begin_write().map_err(StoreError::from)?;
+            for new in chunk {
+                let id = DocId::from_u128(rand::random());
+                self.write_in(&txn, id, true, now, |tx, ctx| create_doc(tx, id, new, ctx))?;
+                ids.push(id);
+            }
+            txn.commit().map_err(StoreError::from)?;
+            progress(ids.len());
+        }
+        Ok(ids)
     }
 
     fn load(&self, id: DocId) -> Result<Option<Automerge>, StoreError> {

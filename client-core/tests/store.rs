@@ -8,12 +8,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use automerge::transaction::Transactable;
 use automerge::{ActorId, Automerge, Change, ROOT, ReadDoc};
 use chrono::{DateTime, Utc};
-use outpost_client::account::InvalidField;
 use outpost_client::store::COMPACT_AFTER;
 use outpost_client::sync::{MAX_ROUND_TRIPS, PUSH_BUDGET};
 use outpost_client::{
-    Account, AccountEdit, AccountSummary, ContactMethod, EditError, LookupError, NewAccount,
-    NewFollowUp, Store, SyncError, SyncReport, SyncSession, SyncStatus,
+    Account, AccountEdit, AccountSummary, ContactMethod, EditError, InvalidField, LookupError,
+    NewAccount, NewFollowUp, Store, SyncError, SyncReport, SyncSession, SyncStatus,
 };
 use outpost_protocol::{
     DeviceId, DocId, DocUpdate, Head, PushOutcome, PushResult, Seq, SyncReply, SyncRequest, decode,
@@ -86,6 +85,7 @@ fn acme() -> NewAccount {
         name: "Acme Hardware".into(),
         owner: "dana".into(),
         region: Some("North".into()),
+        ..NewAccount::default()
     }
 }
 
@@ -93,16 +93,12 @@ fn named(name: &str) -> NewAccount {
     NewAccount {
         name: name.into(),
         owner: "dana".into(),
-        region: None,
+        ..NewAccount::default()
     }
 }
 
 fn follow_up(occurred_at: DateTime<Utc>, summary: &str) -> AccountEdit {
-    AccountEdit::LogFollowUp(NewFollowUp {
-        occurred_at,
-        method: ContactMethod::Phone,
-        summary: summary.into(),
-    })
+    AccountEdit::LogFollowUp(NewFollowUp::new(occurred_at, ContactMethod::Phone, summary))
 }
 
 /// One character more than a text field may hold.
@@ -140,13 +136,25 @@ fn observe(store: &Store) -> Observed {
 /// Something a rep tries to write.
 #[derive(Debug, Clone)]
 enum Attempt {
-    Create(NewAccount),
+    Create(Box<NewAccount>),
     /// Edits applied together to the fixture's existing account.
     Edit(Vec<AccountEdit>),
 }
 
+/// Whether an invalid-field path matches `pattern`, where a `*` segment stands for the random
+/// id of an entry (`follow_ups/*/summary`).
+fn field_matches(pattern: &str, field: &str) -> bool {
+    let (want, got): (Vec<&str>, Vec<&str>) =
+        (pattern.split('/').collect(), field.split('/').collect());
+    want.len() == got.len()
+        && want
+            .iter()
+            .zip(&got)
+            .all(|(w, g)| *w == *g || (*w == "*" && !g.is_empty()))
+}
+
 /// Checks that `attempt` is refused as an invalid `field` on every backend and that the store,
-/// reopened where it can be, is exactly as before.
+/// reopened where it can be, is exactly as before. `field` may hold `*` for an entry id.
 fn check_rejected(attempt: Attempt, field: &str) {
     for backend in BACKENDS {
         let fixture = backend.open();
@@ -158,11 +166,14 @@ fn check_rejected(attempt: Attempt, field: &str) {
         let before = observe(store);
         let result = match &attempt {
             Attempt::Create(new) => store.create_account(new, at(10)).map(drop),
-            Attempt::Edit(edits) => store.edit_account_all(id, edits, at(10)),
+            Attempt::Edit(edits) => store.edit_account_all(id, edits, at(10)).map(drop),
         };
         match result {
             Err(EditError::Invalid(InvalidField { field: got, .. })) => {
-                assert_eq!(got, field, "{attempt:?} on {backend:?}")
+                assert!(
+                    field_matches(field, &got),
+                    "{attempt:?} on {backend:?}: expected invalid {field}, got {got}"
+                )
             }
             other => panic!("{attempt:?} on {backend:?}: expected invalid {field}, got {other:?}"),
         }
@@ -179,11 +190,12 @@ fn check_rejected(attempt: Attempt, field: &str) {
 #[test]
 fn invalid_new_accounts_are_rejected_and_write_nothing() {
     let with = |name: &str, owner: &str, region: Option<&str>| {
-        Attempt::Create(NewAccount {
+        Attempt::Create(Box::new(NewAccount {
             name: name.into(),
             owner: owner.into(),
             region: region.map(Into::into),
-        })
+            ..NewAccount::default()
+        }))
     };
     let long = too_long();
     let cases = [
@@ -217,9 +229,9 @@ fn invalid_edits_are_rejected_and_write_nothing() {
         (AccountEdit::SetRegion(String::new()), "region"),
         (AccountEdit::SetRegion(" ".into()), "region"),
         (AccountEdit::SetRegion(long.clone()), "region"),
-        (follow_up(at(5), ""), "summary"),
-        (follow_up(at(5), " \n "), "summary"),
-        (follow_up(at(5), &long), "summary"),
+        (follow_up(at(5), ""), "follow_ups/*/summary"),
+        (follow_up(at(5), " \n "), "follow_ups/*/summary"),
+        (follow_up(at(5), &long), "follow_ups/*/summary"),
     ];
     for (edit, field) in cases {
         check_rejected(Attempt::Edit(vec![edit]), field);
@@ -238,7 +250,7 @@ fn a_batch_with_one_invalid_edit_writes_nothing() {
                 valid(),
                 follow_up(at(6), &too_long()),
             ],
-            "summary",
+            "follow_ups/*/summary",
         ),
     ];
     for (edits, field) in cases {
@@ -259,6 +271,7 @@ fn text_at_the_length_limit_is_accepted_and_trimmed() {
                     name: longest.clone(),
                     owner: "  dana  ".into(),
                     region: Some(longest.clone()),
+                    ..NewAccount::default()
                 },
                 at(0),
             )
@@ -267,9 +280,9 @@ fn text_at_the_length_limit_is_accepted_and_trimmed() {
             .edit_account(id, &follow_up(at(1), &longest), at(1))
             .unwrap();
         let account = store.account(id).unwrap();
-        assert_eq!(account.name, longest, "{backend:?}");
-        assert_eq!(account.owner, "dana", "{backend:?}");
-        assert_eq!(account.follow_ups[0].summary, longest, "{backend:?}");
+        assert_eq!(account.record.name, longest, "{backend:?}");
+        assert_eq!(account.record.owner, "dana", "{backend:?}");
+        assert_eq!(account.follow_ups()[0].1.summary, longest, "{backend:?}");
     }
 }
 
@@ -341,13 +354,13 @@ fn check_compaction(count: usize) {
     let mut expected: Vec<usize> = (0..count).collect();
     expected.sort_by_key(|&i| occurred(i));
     let summaries: Vec<String> = account
-        .follow_ups
+        .follow_ups()
         .iter()
-        .map(|f| f.summary.clone())
+        .map(|(_, f)| f.summary.clone())
         .collect();
     let expected: Vec<String> = expected.iter().map(|i| format!("contact {i}")).collect();
     assert_eq!(summaries, expected, "{count} edits: by contact time");
-    assert_eq!(account.name, "Acme Tools");
+    assert_eq!(account.record.name, "Acme Tools");
 
     // Every change is still there to push: a replica built from the push matches.
     let request = next_request(&mut SyncSession::new(), store);
@@ -398,7 +411,8 @@ fn ids_resolve_from_full_ids_and_unique_prefixes_only() {
     let mut by_prefix: BTreeMap<String, Vec<DocId>> = BTreeMap::new();
     let pair = loop {
         assert!(by_prefix.len() < 20_000, "no shared 4-digit prefix found");
-        let id = store.create_account(&named("Acme"), at(0)).unwrap();
+        // The same name on purpose: the duplicate warning is not what is tested here.
+        let id = store.create_account_anyway(&named("Acme"), at(0)).unwrap();
         let ids = by_prefix.entry(id.to_string()[..4].to_owned()).or_default();
         ids.push(id);
         if ids.len() == 2 {
@@ -468,6 +482,11 @@ fn doc_from_changes(changes: &[Vec<u8>]) -> Automerge {
     )
     .unwrap();
     doc
+}
+
+/// How a conflict names the device that wrote a value: its automerge actor, in hex.
+fn device_hex(device: DeviceId) -> String {
+    ActorId::from(device.to_bytes().as_slice()).to_hex_string()
 }
 
 fn heads_of(doc: &Automerge) -> Vec<Head> {
@@ -550,8 +569,8 @@ fn accepted_pushes_leave_nothing_unsynced() {
             let replica = doc_from_changes(&push.changes);
             let account = store.account(push.doc).unwrap();
             assert_eq!(heads_of(&replica), store.heads(push.doc).unwrap());
-            assert_eq!(text(&replica, "name"), Some(account.name));
-            assert_eq!(text(&replica, "owner"), Some(account.owner));
+            assert_eq!(text(&replica, "name"), Some(account.record.name));
+            assert_eq!(text(&replica, "owner"), Some(account.record.owner));
         }
 
         let now = at(60);
@@ -778,12 +797,14 @@ fn pushes_beyond_the_budget_go_in_a_second_round_trip() {
         name: noise(2_000),
         owner: noise(2_000),
         region: Some(noise(2_000)),
+        ..NewAccount::default()
     };
-    store.create_account(&big(), at(0)).unwrap();
+    // Noise names never match, but skip the duplicate scan: hundreds of accounts follow.
+    store.create_account_anyway(&big(), at(0)).unwrap();
     let probe = next_request(&mut SyncSession::new(), &store);
     let each: usize = probe.pushes[0].changes.iter().map(Vec::len).sum();
     for _ in 0..PUSH_BUDGET / each + 10 {
-        store.create_account(&big(), at(0)).unwrap();
+        store.create_account_anyway(&big(), at(0)).unwrap();
     }
     let all: BTreeSet<DocId> = store.status().unwrap().unsynced.into_iter().collect();
 
@@ -908,8 +929,12 @@ fn two_devices_converge_through_the_engine() {
     }
     let account = alice.account(id).unwrap();
     assert_eq!(bob.account(id).unwrap(), account);
-    assert_eq!(account.name, "Acme Tools");
-    let summaries: Vec<&str> = account.follow_ups.iter().map(|f| &*f.summary).collect();
+    assert_eq!(account.record.name, "Acme Tools");
+    let summaries: Vec<&str> = account
+        .follow_ups()
+        .iter()
+        .map(|(_, f)| &*f.summary)
+        .collect();
     assert_eq!(
         summaries,
         ["phone: asked about prices", "visit: wants a quote"]
@@ -928,7 +953,24 @@ fn two_devices_converge_through_the_engine() {
     let account = alice.account(id).unwrap();
     assert_eq!(bob.account(id).unwrap(), account);
     assert_eq!(account.conflicts.len(), 1, "{:?}", account.conflicts);
-    assert_eq!(account.conflicts[0].field, "owner");
+    let conflict = &account.conflicts[0];
+    assert_eq!(conflict.path, "owner");
+    let values: BTreeSet<&str> = conflict.values.iter().map(|v| &*v.value).collect();
+    assert_eq!(values, BTreeSet::from(["lee", "sam"]));
+    assert_eq!(
+        conflict.values[0].value, account.record.owner,
+        "the shown value first"
+    );
+    let devices: BTreeSet<String> = conflict.values.iter().map(|v| v.device.clone()).collect();
+    let expected: BTreeSet<String> = [&alice, &bob]
+        .iter()
+        .map(|s| device_hex(s.device()))
+        .collect();
+    assert_eq!(devices, expected, "who set each value");
+    assert!(
+        conflict.values.iter().all(|v| v.at == Some(at(9))),
+        "when each was set"
+    );
     for store in [&alice, &bob] {
         let status = store.status().unwrap();
         assert!(status.unsynced.is_empty());
@@ -962,7 +1004,7 @@ fn a_snapshot_update_brings_in_what_the_device_lacks() {
         }],
     };
     handle(&mut session, &store, &reply, at(1));
-    assert_eq!(store.account(id).unwrap().name, "Acme Tools");
+    assert_eq!(store.account(id).unwrap().record.name, "Acme Tools");
     assert_eq!(store.heads(id).unwrap(), heads_of(&server));
     assert!(store.status().unwrap().unsynced.is_empty());
     assert_eq!(session.finish().received, vec![id]);

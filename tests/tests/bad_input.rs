@@ -52,7 +52,7 @@ async fn bad_requests_are_refused_clearly_and_change_nothing() {
     let new = NewAccount {
         name: "Kite Labs".into(),
         owner: "eve".into(),
-        region: None,
+        ..NewAccount::default()
     };
     device.store.create_account(&new, now).unwrap();
     device.sync().await;

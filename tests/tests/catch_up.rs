@@ -19,7 +19,7 @@ async fn offline_device_receives_only_the_changed_documents() {
             let new = NewAccount {
                 name: format!("Account {i}"),
                 owner: "ana".into(),
-                region: None,
+                ..NewAccount::default()
             };
             writer.store.create_account(&new, now).unwrap()
         })
@@ -57,7 +57,7 @@ async fn offline_device_receives_only_the_changed_documents() {
     );
     for &id in &changed {
         assert_eq!(
-            reader.store.account(id).unwrap().region.as_deref(),
+            reader.store.account(id).unwrap().record.region.as_deref(),
             Some("East")
         );
         assert_eq!(
@@ -91,7 +91,7 @@ async fn device_behind_a_compaction_catches_up_from_the_snapshot() {
     let new = NewAccount {
         name: "Fern Hotel".into(),
         owner: "fay".into(),
-        region: None,
+        ..NewAccount::default()
     };
     let id = writer.store.create_account(&new, now).unwrap();
     writer.sync().await;
@@ -117,5 +117,5 @@ async fn device_behind_a_compaction_catches_up_from_the_snapshot() {
         );
     }
     let last = format!("zone {}", commits - 1);
-    assert_eq!(late.store.account(id).unwrap().region, Some(last));
+    assert_eq!(late.store.account(id).unwrap().record.region, Some(last));
 }

@@ -12,11 +12,7 @@ fn at(hour: u32) -> DateTime<Utc> {
 }
 
 fn follow_up(summary: &str, when: DateTime<Utc>) -> AccountEdit {
-    AccountEdit::LogFollowUp(NewFollowUp {
-        occurred_at: when,
-        method: ContactMethod::Visit,
-        summary: summary.into(),
-    })
+    AccountEdit::LogFollowUp(NewFollowUp::new(when, ContactMethod::Visit, summary))
 }
 
 async fn check(order: [usize; 3]) {
@@ -25,7 +21,7 @@ async fn check(order: [usize; 3]) {
     let new = NewAccount {
         name: "Acme Tools".into(),
         owner: "ana".into(),
-        region: None,
+        ..NewAccount::default()
     };
     let id = devices[0].store.create_account(&new, at(8)).unwrap();
     devices[0].sync().await;
@@ -79,11 +75,11 @@ async fn check(order: [usize; 3]) {
         assert!(device.store.status().unwrap().unsynced.is_empty());
     }
     let account = &accounts[0];
-    assert_eq!(account.region.as_deref(), Some("North"));
+    assert_eq!(account.record.region.as_deref(), Some("North"));
     let summaries: Vec<&str> = account
-        .follow_ups
-        .iter()
-        .map(|f| f.summary.as_str())
+        .follow_ups()
+        .into_iter()
+        .map(|(_, f)| f.summary.as_str())
         .collect();
     assert_eq!(
         summaries,
@@ -96,10 +92,20 @@ async fn check(order: [usize; 3]) {
     let conflict = account
         .conflicts
         .iter()
-        .find(|c| c.field == "name")
+        .find(|c| c.path == "name")
         .expect("name conflict");
-    let mut values = conflict.values.clone();
-    assert_eq!(values[0], account.name, "the shown value comes first");
+    let mut values: Vec<&str> = conflict.values.iter().map(|v| v.value.as_str()).collect();
+    assert_eq!(
+        values[0], account.record.name,
+        "the shown value comes first"
+    );
+    let writers: Vec<&str> = conflict.values.iter().map(|v| v.device.as_str()).collect();
+    let (a_device, b_device) = (a.store.device().to_string(), b.store.device().to_string());
+    assert!(writers.contains(&a_device.as_str()) && writers.contains(&b_device.as_str()));
+    assert!(
+        conflict.values.iter().all(|v| v.at == Some(at(9))),
+        "{conflict:?}"
+    );
     values.sort();
     assert_eq!(values, ["ACME Tooling", "Acme Tools Ltd"]);
     assert_eq!(

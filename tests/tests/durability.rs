@@ -14,14 +14,10 @@ async fn reopened_device_keeps_unsynced_edits_and_restarted_server_keeps_acknowl
     let new = NewAccount {
         name: "Harbor Foods".into(),
         owner: "ben".into(),
-        region: None,
+        ..NewAccount::default()
     };
     let id = device.store.create_account(&new, now).unwrap();
-    let visit = NewFollowUp {
-        occurred_at: now,
-        method: ContactMethod::Phone,
-        summary: "intro call".into(),
-    };
+    let visit = NewFollowUp::new(now, ContactMethod::Phone, "intro call");
     device
         .store
         .edit_account(id, &AccountEdit::LogFollowUp(visit), now)
@@ -32,7 +28,7 @@ async fn reopened_device_keeps_unsynced_edits_and_restarted_server_keeps_acknowl
     let status = device.store.status().unwrap();
     assert_eq!(status.unsynced, vec![id]);
     assert_eq!(status.last_sync, None);
-    assert_eq!(device.store.account(id).unwrap().follow_ups.len(), 1);
+    assert_eq!(device.store.account(id).unwrap().record.follow_ups.len(), 1);
 
     let report = device.sync().await;
     assert_eq!(report.pushed, vec![id]);

@@ -13,18 +13,14 @@ async fn check(reply_bytes: usize) {
     let new = NewAccount {
         name: "Pine Clinic".into(),
         owner: "cai".into(),
-        region: None,
+        ..NewAccount::default()
     };
     let shared = other.store.create_account(&new, now).unwrap();
     other.sync().await;
 
     let mut device = Device::new(&server.url());
     device.sync().await;
-    let visit = NewFollowUp {
-        occurred_at: now,
-        method: ContactMethod::Visit,
-        summary: "demo".into(),
-    };
+    let visit = NewFollowUp::new(now, ContactMethod::Visit, "demo");
     device
         .store
         .edit_account(shared, &AccountEdit::LogFollowUp(visit), now)
@@ -73,8 +69,8 @@ async fn check(reply_bytes: usize) {
         );
     }
     let account = device.store.account(shared).unwrap();
-    assert_eq!(account.follow_ups.len(), 1);
-    assert_eq!(account.region.as_deref(), Some("West"));
+    assert_eq!(account.record.follow_ups.len(), 1);
+    assert_eq!(account.record.region.as_deref(), Some("West"));
     assert!(device.store.status().unwrap().unsynced.is_empty());
 }
 

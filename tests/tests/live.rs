@@ -22,7 +22,7 @@ async fn online_device_hears_of_a_change_and_pulls_it() {
     let new = NewAccount {
         name: "Delta Freight".into(),
         owner: "dee".into(),
-        region: None,
+        ..NewAccount::default()
     };
     let id = rep.store.create_account(&new, now).unwrap();
     rep.sync().await;
@@ -52,7 +52,7 @@ async fn online_device_hears_of_a_change_and_pulls_it() {
     assert!(echoed.is_err(), "own change echoed: {echoed:?}");
     rep.sync().await;
     assert_eq!(
-        rep.store.account(id).unwrap().region.as_deref(),
+        rep.store.account(id).unwrap().record.region.as_deref(),
         Some("South")
     );
 }

@@ -1,0 +1,542 @@
+//! The account document: the Rust types of a customer account and how they map to automerge
+//! (through autosurgeon).
+//!
+//! Every collection is a map keyed by a random id, so concurrent inserts and edits on two
+//! devices merge by identity, never by position. Enumerations are stored as strings and keep
+//! any value this version does not know (`Other`), and structs never delete keys they do not
+//! know, so fields written by a newer version survive a round trip through an older device.
+//! Fields added after schema 1 default when missing, so older documents load.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{ActorId, Automerge, AutomergeError, ObjType, ROOT, ReadDoc, Value};
+use autosurgeon::{
+    Hydrate, HydrateError, Reconcile, ReconcileError, Reconciler, Text, reconcile_prop,
+};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Serialize, Serializer};
+
+/// The schema version this build writes. 1: name/owner/region/follow-ups; 2: the CRM record.
+pub const SCHEMA_VERSION: u64 = 2;
+
+/// A moment, to the millisecond, stored as an automerge timestamp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct At(pub DateTime<Utc>);
+
+impl Reconcile for At {
+    type Key<'a> = autosurgeon::reconcile::NoKey;
+
+    fn reconcile<R: Reconciler>(&self, mut reconciler: R) -> Result<(), R::Error> {
+        reconciler.timestamp(self.0.timestamp_millis())
+    }
+}
+
+impl Hydrate for At {
+    fn hydrate_timestamp(ms: i64) -> Result<Self, HydrateError> {
+        DateTime::from_timestamp_millis(ms)
+            .map(At)
+            .ok_or_else(|| HydrateError::unexpected("a timestamp in range", ms.to_string()))
+    }
+}
+
+impl Serialize for At {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+/// A calendar day, stored as `YYYY-MM-DD` text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Day(pub NaiveDate);
+
+impl Reconcile for Day {
+    type Key<'a> = autosurgeon::reconcile::NoKey;
+
+    fn reconcile<R: Reconciler>(&self, mut reconciler: R) -> Result<(), R::Error> {
+        reconciler.str(self.0.format("%Y-%m-%d").to_string())
+    }
+}
+
+impl Hydrate for Day {
+    fn hydrate_string(s: &str) -> Result<Self, HydrateError> {
+        s.parse()
+            .map(Day)
+            .map_err(|_| HydrateError::unexpected("a YYYY-MM-DD date", s.into()))
+    }
+}
+
+impl Serialize for Day {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+impl fmt::Display for Day {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// An amount of money: integer minor units (cents, fen) and an ISO 4217 currency code.
+/// Never a float.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Reconcile, Hydrate, Serialize)]
+pub struct Money {
+    pub minor: i64,
+    pub currency: String,
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.minor < 0 { "-" } else { "" };
+        let abs = self.minor.unsigned_abs();
+        write!(f, "{sign}{}.{:02} {}", abs / 100, abs % 100, self.currency)
+    }
+}
+
+/// Defines an enumeration stored as a string, which keeps unknown strings as `Other`.
+macro_rules! text_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant,)+
+            /// A value written by a newer version; kept as it is.
+            Other(String),
+        }
+
+        impl $name {
+            /// Every value this version knows.
+            pub const KNOWN: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $($name::$variant => $text,)+
+                    $name::Other(s) => s,
+                }
+            }
+
+            fn from_text(s: &str) -> $name {
+                match s {
+                    $($text => $name::$variant,)+
+                    other => $name::Other(other.to_owned()),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        /// Parses a known value (as typed by a person: `-` and spaces count as `_`).
+        impl FromStr for $name {
+            type Err = String;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                let wanted = s.trim().to_lowercase().replace(['-', ' '], "_");
+                match $name::from_text(&wanted) {
+                    $name::Other(_) => Err(format!(
+                        "`{s}` is not one of {}",
+                        $name::KNOWN.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+                    )),
+                    known => Ok(known),
+                }
+            }
+        }
+
+        impl Reconcile for $name {
+            type Key<'a> = autosurgeon::reconcile::NoKey;
+
+            fn reconcile<R: Reconciler>(&self, mut reconciler: R) -> Result<(), R::Error> {
+                reconciler.str(self.as_str())
+            }
+        }
+
+        impl Hydrate for $name {
+            fn hydrate_string(s: &str) -> Result<Self, HydrateError> {
+                Ok($name::from_text(s))
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+
+text_enum!(
+    /// Whether the account is still a lead or already a qualified customer.
+    Kind { Lead => "lead", Customer => "customer" }
+);
+
+text_enum!(
+    /// Where the account is in its lifecycle. Leads use the first four, customers the last
+    /// four (`lost` is shared). A converted lead is a customer with `converted_on` set.
+    Status {
+        ToFollow => "to_follow",
+        Following => "following",
+        Dormant => "dormant",
+        Lost => "lost",
+        Potential => "potential",
+        Intent => "intent",
+        Won => "won",
+    }
+);
+
+text_enum!(
+    /// How much the account matters: sets the follow-up cadence with the priority.
+    Level { Key => "key", Normal => "normal", Growth => "growth" }
+);
+
+text_enum!(
+    /// A: closes within a month and at least 70 % likely … D: no clear need.
+    Priority { A => "a", B => "b", C => "c", D => "d" }
+);
+
+text_enum!(
+    /// The channel the account came from.
+    Source {
+        TradeShow => "trade_show",
+        Referral => "referral",
+        OnlineCampaign => "online_campaign",
+        Inbound => "inbound",
+        ColdVisit => "cold_visit",
+    }
+);
+
+text_enum!(
+    /// How the rep reached the customer.
+    ContactMethod {
+        Phone => "phone",
+        Messaging => "messaging",
+        Email => "email",
+        Visit => "visit",
+        Video => "video",
+    }
+);
+
+text_enum!(
+    /// A contact's part in the buying decision.
+    Role { DecisionMaker => "decision_maker", Executor => "executor", Influencer => "influencer" }
+);
+
+text_enum!(
+    /// How the customer took the contact.
+    Attitude { Positive => "positive", Hesitant => "hesitant", Refused => "refused" }
+);
+
+text_enum!(
+    /// Where an opportunity stands; each stage has a probability range.
+    Stage {
+        Potential => "potential",
+        NeedsConfirmed => "needs_confirmed",
+        SolutionAccepted => "solution_accepted",
+        Negotiation => "negotiation",
+        Won => "won",
+        Lost => "lost",
+    }
+);
+
+text_enum!(
+    /// How a deal is paid.
+    Payment { Online => "online", Offline => "offline", Instalments => "instalments" }
+);
+
+/// A person at the customer. Only what the work needs: no national ID, no home address.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Reconcile, Hydrate, Serialize)]
+pub struct Contact {
+    pub name: String,
+    #[autosurgeon(missing = "Default::default")]
+    pub title: Option<String>,
+    #[autosurgeon(missing = "Default::default")]
+    pub role: Option<Role>,
+    #[autosurgeon(missing = "Default::default")]
+    pub phone: Option<String>,
+    #[autosurgeon(missing = "Default::default")]
+    pub email: Option<String>,
+}
+
+/// One contact with the customer, logged by a rep.
+#[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize)]
+pub struct FollowUp {
+    /// When it happened, by the rep's account.
+    pub occurred_at: At,
+    /// When the device recorded it (device clock).
+    pub recorded_at: At,
+    pub method: ContactMethod,
+    pub summary: String,
+    /// The device that logged it.
+    pub logged_by: String,
+    #[autosurgeon(missing = "Default::default")]
+    pub attitude: Option<Attitude>,
+    #[autosurgeon(missing = "Default::default")]
+    pub next_action: Option<String>,
+    #[autosurgeon(missing = "Default::default")]
+    pub next_due: Option<Day>,
+}
+
+/// A contact the rep plans to make.
+#[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize)]
+pub struct Plan {
+    pub due: At,
+    pub owner: String,
+    pub method: ContactMethod,
+    pub goal: String,
+    #[autosurgeon(missing = "Default::default")]
+    pub done: bool,
+}
+
+/// A possible sale moving through the stages.
+#[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize)]
+pub struct Opportunity {
+    pub name: String,
+    pub stage: Stage,
+    /// Percent, within the stage's range.
+    pub probability: u8,
+    #[autosurgeon(missing = "Default::default")]
+    pub amount: Option<Money>,
+    #[autosurgeon(missing = "Default::default")]
+    pub expected_close: Option<Day>,
+    pub owner: String,
+    #[autosurgeon(missing = "Default::default")]
+    pub signed_on: Option<Day>,
+    #[autosurgeon(missing = "Default::default")]
+    pub lost_reason: Option<String>,
+}
+
+/// A closed sale.
+#[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize)]
+pub struct Deal {
+    pub closed_on: Day,
+    pub amount: Money,
+    pub products: String,
+    pub payment: Payment,
+    #[autosurgeon(missing = "Default::default")]
+    pub notes: Option<String>,
+}
+
+/// After-sales service given to the customer.
+#[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize)]
+pub struct Service {
+    pub on: Day,
+    pub work: String,
+    pub result: String,
+    /// 1 (poor) to 5 (excellent).
+    #[autosurgeon(missing = "Default::default")]
+    pub satisfaction: Option<u8>,
+    #[autosurgeon(missing = "Default::default")]
+    pub next_step: Option<String>,
+}
+
+/// What the customer wants and can spend.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Reconcile, Hydrate, Serialize)]
+pub struct Needs {
+    #[autosurgeon(missing = "Default::default")]
+    pub explicit: Option<String>,
+    #[autosurgeon(missing = "Default::default")]
+    pub latent: Option<String>,
+    #[autosurgeon(missing = "Default::default")]
+    pub pain_points: Option<String>,
+    #[autosurgeon(missing = "Default::default")]
+    pub budget_min: Option<Money>,
+    #[autosurgeon(missing = "Default::default")]
+    pub budget_max: Option<Money>,
+    /// A month (`2025-03`) or a quarter (`2025-Q2`), never "soon".
+    #[autosurgeon(missing = "Default::default")]
+    pub purchase_period: Option<String>,
+}
+
+/// A customer account: the whole automerge document.
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize)]
+pub struct AccountDoc {
+    #[autosurgeon(missing = "schema_one")]
+    pub schema: u64,
+    pub name: String,
+    pub owner: String,
+    #[autosurgeon(missing = "Default::default")]
+    pub region: Option<String>,
+    pub created_at: At,
+    #[autosurgeon(missing = "Default::default")]
+    pub code: Option<String>,
+    #[autosurgeon(missing = "Default::default")]
+    pub created_by: Option<String>,
+    #[autosurgeon(missing = "Default::default")]
+    pub industry: Option<String>,
+    #[autosurgeon(missing = "Default::default")]
+    pub size: Option<String>,
+    #[autosurgeon(missing = "Default::default")]
+    pub source: Option<Source>,
+    #[autosurgeon(missing = "Default::default")]
+    pub first_contact: Option<Day>,
+    #[autosurgeon(missing = "customer")]
+    pub kind: Kind,
+    #[autosurgeon(missing = "potential")]
+    pub status: Status,
+    #[autosurgeon(missing = "Default::default")]
+    pub lost_reason: Option<String>,
+    #[autosurgeon(missing = "Default::default")]
+    pub wake_up_on: Option<Day>,
+    #[autosurgeon(missing = "Default::default")]
+    pub converted_on: Option<Day>,
+    #[autosurgeon(missing = "Default::default")]
+    pub level: Option<Level>,
+    #[autosurgeon(missing = "Default::default")]
+    pub priority: Option<Priority>,
+    #[autosurgeon(missing = "Default::default")]
+    pub needs: Needs,
+    #[autosurgeon(missing = "Default::default")]
+    #[serde(serialize_with = "text_as_str")]
+    pub notes: Text,
+    #[autosurgeon(missing = "Default::default")]
+    pub contacts: BTreeMap<String, Contact>,
+    pub follow_ups: BTreeMap<String, FollowUp>,
+    #[autosurgeon(missing = "Default::default")]
+    pub plans: BTreeMap<String, Plan>,
+    #[autosurgeon(missing = "Default::default")]
+    pub opportunities: BTreeMap<String, Opportunity>,
+    #[autosurgeon(missing = "Default::default")]
+    pub deals: BTreeMap<String, Deal>,
+    #[autosurgeon(missing = "Default::default")]
+    pub services: BTreeMap<String, Service>,
+    /// Fields an admin defined (such as a social-media handle), by field name.
+    #[autosurgeon(missing = "Default::default")]
+    pub custom: BTreeMap<String, String>,
+}
+
+fn text_as_str<S: Serializer>(text: &Text, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(text.as_str())
+}
+
+fn schema_one() -> u64 {
+    1
+}
+
+fn customer() -> Kind {
+    Kind::Customer
+}
+
+fn potential() -> Status {
+    Status::Potential
+}
+
+/// The containers schema 2 added to the document root. A schema-1 document lacks them all.
+const SCHEMA_TWO_CONTAINERS: [(&str, ObjType); 8] = [
+    ("needs", ObjType::Map),
+    ("notes", ObjType::Text),
+    ("contacts", ObjType::Map),
+    ("plans", ObjType::Map),
+    ("opportunities", ObjType::Map),
+    ("deals", ObjType::Map),
+    ("services", ObjType::Map),
+    ("custom", ObjType::Map),
+];
+
+/// The actor of the upgrade change: the same on every device.
+const UPGRADE_ACTOR: &[u8; 16] = b"outpost-schema-2";
+
+/// Brings a schema-1 document up to schema 2's layout with a change every device builds
+/// byte for byte the same (same actor, no dependencies, time zero), so two devices that
+/// upgrade the same document offline produce one change, not two rival sets of containers
+/// whose entries would hide each other. Returns whether the document needed it.
+pub(crate) fn upgrade(doc: &mut Automerge) -> Result<bool, AutomergeError> {
+    let missing = SCHEMA_TWO_CONTAINERS
+        .iter()
+        .filter(|(key, _)| doc.get(ROOT, *key).ok().flatten().is_none())
+        .count();
+    if missing < SCHEMA_TWO_CONTAINERS.len() {
+        // Already upgraded (here or by a change received from another device).
+        return Ok(false);
+    }
+    let mut upgrade = Automerge::new().with_actor(ActorId::from(&UPGRADE_ACTOR[..]));
+    let mut tx = upgrade.transaction();
+    for (key, kind) in SCHEMA_TWO_CONTAINERS {
+        tx.put_object(ROOT, key, kind)?;
+    }
+    tx.commit_with(CommitOptions::default().with_time(0));
+    doc.apply_changes(upgrade.get_changes(&[]))?;
+    Ok(true)
+}
+
+/// Writes what changed between `before` and `after` into the document: root fields that
+/// differ, and within the keyed collections only the entries that differ. Untouched fields
+/// (including defaults filled in for fields an older version never wrote) are not written,
+/// so they never turn into conflicts with another device's edits.
+pub(crate) fn write_changes<D: autosurgeon::Doc>(
+    doc: &mut D,
+    before: &AccountDoc,
+    after: &AccountDoc,
+) -> Result<(), ReconcileError> {
+    macro_rules! fields {
+        ($($field:ident),*) => {$(
+            if before.$field != after.$field {
+                reconcile_prop(doc, ROOT, stringify!($field), &after.$field)?;
+            }
+        )*};
+    }
+    fields!(
+        schema,
+        name,
+        owner,
+        region,
+        created_at,
+        code,
+        created_by,
+        industry,
+        size,
+        source,
+        first_contact,
+        kind,
+        status,
+        lost_reason,
+        wake_up_on,
+        converted_on,
+        level,
+        priority,
+        needs,
+        notes
+    );
+    macro_rules! collections {
+        ($($field:ident),*) => {$(
+            write_entries(doc, stringify!($field), &before.$field, &after.$field)?;
+        )*};
+    }
+    collections!(
+        contacts,
+        follow_ups,
+        plans,
+        opportunities,
+        deals,
+        services,
+        custom
+    );
+    Ok(())
+}
+
+fn write_entries<D: autosurgeon::Doc, T: Reconcile + PartialEq>(
+    doc: &mut D,
+    key: &str,
+    before: &BTreeMap<String, T>,
+    after: &BTreeMap<String, T>,
+) -> Result<(), ReconcileError> {
+    if before == after {
+        return Ok(());
+    }
+    let Some((Value::Object(ObjType::Map), map)) = doc.get(&ROOT, key)? else {
+        return reconcile_prop(doc, ROOT, key, after);
+    };
+    for (id, entry) in after {
+        if before.get(id) != Some(entry) {
+            reconcile_prop(doc, &map, id.as_str(), entry)?;
+        }
+    }
+    for id in before.keys().filter(|id| !after.contains_key(*id)) {
+        doc.delete(&map, id.as_str())?;
+    }
+    Ok(())
+}

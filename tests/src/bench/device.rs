@@ -1,0 +1,106 @@
+//! Device figures: how long a local edit takes to be durable, and what opening and browsing a
+//! store costs, measured in a child process so its memory is the device's alone.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, ensure};
+use outpost_client::Store;
+use outpost_protocol::DocId;
+
+use super::proc_kib;
+use super::workload::Workload;
+
+/// The long option that makes the bench binary run [`probe_main`] instead of the benchmark.
+pub const PROBE_ARG: &str = "probe-store";
+
+/// Times `edits` single edits (each a durable redb commit), round-robin over `ids`.
+pub fn edit_latencies(
+    store: &Store,
+    ids: &[DocId],
+    workload: &mut Workload,
+    edits: usize,
+) -> anyhow::Result<Vec<Duration>> {
+    let now = workload.now();
+    let picked = workload.distinct(ids.len(), edits.min(ids.len()));
+    (0..edits)
+        .map(|i| {
+            let edit = workload.day_edit();
+            let id = ids[picked[i % picked.len()]];
+            let started = Instant::now();
+            store.edit_account(id, &edit, now)?;
+            Ok(started.elapsed())
+        })
+        .collect()
+}
+
+/// What the child process measured on a closed store.
+#[derive(Debug)]
+pub struct Probe {
+    /// `Store::open` of the file (page cache warm: the file was just written).
+    pub open: Duration,
+    /// Listing every account (the summary rows) and reading one account in full.
+    pub browse: Duration,
+    pub accounts: usize,
+    /// Resident memory of the child before opening, after browsing, and its peak, in KiB.
+    pub rss_start: u64,
+    pub rss_end: u64,
+    pub rss_peak: u64,
+}
+
+/// Runs the probe on the store at `path` (which must be closed) in a child process.
+pub fn probe(path: &Path) -> anyhow::Result<Probe> {
+    let output = Command::new(std::env::current_exe()?)
+        .arg(format!("--{PROBE_ARG}"))
+        .arg(path)
+        .output()?;
+    ensure!(
+        output.status.success(),
+        "store probe failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout)?;
+    let fields: HashMap<&str, u64> = text
+        .split_whitespace()
+        .filter_map(|pair| pair.split_once('='))
+        .filter_map(|(k, v)| Some((k, v.parse().ok()?)))
+        .collect();
+    let field = |name: &str| fields.get(name).copied().context("probe output field");
+    Ok(Probe {
+        open: Duration::from_micros(field("open_us")?),
+        browse: Duration::from_micros(field("browse_us")?),
+        accounts: usize::try_from(field("accounts")?)?,
+        rss_start: field("rss_start_kb")?,
+        rss_end: field("rss_end_kb")?,
+        rss_peak: field("rss_peak_kb")?,
+    })
+}
+
+fn status_kib(name: &str) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    proc_kib(&status, name).with_context(|| format!("{name} in /proc/self/status"))
+}
+
+/// The child side: open the store, list its accounts, read one, report on stdout.
+pub fn probe_main(path: &Path) -> anyhow::Result<()> {
+    let rss_start = status_kib("VmRSS:")?;
+    let started = Instant::now();
+    let store = Store::open(path)?;
+    let open = started.elapsed();
+    let started = Instant::now();
+    let accounts = store.accounts()?;
+    let first = accounts.first().context("store has accounts")?;
+    store.account(first.id)?;
+    let browse = started.elapsed();
+    println!(
+        "open_us={} browse_us={} accounts={} rss_start_kb={rss_start} rss_end_kb={} rss_peak_kb={}",
+        open.as_micros(),
+        browse.as_micros(),
+        accounts.len(),
+        status_kib("VmRSS:")?,
+        status_kib("VmHWM:")?,
+    );
+    Ok(())
+}

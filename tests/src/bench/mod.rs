@@ -1,0 +1,214 @@
+//! The benchmark behind `cargo run --release -p outpost-tests --bin bench`: DESIGN.md's
+//! workload against the real server and real device stores, side by side with samod.
+//!
+//! # Layout
+//! - [`workload`]: the seeded generator of accounts and of a day's offline edits.
+//! - [`proxy`]: a loopback TCP proxy that counts the bytes (and frames) crossing it.
+//! - [`outpost`]: the Outpost side of the sync scenarios: a generating device, a measured
+//!   reader device behind the proxy, the physical limit of each catch-up.
+//! - [`peer`]: the same catch-ups with samod (automerge-repo's Rust port) over TCP.
+//! - [`device`]: local edit latency and the store probe run in a child process.
+//! - [`server`]: push throughput of many devices and fan-out latency over the event stream.
+//! - this module: the result table, machine facts and number formatting.
+
+pub mod device;
+pub mod outpost;
+pub mod peer;
+pub mod proxy;
+pub mod server;
+pub mod workload;
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// One line of the result table.
+#[derive(Debug)]
+pub struct Row {
+    pub scenario: String,
+    pub outpost: String,
+    pub peer: String,
+    pub ratio: String,
+    pub bar: String,
+    pub met: Option<bool>,
+}
+
+impl Row {
+    /// A row without a peer figure or a bar.
+    pub fn info(scenario: impl Into<String>, outpost: impl Into<String>) -> Row {
+        Row {
+            scenario: scenario.into(),
+            outpost: outpost.into(),
+            peer: "-".into(),
+            ratio: "-".into(),
+            bar: "-".into(),
+            met: None,
+        }
+    }
+
+    pub fn peer(mut self, peer: impl Into<String>) -> Row {
+        self.peer = peer.into();
+        self
+    }
+
+    /// How many times the peer's figure is Outpost's (higher means Outpost does better).
+    pub fn ratio(mut self, outpost: f64, peer: f64) -> Row {
+        self.ratio = ratio(outpost, peer);
+        self
+    }
+
+    pub fn bar(mut self, bar: impl Into<String>, met: bool) -> Row {
+        self.bar = bar.into();
+        self.met = Some(met);
+        self
+    }
+}
+
+/// `peer / outpost` as text, or `-` when Outpost's figure is zero.
+pub fn ratio(outpost: f64, peer: f64) -> String {
+    if outpost > 0.0 {
+        format!("{:.1}x", peer / outpost)
+    } else {
+        "-".into()
+    }
+}
+
+/// The result table, printed once at the end.
+#[derive(Debug, Default)]
+pub struct Table {
+    rows: Vec<Row>,
+}
+
+impl Table {
+    pub fn push(&mut self, row: Row) {
+        self.rows.push(row);
+    }
+
+    pub fn render(&self) -> String {
+        let header = [
+            "scenario",
+            "Outpost",
+            "peer (samod)",
+            "ratio",
+            "bar",
+            "met?",
+        ];
+        let cells: Vec<[String; 6]> = self
+            .rows
+            .iter()
+            .map(|r| {
+                let met = match r.met {
+                    Some(true) => "yes",
+                    Some(false) => "NO",
+                    None => "-",
+                };
+                [
+                    r.scenario.clone(),
+                    r.outpost.clone(),
+                    r.peer.clone(),
+                    r.ratio.clone(),
+                    r.bar.clone(),
+                    met.to_owned(),
+                ]
+            })
+            .collect();
+        let mut widths = header.map(str::len);
+        for row in &cells {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        let line = |out: &mut String, row: &[String]| {
+            let padded: Vec<String> = row
+                .iter()
+                .zip(widths)
+                .map(|(cell, width)| format!("{cell:<width$}"))
+                .collect();
+            let _ = writeln!(out, "| {} |", padded.join(" | "));
+        };
+        let mut out = String::new();
+        line(&mut out, &header.map(String::from));
+        let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+        let _ = writeln!(out, "|-{}-|", rule.join("-|-"));
+        for row in &cells {
+            line(&mut out, row);
+        }
+        out
+    }
+}
+
+/// The machine the run happened on, from the standard library and /proc.
+pub fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, model)| model.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let ram = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| proc_kib(&text, "MemTotal:"))
+        .map_or_else(
+            || "unknown".into(),
+            |kib| format!("{:.1} GiB", kib as f64 / 1048576.0),
+        );
+    format!("{cores} cores ({cpu}), {ram} RAM")
+}
+
+/// The value in KiB of a `Name:   123 kB` line of a /proc status file.
+pub fn proc_kib(text: &str, name: &str) -> Option<u64> {
+    text.lines().find(|l| l.starts_with(name)).and_then(|l| {
+        l[name.len()..]
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+/// The `p`-th percentile (0..=100) of `samples`, by nearest rank.
+pub fn percentile(samples: &[Duration], p: f64) -> Duration {
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+pub fn ms(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms >= 100.0 {
+        format!("{ms:.0} ms")
+    } else if ms >= 10.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{ms:.2} ms")
+    }
+}
+
+pub fn bytes(n: u64) -> String {
+    match n {
+        0..1_000 => format!("{n} B"),
+        1_000..1_000_000 => format!("{:.1} KB", n as f64 / 1e3),
+        _ => format!("{:.1} MB", n as f64 / 1e6),
+    }
+}
+
+/// `12345` as `12,345`.
+pub fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}

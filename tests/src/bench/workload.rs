@@ -1,0 +1,151 @@
+//! The workload, generated deterministically from a seed: accounts with ~20 follow-ups each
+//! and the follow-ups reps log during a day offline.
+//!
+//! The content is deterministic; the ids are not, because the device store draws document
+//! and follow-up ids itself.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use outpost_client::{AccountEdit, ContactMethod, NewAccount, NewFollowUp};
+use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
+use rand::{RngExt, SeedableRng};
+
+/// Reps in the team; accounts are owned by one of them.
+pub const REPS: usize = 50;
+/// Follow-ups logged on each generated account.
+pub const FOLLOW_UPS: usize = 20;
+
+const METHODS: [ContactMethod; 5] = [
+    ContactMethod::Phone,
+    ContactMethod::Messaging,
+    ContactMethod::Email,
+    ContactMethod::Visit,
+    ContactMethod::Video,
+];
+const PREFIXES: [&str; 12] = [
+    "Harbor",
+    "Summit",
+    "Cedar",
+    "Northgate",
+    "Riverside",
+    "Oak",
+    "Bluewater",
+    "Granite",
+    "Sunrise",
+    "Maple",
+    "Ironwood",
+    "Lakeside",
+];
+const KINDS: [&str; 10] = [
+    "Foods", "Hardware", "Pharmacy", "Hotel", "Bakery", "Motors", "Clinic", "Market", "Supply",
+    "Cafe",
+];
+const REGIONS: [&str; 6] = ["North", "South", "East", "West", "Central", "Coast"];
+const CONTACTS: [&str; 8] = [
+    "the buyer",
+    "the owner",
+    "the store manager",
+    "purchasing",
+    "the head chef",
+    "the pharmacist",
+    "accounts payable",
+    "the new manager",
+];
+const TOPICS: [&str; 10] = [
+    "the spring order",
+    "pricing for the new line",
+    "a late delivery",
+    "shelf placement",
+    "the annual contract",
+    "samples of the organic range",
+    "an invoice dispute",
+    "volume discounts",
+    "the holiday promotion",
+    "a product recall",
+];
+const OUTCOMES: [&str; 8] = [
+    "will order 40 cases next week",
+    "wants a quote by Friday",
+    "asked to call back after the audit",
+    "agreed to trial two products",
+    "no decision yet, follow up in a month",
+    "happy with service, renewal likely",
+    "complained about lead times",
+    "requested a visit from the regional manager",
+];
+
+/// One generated account: its creation fields and the edits that fill it in.
+#[derive(Debug, Clone)]
+pub struct AccountSpec {
+    pub new: NewAccount,
+    pub edits: Vec<AccountEdit>,
+}
+
+/// The seeded generator.
+#[derive(Debug)]
+pub struct Workload {
+    rng: StdRng,
+    now: DateTime<Utc>,
+}
+
+impl Workload {
+    pub fn new(seed: u64) -> Workload {
+        Workload {
+            rng: StdRng::seed_from_u64(seed),
+            now: Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap(),
+        }
+    }
+
+    /// The device clock every generated edit is stamped with.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    /// The one place the content of an account is decided; swap it as the CRM model grows.
+    pub fn account(&mut self) -> AccountSpec {
+        let new = NewAccount {
+            name: format!(
+                "{} {} #{}",
+                self.pick(&PREFIXES),
+                self.pick(&KINDS),
+                self.rng.random_range(1..1000)
+            ),
+            owner: format!("rep-{:02}", self.rng.random_range(0..REPS)),
+            region: Some((*self.pick(&REGIONS)).to_owned()),
+            ..NewAccount::default()
+        };
+        let edits = (0..FOLLOW_UPS)
+            .map(|_| {
+                let ago = Duration::minutes(self.rng.random_range(0..365 * 24 * 60));
+                self.follow_up(self.now - ago)
+            })
+            .collect();
+        AccountSpec { new, edits }
+    }
+
+    /// The edit a rep makes to one account during a day offline: a logged contact.
+    pub fn day_edit(&mut self) -> AccountEdit {
+        let ago = Duration::minutes(self.rng.random_range(0..8 * 60));
+        self.follow_up(self.now - ago)
+    }
+
+    /// `k` distinct indices below `n`, in random order.
+    pub fn distinct(&mut self, n: usize, k: usize) -> Vec<usize> {
+        rand::seq::index::sample(&mut self.rng, n, k).into_vec()
+    }
+
+    fn follow_up(&mut self, occurred_at: DateTime<Utc>) -> AccountEdit {
+        let summary = format!(
+            "Talked to {} about {}; {}.",
+            self.pick(&CONTACTS),
+            self.pick(&TOPICS),
+            self.pick(&OUTCOMES)
+        );
+        let method = self.pick(&METHODS).clone();
+        AccountEdit::LogFollowUp(NewFollowUp::new(occurred_at, method, &summary))
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        items.choose(&mut self.rng).expect("non-empty list")
+    }
+}

@@ -1,0 +1,527 @@
+//! The benchmark command: DESIGN.md's workload against the real server (in process, on
+//! 127.0.0.1, over redb files in temp dirs) and real device stores, side by side with samod.
+//!
+//! `cargo run --release -p outpost-tests --bin bench -- [--quick] [--seed N]` prints the
+//! machine, progress on stderr, then one table: scenario, Outpost, peer, ratio, bar, met.
+
+#[path = "../bench/mod.rs"]
+mod bench;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, ensure};
+use automerge::ChangeHash;
+use clap::Parser;
+use outpost_client::Store;
+use outpost_tests::{Device, TestServer};
+
+use bench::outpost::{self, Catchup, Generator};
+use bench::peer::{Peer, PeerCatchup};
+use bench::proxy::{CountingProxy, Framing};
+use bench::workload::{FOLLOW_UPS, REPS, Workload};
+use bench::{Row, Table, bytes, count, device, ms, percentile, server};
+
+#[derive(Debug, Parser)]
+#[command(about = "Outpost's benchmark: DESIGN.md's bars, side by side with samod")]
+struct Args {
+    /// A first look in under 2 minutes: smaller N and k, shorter load.
+    #[arg(long)]
+    quick: bool,
+    /// Seed of the generated workload.
+    #[arg(long, default_value_t = 2026)]
+    seed: u64,
+    /// Internal: probe a closed device store in this process and print the figures.
+    #[arg(long = device::PROBE_ARG, hide = true, value_name = "STORE")]
+    probe_store: Option<PathBuf>,
+}
+
+/// The sizes of one run.
+#[derive(Debug)]
+struct Plan {
+    /// Account counts at which a new device syncs and idle reconnects are measured, ascending.
+    sizes: Vec<usize>,
+    /// The size at which the days offline and the device figures run; samod runs up to it.
+    offline_n: usize,
+    /// Changed accounts per day offline (half local, half remote).
+    ks: Vec<usize>,
+    idle_runs: usize,
+    peer_idle_runs: usize,
+    edits: usize,
+    push_devices: usize,
+    push_time: Duration,
+    probes: usize,
+}
+
+impl Plan {
+    fn new(quick: bool) -> Plan {
+        if quick {
+            Plan {
+                sizes: vec![1_000],
+                offline_n: 1_000,
+                ks: vec![10, 100],
+                idle_runs: 10,
+                peer_idle_runs: 3,
+                edits: 200,
+                push_devices: 50,
+                push_time: Duration::from_secs(3),
+                probes: 100,
+            }
+        } else {
+            Plan {
+                sizes: vec![1_000, 10_000, 100_000],
+                offline_n: 10_000,
+                ks: vec![10, 100, 1_000],
+                idle_runs: 10,
+                peer_idle_runs: 3,
+                edits: 200,
+                push_devices: 50,
+                push_time: Duration::from_secs(10),
+                probes: 300,
+            }
+        }
+    }
+}
+
+fn progress(started: Instant, what: impl std::fmt::Display) {
+    eprintln!("[{:>6.1} s] {what}", started.elapsed().as_secs_f64());
+}
+
+/// `10000` as `10k`.
+fn size_label(n: usize) -> String {
+    if n >= 1000 && n % 1000 == 0 {
+        format!("{}k", n / 1000)
+    } else {
+        n.to_string()
+    }
+}
+
+fn median(times: impl Iterator<Item = Duration>) -> Duration {
+    let times: Vec<Duration> = times.collect();
+    percentile(&times, 50.0)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if let Some(path) = &args.probe_store {
+        return device::probe_main(path);
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(&args))
+}
+
+async fn run(args: &Args) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let plan = Plan::new(args.quick);
+    println!(
+        "Outpost benchmark ({} run, seed {})",
+        if args.quick { "quick" } else { "full" },
+        args.seed
+    );
+    println!("machine: {}", bench::machine());
+    println!(
+        "workload: accounts with {FOLLOW_UPS} follow-ups each, owned by {REPS} reps; sizes {:?}; \
+         days offline at N={} with k={:?}",
+        plan.sizes, plan.offline_n, plan.ks
+    );
+
+    let mut table = Table::default();
+    let mut workload = Workload::new(args.seed);
+    sync_scenarios(&plan, &mut workload, &mut table, started).await?;
+    server_rows(&plan, &mut workload, &mut table, started).await?;
+
+    progress(started, "done");
+    println!();
+    print!("{}", table.render());
+    println!();
+    println!(
+        "Bytes are TCP payload through a counting loopback proxy, both directions, headers and \
+         framing included, for both systems. Ratios are samod / Outpost. Outpost messages are \
+         HTTP requests plus replies; samod messages are its length-delimited frames."
+    );
+    println!("wall time: {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// A new device's initial sync, idle reconnects, days offline and device figures, per size.
+async fn sync_scenarios(
+    plan: &Plan,
+    workload: &mut Workload,
+    table: &mut Table,
+    started: Instant,
+) -> anyhow::Result<()> {
+    let server = TestServer::start().await;
+    let proxy = CountingProxy::start(server.addr(), Framing::Opaque).await;
+    let mut generator = Generator::new(&server.url())?;
+    let mut peer = Some(Peer::start().await?);
+    let mut idle_times = Vec::new();
+
+    for &n in &plan.sizes {
+        let label = size_label(n);
+        let before = generator.ids.len();
+        progress(
+            started,
+            format!("N={label}: generating {} accounts", n - before),
+        );
+        generator.generate(workload, n - before)?;
+        generator.sync().await?;
+
+        progress(started, format!("N={label}: a new device syncs"));
+        let mut reader = Device::new(&proxy.url());
+        let initial = outpost::reconnect(&mut reader, &proxy).await?;
+        ensure!(
+            initial.report.received.len() == n,
+            "the new device got every account"
+        );
+        table.push(Row::info(
+            format!("new device, initial sync of N={label}: time, round trips, wire bytes"),
+            format!(
+                "{}, {} rt, {}",
+                ms(initial.time),
+                initial.report.round_trips,
+                bytes(initial.traffic.bytes())
+            ),
+        ));
+
+        progress(started, format!("N={label}: idle reconnects"));
+        let mut idle = Vec::with_capacity(plan.idle_runs);
+        for _ in 0..plan.idle_runs {
+            idle.push(outpost::reconnect(&mut reader, &proxy).await?);
+        }
+        let peer_idle = match peer.as_mut().filter(|_| n <= plan.offline_n) {
+            Some(samod) => {
+                progress(
+                    started,
+                    format!("N={label}: samod import and idle reconnects"),
+                );
+                let mut docs = Vec::with_capacity(n - before);
+                for &id in &generator.ids[before..] {
+                    let doc = server
+                        .storage()
+                        .document(id)?
+                        .context("document on server")?;
+                    docs.push((id, doc));
+                }
+                samod.disconnect().await?;
+                samod.import(docs).await?;
+                // The first connection after an import also opens the server's copies.
+                samod.reconnect().await?;
+                let mut runs = Vec::with_capacity(plan.peer_idle_runs);
+                for _ in 0..plan.peer_idle_runs {
+                    runs.push(samod.reconnect().await?);
+                }
+                Some(runs)
+            }
+            None => None,
+        };
+        idle_times.push((n, median(idle.iter().map(|c| c.time))));
+        idle_rows(table, &label, &idle, peer_idle.as_deref(), plan);
+
+        if n == plan.offline_n {
+            let mut samod = peer
+                .take()
+                .context("samod runs up to the day-offline size")?;
+            for &k in &plan.ks {
+                progress(started, format!("N={label}: day offline, k={k}"));
+                let day = Day {
+                    server: &server,
+                    generator: &generator,
+                    proxy: &proxy,
+                    label: &label,
+                };
+                day.run(table, &mut reader, &mut samod, workload, k).await?;
+            }
+            samod.stop().await?;
+            progress(started, format!("N={label}: device figures"));
+            device_rows(table, &mut reader, &generator, workload, plan, &label)?;
+        }
+    }
+    if let (Some(&(small_n, small)), Some(&(big_n, big))) = (idle_times.first(), idle_times.last())
+        && big_n > small_n
+    {
+        let growth = big.as_secs_f64() / small.as_secs_f64();
+        table.push(
+            Row::info(
+                format!(
+                    "idle reconnect time, N={} vs N={}",
+                    size_label(big_n),
+                    size_label(small_n)
+                ),
+                format!("{growth:.2}x ({} vs {})", ms(big), ms(small)),
+            )
+            .bar("flat in N (<= 2x)", growth <= 2.0),
+        );
+    }
+    Ok(())
+}
+
+fn idle_rows(
+    table: &mut Table,
+    label: &str,
+    idle: &[Catchup],
+    peer: Option<&[PeerCatchup]>,
+    plan: &Plan,
+) {
+    let round_trips = idle.iter().map(|c| c.report.round_trips).max().unwrap_or(0);
+    let wire = idle.iter().map(|c| c.traffic.bytes()).max().unwrap_or(0);
+    let time = median(idle.iter().map(|c| c.time));
+    let msgs = 2 * u64::from(round_trips);
+
+    let mut row = Row::info(
+        format!("idle reconnect N={label}: messages (max of runs)"),
+        format!("{msgs} ({round_trips} round trip)"),
+    );
+    if let Some(runs) = peer {
+        let theirs = runs.iter().map(|r| r.traffic.frames()).max().unwrap_or(0);
+        row = row.peer(count(theirs)).ratio(msgs as f64, theirs as f64);
+    }
+    table.push(row.bar("1 request", round_trips == 1));
+
+    let mut row = Row::info(
+        format!("idle reconnect N={label}: wire bytes (max of runs)"),
+        bytes(wire),
+    );
+    if let Some(runs) = peer {
+        let theirs = runs.iter().map(|r| r.traffic.bytes()).max().unwrap_or(0);
+        row = row.peer(bytes(theirs)).ratio(wire as f64, theirs as f64);
+    }
+    table.push(row.bar("< 1 KB", wire < 1000));
+
+    let mut row = Row::info(
+        format!(
+            "idle reconnect N={label}: time (median; Outpost {} runs, samod {})",
+            plan.idle_runs, plan.peer_idle_runs
+        ),
+        ms(time),
+    );
+    if let Some(runs) = peer {
+        let theirs = median(runs.iter().map(|r| r.time));
+        row = row
+            .peer(ms(theirs))
+            .ratio(time.as_secs_f64(), theirs.as_secs_f64());
+    }
+    table.push(row);
+}
+
+/// The day-offline scenario at one size, for both systems.
+struct Day<'a> {
+    server: &'a TestServer,
+    generator: &'a Generator,
+    proxy: &'a CountingProxy,
+    label: &'a str,
+}
+
+impl Day<'_> {
+    /// Outpost catches up first; samod then gets the very same changes, local and remote.
+    async fn run(
+        &self,
+        table: &mut Table,
+        reader: &mut Device,
+        samod: &mut Peer,
+        workload: &mut Workload,
+        k: usize,
+    ) -> anyhow::Result<()> {
+        let day =
+            outpost::day_offline(self.server, self.generator, reader, self.proxy, workload, k)
+                .await?;
+        samod.disconnect().await?;
+        samod.edit_local(&day.local)?;
+        samod.edit_remote(&day.remote).await?;
+        let theirs = samod.reconnect().await?;
+        for (id, _) in day.local.iter().chain(&day.remote) {
+            let (device, samod_server) = samod.heads(*id).await?;
+            let expected: Vec<ChangeHash> = self
+                .server
+                .storage()
+                .heads(*id)?
+                .iter()
+                .map(|h| ChangeHash(h.0))
+                .collect();
+            ensure!(
+                device == expected && samod_server == expected,
+                "samod did not converge on {id}"
+            );
+        }
+
+        let ours = &day.catchup;
+        let scenario = format!(
+            "day offline N={}, k={k} ({} local + {} remote edits)",
+            self.label,
+            day.local.len(),
+            day.remote.len()
+        );
+        let round_trips = ours.report.round_trips;
+        let msgs = 2 * u64::from(round_trips);
+        table.push(
+            Row::info(
+                format!("{scenario}: messages"),
+                format!("{msgs} ({round_trips} round trips)"),
+            )
+            .peer(count(theirs.traffic.frames()))
+            .ratio(msgs as f64, theirs.traffic.frames() as f64)
+            .bar("<= 2 round trips", round_trips <= 2),
+        );
+        table.push(
+            Row::info(
+                format!("{scenario}: physical limit (compressed size of the changes)"),
+                bytes(day.limit),
+            )
+            .peer(bytes(day.limit)),
+        );
+        let (wire, their_wire) = (ours.traffic.bytes() as f64, theirs.traffic.bytes() as f64);
+        let limit = day.limit as f64;
+        table.push(
+            Row::info(
+                format!("{scenario}: wire bytes"),
+                format!(
+                    "{} ({:.2}x limit)",
+                    bytes(ours.traffic.bytes()),
+                    wire / limit
+                ),
+            )
+            .peer(format!(
+                "{} ({:.1}x limit)",
+                bytes(theirs.traffic.bytes()),
+                their_wire / limit
+            ))
+            .ratio(wire, their_wire)
+            .bar(
+                "<= 1.5x limit, >= 20x smaller",
+                wire <= 1.5 * limit && their_wire >= 20.0 * wire,
+            ),
+        );
+        let (time, their_time) = (ours.time.as_secs_f64(), theirs.time.as_secs_f64());
+        table.push(
+            Row::info(format!("{scenario}: time"), ms(ours.time))
+                .peer(ms(theirs.time))
+                .ratio(time, their_time)
+                .bar(">= 20x faster", their_time >= 20.0 * time),
+        );
+        Ok(())
+    }
+}
+
+fn device_rows(
+    table: &mut Table,
+    reader: &mut Device,
+    generator: &Generator,
+    workload: &mut Workload,
+    plan: &Plan,
+    label: &str,
+) -> anyhow::Result<()> {
+    let edits = device::edit_latencies(&reader.store, &generator.ids, workload, plan.edits)?;
+    let p50 = percentile(&edits, 50.0);
+    table.push(
+        Row::info(
+            format!(
+                "device N={label}: local edit durable (edit_account), p50 / p99 of {}",
+                plan.edits
+            ),
+            format!("{} / {}", ms(p50), ms(percentile(&edits, 99.0))),
+        )
+        .bar("p50 < 5 ms", p50 < Duration::from_millis(5)),
+    );
+
+    // Close the store: the probe opens the file in another process.
+    drop(std::mem::replace(&mut reader.store, Store::in_memory()?));
+    let probe = device::probe(&reader.store_path())?;
+    ensure!(
+        probe.accounts == generator.ids.len(),
+        "the probe saw every account"
+    );
+    table.push(
+        Row::info(
+            format!("device N={label}: store open (child process, warm page cache)"),
+            ms(probe.open),
+        )
+        .bar("< 200 ms", probe.open < Duration::from_millis(200)),
+    );
+    table.push(Row::info(
+        format!("device N={label}: list all account summaries + read one account"),
+        ms(probe.browse),
+    ));
+    let peak = probe.rss_peak as f64 / 1024.0;
+    table.push(
+        Row::info(
+            format!("device N={label}: resident memory, open + list (child's peak RSS)"),
+            format!(
+                "{peak:.1} MiB (before open {:.1} MiB, after {:.1} MiB)",
+                probe.rss_start as f64 / 1024.0,
+                probe.rss_end as f64 / 1024.0
+            ),
+        )
+        .bar("< 100 MB", peak < 100.0),
+    );
+    Ok(())
+}
+
+fn throughput(load: &server::Throughput) -> String {
+    format!(
+        "{}/s ({} pushes, {} commits, {} updates replied)",
+        count(load.per_second() as u64),
+        count(load.pushes),
+        count(load.commits),
+        count(load.updates)
+    )
+}
+
+/// Push throughput and fan-out latency, on a fresh server.
+async fn server_rows(
+    plan: &Plan,
+    workload: &mut Workload,
+    table: &mut Table,
+    started: Instant,
+) -> anyhow::Result<()> {
+    progress(started, "server push capacity");
+    let server = TestServer::start().await;
+    let load = server::push_capacity(&server, workload, plan.push_devices, plan.push_time).await?;
+    table.push(
+        Row::info(
+            format!(
+                "server: durable single-change pushes/s, {} protocol-level devices for {:.1} s \
+                 (full catch-up replies, decoded not applied)",
+                load.devices,
+                load.elapsed.as_secs_f64()
+            ),
+            throughput(&load),
+        )
+        .bar(">= 2,000/s", load.per_second() >= 2000.0),
+    );
+    progress(started, "end-to-end push throughput");
+    let load =
+        server::push_end_to_end(&server, workload, plan.push_devices, plan.push_time).await?;
+    table.push(Row::info(
+        format!(
+            "end to end: pushes/s of {} real devices (edit_account + HttpClient::sync, applying \
+             each other's changes) for {:.1} s, all on this machine",
+            load.devices,
+            load.elapsed.as_secs_f64()
+        ),
+        throughput(&load),
+    ));
+
+    progress(started, "fan-out latency");
+    let fan = server::fan_out(&server, workload, plan.probes).await?;
+    table.push(Row::info(
+        format!(
+            "server: fan-out, push start -> SSE event at another device, p50 / p99 of {}",
+            plan.probes
+        ),
+        format!(
+            "{} / {}",
+            ms(percentile(&fan.notified, 50.0)),
+            ms(percentile(&fan.notified, 99.0))
+        ),
+    ));
+    let p99 = percentile(&fan.pulled, 99.0);
+    table.push(
+        Row::info(
+            "server: fan-out, push start -> change pulled into the other device, p50 / p99",
+            format!("{} / {}", ms(percentile(&fan.pulled, 50.0)), ms(p99)),
+        )
+        .bar("p99 < 50 ms", p99 < Duration::from_millis(50)),
+    );
+    Ok(())
+}
