@@ -828,13 +828,15 @@ async fn search_matches_name_code_and_owner_in_any_case() {
         ids(&rep.json(&["search", "kite", "labs", "--json"]).await),
         [kite.as_str()]
     );
-    if let Some(code) = rep.show(&harbor).await["code"].as_str() {
-        let typed = code.to_lowercase();
-        assert_eq!(
-            ids(&rep.json(&["search", &typed, "--json"]).await),
-            [harbor.as_str()]
-        );
-    }
+    let shown = rep.show(&harbor).await;
+    let code = shown["code"]
+        .as_str()
+        .expect("every new account has a code");
+    assert!(code.starts_with("IT2"), "{code}");
+    assert_eq!(
+        ids(&rep.json(&["search", &code.to_lowercase(), "--json"]).await),
+        [harbor.as_str()]
+    );
     assert_eq!(
         rep.json(&["search", "nobody", "--json"]).await,
         serde_json::json!([])
@@ -1036,4 +1038,82 @@ async fn profile_needs_deals_and_service_show_in_full() {
     ] {
         assert!(text.contains(expected), "{expected:?} missing from\n{text}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_template_import_and_export_in_one_command_each() {
+    let server = TestServer::start().await;
+    let rep = Rep::new(&server.url());
+    let template = rep.check(&["template"]).await;
+    let dir = TempDir::new().unwrap();
+    let good = dir.path().join("good.csv");
+    let mut rows = template.lines().next().unwrap().to_owned() + "\n";
+    for i in 0..1_200 {
+        rows += &format!(
+            "Customer {i},rep{},customer,Retail,,North,referral,,,b,,,,,\n",
+            i % 3
+        );
+    }
+    std::fs::write(&good, rows).unwrap();
+    let good = good.to_str().unwrap();
+
+    let dry = rep.json(&["import", good, "--dry-run", "--json"]).await;
+    assert_eq!(
+        (dry["importable"].as_u64(), dry["created"].as_u64()),
+        (Some(1_200), Some(0))
+    );
+    assert_eq!(rep.json(&["list", "--json"]).await, serde_json::json!([]));
+
+    let output = rep.run(&["import", good]).await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("imported 1200"), "{stdout}");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("1200/1200"),
+        "progress bar"
+    );
+    assert_eq!(
+        rep.json(&["list", "--json"])
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1_200
+    );
+
+    // A bad row names its line and field, and nothing of the file is imported.
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "Company,Rep\nNew One,ana\nNew Two,\n").unwrap();
+    let bad = bad.to_str().unwrap();
+    let error = rep
+        .fails(&["import", bad, "--map", "Company=name,Rep=owner"])
+        .await;
+    assert!(error.contains("1 bad row"), "{error}");
+    let report = rep
+        .run(&["import", bad, "--map", "Company=name,Rep=owner"])
+        .await;
+    assert!(String::from_utf8_lossy(&report.stdout).contains("line 3: owner"));
+    assert_eq!(
+        rep.json(&["list", "--json"])
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1_200
+    );
+
+    let exported = rep.check(&["export"]).await;
+    assert_eq!(exported.lines().count(), 1 + 1_200);
+    assert!(
+        exported
+            .lines()
+            .next()
+            .unwrap()
+            .starts_with("name,owner,kind")
+    );
+    assert!(exported.contains("Customer 1199,rep2,customer,Retail"));
 }
