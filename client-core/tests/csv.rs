@@ -33,7 +33,12 @@ fn row(i: usize) -> Vec<String> {
     vec![
         format!("Customer {i:05}, \"Quoted\" GmbH"),
         format!("rep{}", i % 50),
-        if i % 7 == 0 { "lead" } else { "customer" }.to_owned(),
+        if i.is_multiple_of(7) {
+            "lead"
+        } else {
+            "customer"
+        }
+        .to_owned(),
         industries[i % industries.len()].to_owned(),
         format!("{}-{}", (i % 10) * 50, (i % 10) * 50 + 49),
         format!("Region {}", i % 12),
@@ -42,7 +47,7 @@ fn row(i: usize) -> Vec<String> {
         levels[i % levels.len()].to_owned(),
         priorities[i % priorities.len()].to_owned(),
         format!("Contact {i}"),
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             String::new()
         } else {
             "Buyer".to_owned()

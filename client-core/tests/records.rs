@@ -13,10 +13,13 @@ use outpost_client::model::{
     Contact, Day, Deal, Kind, Level, Money, Needs, Payment, Priority, Role, Service, Stage, Status,
 };
 use outpost_client::{
-    Account, AccountEdit, AccountSummary, ContactMethod, EditError, InvalidField, NewAccount,
-    NewFollowUp, NewOpportunity, Store, SyncSession, SyncStatus,
+    Account, AccountEdit, ContactMethod, EditError, InvalidField, NewAccount, NewFollowUp,
+    NewOpportunity, Store, SyncSession,
 };
 use outpost_protocol::{DocId, DocUpdate, Head, Seq, SyncReply, SyncRequest, decode, encode};
+
+mod common;
+use common::observe;
 
 // Fixtures.
 
@@ -115,31 +118,6 @@ fn stages() -> Vec<(Stage, u8, u8)> {
         (Stage::Won, 100, 100),
         (Stage::Lost, 0, 0),
     ]
-}
-
-/// Everything the public API shows of a store, to compare before and after an operation.
-#[derive(Debug, PartialEq)]
-struct Observed {
-    summaries: Vec<AccountSummary>,
-    accounts: Vec<Account>,
-    heads: Vec<Vec<Head>>,
-    status: SyncStatus,
-}
-
-fn observe(store: &Store) -> Observed {
-    let summaries = store.accounts().unwrap();
-    Observed {
-        accounts: summaries
-            .iter()
-            .map(|s| store.account(s.id).unwrap())
-            .collect(),
-        heads: summaries
-            .iter()
-            .map(|s| store.heads(s.id).unwrap())
-            .collect(),
-        status: store.status().unwrap(),
-        summaries,
-    }
 }
 
 /// Whether an invalid-field path matches `pattern`: `*` stands for one segment (the random id

@@ -11,14 +11,17 @@ use chrono::{DateTime, Utc};
 use outpost_client::store::COMPACT_AFTER;
 use outpost_client::sync::{MAX_ROUND_TRIPS, PUSH_BUDGET};
 use outpost_client::{
-    Account, AccountEdit, AccountSummary, ContactMethod, EditError, InvalidField, LookupError,
-    NewAccount, NewFollowUp, Store, SyncError, SyncReport, SyncSession, SyncStatus,
+    AccountEdit, ContactMethod, EditError, InvalidField, LookupError, NewAccount, NewFollowUp,
+    Store, SyncError, SyncReport, SyncSession,
 };
 use outpost_protocol::{
     DeviceId, DocId, DocUpdate, Head, PushOutcome, PushResult, Seq, SyncReply, SyncRequest, decode,
     encode,
 };
 use tempfile::TempDir;
+
+mod common;
+use common::observe;
 
 // Fixtures.
 
@@ -104,31 +107,6 @@ fn follow_up(occurred_at: DateTime<Utc>, summary: &str) -> AccountEdit {
 /// One character more than a text field may hold.
 fn too_long() -> String {
     "x".repeat(2_001)
-}
-
-/// Everything the public API shows of a store, to compare before and after an operation.
-#[derive(Debug, PartialEq)]
-struct Observed {
-    summaries: Vec<AccountSummary>,
-    accounts: Vec<Account>,
-    heads: Vec<Vec<Head>>,
-    status: SyncStatus,
-}
-
-fn observe(store: &Store) -> Observed {
-    let summaries = store.accounts().unwrap();
-    Observed {
-        accounts: summaries
-            .iter()
-            .map(|s| store.account(s.id).unwrap())
-            .collect(),
-        heads: summaries
-            .iter()
-            .map(|s| store.heads(s.id).unwrap())
-            .collect(),
-        status: store.status().unwrap(),
-        summaries,
-    }
 }
 
 // Validation: refused input writes nothing.

@@ -479,15 +479,22 @@ struct OpportunityAddArgs {
     /// Percent likely to close (default: the stage's usual figure).
     #[arg(long, value_name = "PERCENT")]
     probability: Option<u8>,
-    /// Expected amount, such as 12000 or 12000.50 (needs --currency).
+    #[command(flatten)]
+    amount: AmountArgs,
+    /// Expected close day, YYYY-MM-DD.
+    #[arg(long, value_name = "DATE", value_parser = parse_day)]
+    close: Option<Day>,
+}
+
+/// An optional amount of money, typed as decimal text with its currency.
+#[derive(Debug, Args)]
+struct AmountArgs {
+    /// The amount, such as 12000 or 12000.50 (needs --currency).
     #[arg(long, value_parser = parse_amount, requires = "currency")]
     amount: Option<i64>,
     /// Currency of the amount, such as EUR.
     #[arg(long, value_parser = parse_currency, requires = "amount")]
     currency: Option<String>,
-    /// Expected close day, YYYY-MM-DD.
-    #[arg(long, value_name = "DATE", value_parser = parse_day)]
-    close: Option<Day>,
 }
 
 #[derive(Debug, Args)]
@@ -504,12 +511,8 @@ struct MoveArgs {
     /// Percent likely to close (default: the stage's usual figure).
     #[arg(long, value_name = "PERCENT")]
     probability: Option<u8>,
-    /// Contract amount, such as 12000.50 (needs --currency).
-    #[arg(long, value_parser = parse_amount, requires = "currency")]
-    amount: Option<i64>,
-    /// Currency of the amount, such as EUR.
-    #[arg(long, value_parser = parse_currency, requires = "amount")]
-    currency: Option<String>,
+    #[command(flatten)]
+    amount: AmountArgs,
     /// Day the contract was signed, YYYY-MM-DD.
     #[arg(long, value_name = "DATE", value_parser = parse_day)]
     signed: Option<Day>,
@@ -1015,7 +1018,7 @@ fn add_opportunity(store: &Store, args: OpportunityAddArgs, now: DateTime<Utc>) 
         name: args.name,
         stage: args.stage,
         probability: args.probability,
-        amount: money(args.amount, args.currency),
+        amount: money(args.amount),
         expected_close: args.close,
         owner,
     };
@@ -1036,7 +1039,7 @@ fn move_opportunity(store: &Store, args: MoveArgs, now: DateTime<Utc>) -> Result
         id: opportunity.clone(),
         stage: args.stage,
         probability: args.probability,
-        amount: money(args.amount, args.currency),
+        amount: money(args.amount),
         signed_on: args.signed,
         lost_reason: args.reason,
     };
@@ -1143,7 +1146,7 @@ fn entry_id<T>(entries: &BTreeMap<String, T>, field: &str, typed: &str) -> Resul
     }
 }
 
-fn money(amount: Option<i64>, currency: Option<String>) -> Option<Money> {
+fn money(AmountArgs { amount, currency }: AmountArgs) -> Option<Money> {
     Some(Money {
         minor: amount?,
         currency: currency?,
