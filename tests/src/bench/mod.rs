@@ -65,10 +65,14 @@ impl Row {
 
 /// `peer / outpost` as text, or `-` when Outpost's figure is zero.
 pub fn ratio(outpost: f64, peer: f64) -> String {
-    if outpost > 0.0 {
-        format!("{:.1}x", peer / outpost)
+    if outpost <= 0.0 {
+        return "-".into();
+    }
+    let ratio = peer / outpost;
+    if ratio >= 100.0 {
+        format!("{}x", count(ratio.round() as u64))
     } else {
-        "-".into()
+        format!("{ratio:.1}x")
     }
 }
 
@@ -181,9 +185,12 @@ pub fn percentile(samples: &[Duration], p: f64) -> Duration {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-pub fn ms(d: Duration) -> String {
+/// A duration in ms below 10 s, in s above.
+pub fn time(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;
-    if ms >= 100.0 {
+    if ms >= 10_000.0 {
+        format!("{:.1} s", ms / 1000.0)
+    } else if ms >= 100.0 {
         format!("{ms:.0} ms")
     } else if ms >= 10.0 {
         format!("{ms:.1} ms")
@@ -205,7 +212,7 @@ pub fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -74,6 +74,22 @@ pub async fn reconnect(reader: &mut Device, proxy: &CountingProxy) -> anyhow::Re
     })
 }
 
+/// The size of `changes` compressed as automerge compresses a change for storage or the wire.
+pub fn compressed_size(changes: &[Change]) -> u64 {
+    changes.iter().map(|c| c.clone().bytes().len() as u64).sum()
+}
+
+/// The physical limit of a new device's initial sync: every change of `ids`, compressed.
+pub fn initial_limit(server: &TestServer, ids: &[DocId]) -> anyhow::Result<u64> {
+    ids.iter().try_fold(0, |total, &id| {
+        let doc = server
+            .storage()
+            .document(id)?
+            .context("document on server")?;
+        Ok(total + compressed_size(&doc.get_changes(&[])))
+    })
+}
+
 /// What a day offline changed, for replaying the same changes on the peer.
 #[derive(Debug)]
 pub struct DayOffline {
@@ -137,24 +153,24 @@ pub async fn day_offline(
         remote.len()
     );
 
-    let mut limit = 0;
-    let mut new_changes = |ids: &[DocId]| -> anyhow::Result<Vec<(DocId, Vec<Change>)>> {
+    let new_changes = |ids: &[DocId]| -> anyhow::Result<Vec<(DocId, Vec<Change>)>> {
         ids.iter()
             .map(|&id| {
                 let doc = server
                     .storage()
                     .document(id)?
                     .context("document on server")?;
-                let changes = doc.get_changes(&before[&id]);
-                for change in &changes {
-                    limit += change.clone().bytes().len() as u64;
-                }
-                Ok((id, changes))
+                Ok((id, doc.get_changes(&before[&id])))
             })
             .collect()
     };
     let local = new_changes(local)?;
     let remote = new_changes(remote)?;
+    let limit = local
+        .iter()
+        .chain(&remote)
+        .map(|(_, changes)| compressed_size(changes))
+        .sum();
     for &id in &picked {
         ensure!(
             reader.store.heads(id)? == server.storage().heads(id)?,

@@ -4,8 +4,8 @@
 //! samod syncs document by document: on every connection each open document runs automerge's
 //! sync protocol with the peer, and there is no feed telling a device which documents
 //! changed. So a device that wants all its accounts current keeps them all open and waits
-//! until each one is in sync. The device repo here keeps every document loaded across
-//! reconnects (samod's best case: no document is read from disk during a catch-up).
+//! until each one is in sync. Both repos here keep every document loaded across reconnects
+//! (samod's best case: no document is read from disk during a catch-up).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -47,8 +47,9 @@ pub struct Peer {
     accepting: JoinHandle<()>,
     proxy: CountingProxy,
     dialer: Option<DialerHandle<Infallible>>,
-    /// The device's open documents.
+    /// The open documents, on the device and on the server.
     handles: HashMap<DocId, DocHandle>,
+    server_handles: HashMap<DocId, DocHandle>,
     _dirs: [TempDir; 2],
 }
 
@@ -59,6 +60,23 @@ impl std::fmt::Debug for Peer {
             .field("connected", &self.dialer.is_some())
             .finish()
     }
+}
+
+/// Opens `ids` from the repo's storage.
+async fn open(repo: &Repo, ids: &[DocId]) -> anyhow::Result<Vec<(DocId, DocHandle)>> {
+    stream::iter(ids.iter().copied())
+        .map(|id| async move {
+            let handle = repo
+                .find(document_id(id)?)
+                .await?
+                .context("imported document not found")?;
+            anyhow::Ok((id, handle))
+        })
+        .buffer_unordered(64)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect()
 }
 
 fn document_id(id: DocId) -> anyhow::Result<DocumentId> {
@@ -103,42 +121,28 @@ impl Peer {
             proxy,
             dialer: None,
             handles: HashMap::new(),
+            server_handles: HashMap::new(),
             _dirs: dirs,
         })
     }
 
     /// Puts the same documents into both repos' storage, as samod itself stores a compacted
-    /// document, and opens them on the device. Call while disconnected.
+    /// document, and opens them on both sides. Call while disconnected.
     pub async fn import(&mut self, docs: Vec<(DocId, Automerge)>) -> anyhow::Result<()> {
         ensure!(self.dialer.is_none(), "import while disconnected");
-        for (id, doc) in &docs {
+        let mut ids = Vec::with_capacity(docs.len());
+        for (id, doc) in docs {
             let key = StorageKey::snapshot_path(
-                &document_id(*id)?,
+                &document_id(id)?,
                 &CompactionHash::new(&doc.get_heads()),
             );
             let bytes = doc.save();
             Storage::put(&self.server_storage, key.clone(), bytes.clone()).await;
             Storage::put(&self.device_storage, key, bytes).await;
+            ids.push(id);
         }
-        let device = self.device.clone();
-        let opened: Vec<anyhow::Result<(DocId, DocHandle)>> = stream::iter(docs)
-            .map(|(id, _)| {
-                let device = device.clone();
-                async move {
-                    let handle = device
-                        .find(document_id(id)?)
-                        .await?
-                        .context("imported document not found")?;
-                    Ok((id, handle))
-                }
-            })
-            .buffer_unordered(64)
-            .collect()
-            .await;
-        for entry in opened {
-            let (id, handle) = entry?;
-            self.handles.insert(id, handle);
-        }
+        self.handles.extend(open(&self.device, &ids).await?);
+        self.server_handles.extend(open(&self.server, &ids).await?);
         Ok(())
     }
 
@@ -194,29 +198,24 @@ impl Peer {
     }
 
     /// Applies other devices' changes on the server, as if they had synced them there.
-    pub async fn edit_remote(&self, changes: &[(DocId, Vec<Change>)]) -> anyhow::Result<()> {
+    pub fn edit_remote(&self, changes: &[(DocId, Vec<Change>)]) -> anyhow::Result<()> {
         for (id, changes) in changes {
-            let handle = self.server_handle(*id).await?;
+            let handle = self
+                .server_handles
+                .get(id)
+                .context("document open on server")?;
             handle.with_document(|doc| doc.apply_changes(changes.clone()))?;
         }
         Ok(())
     }
 
     /// The heads of `id` on the device and on the server.
-    pub async fn heads(&self, id: DocId) -> anyhow::Result<(Vec<ChangeHash>, Vec<ChangeHash>)> {
-        let device = self.handles.get(&id).context("document open on device")?;
-        let server = self.server_handle(id).await?;
-        Ok((
-            device.with_document(|d| d.get_heads()),
-            server.with_document(|d| d.get_heads()),
-        ))
-    }
-
-    async fn server_handle(&self, id: DocId) -> anyhow::Result<DocHandle> {
-        self.server
-            .find(document_id(id)?)
-            .await?
-            .context("document on samod server")
+    pub fn heads(&self, id: DocId) -> anyhow::Result<(Vec<ChangeHash>, Vec<ChangeHash>)> {
+        let heads = |handles: &HashMap<DocId, DocHandle>| {
+            let handle = handles.get(&id).context("document open")?;
+            anyhow::Ok(handle.with_document(|d| d.get_heads()))
+        };
+        Ok((heads(&self.handles)?, heads(&self.server_handles)?))
     }
 
     pub async fn stop(mut self) -> anyhow::Result<()> {

@@ -2,7 +2,9 @@
 //! and the follow-ups reps log during a day offline.
 //!
 //! The content is deterministic; the ids are not, because the device store draws document
-//! and follow-up ids itself.
+//! and follow-up ids itself. An account's follow-ups are logged in one edit, so its history
+//! is two changes (a real account gathers one per visit; writing each durably would make
+//! generating 10,000 accounts take many minutes).
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use outpost_client::{AccountEdit, ContactMethod, NewAccount, NewFollowUp};
