@@ -13,7 +13,7 @@ use automerge::transaction::{CommitOptions, Transactable, Transaction};
 use automerge::{ActorId, Automerge, Change, ChangeHash, LoadOptions, OnPartialLoad, ReadDoc};
 use chrono::{DateTime, Utc};
 use outpost_protocol::{DeviceId, DocId, DocPush, DocUpdate, Head, Seq, SyncReply};
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, MultimapTableDefinition, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use crate::account::{self, Account, AccountEdit, AccountSummary, EditContext, NewAccount};
@@ -30,12 +30,18 @@ const CHUNKS: TableDefinition<(u128, u64), &[u8]> = TableDefinition::new("chunks
 const DOC_STATE: TableDefinition<u128, &[u8]> = TableDefinition::new("doc_state");
 const UNSYNCED: TableDefinition<u128, ()> = TableDefinition::new("unsynced");
 const SUMMARIES: TableDefinition<u128, &[u8]> = TableDefinition::new("summaries");
+/// Normalised name / phone / email → the accounts that have it, for duplicate checks.
+const MATCH_KEYS: MultimapTableDefinition<&str, u128> = MultimapTableDefinition::new("match_keys");
 
 const DEVICE_KEY: &str = "device";
 const CHECKPOINT_KEY: &str = "checkpoint";
 const LAST_SYNC_KEY: &str = "last_sync";
 /// The last sequence number this device used in a readable code.
 const CODE_SEQ_KEY: &str = "code_seq";
+/// The layout of derived rows (summaries, match keys); when it changes they are rebuilt from
+/// the documents on open.
+const FORMAT_KEY: &str = "format";
+const FORMAT: u32 = 2;
 
 /// Per-document bookkeeping kept beside the document.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -96,6 +102,7 @@ struct DocTables<'txn> {
     state: redb::Table<'txn, u128, &'static [u8]>,
     unsynced: redb::Table<'txn, u128, ()>,
     summaries: redb::Table<'txn, u128, &'static [u8]>,
+    match_keys: redb::MultimapTable<'txn, &'static str, u128>,
 }
 
 impl<'txn> DocTables<'txn> {
@@ -106,6 +113,7 @@ impl<'txn> DocTables<'txn> {
             state: txn.open_table(DOC_STATE)?,
             unsynced: txn.open_table(UNSYNCED)?,
             summaries: txn.open_table(SUMMARIES)?,
+            match_keys: txn.open_multimap_table(MATCH_KEYS)?,
         })
     }
 
@@ -148,8 +156,40 @@ impl<'txn> DocTables<'txn> {
         } else {
             self.unsynced.insert(key, ())?;
         }
+        self.summarise(id, doc)
+    }
+
+    /// Rewrites the document's summary row and its duplicate-check keys.
+    fn summarise(&mut self, id: DocId, doc: &Automerge) -> Result<(), StoreError> {
+        let key = id.as_u128();
+        let old: Option<AccountSummary> = match self.summaries.get(key)? {
+            // A row in an older layout is simply replaced.
+            Some(bytes) => decode(id, bytes.value()).ok(),
+            None => None,
+        };
+        for match_key in old.iter().flat_map(|s| &s.match_keys) {
+            self.match_keys.remove(match_key.as_str(), key)?;
+        }
         let summary = AccountSummary::of(id, &account::hydrate(doc, id)?);
+        for match_key in &summary.match_keys {
+            self.match_keys.insert(match_key.as_str(), key)?;
+        }
         self.summaries.insert(key, encode(&summary).as_slice())?;
+        Ok(())
+    }
+
+    /// Writes every summary row and match key from the documents (into emptied tables).
+    fn rebuild_summaries(&mut self, actor: &ActorId) -> Result<(), StoreError> {
+        let ids: Vec<DocId> = self
+            .state
+            .iter()?
+            .map(|e| e.map(|(k, _)| DocId::from_u128(k.value())))
+            .collect::<Result<_, _>>()?;
+        for id in ids {
+            if let Some(doc) = load(&self.snapshots, &self.chunks, id, actor)? {
+                self.summarise(id, &doc)?;
+            }
+        }
         Ok(())
     }
 }
@@ -234,6 +274,22 @@ impl Store {
                 }
             }
         };
+        let format = {
+            let meta = txn.open_table(META)?;
+            let stored = meta
+                .get(FORMAT_KEY)?
+                .and_then(|v| <[u8; 4]>::try_from(v.value()).ok());
+            stored.map(u32::from_le_bytes)
+        };
+        if format != Some(FORMAT) {
+            // Derived rows in another layout: drop them and rebuild from the documents.
+            txn.delete_table(SUMMARIES)?;
+            txn.delete_multimap_table(MATCH_KEYS)?;
+            DocTables::open(&txn)?
+                .rebuild_summaries(&ActorId::from(device.to_bytes().as_slice()))?;
+            txn.open_table(META)?
+                .insert(FORMAT_KEY, FORMAT.to_le_bytes().as_slice())?;
+        }
         // Create every table up front so read transactions never meet a missing one.
         DocTables::open(&txn)?;
         txn.commit()?;
@@ -274,12 +330,24 @@ impl Store {
 
     /// Accounts in this store that look like `new`: the same normalised name, phone or email.
     pub fn duplicates(&self, new: &NewAccount) -> Result<Vec<AccountSummary>, StoreError> {
-        let keys = duplicates::match_keys(&new.name, new.contact.iter());
-        Ok(self
-            .accounts()?
-            .into_iter()
-            .filter(|a| a.match_keys.iter().any(|k| keys.contains(k)))
-            .collect())
+        let txn = self.db.begin_read()?;
+        let (index, summaries) = (
+            txn.open_multimap_table(MATCH_KEYS)?,
+            txn.open_table(SUMMARIES)?,
+        );
+        let mut ids = std::collections::BTreeSet::new();
+        for key in duplicates::match_keys(&new.name, new.contact.iter()) {
+            for id in index.get(key.as_str())? {
+                ids.insert(id?.value());
+            }
+        }
+        let mut found = Vec::with_capacity(ids.len());
+        for key in ids {
+            if let Some(bytes) = summaries.get(key)? {
+                found.push(decode(DocId::from_u128(key), bytes.value())?);
+            }
+        }
+        Ok(found)
     }
 
     /// Applies one edit to an account; durable when this returns. Returns the id of the entry
