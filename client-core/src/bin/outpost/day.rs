@@ -1,0 +1,161 @@
+//! The day's work: what is due today, logging a visit or call, planning the next contact.
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Days, NaiveTime, Utc};
+use outpost_client::facts;
+use outpost_client::{AccountEdit, NewFollowUp, Store};
+use outpost_protocol::DocId;
+use serde::Serialize;
+
+use crate::args::{LogArgs, PlanArgs, PlanCommand, TodayArgs};
+use crate::format::{minutes, or_dash, print_json, short, table};
+use crate::input::entry_id;
+
+/// One line of the day's agenda.
+#[derive(Debug, Serialize)]
+struct Due<'a> {
+    id: DocId,
+    code: Option<&'a str>,
+    name: &'a str,
+    owner: &'a str,
+    status: &'a str,
+    priority: Option<&'a str>,
+    next_due: DateTime<Utc>,
+    overdue: bool,
+}
+
+pub(crate) fn today(store: &Store, args: TodayArgs, now: DateTime<Utc>) -> Result<()> {
+    let tomorrow = now
+        .date_naive()
+        .checked_add_days(Days::new(1))
+        .context("the date is out of range")?
+        .and_time(NaiveTime::MIN)
+        .and_utc();
+    let accounts = store.accounts()?;
+    let mut due: Vec<Due<'_>> = accounts
+        .iter()
+        .filter(|a| args.owner.as_deref().is_none_or(|o| a.owner == o))
+        .filter_map(|a| {
+            let next_due = a.next_due.filter(|d| *d < tomorrow)?;
+            Some(Due {
+                id: a.id,
+                code: a.code.as_deref(),
+                name: &a.name,
+                owner: &a.owner,
+                status: &a.status,
+                priority: a.priority.as_deref(),
+                next_due,
+                overdue: next_due < now,
+            })
+        })
+        .collect();
+    // Longest overdue first; everything overdue is due before anything still due today.
+    due.sort_by(|a, b| (a.next_due, a.name, a.id).cmp(&(b.next_due, b.name, b.id)));
+    if args.output.json {
+        return print_json(&due);
+    }
+    if due.is_empty() {
+        out!("Nothing overdue and nothing due today.");
+        return Ok(());
+    }
+    let headers = [
+        "ID",
+        "CODE",
+        "NAME",
+        "OWNER",
+        "STATUS",
+        "PRIORITY",
+        "DUE (UTC)",
+    ];
+    for (title, overdue) in [("Overdue", true), ("Due today", false)] {
+        let rows: Vec<Vec<String>> = due
+            .iter()
+            .filter(|d| d.overdue == overdue)
+            .map(|d| {
+                let late = if overdue {
+                    format!("  ({} late)", ago(now - d.next_due))
+                } else {
+                    String::new()
+                };
+                vec![
+                    short(d.id),
+                    or_dash(d.code),
+                    d.name.to_owned(),
+                    d.owner.to_owned(),
+                    d.status.to_owned(),
+                    or_dash(d.priority).to_uppercase(),
+                    format!("{}{late}", minutes(d.next_due)),
+                ]
+            })
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        out!("{title} ({})", rows.len());
+        for line in table(Some(&headers), rows) {
+            out!("  {line}");
+        }
+    }
+    Ok(())
+}
+
+/// A duration as a rep would say it: "3 days", "5 h", "20 min".
+fn ago(elapsed: chrono::TimeDelta) -> String {
+    match (
+        elapsed.num_days(),
+        elapsed.num_hours(),
+        elapsed.num_minutes(),
+    ) {
+        (1, _, _) => "1 day".to_owned(),
+        (days, _, _) if days > 1 => format!("{days} days"),
+        (_, hours, _) if hours >= 1 => format!("{hours} h"),
+        (_, _, minutes) => format!("{minutes} min"),
+    }
+}
+
+pub(crate) fn log(store: &Store, args: LogArgs, now: DateTime<Utc>) -> Result<()> {
+    let id = store.resolve(&args.id)?;
+    let occurred_at = args.at.unwrap_or(now);
+    let follow_up = NewFollowUp {
+        attitude: args.attitude,
+        next_action: args.next,
+        next_due: args.next_due,
+        ..NewFollowUp::new(occurred_at, args.method.clone(), &args.summary.join(" "))
+    };
+    store.edit_account(id, &AccountEdit::LogFollowUp(follow_up), now)?;
+    let name = store.account(id)?.record.name;
+    if now - occurred_at > facts::LATE_AFTER {
+        out!(
+            "logged {} with {name}, flagged late: it happened more than 24 h ago",
+            args.method
+        );
+    } else {
+        out!("logged {} with {name}", args.method);
+    }
+    Ok(())
+}
+
+pub(crate) fn plan(store: &Store, args: PlanArgs, now: DateTime<Utc>) -> Result<()> {
+    if let Some(PlanCommand::Done { id, plan }) = args.command {
+        let id = store.resolve(&id)?;
+        let account = store.account(id)?;
+        let plan_id = entry_id(&account.record.plans, "plan", &plan)?;
+        store.edit_account(id, &AccountEdit::CompletePlan(plan_id.clone()), now)?;
+        let goal = &account.record.plans[&plan_id].goal;
+        out!("done: {goal} ({})", account.record.name);
+        return Ok(());
+    }
+    let (Some(id), Some(due)) = (args.id, args.due) else {
+        bail!("give the account, --due and the goal, or `plan done ACCOUNT PLAN`");
+    };
+    let id = store.resolve(&id)?;
+    let edit = AccountEdit::PlanFollowUp {
+        due,
+        method: args.method,
+        goal: args.goal.join(" "),
+        owner: args.owner,
+    };
+    let added = store.edit_account(id, &edit, now)?;
+    out!("{}", added.context("the store returned no plan id")?);
+    Ok(())
+}

@@ -1,0 +1,88 @@
+//! Writing to the terminal: lines on stdout that survive a closed pipe, tables, short ids and
+//! JSON.
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use outpost_protocol::DocId;
+use serde::Serialize;
+
+/// Prints a line on stdout like `println!`, but ends the command quietly when the reader has
+/// gone (`outpost list | head -3`) instead of panicking.
+macro_rules! out {
+    () => {
+        $crate::format::emit(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::format::emit(format_args!($($arg)*))
+    };
+}
+
+pub(crate) fn emit(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = writeln!(stdout, "{line}") {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to stdout: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// The first 8 hex digits of an id: enough to tell a rep's accounts apart, and to type.
+pub(crate) fn short(id: DocId) -> String {
+    id.to_string()[..8].to_owned()
+}
+
+/// The first 8 characters of a contact, plan or opportunity id.
+pub(crate) fn short_entry(id: &str) -> String {
+    id.chars().take(8).collect()
+}
+
+pub(crate) fn or_dash(value: Option<&str>) -> String {
+    value.unwrap_or("-").to_owned()
+}
+
+pub(crate) fn minutes(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// Lines of a table with columns padded to their widest cell (the last column is not padded).
+pub(crate) fn table(headers: Option<&[&str]>, rows: Vec<Vec<String>>) -> Vec<String> {
+    let mut all: Vec<Vec<String>> = Vec::with_capacity(rows.len() + 1);
+    if let Some(headers) = headers {
+        all.push(headers.iter().map(|h| (*h).to_owned()).collect());
+    }
+    all.extend(rows);
+    let columns = all.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            all.iter()
+                .filter_map(|row| row.get(c))
+                .map(|cell| cell.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    all.iter()
+        .map(|row| {
+            let cells: Vec<String> = row
+                .iter()
+                .enumerate()
+                .map(|(c, cell)| {
+                    if c + 1 == row.len() {
+                        cell.clone()
+                    } else {
+                        format!("{cell:width$}", width = widths[c])
+                    }
+                })
+                .collect();
+            cells.join("  ").trim_end().to_owned()
+        })
+        .collect()
+}
+
+pub(crate) fn print_json(value: &impl Serialize) -> Result<()> {
+    out!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}

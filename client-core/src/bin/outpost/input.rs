@@ -1,0 +1,123 @@
+//! Reading what a rep types: times, days, amounts, currencies, custom fields, and the short
+//! ids of contacts, plans and opportunities.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Result, bail};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use outpost_client::model::Day;
+
+/// Reads `--at`: RFC 3339, or "YYYY-MM-DD HH:MM" taken as UTC.
+pub(crate) fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").map(|t| t.and_utc()))
+        .map_err(|_| {
+            "expected \"YYYY-MM-DD HH:MM\" (UTC) or RFC 3339, such as 2025-03-14T09:30:00+01:00"
+                .to_owned()
+        })
+}
+
+/// The start of the working day a plan falls on when only the day is given.
+const PLAN_TIME: NaiveTime = match NaiveTime::from_hms_opt(9, 0, 0) {
+    Some(t) => t,
+    None => panic!("09:00 is a time"),
+};
+
+/// Reads `--due`: a time as [`parse_time`] reads it, or a day (09:00 UTC).
+pub(crate) fn parse_due(text: &str) -> Result<DateTime<Utc>, String> {
+    parse_time(text).or_else(|e| match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        Ok(day) => Ok(day.and_time(PLAN_TIME).and_utc()),
+        Err(_) => Err(format!("{e}, or a day YYYY-MM-DD")),
+    })
+}
+
+/// Reads a day, `YYYY-MM-DD`.
+pub(crate) fn parse_day(text: &str) -> Result<Day, String> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map(Day)
+        .map_err(|_| format!("`{text}` is not a day written YYYY-MM-DD, such as 2025-03-14"))
+}
+
+/// Reads an amount typed as decimal text (`1234`, `1234.5`, `1234.56`) into integer minor
+/// units, exactly: the digits are read as text, never through a float.
+pub(crate) fn parse_amount(text: &str) -> Result<i64, String> {
+    let typed = text.trim();
+    let (whole, fraction) = typed.split_once('.').unwrap_or((typed, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let well_formed =
+        !whole.is_empty() && digits(whole) && digits(fraction) && !(typed.ends_with('.'));
+    if !well_formed {
+        return Err(format!(
+            "`{text}` is not an amount: write digits with an optional decimal point, such as \
+             1234.56 (no sign, no thousands separators)"
+        ));
+    }
+    if fraction.len() > 2 {
+        return Err(format!(
+            "`{text}` has more than 2 decimals; amounts are kept to the cent"
+        ));
+    }
+    let cents: i64 = format!("{fraction:0<2}")
+        .parse()
+        .map_err(|_| format!("`{text}` is not an amount"))?;
+    whole
+        .parse::<i64>()
+        .ok()
+        .and_then(|units| units.checked_mul(100))
+        .and_then(|minor| minor.checked_add(cents))
+        .ok_or_else(|| format!("`{text}` is too large an amount"))
+}
+
+/// Reads a currency code; `eur` is taken as `EUR`.
+pub(crate) fn parse_currency(text: &str) -> Result<String, String> {
+    let code = text.trim().to_ascii_uppercase();
+    if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(code)
+    } else {
+        Err(format!("`{text}` is not a currency code such as EUR"))
+    }
+}
+
+/// Reads `FIELD=VALUE` for a custom field; an empty value removes the field.
+pub(crate) fn parse_custom(text: &str) -> Result<(String, Option<String>), String> {
+    let (field, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not FIELD=VALUE, such as wechat=harborfoods"))?;
+    let field = field.trim();
+    if field.is_empty() {
+        return Err(format!("`{text}` has no field name before `=`"));
+    }
+    Ok((
+        field.to_owned(),
+        (!value.is_empty()).then(|| value.to_owned()),
+    ))
+}
+
+/// The full id of the contact, plan or opportunity (`field`) that `typed` names: the id
+/// itself, or its first few characters (at least 4) if only one id starts with them.
+pub(crate) fn entry_id<T>(
+    entries: &BTreeMap<String, T>,
+    field: &str,
+    typed: &str,
+) -> Result<String> {
+    let typed = typed.trim().to_lowercase();
+    if entries.contains_key(&typed) {
+        return Ok(typed);
+    }
+    let matching: Vec<&String> = entries.keys().filter(|k| k.starts_with(&typed)).collect();
+    match matching.as_slice() {
+        [] => bail!(
+            "invalid {field}: this account has no {field} `{typed}`; `outpost show ACCOUNT` \
+             lists them with their ids"
+        ),
+        _ if typed.len() < 4 => {
+            bail!("invalid {field}: `{typed}` is too short; type at least 4 characters of the id")
+        }
+        [one] => Ok((*one).clone()),
+        _ => bail!(
+            "invalid {field}: {} {field} ids start with `{typed}`; type more of it",
+            matching.len()
+        ),
+    }
+}

@@ -1,0 +1,93 @@
+//! `outpost`: the field rep's command line. It keeps customer accounts in a store on this
+//! device, so a rep can work through the day offline: see what is due, log visits and calls,
+//! plan the next contact, move opportunities, convert leads, mark accounts lost. Everything
+//! syncs with the Outpost server whenever a connection exists.
+//!
+//! Times are UTC throughout. The clock is read once per command, in `main`, and passed down.
+//!
+//! # Layout
+//! - `args`: the command line as clap reads it, with its help text.
+//! - `input`: reading typed values (times, days, amounts, entry ids).
+//! - `store`: opening this device's store, waiting while another command holds it.
+//! - `day`: the day's work: what is due, logging contacts, planning the next one.
+//! - `records`: changing an account: profile, needs, contacts, sales, lifecycle.
+//! - `show`: reading accounts: one in full, the list, a search.
+//! - `conflicts`: listing and settling fields two devices changed at once.
+//! - `csv_file`: the CSV template, import and export.
+//! - `sync`: syncing with the server, once or continuously, and what is unsynced.
+//! - `format`: writing to the terminal: tables, short ids, JSON.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use clap::Parser;
+
+#[macro_use]
+mod format;
+
+mod args;
+mod conflicts;
+mod csv_file;
+mod day;
+mod input;
+mod records;
+mod show;
+mod store;
+mod sync;
+
+use args::{Cli, Command, OpportunityCommand, StatusArgs};
+use store::open_store;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli, Utc::now()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli, now: DateTime<Utc>) -> Result<()> {
+    let store = || open_store(&cli.store);
+    match cli.command {
+        Command::Today(args) => day::today(&store()?, args, now),
+        Command::Log(args) => day::log(&store()?, args, now),
+        Command::Plan(args) => day::plan(&store()?, args, now),
+        Command::Show(args) => show::show(&store()?, &args.id, args.output, now),
+        Command::List(output) => show::list(&store()?, output),
+        Command::Search(args) => show::search(&store()?, args),
+        Command::Template => {
+            csv_file::template();
+            Ok(())
+        }
+        Command::Import(args) => csv_file::import(&store()?, args, now),
+        Command::Export(args) => csv_file::export(&store()?, args),
+        Command::Create(args) => records::create(&store()?, *args, now),
+        Command::Set(args) => records::set(&store()?, *args, now),
+        Command::Needs(args) => records::needs(&store()?, args, now),
+        Command::Contact(command) => records::contact(&store()?, command, now),
+        Command::Opportunity(OpportunityCommand::Add(args)) => {
+            records::add_opportunity(&store()?, args, now)
+        }
+        Command::Move(args) => records::move_opportunity(&store()?, args, now),
+        Command::Deal(args) => records::deal(&store()?, args, now),
+        Command::Service(args) => records::service(&store()?, args, now),
+        Command::Convert(args) => records::convert(&store()?, args, now),
+        Command::Lost(args) => records::lost(&store()?, args, now),
+        Command::Dormant(args) => records::dormant(&store()?, args, now),
+        Command::Status(StatusArgs {
+            id: Some(id),
+            status: Some(new),
+            ..
+        }) => records::set_status(&store()?, &id, new, now),
+        Command::Status(args) => sync::status(&store()?, args.output),
+        Command::Conflicts(args) => conflicts::conflicts(&store()?, args),
+        Command::Settle(args) => conflicts::settle(&store()?, args, now),
+        Command::Sync(output) => sync::sync(&store()?, &cli.server, output),
+        // Opens the store only while it syncs, so other commands can use it meanwhile.
+        Command::Watch => sync::watch(&cli.store, &cli.server),
+    }
+}

@@ -1,0 +1,126 @@
+//! Syncing with the server, once or continuously, and what this device has not synced yet.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use outpost_client::{HttpClient, Store, SyncReport};
+use outpost_protocol::DocId;
+
+use crate::args::Output;
+use crate::format::{minutes, print_json, short};
+use crate::store::open_store_async;
+
+pub(crate) fn status(store: &Store, output: Output) -> Result<()> {
+    let status = store.status()?;
+    if output.json {
+        return print_json(&status);
+    }
+    let names: HashMap<DocId, String> = store
+        .accounts()?
+        .into_iter()
+        .map(|a| (a.id, a.name))
+        .collect();
+    out!("device      {}", status.device);
+    out!("unsynced    {} account(s)", status.unsynced.len());
+    for id in &status.unsynced {
+        out!(
+            "  {}  {}",
+            short(*id),
+            names.get(id).map_or("", String::as_str)
+        );
+    }
+    out!("checkpoint  {}", status.checkpoint);
+    let last_sync = status
+        .last_sync
+        .map_or_else(|| "never".to_owned(), |t| minutes(t) + " UTC");
+    out!("last sync   {last_sync}");
+    Ok(())
+}
+
+pub(crate) fn sync(store: &Store, server: &str, output: Output) -> Result<()> {
+    let report = runtime()?
+        .block_on(HttpClient::new(server).sync(store))
+        .with_context(|| format!("sync with {server} failed"))?;
+    if output.json {
+        return print_json(&report);
+    }
+    out!("{}", describe(&report));
+    Ok(())
+}
+
+pub(crate) fn watch(dir: &Path, server: &str) -> Result<()> {
+    let client = HttpClient::new(server);
+    runtime()?.block_on(async {
+        tokio::select! {
+            result = follow(&client, dir) => {
+                result.with_context(|| format!("watching {server} failed"))
+            }
+            stop = tokio::signal::ctrl_c() => stop.context("cannot listen for Ctrl-C"),
+        }
+    })
+}
+
+/// Follows the server's live stream, syncing whenever it announces changes this device lacks.
+/// The store is open only while it is read or synced, never while waiting for news.
+async fn follow(client: &HttpClient, dir: &Path) -> Result<()> {
+    let device = open_store_async(dir).await?.device();
+    // Subscribing before the first sync means a change committed in between is announced
+    // rather than missed until the next one.
+    let mut notifications = client.subscribe(device).await?;
+    let store = open_store_async(dir).await?;
+    let report = client.sync(&store).await?;
+    // Closed before the line is printed: a script that reads it may use the store at once.
+    drop(store);
+    out!("{}", describe(&report));
+    while let Some(seq) = notifications.next().await? {
+        let store = match open_store_async(dir).await {
+            Ok(store) => store,
+            Err(e) => {
+                // Whatever this sync would have fetched, the next one fetches too.
+                eprintln!("warning: skipped a sync: {e:#}; will sync at the server's next change");
+                continue;
+            }
+        };
+        // A position the checkpoint already covers (often our own push, echoed back) holds
+        // nothing new.
+        if seq <= store.status()?.checkpoint {
+            continue;
+        }
+        let report = client.sync(&store).await?;
+        drop(store);
+        out!("{}", describe(&report));
+    }
+    out!("The server closed the live stream.");
+    Ok(())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the network runtime")
+}
+
+/// One line saying what a sync did.
+fn describe(report: &SyncReport) -> String {
+    let trips = if report.round_trips == 1 {
+        "round trip"
+    } else {
+        "round trips"
+    };
+    let refused: String = report
+        .refused
+        .iter()
+        .map(|(id, reason)| format!("; refused {}: {reason}", short(*id)))
+        .collect();
+    format!(
+        "synced in {} {trips}: pushed {}, received {}, refused {}; {} bytes sent, {} received{refused}",
+        report.round_trips,
+        report.pushed.len(),
+        report.received.len(),
+        report.refused.len(),
+        report.bytes_sent,
+        report.bytes_received,
+    )
+}
