@@ -16,7 +16,7 @@
 //! - [`http`]: the thin reqwest driver that runs the engine and follows the live stream.
 //! - [`error`]: one error enum per operation family.
 //!
-//! The `outpost` binary (`src/bin/outpost.rs`) is the rep's command line over this library.
+//! The `outpost` binary (`src/bin/outpost/`) is the rep's command line over this library.
 
 pub mod account;
 pub mod code;
