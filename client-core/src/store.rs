@@ -623,10 +623,11 @@ impl Store {
                 .map(|h| ChangeHash(h.0))
                 .filter(|h| doc.get_change_by_hash(h).is_some())
                 .collect();
+            // Compressed where automerge finds it worthwhile: fewer bytes on the wire.
             let changes: Vec<Vec<u8>> = doc
                 .get_changes(&known)
-                .iter()
-                .map(|c| c.raw_bytes().to_vec())
+                .into_iter()
+                .map(|mut c| c.bytes().into_owned())
                 .collect();
             let size: usize = changes.iter().map(Vec::len).sum();
             if used + size > budget && !pushes.is_empty() {

@@ -265,17 +265,16 @@ impl<'txn> WriteTables<'txn> {
         Ok(load(&self.snapshots, &self.chunks, doc)?.unwrap_or_default())
     }
 
-    /// Stores `changes` (already applied to `doc`) as the commit `committed`, and compacts
+    /// Stores `changes` (encoded automerge changes, already applied to `doc`) as the commit `committed`, and compacts
     /// the document into a snapshot when its chunks pile up.
     pub fn commit_changes(
         &mut self,
         committed: Committed,
         received_at_ms: i64,
-        changes: &[Change],
+        changes: &[&[u8]],
         doc: &Automerge,
     ) -> Result<(), StorageError> {
-        let raw: Vec<&[u8]> = changes.iter().map(Change::raw_bytes).collect();
-        let changes = postcard::to_stdvec(&raw).expect("byte lists always serialize");
+        let changes = postcard::to_stdvec(changes).expect("byte lists always serialize");
         let Committed {
             seq,
             doc: id,

@@ -186,10 +186,12 @@ impl WriterThread {
         push: &DocPush,
         received_at_ms: i64,
     ) -> Result<Applied, StorageError> {
-        let mut changes = Vec::with_capacity(push.changes.len());
+        // Each change with the bytes it came in: stored and relayed as sent, so a change the
+        // device compressed stays compressed.
+        let mut changes: Vec<(Change, &[u8])> = Vec::with_capacity(push.changes.len());
         for (i, bytes) in push.changes.iter().enumerate() {
             match Change::from_bytes(bytes.clone()) {
-                Ok(change) => changes.push(change),
+                Ok(change) => changes.push((change, bytes)),
                 Err(e) => {
                     return Ok(Applied::Invalid(format!(
                         "change {i} is not an automerge change: {e}"
@@ -201,7 +203,7 @@ impl WriterThread {
             .cache
             .try_get_or_insert_mut(push.doc, || tables.load(push.doc))?;
         let mut fresh_hashes = HashSet::new();
-        changes.retain(|c| {
+        changes.retain(|(c, _)| {
             doc.get_change_by_hash(&c.hash()).is_none() && fresh_hashes.insert(c.hash())
         });
         if changes.is_empty() {
@@ -210,17 +212,18 @@ impl WriterThread {
         }
         let known =
             |h: &ChangeHash| fresh_hashes.contains(h) || doc.get_change_by_hash(h).is_some();
-        if !changes.iter().all(|c| c.deps().iter().all(known)) {
+        if !changes.iter().all(|(c, _)| c.deps().iter().all(known)) {
             return Ok(Applied::MissingDependencies);
         }
-        if let Err(e) = doc.apply_changes(changes.iter().cloned()) {
+        if let Err(e) = doc.apply_changes(changes.iter().map(|(c, _)| c.clone())) {
             // The cached copy may hold part of the push; drop it so the next load is clean.
             self.cache.pop(&push.doc);
             return Ok(Applied::Invalid(format!(
                 "changes could not be applied: {e}"
             )));
         }
-        tables.commit_changes(next, received_at_ms, &changes, doc)?;
+        let encoded: Vec<&[u8]> = changes.iter().map(|(_, bytes)| *bytes).collect();
+        tables.commit_changes(next, received_at_ms, &encoded, doc)?;
         Ok(Applied::Committed)
     }
 }
