@@ -445,20 +445,12 @@ pub struct SchemaError {
     pub reason: String,
 }
 
-/// Reads the typed account out of its document.
-pub(crate) fn hydrate(doc: &Automerge, id: DocId) -> Result<AccountDoc, SchemaError> {
-    autosurgeon::hydrate(doc).map_err(|e| SchemaError {
-        doc: id,
-        reason: e.to_string(),
-    })
-}
-
-/// Reads the typed account out of an open transaction.
-pub(crate) fn hydrate_from(
-    tx: &automerge::transaction::Transaction<'_>,
+/// Reads the typed account out of its document (or an open transaction on it).
+pub(crate) fn hydrate<D: autosurgeon::ReadDoc>(
+    doc: &D,
     id: DocId,
 ) -> Result<AccountDoc, SchemaError> {
-    autosurgeon::hydrate(tx).map_err(|e| SchemaError {
+    autosurgeon::hydrate(doc).map_err(|e| SchemaError {
         doc: id,
         reason: e.to_string(),
     })

@@ -139,8 +139,8 @@ pub struct ImportReport {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CsvError {
-    #[error("cannot read the CSV file: {0}")]
-    Read(#[from] csv::Error),
+    #[error("CSV: {0}")]
+    Csv(#[from] csv::Error),
     #[error("column `{0}` is not a template column; map it with COLUMN=field")]
     UnknownColumn(String),
     #[error("the file has no `{0}` column")]

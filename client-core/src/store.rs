@@ -18,8 +18,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::account::{self, Account, AccountEdit, AccountSummary, EditContext, NewAccount};
 use crate::error::{EditError, LookupError, StoreError, SyncError};
+use crate::model::{self, AccountDoc};
 use crate::rules::{self, invalid};
-use crate::{conflicts, duplicates, model};
+use crate::{conflicts, duplicates};
 
 /// Chunks a document may collect before it is compacted into one snapshot.
 pub const COMPACT_AFTER: u32 = 32;
@@ -148,7 +149,15 @@ impl<'txn> DocTables<'txn> {
         Ok(())
     }
 
-    fn finish(&mut self, id: DocId, doc: &Automerge, state: &DocState) -> Result<(), StoreError> {
+    /// Records the document's sync state and its summary, from `record`, the typed account
+    /// the document now holds.
+    fn finish(
+        &mut self,
+        id: DocId,
+        doc: &Automerge,
+        record: &AccountDoc,
+        state: &DocState,
+    ) -> Result<(), StoreError> {
         let key = id.as_u128();
         self.state.insert(key, encode(state).as_slice())?;
         if to_heads(&doc.get_heads()) == state.synced_heads {
@@ -156,11 +165,11 @@ impl<'txn> DocTables<'txn> {
         } else {
             self.unsynced.insert(key, ())?;
         }
-        self.summarise(id, doc)
+        self.summarise(id, record)
     }
 
     /// Rewrites the document's summary row and its duplicate-check keys.
-    fn summarise(&mut self, id: DocId, doc: &Automerge) -> Result<(), StoreError> {
+    fn summarise(&mut self, id: DocId, record: &AccountDoc) -> Result<(), StoreError> {
         let key = id.as_u128();
         let old: Option<AccountSummary> = match self.summaries.get(key)? {
             // A row in an older layout is simply replaced.
@@ -170,7 +179,7 @@ impl<'txn> DocTables<'txn> {
         for match_key in old.iter().flat_map(|s| &s.match_keys) {
             self.match_keys.remove(match_key.as_str(), key)?;
         }
-        let summary = AccountSummary::of(id, &account::hydrate(doc, id)?);
+        let summary = AccountSummary::of(id, record);
         for match_key in &summary.match_keys {
             self.match_keys.insert(match_key.as_str(), key)?;
         }
@@ -187,7 +196,7 @@ impl<'txn> DocTables<'txn> {
             .collect::<Result<_, _>>()?;
         for id in ids {
             if let Some(doc) = load(&self.snapshots, &self.chunks, id, actor)? {
-                self.summarise(id, &doc)?;
+                self.summarise(id, &account::hydrate(&doc, id)?)?;
             }
         }
         Ok(())
@@ -199,11 +208,11 @@ fn create_doc(
     id: DocId,
     new: &NewAccount,
     ctx: &mut EditContext<'_>,
-) -> Result<(), EditError> {
+) -> Result<((), AccountDoc), EditError> {
     let doc = account::init(new, ctx);
     rules::check(None, &doc)?;
     autosurgeon::reconcile(tx, &doc).map_err(|e| corrupt(id, e))?;
-    Ok(())
+    Ok(((), doc))
 }
 
 fn next_code_seq(txn: &redb::WriteTransaction) -> Result<u32, StoreError> {
@@ -373,7 +382,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Vec<Option<String>>, EditError> {
         self.write(id, false, now, |tx, ctx| {
-            let before = account::hydrate_from(tx, id)?;
+            let before = account::hydrate(tx, id)?;
             let mut after = before.clone();
             let added = edits
                 .iter()
@@ -381,7 +390,7 @@ impl Store {
                 .collect::<Result<Vec<_>, _>>()?;
             rules::check(Some(&before), &after)?;
             model::write_changes(tx, &before, &after).map_err(|e| corrupt(id, e))?;
-            Ok(added)
+            Ok((added, after))
         })
     }
 
@@ -409,7 +418,7 @@ impl Store {
         self.write(id, false, now, |tx, _| {
             tx.put(&obj, key.as_str(), value)
                 .map_err(|e| corrupt(id, e))?;
-            Ok(())
+            Ok(((), account::hydrate(tx, id)?))
         })
     }
 
@@ -418,7 +427,10 @@ impl Store {
         id: DocId,
         create: bool,
         now: DateTime<Utc>,
-        edit: impl FnOnce(&mut Transaction<'_>, &mut EditContext<'_>) -> Result<T, EditError>,
+        edit: impl FnOnce(
+            &mut Transaction<'_>,
+            &mut EditContext<'_>,
+        ) -> Result<(T, AccountDoc), EditError>,
     ) -> Result<T, EditError> {
         let txn = self.db.begin_write().map_err(StoreError::from)?;
         let result = self.write_in(&txn, id, create, now, edit)?;
@@ -426,7 +438,8 @@ impl Store {
         Ok(result)
     }
 
-    /// One document's edit inside an open write transaction. On error the automerge
+    /// One document's edit inside an open write transaction. `edit` returns its result and the
+    /// typed account it wrote, which the summary row is made from. On error the automerge
     /// transaction is dropped (rolled back) and the caller drops the redb one: nothing is
     /// written.
     fn write_in<T>(
@@ -435,7 +448,10 @@ impl Store {
         id: DocId,
         create: bool,
         now: DateTime<Utc>,
-        edit: impl FnOnce(&mut Transaction<'_>, &mut EditContext<'_>) -> Result<T, EditError>,
+        edit: impl FnOnce(
+            &mut Transaction<'_>,
+            &mut EditContext<'_>,
+        ) -> Result<(T, AccountDoc), EditError>,
     ) -> Result<T, EditError> {
         let mut tables = DocTables::open(txn)?;
         let loaded = load(&tables.snapshots, &tables.chunks, id, &self.actor())?;
@@ -464,13 +480,13 @@ impl Store {
             code_seq,
         };
         let mut tx = doc.transaction();
-        let result = edit(&mut tx, &mut ctx)?;
+        let (result, record) = edit(&mut tx, &mut ctx)?;
         // Automerge change times are whole seconds of the device clock.
         tx.commit_with(CommitOptions::default().with_time(now.timestamp()));
         if doc.get_heads() != before {
             let mut state = tables.state(id)?;
             tables.append(id, &doc, &before, &mut state)?;
-            tables.finish(id, &doc, &state)?;
+            tables.finish(id, &doc, &record, &state)?;
         }
         Ok(result)
     }
@@ -668,7 +684,8 @@ impl Store {
                 if doc.is_empty() {
                     continue;
                 }
-                tables.finish(id, &doc, &state)?;
+                let record = account::hydrate(&doc, id).map_err(StoreError::from)?;
+                tables.finish(id, &doc, &record, &state)?;
             }
             let mut meta = txn.open_table(META).map_err(StoreError::from)?;
             let checkpoint = reply.checkpoint.0.to_le_bytes();

@@ -215,14 +215,14 @@ impl WriterThread {
         if !changes.iter().all(|(c, _)| c.deps().iter().all(known)) {
             return Ok(Applied::MissingDependencies);
         }
-        if let Err(e) = doc.apply_changes(changes.iter().map(|(c, _)| c.clone())) {
+        let (changes, encoded): (Vec<Change>, Vec<&[u8]>) = changes.into_iter().unzip();
+        if let Err(e) = doc.apply_changes(changes) {
             // The cached copy may hold part of the push; drop it so the next load is clean.
             self.cache.pop(&push.doc);
             return Ok(Applied::Invalid(format!(
                 "changes could not be applied: {e}"
             )));
         }
-        let encoded: Vec<&[u8]> = changes.iter().map(|(_, bytes)| *bytes).collect();
         tables.commit_changes(next, received_at_ms, &encoded, doc)?;
         Ok(Applied::Committed)
     }

@@ -7,7 +7,7 @@
 //! - [`CutProxy`]: a loopback TCP proxy that cuts each reply after a set number of bytes.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use outpost_client::{HttpClient, Store, SyncError, SyncReport};
@@ -100,8 +100,7 @@ impl TestServer {
 /// A rep's device: a store on disk and a client for one server.
 #[derive(Debug)]
 pub struct Device {
-    dir: PathBuf,
-    _temp: Option<TempDir>,
+    dir: TempDir,
     pub store: Store,
     pub client: HttpClient,
 }
@@ -109,36 +108,25 @@ pub struct Device {
 impl Device {
     /// A new device with an empty store, talking to `server_url`.
     pub fn new(server_url: &str) -> Device {
-        let temp = TempDir::new().expect("temp dir");
-        let dir = temp.path().to_owned();
+        let dir = TempDir::new().expect("temp dir");
         Device {
-            store: Store::open(dir.join("store.redb")).expect("open device store"),
+            store: Store::open(dir.path().join("store.redb")).expect("open device store"),
             client: HttpClient::new(server_url),
             dir,
-            _temp: Some(temp),
         }
     }
 
     /// Where the device's store file lives.
     pub fn store_path(&self) -> PathBuf {
-        self.dir.join("store.redb")
+        self.dir.path().join("store.redb")
     }
 
     /// Closes the store and opens it again from disk, as a restarted app would.
     pub fn reopen(self) -> Device {
-        let Device {
-            dir,
-            _temp,
-            store,
-            client,
-        } = self;
+        let Device { dir, store, client } = self;
         drop(store);
-        Device {
-            store: Store::open(dir.join("store.redb")).expect("reopen store"),
-            dir,
-            _temp,
-            client,
-        }
+        let store = Store::open(dir.path().join("store.redb")).expect("reopen store");
+        Device { dir, store, client }
     }
 
     /// Points the device at another server address.
@@ -152,10 +140,6 @@ impl Device {
 
     pub async fn sync(&self) -> SyncReport {
         self.try_sync().await.expect("sync succeeds")
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.dir
     }
 }
 

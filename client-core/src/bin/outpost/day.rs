@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::args::{LogArgs, PlanArgs, PlanCommand, TodayArgs};
 use crate::format::{minutes, or_dash, print_json, short, table};
 use crate::input::entry_id;
+use crate::records::add_entry;
 
 /// One line of the day's agenda.
 #[derive(Debug, Serialize)]
@@ -155,7 +156,6 @@ pub(crate) fn plan(store: &Store, args: PlanArgs, now: DateTime<Utc>) -> Result<
         goal: args.goal.join(" "),
         owner: args.owner,
     };
-    let added = store.edit_account(id, &edit, now)?;
-    out!("{}", added.context("the store returned no plan id")?);
+    add_entry(store, id, &edit, "plan", now)?;
     Ok(())
 }

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use outpost_client::account::NewOpportunity;
 use outpost_client::model::{Contact, Day, Deal, Kind, Money, Needs, Service, Status};
 use outpost_client::{AccountEdit, EditError, NewAccount, Store};
+use outpost_protocol::DocId;
 
 use crate::args::{
     AmountArgs, ContactCommand, ConvertArgs, CreateArgs, DealArgs, DormantArgs, LostArgs, MoveArgs,
@@ -164,8 +165,7 @@ pub(crate) fn contact(store: &Store, command: ContactCommand, now: DateTime<Utc>
                 phone: args.phone,
                 email: args.email,
             };
-            let added = store.edit_account(id, &AccountEdit::AddContact(contact), now)?;
-            out!("{}", added.context("the store returned no contact id")?);
+            add_entry(store, id, &AccountEdit::AddContact(contact), "contact", now)?;
         }
         ContactCommand::Edit(args) => {
             let id = store.resolve(&args.id)?;
@@ -227,8 +227,13 @@ pub(crate) fn add_opportunity(
         expected_close: args.close,
         owner,
     };
-    let added = store.edit_account(id, &AccountEdit::AddOpportunity(new), now)?;
-    out!("{}", added.context("the store returned no opportunity id")?);
+    add_entry(
+        store,
+        id,
+        &AccountEdit::AddOpportunity(new),
+        "opportunity",
+        now,
+    )?;
     Ok(())
 }
 
@@ -272,8 +277,7 @@ pub(crate) fn deal(store: &Store, args: DealArgs, now: DateTime<Utc>) -> Result<
         payment: args.payment,
         notes: args.notes,
     };
-    let added = store.edit_account(id, &AccountEdit::RecordDeal(deal), now)?;
-    out!("{}", added.context("the store returned no deal id")?);
+    add_entry(store, id, &AccountEdit::RecordDeal(deal), "deal", now)?;
     Ok(())
 }
 
@@ -286,8 +290,13 @@ pub(crate) fn service(store: &Store, args: ServiceArgs, now: DateTime<Utc>) -> R
         satisfaction: args.satisfaction,
         next_step: args.next,
     };
-    let added = store.edit_account(id, &AccountEdit::RecordService(service), now)?;
-    out!("{}", added.context("the store returned no service id")?);
+    add_entry(
+        store,
+        id,
+        &AccountEdit::RecordService(service),
+        "service",
+        now,
+    )?;
     Ok(())
 }
 
@@ -339,4 +348,20 @@ fn money(AmountArgs { amount, currency }: AmountArgs) -> Option<Money> {
         minor: amount?,
         currency: currency?,
     })
+}
+
+/// Applies an edit that adds an entry (contact, plan, opportunity, ...) and prints its id.
+pub(crate) fn add_entry(
+    store: &Store,
+    id: DocId,
+    edit: &AccountEdit,
+    what: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let added = store.edit_account(id, edit, now)?;
+    out!(
+        "{}",
+        added.with_context(|| format!("the store returned no {what} id"))?
+    );
+    Ok(())
 }
