@@ -446,10 +446,7 @@ pub struct SchemaError {
 }
 
 /// Reads the typed account out of its document (or an open transaction on it).
-pub(crate) fn hydrate<D: autosurgeon::ReadDoc>(
-    doc: &D,
-    id: DocId,
-) -> Result<AccountDoc, SchemaError> {
+pub fn hydrate<D: autosurgeon::ReadDoc>(doc: &D, id: DocId) -> Result<AccountDoc, SchemaError> {
     autosurgeon::hydrate(doc).map_err(|e| SchemaError {
         doc: id,
         reason: e.to_string(),

@@ -2,9 +2,12 @@
 //! value and shows one (the same one on every device); this module finds the others so a
 //! person can see them, with who set each and when, and settle on one.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
-use automerge::{ActorId, Automerge, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+use automerge::{
+    ActorId, Automerge, ChangeHash, ObjId, ObjType, PatchAction, Prop, ROOT, ReadDoc, ScalarValue,
+    Value,
+};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -168,4 +171,25 @@ pub(crate) fn nth_value(
         Value::Scalar(s) => Some(s.into_owned()),
         Value::Object(_) => None,
     }
+}
+
+/// The paths of the fields that differ between two versions of a document (`stage`,
+/// `contacts/k3x/phone`, `notes`), sorted: what an edit, a refused push or a commit touched.
+pub fn changed_fields(doc: &Automerge, before: &[ChangeHash], after: &[ChangeHash]) -> Vec<String> {
+    let mut paths = BTreeSet::new();
+    for patch in doc.diff(before, after) {
+        let mut path: Vec<String> = patch
+            .path
+            .iter()
+            .map(|(_, prop)| match prop {
+                Prop::Map(key) => key.clone(),
+                Prop::Seq(i) => i.to_string(),
+            })
+            .collect();
+        if let PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key } = &patch.action {
+            path.push(key.clone());
+        }
+        paths.insert(path.join("/"));
+    }
+    paths.into_iter().collect()
 }

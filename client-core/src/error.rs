@@ -75,8 +75,11 @@ impl From<redb::Error> for EditError {
 #[non_exhaustive]
 pub enum SyncError {
     #[error("could not reach the server")]
+    #[cfg(feature = "http")]
     Transport(#[from] reqwest::Error),
-    #[error("server refused the sync ({status}): {}", reply.message)]
+    #[error("this device has not logged in yet: run `outpost login`")]
+    NotLoggedIn,
+    #[error("server refused the request ({status}): {}", reply.message)]
     Refused { status: u16, reply: ErrorReply },
     #[error("server sent an unreadable reply: {0}")]
     BadReply(String),

@@ -4,14 +4,12 @@
 use bytes::Bytes;
 use chrono::Utc;
 use futures_util::stream::{BoxStream, StreamExt};
-use outpost_protocol::{CONTENT_TYPE, DeviceId, ErrorCode, ErrorReply, Seq};
+use outpost_protocol::api::{HistoryEntry, LoginReply, LoginRequest, UserInfo};
+use outpost_protocol::{CONTENT_TYPE, DocId, ErrorCode, ErrorReply, Seq};
 
 use crate::error::SyncError;
 use crate::store::Store;
 use crate::sync::{SyncReport, SyncSession};
-
-/// The header a device names itself in (until device tokens exist).
-pub const DEVICE_HEADER: &str = "x-outpost-device";
 
 /// A connection to one Outpost server.
 #[derive(Debug, Clone)]
@@ -46,15 +44,71 @@ impl HttpClient {
         }
     }
 
+    /// Logs this device in as `login` and keeps the device token in the store; every later
+    /// request of this device uses it.
+    pub async fn login(
+        &self,
+        store: &Store,
+        login: &str,
+        password: &str,
+        label: &str,
+    ) -> Result<UserInfo, SyncError> {
+        let request = LoginRequest {
+            login: login.to_owned(),
+            password: password.to_owned(),
+            device: store.device(),
+            label: label.to_owned(),
+        };
+        let response = self
+            .http
+            .post(format!("{}/v1/login", self.base))
+            .json(&request)
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            return Err(refused(response).await);
+        }
+        let reply: LoginReply = response.json().await?;
+        store.set_credentials(&reply.user.login, &reply.token)?;
+        Ok(reply.user)
+    }
+
+    /// The device token, or a clear error if this device never logged in.
+    fn token(store: &Store) -> Result<String, SyncError> {
+        store
+            .credentials()?
+            .map(|(_, token)| token)
+            .ok_or(SyncError::NotLoggedIn)
+    }
+
+    /// The history of an account: who changed what, from which device, and when.
+    pub async fn history(
+        &self,
+        store: &Store,
+        account: DocId,
+    ) -> Result<Vec<HistoryEntry>, SyncError> {
+        let response = self
+            .http
+            .get(format!("{}/v1/accounts/{account}/history", self.base))
+            .bearer_auth(Self::token(store)?)
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            return Err(refused(response).await);
+        }
+        Ok(response.json().await?)
+    }
+
     /// Syncs the store with the server until both sides have each other's changes.
     pub async fn sync(&self, store: &Store) -> Result<SyncReport, SyncError> {
+        let token = Self::token(store)?;
         let mut session = SyncSession::new();
         while let Some(body) = session.next_request(store)? {
             let response = self
                 .http
                 .post(format!("{}/v1/sync", self.base))
                 .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
-                .header(DEVICE_HEADER, store.device().to_string())
+                .bearer_auth(&token)
                 .body(body)
                 .send()
                 .await?;
@@ -67,12 +121,14 @@ impl HttpClient {
         Ok(session.finish())
     }
 
-    /// Opens the live stream: it yields the feed position of each change the server commits.
-    pub async fn subscribe(&self, device: DeviceId) -> Result<Notifications, SyncError> {
+    /// Opens the live stream for the device whose store this is: it yields the feed position
+    /// of each change the server commits in the device's scope.
+    pub async fn subscribe(&self, store: &Store) -> Result<Notifications, SyncError> {
+        let token = Self::token(store)?;
         let response = self
             .http
             .get(format!("{}/v1/events", self.base))
-            .header(DEVICE_HEADER, device.to_string())
+            .bearer_auth(token)
             .send()
             .await?;
         if !response.status().is_success() {

@@ -25,6 +25,7 @@ pub mod csv_io;
 pub mod duplicates;
 pub mod error;
 pub mod facts;
+#[cfg(feature = "http")]
 pub mod http;
 pub mod model;
 pub mod rules;
@@ -33,8 +34,9 @@ pub mod sync;
 
 pub use account::{Account, AccountEdit, AccountSummary, NewAccount, NewFollowUp, NewOpportunity};
 pub use error::{EditError, LookupError, StoreError, SyncError};
+#[cfg(feature = "http")]
 pub use http::{HttpClient, Notifications};
 pub use model::{AccountDoc, ContactMethod, FollowUp};
 pub use rules::InvalidField;
-pub use store::{Store, SyncStatus};
+pub use store::{RejectedEdit, Store, SyncStatus};
 pub use sync::{SyncReport, SyncSession};

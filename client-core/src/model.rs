@@ -438,7 +438,7 @@ const SCHEMA_TWO_CONTAINERS: [(&str, ObjType); 8] = [
 ];
 
 /// The actor of the upgrade change: the same on every device.
-const UPGRADE_ACTOR: &[u8; 16] = b"outpost-schema-2";
+pub const UPGRADE_ACTOR: &[u8; 16] = b"outpost-schema-2";
 
 /// Brings a schema-1 document up to schema 2's layout with a change every device builds
 /// byte for byte the same (same actor, no dependencies, time zero), so two devices that
@@ -467,7 +467,7 @@ pub(crate) fn upgrade(doc: &mut Automerge) -> Result<bool, AutomergeError> {
 /// differ, and within the keyed collections only the entries that differ. Untouched fields
 /// (including defaults filled in for fields an older version never wrote) are not written,
 /// so they never turn into conflicts with another device's edits.
-pub(crate) fn write_changes<D: autosurgeon::Doc>(
+pub fn write_changes<D: autosurgeon::Doc>(
     doc: &mut D,
     before: &AccountDoc,
     after: &AccountDoc,

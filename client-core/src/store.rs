@@ -6,13 +6,15 @@
 //! one snapshot and its chunks dropped, again in one transaction, so a crash leaves either the
 //! old chunks or the new snapshot, never neither.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use automerge::transaction::{CommitOptions, Transactable, Transaction};
 use automerge::{ActorId, Automerge, Change, ChangeHash, LoadOptions, OnPartialLoad, ReadDoc};
 use chrono::{DateTime, Utc};
-use outpost_protocol::{DeviceId, DocId, DocPush, DocUpdate, Head, Seq, SyncReply};
+use outpost_protocol::{
+    DeviceId, DocId, DocPush, DocUpdate, Head, PushOutcome, Seq, SyncReply, UpdateAction,
+};
 use redb::{Database, MultimapTableDefinition, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
@@ -31,12 +33,17 @@ const CHUNKS: TableDefinition<(u128, u64), &[u8]> = TableDefinition::new("chunks
 const DOC_STATE: TableDefinition<u128, &[u8]> = TableDefinition::new("doc_state");
 const UNSYNCED: TableDefinition<u128, ()> = TableDefinition::new("unsynced");
 const SUMMARIES: TableDefinition<u128, &[u8]> = TableDefinition::new("summaries");
+/// Edits the server refused, kept for the rep to see and redo: `id → RejectedEdit`.
+const REJECTED: TableDefinition<u64, &[u8]> = TableDefinition::new("rejected");
 /// Normalised name / phone / email → the accounts that have it, for duplicate checks.
 const MATCH_KEYS: MultimapTableDefinition<&str, u128> = MultimapTableDefinition::new("match_keys");
 
 const DEVICE_KEY: &str = "device";
 const CHECKPOINT_KEY: &str = "checkpoint";
 const LAST_SYNC_KEY: &str = "last_sync";
+/// The login this device's user logged in as, and the device token the server issued.
+const LOGIN_KEY: &str = "login";
+const TOKEN_KEY: &str = "token";
 /// The last sequence number this device used in a readable code.
 const CODE_SEQ_KEY: &str = "code_seq";
 /// The layout of derived rows (summaries, match keys); when it changes they are rebuilt from
@@ -68,6 +75,26 @@ pub struct SyncStatus {
 pub(crate) struct Applied {
     /// Documents that received changes they did not have.
     pub changed: Vec<DocId>,
+    /// Documents removed because they left this device's scope.
+    pub dropped: Vec<DocId>,
+}
+
+/// An edit the server refused. The account was reset to the server's version (or removed, if
+/// the server has none this user may see); the edit stays here so its author can redo it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectedEdit {
+    pub id: u64,
+    pub account: DocId,
+    /// The account's name as this device had it.
+    pub name: String,
+    /// Why the server refused it.
+    pub reason: String,
+    pub rejected_at: DateTime<Utc>,
+    /// The fields the refused changes set or removed.
+    pub fields: Vec<String>,
+    /// The refused automerge changes themselves, as they were pushed.
+    #[serde(skip_serializing)]
+    pub changes: Vec<Vec<u8>>,
 }
 
 /// A device's local store of account documents.
@@ -145,6 +172,28 @@ impl<'txn> DocTables<'txn> {
             self.chunks
                 .retain_in((key, 0)..(key, state.next_chunk), |_, _| false)?;
             state.chunks = 0;
+        }
+        Ok(())
+    }
+
+    fn is_unsynced(&self, doc: DocId) -> Result<bool, StoreError> {
+        Ok(self.unsynced.get(doc.as_u128())?.is_some())
+    }
+
+    /// Removes a document and everything derived from it.
+    fn remove(&mut self, id: DocId) -> Result<(), StoreError> {
+        let key = id.as_u128();
+        self.snapshots.remove(key)?;
+        self.chunks
+            .retain_in((key, 0)..=(key, u64::MAX), |_, _| false)?;
+        self.state.remove(key)?;
+        self.unsynced.remove(key)?;
+        let old: Option<AccountSummary> = match self.summaries.remove(key)? {
+            Some(bytes) => decode(id, bytes.value()).ok(),
+            None => None,
+        };
+        for match_key in old.iter().flat_map(|s| &s.match_keys) {
+            self.match_keys.remove(match_key.as_str(), key)?;
         }
         Ok(())
     }
@@ -301,6 +350,7 @@ impl Store {
         }
         // Create every table up front so read transactions never meet a missing one.
         DocTables::open(&txn)?;
+        txn.open_table(REJECTED)?;
         txn.commit()?;
         Ok(Store { db, device })
     }
@@ -585,6 +635,50 @@ impl Store {
         }
     }
 
+    /// Records the login this device's user logged in as and the token the server issued.
+    pub fn set_credentials(&self, login: &str, token: &str) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut meta = txn.open_table(META)?;
+            meta.insert(LOGIN_KEY, login.as_bytes())?;
+            meta.insert(TOKEN_KEY, token.as_bytes())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// The login and device token, once the user logged in from this device.
+    pub fn credentials(&self) -> Result<Option<(String, String)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let meta = txn.open_table(META)?;
+        let text = |key| -> Result<Option<String>, StoreError> {
+            Ok(meta
+                .get(key)?
+                .map(|v| String::from_utf8_lossy(v.value()).into_owned()))
+        };
+        Ok(text(LOGIN_KEY)?.zip(text(TOKEN_KEY)?))
+    }
+
+    /// Edits the server refused, oldest first.
+    pub fn rejected(&self) -> Result<Vec<RejectedEdit>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(REJECTED)?;
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (_, bytes) = entry?;
+            out.push(decode(DocId::from_u128(0), bytes.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Forgets a refused edit (once redone, or given up). Returns whether it existed.
+    pub fn dismiss_rejected(&self, id: u64) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write()?;
+        let existed = txn.open_table(REJECTED)?.remove(id)?.is_some();
+        txn.commit()?;
+        Ok(existed)
+    }
+
     /// Unsynced edits, checkpoint and last successful sync.
     pub fn status(&self) -> Result<SyncStatus, StoreError> {
         let txn = self.db.begin_read()?;
@@ -668,8 +762,57 @@ impl Store {
         let txn = self.db.begin_write().map_err(StoreError::from)?;
         {
             let mut tables = DocTables::open(&txn)?;
+            let mut rejected_table = txn.open_table(REJECTED).map_err(StoreError::from)?;
+            let mut next_rejected = rejected_table
+                .last()
+                .map_err(StoreError::from)?
+                .map_or(1, |(k, _)| k.value() + 1);
+            let rejected: HashMap<DocId, &str> = reply
+                .pushed
+                .iter()
+                .filter_map(|r| match &r.outcome {
+                    PushOutcome::Rejected { reason } => Some((r.doc, reason.as_str())),
+                    _ => None,
+                })
+                .collect();
+            // Pushes the server settled either way: their edits are stored or kept as refused.
+            let settled: HashSet<DocId> = reply
+                .pushed
+                .iter()
+                .filter(|r| {
+                    matches!(
+                        r.outcome,
+                        PushOutcome::Accepted | PushOutcome::Rejected { .. }
+                    )
+                })
+                .map(|r| r.doc)
+                .collect();
             for update in &reply.updates {
                 let id = update.doc;
+                if let Some(reason) = rejected.get(&id) {
+                    let local = load(&tables.snapshots, &tables.chunks, id, &self.actor())?;
+                    if let Some(local) = local {
+                        let state = tables.state(id)?;
+                        let edit = refused_edit(&local, id, &state, reason, now, next_rejected);
+                        rejected_table
+                            .insert(next_rejected, encode(&edit).as_slice())
+                            .map_err(StoreError::from)?;
+                        next_rejected += 1;
+                    }
+                }
+                match update.action {
+                    UpdateAction::Drop => {
+                        // An edit not yet pushed is pushed first; the server decides then.
+                        if tables.is_unsynced(id)? && !settled.contains(&id) {
+                            continue;
+                        }
+                        tables.remove(id)?;
+                        applied.dropped.push(id);
+                        continue;
+                    }
+                    UpdateAction::Replace => tables.remove(id)?,
+                    UpdateAction::Merge => {}
+                }
                 let mut doc = load(&tables.snapshots, &tables.chunks, id, &self.actor())?
                     .unwrap_or_else(|| Automerge::new().with_actor(self.actor()));
                 let before = doc.get_heads();
@@ -697,6 +840,39 @@ impl Store {
         }
         txn.commit().map_err(StoreError::from)?;
         Ok(applied)
+    }
+}
+
+/// The refused part of a document: its changes after the heads the server last confirmed.
+fn refused_edit(
+    doc: &Automerge,
+    id: DocId,
+    state: &DocState,
+    reason: &str,
+    now: DateTime<Utc>,
+    number: u64,
+) -> RejectedEdit {
+    let synced: Vec<ChangeHash> = state
+        .synced_heads
+        .iter()
+        .map(|h| ChangeHash(h.0))
+        .filter(|h| doc.get_change_by_hash(h).is_some())
+        .collect();
+    let changes: Vec<Vec<u8>> = doc
+        .get_changes(&synced)
+        .into_iter()
+        .map(|c| c.raw_bytes().to_vec())
+        .collect();
+    RejectedEdit {
+        id: number,
+        account: id,
+        name: account::hydrate(doc, id)
+            .map(|r| r.name)
+            .unwrap_or_default(),
+        reason: reason.to_owned(),
+        rejected_at: now,
+        fields: conflicts::changed_fields(doc, &synced, &doc.get_heads()),
+        changes,
     }
 }
 

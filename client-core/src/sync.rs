@@ -32,8 +32,14 @@ pub struct SyncReport {
     pub pushed: Vec<DocId>,
     /// Documents that arrived with changes this device did not have.
     pub received: Vec<DocId>,
-    /// Documents the server refused, with its reason; they stay unsynced.
+    /// Documents the server could not take (malformed changes), with its reason; they stay
+    /// unsynced.
     pub refused: Vec<(DocId, String)>,
+    /// Documents whose edits the server did not accept (permission or record rules): each
+    /// was reset to the server's version and the edit kept in [`Store::rejected`].
+    pub rejected: Vec<(DocId, String)>,
+    /// Documents removed from this device because they left its user's scope.
+    pub dropped: Vec<DocId>,
 }
 
 /// One sync in progress.
@@ -85,6 +91,7 @@ impl SyncSession {
         self.report.bytes_received += body.len();
         let applied = store.apply_reply(&reply, now)?;
         self.report.received.extend(applied.changed);
+        self.report.dropped.extend(applied.dropped);
         for result in &reply.pushed {
             match &result.outcome {
                 PushOutcome::Accepted => self.report.pushed.push(result.doc),
@@ -93,6 +100,9 @@ impl SyncSession {
                 PushOutcome::Invalid { reason } => {
                     self.refused.insert(result.doc);
                     self.report.refused.push((result.doc, reason.clone()));
+                }
+                PushOutcome::Rejected { reason } => {
+                    self.report.rejected.push((result.doc, reason.clone()));
                 }
             }
         }

@@ -1630,6 +1630,7 @@ fn deliver(store: &Store, id: DocId, doc: &Automerge, checkpoint: u64) {
         more: false,
         pushed: Vec::new(),
         updates: vec![DocUpdate {
+            action: outpost_protocol::UpdateAction::Merge,
             doc: id,
             snapshot: Some(doc.save()),
             changes: Vec::new(),

@@ -15,8 +15,8 @@ use outpost_client::{
     Store, SyncError, SyncReport, SyncSession,
 };
 use outpost_protocol::{
-    DeviceId, DocId, DocUpdate, Head, PushOutcome, PushResult, Seq, SyncReply, SyncRequest, decode,
-    encode,
+    DeviceId, DocId, DocUpdate, Head, PushOutcome, PushResult, Seq, SyncReply, SyncRequest,
+    UpdateAction, decode, encode,
 };
 use tempfile::TempDir;
 
@@ -482,6 +482,7 @@ fn result(doc: DocId, outcome: PushOutcome) -> PushResult {
 
 fn update(doc: DocId, heads: Vec<Head>) -> DocUpdate {
     DocUpdate {
+        action: UpdateAction::Merge,
         doc,
         snapshot: None,
         changes: Vec::new(),
@@ -572,6 +573,8 @@ fn accepted_pushes_leave_nothing_unsynced() {
                 pushed: both,
                 received: Vec::new(),
                 refused: Vec::new(),
+                rejected: Vec::new(),
+                dropped: Vec::new(),
             },
             "{backend:?}"
         );
@@ -852,6 +855,7 @@ impl Relay {
         let updates = changes
             .into_iter()
             .map(|(doc, changes)| DocUpdate {
+                action: UpdateAction::Merge,
                 doc,
                 snapshot: None,
                 changes,
@@ -975,6 +979,7 @@ fn a_snapshot_update_brings_in_what_the_device_lacks() {
         more: false,
         pushed: vec![result(id, PushOutcome::Accepted)],
         updates: vec![DocUpdate {
+            action: UpdateAction::Merge,
             doc: id,
             snapshot: Some(server.save()),
             changes: Vec::new(),
@@ -1045,6 +1050,7 @@ fn check_unappliable_update(broken: Broken) -> Option<String> {
         more: false,
         pushed: Vec::new(),
         updates: vec![DocUpdate {
+            action: UpdateAction::Merge,
             doc,
             snapshot: None,
             changes,

@@ -14,8 +14,20 @@ pub enum ErrorCode {
     UnsupportedVersion,
     /// The body is larger than the server accepts.
     TooLarge,
-    /// The request lacks a valid device identity.
+    /// The request lacks valid credentials (no token, an unknown or revoked token, a
+    /// disabled user, a wrong password).
     Unauthenticated,
+    /// The caller is authenticated but may not do this.
+    Forbidden,
+    /// The named user, team, device or account does not exist (or is outside the caller's
+    /// scope, which looks the same).
+    NotFound,
+    /// The request is well-formed but its content is not acceptable (a rule it breaks is named).
+    Invalid,
+    /// It conflicts with what exists (a login already taken, a device of another user).
+    Conflict,
+    /// Too many attempts; wait and try again.
+    RateLimited,
     /// The server could not complete the request; nothing was acknowledged.
     Unavailable,
 }

@@ -13,7 +13,7 @@ use crate::ids::{DeviceId, DocId, Head, Seq};
 /// A device's half of one sync round trip.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncRequest {
-    /// The device sending the request. Until authentication exists the server trusts it.
+    /// The device sending the request; it must be the device the request's token was issued to.
     pub device: DeviceId,
     /// The feed position up to which the device holds every change in its scope.
     pub checkpoint: Seq,
@@ -59,14 +59,34 @@ pub enum PushOutcome {
     MissingDependencies,
     /// The changes could not be decoded or applied; nothing of this document was stored.
     Invalid { reason: String },
+    /// The changes decode and apply, but this device's user may not make them (or they break
+    /// a record rule); nothing of this document was stored. The matching update carries the
+    /// server's version for the device to reset to; the device keeps the refused edit where
+    /// its user can see and redo it.
+    Rejected { reason: String },
+}
+
+/// What a device does with a [`DocUpdate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UpdateAction {
+    /// Merge the snapshot (if any) and the changes into the local document.
+    Merge,
+    /// Replace the local document with the snapshot: the server refused this device's
+    /// changes and its version is the one to keep.
+    Replace,
+    /// The document left the device's scope (handed over, unshared): remove it once no
+    /// unsynced edit of it is waiting to be pushed.
+    Drop,
 }
 
 /// Changes of one document the device has not received, and the server's heads afterwards.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DocUpdate {
     pub doc: DocId,
+    pub action: UpdateAction,
     /// A compacted automerge save of the whole document, sent when the changes the device
-    /// lacks were already folded into a snapshot on the server.
+    /// lacks were already folded into a snapshot on the server, when the document entered the
+    /// device's scope, and with [`UpdateAction::Replace`].
     pub snapshot: Option<Vec<u8>>,
     /// Raw automerge changes committed after the device's checkpoint, one per entry, in
     /// commit order.

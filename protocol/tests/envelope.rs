@@ -43,6 +43,7 @@ fn reply() -> SyncReply {
             },
         ],
         updates: vec![DocUpdate {
+            action: outpost_protocol::UpdateAction::Merge,
             doc: DocId::from_u128(1),
             snapshot: Some(vec![9; 10]),
             changes: vec![vec![5; 3]],

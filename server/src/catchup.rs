@@ -5,11 +5,13 @@
 //! changed, never how many documents exist. Chunks a device pushed itself are not sent back.
 //! A reply stops at [`REPLY_BUDGET`] bytes; the device asks again from the new checkpoint.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::iter::Peekable;
 
-use outpost_protocol::{DeviceId, DocId, DocUpdate, Seq};
+use outpost_protocol::{DeviceId, DocId, DocUpdate, Seq, UpdateAction};
 
-use crate::storage::{DocMeta, ReadTables, StorageError};
+use crate::access::sees;
+use crate::storage::{DocMeta, ReadTables, ScopeEntry, StorageError};
 
 /// Change bytes one reply carries before it is cut (at least one commit is always sent).
 pub const REPLY_BUDGET: usize = 4 * 1024 * 1024;
@@ -22,10 +24,25 @@ pub struct CatchUp {
     pub updates: Vec<DocUpdate>,
 }
 
+/// Who a reply is for: the device (its own pushes are not echoed) and the scopes it reads
+/// (`None`: every document).
+#[derive(Debug, Clone)]
+pub(crate) struct Reader {
+    pub device: DeviceId,
+    pub scopes: Option<Vec<String>>,
+}
+
+impl Reader {
+    fn sees(&self, meta: &DocMeta) -> bool {
+        !meta.heads.is_empty() && sees(self.scopes.as_deref(), &meta.scopes)
+    }
+}
+
 struct Pending {
     update: DocUpdate,
     meta: DocMeta,
-    snapshot_sent: bool,
+    /// The whole document is in the update already: later commits add nothing.
+    whole: bool,
 }
 
 /// The updates of one reply, in the order their documents first appear.
@@ -33,6 +50,7 @@ struct Updates<'t> {
     tables: &'t ReadTables,
     order: Vec<DocId>,
     pending: HashMap<DocId, Pending>,
+    used: usize,
 }
 
 impl Updates<'_> {
@@ -41,6 +59,7 @@ impl Updates<'_> {
             let meta = self.tables.meta(doc)?;
             let update = DocUpdate {
                 doc,
+                action: UpdateAction::Merge,
                 snapshot: None,
                 changes: Vec::new(),
                 heads: meta.heads.clone(),
@@ -50,7 +69,7 @@ impl Updates<'_> {
                 Pending {
                     update,
                     meta,
-                    snapshot_sent: false,
+                    whole: false,
                 },
             );
             self.order.push(doc);
@@ -58,25 +77,90 @@ impl Updates<'_> {
         Ok(self.pending.get_mut(&doc).expect("inserted above"))
     }
 
+    /// Puts the whole document in its update (replacing anything gathered for it).
+    fn whole(&mut self, doc: DocId, action: UpdateAction) -> Result<(), StorageError> {
+        let snapshot = self.tables.document(doc)?.map(|d| d.save());
+        self.used += snapshot.as_ref().map_or(0, Vec::len);
+        let pending = self.entry(doc)?;
+        pending.update.action = action;
+        pending.update.snapshot = snapshot;
+        pending.update.changes.clear();
+        pending.whole = true;
+        Ok(())
+    }
+
     /// Updates that carry something, plus every pushed document (for its heads).
-    fn finish(mut self, pushed: &HashSet<DocId>) -> Vec<DocUpdate> {
+    fn finish(mut self, pushed: &[(DocId, bool)]) -> Vec<DocUpdate> {
         let pending = &mut self.pending;
         self.order
             .into_iter()
             .filter_map(|doc| pending.remove(&doc))
             .map(|p| p.update)
-            .filter(|u| u.snapshot.is_some() || !u.changes.is_empty() || pushed.contains(&u.doc))
+            .filter(|u| {
+                u.action != UpdateAction::Merge
+                    || u.snapshot.is_some()
+                    || !u.changes.is_empty()
+                    || pushed.iter().any(|(d, _)| *d == u.doc)
+            })
             .collect()
     }
 }
 
-/// Collects every change after `checkpoint` that `device` did not push itself, plus an update
-/// (with the server's heads) for each document in `pushed`.
+type Entries<'t> = Box<dyn Iterator<Item = Result<(Seq, DocId, ScopeEntry), StorageError>> + 't>;
+
+/// The feed entries a reader sees after `after`, in feed order: the global feed for a reader
+/// of everything, else the merge of its scopes' feeds (an entry in two scopes comes once).
+fn entries<'t>(
+    tables: &'t ReadTables,
+    reader: &Reader,
+    after: Seq,
+) -> Result<Entries<'t>, StorageError> {
+    let Some(scopes) = &reader.scopes else {
+        let feed = tables.feed_after(after)?;
+        return Ok(Box::new(
+            feed.map(|e| e.map(|(seq, doc)| (seq, doc, ScopeEntry::Changed))),
+        ));
+    };
+    let mut feeds: Vec<Peekable<Entries<'t>>> = Vec::with_capacity(scopes.len());
+    for scope in scopes {
+        let feed: Entries<'t> = Box::new(tables.scope_after(scope, after)?);
+        feeds.push(feed.peekable());
+    }
+    let mut last = after;
+    Ok(Box::new(std::iter::from_fn(move || {
+        loop {
+            // The feed whose next entry is oldest (errors first, so they surface).
+            let next = feeds
+                .iter_mut()
+                .enumerate()
+                .filter_map(|(i, f)| match f.peek()? {
+                    Ok((seq, _, _)) => Some((i, *seq)),
+                    Err(_) => Some((i, Seq::ZERO)),
+                })
+                .min_by_key(|(_, seq)| *seq)?;
+            let entry = feeds[next.0].next()?;
+            match entry {
+                Ok((seq, _, _)) if seq == last => continue,
+                Ok((seq, doc, kind)) => {
+                    last = seq;
+                    return Some(Ok((seq, doc, kind)));
+                }
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    })))
+}
+
+/// Collects every change in the reader's scopes after `checkpoint` that its device did not
+/// push itself, the whole of each document that entered its scopes, a `Drop` for each that
+/// left, and an update for each document in `pushed` (with whether its push was rejected):
+/// the server's heads, or the server's version to reset to, or `Drop` if the reader may not
+/// see the document.
 pub(crate) fn catch_up(
     tables: &ReadTables,
-    device: DeviceId,
+    reader: &Reader,
     checkpoint: Seq,
-    pushed: &[DocId],
+    pushed: &[(DocId, bool)],
     budget: usize,
 ) -> Result<CatchUp, StorageError> {
     let head = tables.feed_head()?;
@@ -87,47 +171,71 @@ pub(crate) fn catch_up(
     } else {
         checkpoint
     };
-    let mut reached = start;
+    let mut reached = head;
     let mut more = false;
-    let mut used = 0;
     let mut updates = Updates {
         tables,
         order: Vec::new(),
         pending: HashMap::new(),
+        used: 0,
     };
-    for entry in tables.feed_after(start)? {
-        if used >= budget {
+    let mut last = start;
+    for entry in entries(tables, reader, start)? {
+        if updates.used >= budget {
             more = true;
+            reached = last;
             break;
         }
-        let (seq, doc) = entry?;
-        reached = seq;
+        let (seq, doc, kind) = entry?;
+        last = seq;
         let pending = updates.entry(doc)?;
-        if seq <= pending.meta.snapshot_seq {
-            // This commit was folded into the snapshot: send the snapshot, once.
-            if !pending.snapshot_sent {
-                let snapshot = tables.snapshot(doc)?;
-                used += snapshot.as_ref().map_or(0, Vec::len);
-                pending.update.snapshot = snapshot;
-                pending.snapshot_sent = true;
+        // Visibility as of now decides: a document that left and came back is sent whole by
+        // its `Entered` entry; one that is gone for good is dropped whatever came before.
+        let visible = reader.sees(&pending.meta);
+        match kind {
+            ScopeEntry::Left if !visible => {
+                pending.update.action = UpdateAction::Drop;
+                pending.update.snapshot = None;
+                pending.update.changes.clear();
             }
-            continue;
-        }
-        if let Some(chunk) = tables.chunk(doc, seq)?
-            && chunk.origin != device
-        {
-            used += chunk.changes.iter().map(Vec::len).sum::<usize>();
-            pending.update.changes.extend(chunk.changes);
+            ScopeEntry::Entered if visible && !pending.whole => {
+                updates.whole(doc, UpdateAction::Merge)?;
+            }
+            ScopeEntry::Changed if visible && !pending.whole => {
+                if seq <= pending.meta.snapshot_seq {
+                    // This commit was folded into the snapshot: send the snapshot, once.
+                    if pending.update.snapshot.is_none() {
+                        let snapshot = tables.snapshot(doc)?;
+                        updates.used += snapshot.as_ref().map_or(0, Vec::len);
+                        updates.entry(doc)?.update.snapshot = snapshot;
+                    }
+                    continue;
+                }
+                if let Some(chunk) = tables.chunk(doc, seq)?
+                    && chunk.origin != reader.device
+                {
+                    let size = chunk.changes.iter().map(Vec::len).sum::<usize>();
+                    pending.update.changes.extend(chunk.changes);
+                    updates.used += size;
+                }
+            }
+            _ => {}
         }
     }
-    for doc in pushed {
-        updates.entry(*doc)?;
+    for &(doc, rejected) in pushed {
+        let pending = updates.entry(doc)?;
+        if !reader.sees(&pending.meta) {
+            pending.update.action = UpdateAction::Drop;
+            pending.update.snapshot = None;
+            pending.update.changes.clear();
+        } else if rejected {
+            updates.whole(doc, UpdateAction::Replace)?;
+        }
     }
-    let pushed = pushed.iter().copied().collect();
     Ok(CatchUp {
         checkpoint: reached,
         more,
-        updates: updates.finish(&pushed),
+        updates: updates.finish(pushed),
     })
 }
 
@@ -138,17 +246,21 @@ mod tests {
 
     use automerge::transaction::Transactable;
     use automerge::{ActorId, Automerge, ROOT};
+    use outpost_protocol::api::{NewUser, Role};
     use outpost_protocol::{DocPush, PushOutcome};
     use tokio::sync::broadcast;
 
     use super::*;
+    use crate::directory::Principal;
     use crate::storage::Storage;
     use crate::writer::Writer;
 
+    /// A new account document, named and owned by `root`, as `device` writes it.
     fn changes(doc: &mut Automerge, value: &str) -> Vec<Vec<u8>> {
         let before = doc.get_heads();
         let mut tx = doc.transaction();
         tx.put(ROOT, "name", value).unwrap();
+        tx.put(ROOT, "owner", "root").unwrap();
         tx.commit();
         doc.get_changes(&before)
             .iter()
@@ -164,16 +276,36 @@ mod tests {
         let (events, _) = broadcast::channel(16);
         let (writer, _thread) =
             Writer::spawn(storage.clone(), NonZeroUsize::new(2).unwrap(), events);
+        storage
+            .add_user(&NewUser {
+                login: "root".into(),
+                password: "long enough password".into(),
+                role: Role::Admin,
+                team: None,
+            })
+            .unwrap();
         let (alice, bob) = (DeviceId::from_u128(1), DeviceId::from_u128(2));
+        let admin = |device| Principal {
+            login: "root".into(),
+            role: Role::Admin,
+            team: None,
+            leads: Vec::new(),
+            device,
+        };
+        let everything = |device| Reader {
+            device,
+            scopes: None,
+        };
         let mut docs = Vec::new();
         for i in 0..10u128 {
-            let mut doc = Automerge::new().with_actor(ActorId::from(&[i as u8 + 1][..]));
+            let origin = if i % 2 == 0 { alice } else { bob };
+            let actor = ActorId::from(origin.to_bytes().as_slice());
+            let mut doc = Automerge::new().with_actor(actor);
             let pushes = vec![DocPush {
                 doc: DocId::from_u128(i + 100),
                 changes: changes(&mut doc, "v1"),
             }];
-            let origin = if i % 2 == 0 { alice } else { bob };
-            let results = writer.push(origin, pushes, 0).await.unwrap();
+            let results = writer.push(admin(origin), pushes, 0).await.unwrap();
             assert_eq!(results[0].outcome, PushOutcome::Accepted);
             docs.push(doc);
         }
@@ -182,7 +314,14 @@ mod tests {
         let mut seen = Vec::new();
         let mut pages = 0;
         loop {
-            let page = catch_up(&storage.read().unwrap(), alice, checkpoint, &[], 1).unwrap();
+            let page = catch_up(
+                &storage.read().unwrap(),
+                &everything(alice),
+                checkpoint,
+                &[],
+                1,
+            )
+            .unwrap();
             pages += 1;
             seen.extend(page.updates.iter().map(|u| u.doc));
             assert!(page.checkpoint > checkpoint, "every page makes progress");
@@ -202,7 +341,7 @@ mod tests {
         // Up to date: nothing to send; a checkpoint from another server's feed starts over.
         let idle = catch_up(
             &storage.read().unwrap(),
-            alice,
+            &everything(alice),
             checkpoint,
             &[],
             REPLY_BUDGET,
@@ -216,7 +355,14 @@ mod tests {
                 updates: vec![]
             }
         );
-        let reset = catch_up(&storage.read().unwrap(), alice, Seq(999), &[], REPLY_BUDGET).unwrap();
+        let reset = catch_up(
+            &storage.read().unwrap(),
+            &everything(alice),
+            Seq(999),
+            &[],
+            REPLY_BUDGET,
+        )
+        .unwrap();
         assert_eq!(reset.updates.len(), bobs.len());
     }
 }

@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, the sync handler, the live event stream, health, request logging,
-//! and the one error type every handler answers with.
+//! and the one error type every handler answers with. The JSON API (login, admin, handover,
+//! shares, history) is in [`crate::api`].
 
 use std::convert::Infallible;
 use std::time::Instant;
@@ -11,28 +12,48 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Json, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 use chrono::Utc;
 use futures_util::{Stream, StreamExt};
 use outpost_protocol::{
     CONTENT_TYPE, DecodeError, DeviceId, DocId, ErrorCode, ErrorReply, MAX_MESSAGE_BYTES,
-    SyncReply, SyncRequest,
+    PushOutcome, SyncReply, SyncRequest,
 };
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
-use crate::AppState;
-use crate::auth::{Caller, DEVICE_HEADER};
-use crate::catchup::{REPLY_BUDGET, catch_up};
+use crate::access::{reader_scopes, sees};
+use crate::auth::Caller;
+use crate::catchup::{REPLY_BUDGET, Reader, catch_up};
+use crate::directory::DirectoryError;
 use crate::storage::StorageError;
 use crate::writer::WriteError;
+use crate::{AppState, api};
 
 /// The routes of the server.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/v1/login", post(api::login))
         .route("/v1/sync", post(sync))
         .route("/v1/events", get(events))
+        .route("/v1/me", get(api::me))
+        .route("/v1/me/devices", get(api::my_devices))
+        .route("/v1/me/devices/{device}", delete(api::revoke_my_device))
+        .route("/v1/admin/users", get(api::users).post(api::add_user))
+        .route("/v1/admin/users/{login}/disable", post(api::disable_user))
+        .route("/v1/admin/users/{login}/enable", post(api::enable_user))
+        .route("/v1/admin/teams", get(api::teams).post(api::add_team))
+        .route(
+            "/v1/admin/teams/{team}/managers/{login}",
+            put(api::add_lead).delete(api::remove_lead),
+        )
+        .route("/v1/admin/devices", get(api::devices))
+        .route("/v1/admin/devices/{device}", delete(api::revoke_device))
+        .route("/v1/handover", post(api::handover))
+        .route("/v1/accounts/{id}/history", get(api::history))
+        .route("/v1/accounts/{id}/shares", post(api::share))
+        .route("/v1/accounts/{id}/shares/{login}", delete(api::unshare))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
 }
@@ -46,10 +67,20 @@ pub enum AppError {
     BodyTooLarge,
     #[error("request body could not be read: {0}")]
     BodyUnreadable(String),
-    #[error("missing or malformed {DEVICE_HEADER} header")]
-    NoDevice,
-    #[error("the request speaks for device {claimed}, but comes from device {caller}")]
+    #[error("the request carries no device token (Authorization: Bearer TOKEN); log in first")]
+    NoToken,
+    #[error("the request speaks for device {claimed}, but its token belongs to device {caller}")]
     WrongDevice { claimed: DeviceId, caller: DeviceId },
+    #[error("the request body is not valid JSON for this endpoint: {0}")]
+    BadJson(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("too many failed logins for {login}; try again in {seconds} s")]
+    RateLimited { login: String, seconds: u64 },
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
     #[error(transparent)]
     Write(#[from] WriteError),
     #[error(transparent)]
@@ -70,17 +101,36 @@ impl IntoResponse for AppError {
             AppError::Decode(_) | AppError::BodyUnreadable(_) => {
                 (StatusCode::BAD_REQUEST, ErrorCode::Malformed)
             }
-            AppError::NoDevice | AppError::WrongDevice { .. } => {
-                (StatusCode::UNAUTHORIZED, ErrorCode::Unauthenticated)
+            AppError::BadJson(_) => (StatusCode::BAD_REQUEST, ErrorCode::Malformed),
+            AppError::NoToken
+            | AppError::WrongDevice { .. }
+            | AppError::Directory(
+                DirectoryError::BadToken
+                | DirectoryError::BadCredentials
+                | DirectoryError::Disabled(_),
+            ) => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthenticated),
+            AppError::Forbidden(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
+            AppError::NotFound(_) | AppError::Directory(DirectoryError::NotFound(_)) => {
+                (StatusCode::NOT_FOUND, ErrorCode::NotFound)
             }
-            AppError::Write(_) | AppError::Storage(_) | AppError::ReplyTask(_) => {
+            AppError::Directory(DirectoryError::Invalid(_)) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::Invalid)
+            }
+            AppError::Directory(DirectoryError::Conflict(_)) => {
+                (StatusCode::CONFLICT, ErrorCode::Conflict)
+            }
+            AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
+            AppError::Write(_)
+            | AppError::Storage(_)
+            | AppError::ReplyTask(_)
+            | AppError::Directory(DirectoryError::Storage(_)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable)
             }
         };
         let message = if status.is_server_error() {
             // Storage details stay in the log; the device only needs to know to retry.
             tracing::error!(error = %self, "request failed");
-            "the server could not complete the sync; nothing was acknowledged, retry later".into()
+            "the server could not complete the request; nothing was changed, retry later".into()
         } else {
             self.to_string()
         };
@@ -96,7 +146,7 @@ async fn health() -> Json<serde_json::Value> {
 /// lacks since its checkpoint.
 async fn sync(
     State(state): State<AppState>,
-    caller: Caller,
+    Caller(who): Caller,
     body: Body,
 ) -> Result<Response, AppError> {
     let bytes = axum::body::to_bytes(body, MAX_MESSAGE_BYTES)
@@ -116,26 +166,33 @@ async fn sync(
         checkpoint,
         pushes,
     } = request;
-    if device != caller.device {
+    if device != who.device {
         return Err(AppError::WrongDevice {
             claimed: device,
-            caller: caller.device,
+            caller: who.device,
         });
     }
-    let pushed_docs: Vec<DocId> = pushes.iter().map(|p| p.doc).collect();
+    let reader = Reader {
+        device,
+        scopes: reader_scopes(&who),
+    };
     let pushed = if pushes.is_empty() {
         Vec::new()
     } else {
         state
             .writer
-            .push(device, pushes, Utc::now().timestamp_millis())
+            .push(who, pushes, Utc::now().timestamp_millis())
             .await?
     };
+    let pushed_docs: Vec<(DocId, bool)> = pushed
+        .iter()
+        .map(|p| (p.doc, matches!(p.outcome, PushOutcome::Rejected { .. })))
+        .collect();
     let storage = state.storage.clone();
     let catch = tokio::task::spawn_blocking(move || {
         catch_up(
             &storage.read()?,
-            device,
+            &reader,
             checkpoint,
             &pushed_docs,
             REPLY_BUDGET,
@@ -162,17 +219,21 @@ async fn sync(
         .into_response())
 }
 
-/// The live stream: one `change` event (data: feed position) per commit by another device.
+/// The live stream: one `change` event (data: feed position) per commit by another device in
+/// the caller's scopes (as they were when the stream opened).
 async fn events(
     State(state): State<AppState>,
-    Caller { device }: Caller,
+    Caller(who): Caller,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
+    let device = who.device;
+    let scopes = reader_scopes(&who);
     let storage = state.storage.clone();
     let mut shutdown = state.shutdown.clone();
     let stream = BroadcastStream::new(state.events.subscribe())
         .filter_map(move |item| {
             let seq = match item {
                 Ok(commit) if commit.origin == device => None,
+                Ok(commit) if !sees(scopes.as_deref(), &commit.scopes) => None,
                 Ok(commit) => Some(commit.seq),
                 // A slow subscriber missed some events: one event at the head covers them.
                 Err(BroadcastStreamRecvError::Lagged(_)) => storage.feed_head().ok(),

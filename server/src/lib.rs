@@ -2,17 +2,26 @@
 //! everyone else's in one batched exchange over a durable change feed.
 //!
 //! # Layout
-//! - [`storage`]: the redb store: documents as snapshot + chunks, the change feed, metadata.
-//! - [`writer`]: the single writer thread: applies pushes, group-commits them, owns the cache.
-//! - [`catchup`]: builds the part of a reply that brings a device up to the feed's head.
-//! - [`auth`]: the [`auth::Caller`] extractor, where authentication plugs in.
-//! - [`http`]: axum routes (`POST /v1/sync`, `GET /v1/events`, `GET /health`) and errors.
+//! - [`storage`]: the redb store: documents as snapshot + chunks, the change feed and the
+//!   scoped feeds, history, metadata.
+//! - [`directory`]: users, teams, devices and their tokens; argon2 password checks.
+//! - [`access`]: scopes (who sees which account) and write permissions.
+//! - [`writer`]: the single writer thread: checks pushes, group-commits them, owns the cache;
+//!   also handovers and shares.
+//! - [`catchup`]: builds the part of a reply that brings a device up to the feed's head,
+//!   within the scopes it reads.
+//! - [`auth`]: the [`auth::Caller`] extractor (device token → user) and the login limiter.
+//! - [`http`]: axum routes, the sync handler, the live stream and errors.
+//! - [`api`]: the JSON API: login, admin, handover, shares, history.
 //!
 //! [`Server`] ties them together; it takes its listener and shutdown signal from the caller,
 //! so tests run it on `127.0.0.1:0`.
 
+pub(crate) mod access;
+pub(crate) mod api;
 pub mod auth;
 pub mod catchup;
+pub mod directory;
 pub mod http;
 pub mod storage;
 pub mod writer;
@@ -25,6 +34,7 @@ use std::thread::JoinHandle;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
 
+pub use directory::{DirectoryError, Principal};
 pub use storage::{Committed, Storage, StorageError};
 pub use writer::{WriteError, Writer};
 
@@ -50,6 +60,7 @@ pub struct AppState {
     writer: Writer,
     events: broadcast::Sender<Committed>,
     shutdown: watch::Receiver<bool>,
+    limiter: Arc<auth::LoginLimiter>,
 }
 
 /// A server over one store, ready to serve.
@@ -74,6 +85,7 @@ impl Server {
                 writer,
                 events,
                 shutdown,
+                limiter: Arc::default(),
             },
             writer_thread,
             stopping,
@@ -83,6 +95,11 @@ impl Server {
     /// The store, for inspection by tools and tests.
     pub fn storage(&self) -> Arc<Storage> {
         self.state.storage.clone()
+    }
+
+    /// The writer, for tools that hand accounts over or share them without HTTP.
+    pub fn writer(&self) -> Writer {
+        self.state.writer.clone()
     }
 
     /// Serves on `listener` until `shutdown` resolves, then lets open requests finish, ends

@@ -1,13 +1,17 @@
 //! `outpost-server`: runs the Outpost sync server over a redb store in a data directory.
 
-use std::io::IsTerminal;
+use std::io::{BufRead, IsTerminal};
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use anyhow::Context;
-use clap::{Parser, Subcommand};
-use outpost_server::{Config, Server, Storage};
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use outpost_protocol::api::{NewUser, Role};
+use outpost_protocol::{DeviceId, DocId, PushOutcome};
+use outpost_server::storage::SERVER_DEVICE;
+use outpost_server::{Config, Principal, Server, Storage, Writer};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
@@ -17,19 +21,127 @@ struct Cli {
     command: Command,
 }
 
+/// Where the server keeps its database.
+#[derive(Debug, Args)]
+struct Data {
+    /// Directory holding the server's database (created if missing).
+    #[arg(long, env = "OUTPOST_DATA", default_value = "./outpost-data")]
+    data: PathBuf,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve devices until SIGINT or SIGTERM.
+    /// Serve devices until SIGINT or SIGTERM. The first start of an empty server creates the
+    /// user `admin` and writes its password to DATA/admin-password.
     Serve {
-        /// Directory holding the server's database (created if missing).
-        #[arg(long, env = "OUTPOST_DATA", default_value = "./outpost-data")]
-        data: PathBuf,
+        #[command(flatten)]
+        data: Data,
         /// Address to listen on.
         #[arg(long, env = "OUTPOST_LISTEN", default_value = "127.0.0.1:7420")]
         listen: SocketAddr,
         /// Documents kept loaded in memory; others are read from disk when needed.
         #[arg(long, default_value = "1024")]
         cache_docs: NonZeroUsize,
+    },
+    /// Users (on a stopped server; while it runs, use the admin API).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Teams (on a stopped server; while it runs, use the admin API).
+    #[command(subcommand)]
+    Team(TeamCommand),
+    /// Devices users logged in from (on a stopped server; while it runs, use the admin API).
+    #[command(subcommand)]
+    Device(DeviceCommand),
+    /// Move accounts of one rep to another: named ones, or the whole book.
+    Handover {
+        #[command(flatten)]
+        data: Data,
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        /// Account ids to move (default: every account `from` owns).
+        #[arg(long = "account")]
+        accounts: Vec<DocId>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user; the password is read from the first line of standard input.
+    Add {
+        #[command(flatten)]
+        data: Data,
+        login: String,
+        #[arg(long)]
+        role: Role,
+        /// The team of a rep.
+        #[arg(long)]
+        team: Option<String>,
+    },
+    /// Set a user's password, read from the first line of standard input.
+    Password {
+        #[command(flatten)]
+        data: Data,
+        login: String,
+    },
+    /// Disable a user: their devices are refused from their next request.
+    Disable {
+        #[command(flatten)]
+        data: Data,
+        login: String,
+    },
+    /// Enable a disabled user again.
+    Enable {
+        #[command(flatten)]
+        data: Data,
+        login: String,
+    },
+    /// List users.
+    List {
+        #[command(flatten)]
+        data: Data,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TeamCommand {
+    /// Add a team.
+    Add {
+        #[command(flatten)]
+        data: Data,
+        name: String,
+    },
+    /// Make a manager lead a team (or, with --remove, stop leading it).
+    Lead {
+        #[command(flatten)]
+        data: Data,
+        team: String,
+        manager: String,
+        #[arg(long)]
+        remove: bool,
+    },
+    /// List teams with their managers and members.
+    List {
+        #[command(flatten)]
+        data: Data,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DeviceCommand {
+    /// List devices, all or one user's.
+    List {
+        #[command(flatten)]
+        data: Data,
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Revoke a device: its token is refused from its next request.
+    Revoke {
+        #[command(flatten)]
+        data: Data,
+        device: DeviceId,
     },
 }
 
@@ -45,16 +157,178 @@ async fn main() -> anyhow::Result<()> {
             data,
             listen,
             cache_docs,
-        } => serve(data, listen, cache_docs).await,
+        } => serve(data.data, listen, cache_docs).await,
+        Command::User(command) => user(command),
+        Command::Team(command) => team(command),
+        Command::Device(command) => device(command),
+        Command::Handover {
+            data,
+            from,
+            to,
+            accounts,
+        } => handover(&data, from, to, accounts).await,
     }
 }
 
-async fn serve(data: PathBuf, listen: SocketAddr, cache_docs: NonZeroUsize) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&data)
+/// Opens the database of a data directory, saying so clearly when a running server holds it.
+fn open(data: &Path) -> anyhow::Result<Storage> {
+    std::fs::create_dir_all(data)
         .with_context(|| format!("cannot create data directory {}", data.display()))?;
     let path = data.join("outpost.redb");
-    let storage =
-        Storage::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    Storage::open(&path).map_err(|e| {
+        if e.to_string().contains("already open") {
+            anyhow::anyhow!(
+                "{} is in use by a running server: stop it, or use the admin API (see README)",
+                path.display()
+            )
+        } else {
+            anyhow::Error::new(e).context(format!("cannot open {}", path.display()))
+        }
+    })
+}
+
+fn read_password() -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        eprint!("password (shown as you type): ");
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+fn user(command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Add {
+            data,
+            login,
+            role,
+            team,
+        } => {
+            let storage = open(&data.data)?;
+            let password = read_password()?;
+            let user = storage.add_user(&NewUser {
+                login,
+                password,
+                role,
+                team,
+            })?;
+            println!("added {} {}", user.role, user.login);
+        }
+        UserCommand::Password { data, login } => {
+            let storage = open(&data.data)?;
+            let password = read_password()?;
+            storage.set_password(&login, &password)?;
+            println!("password of {login} set");
+        }
+        UserCommand::Disable { data, login } => {
+            open(&data.data)?.set_disabled(&login, true)?;
+            println!("{login} disabled");
+        }
+        UserCommand::Enable { data, login } => {
+            open(&data.data)?.set_disabled(&login, false)?;
+            println!("{login} enabled");
+        }
+        UserCommand::List { data } => print_json(&open(&data.data)?.users()?)?,
+    }
+    Ok(())
+}
+
+fn team(command: TeamCommand) -> anyhow::Result<()> {
+    match command {
+        TeamCommand::Add { data, name } => {
+            open(&data.data)?.add_team(&name)?;
+            println!("team {name} added");
+        }
+        TeamCommand::Lead {
+            data,
+            team,
+            manager,
+            remove,
+        } => {
+            open(&data.data)?.set_lead(&team, &manager, !remove)?;
+            let verb = if remove { "no longer leads" } else { "leads" };
+            println!("{manager} {verb} {team}");
+        }
+        TeamCommand::List { data } => print_json(&open(&data.data)?.teams()?)?,
+    }
+    Ok(())
+}
+
+fn device(command: DeviceCommand) -> anyhow::Result<()> {
+    match command {
+        DeviceCommand::List { data, user } => {
+            print_json(&open(&data.data)?.devices(user.as_deref())?)?;
+        }
+        DeviceCommand::Revoke { data, device } => {
+            open(&data.data)?.revoke_device(device, None)?;
+            println!("device {device} revoked");
+        }
+    }
+    Ok(())
+}
+
+/// A handover from the console: done as an admin named `console`, through the writer, so it
+/// is one durable commit per account exactly as over the API.
+async fn handover(
+    data: &Data,
+    from: String,
+    to: String,
+    accounts: Vec<DocId>,
+) -> anyhow::Result<()> {
+    let storage = Arc::new(open(&data.data)?);
+    storage.user(&from)?;
+    let docs = if accounts.is_empty() {
+        storage.owned_by(&from)?
+    } else {
+        accounts
+    };
+    let (events, _) = tokio::sync::broadcast::channel(16);
+    let (writer, thread) = Writer::spawn(storage, Config::default().cache_docs, events);
+    let console = Principal {
+        login: "console".into(),
+        role: Role::Admin,
+        team: None,
+        leads: Vec::new(),
+        device: SERVER_DEVICE,
+    };
+    let now = chrono::Utc::now().timestamp_millis();
+    let results = writer.reassign(console, docs, to.clone(), now).await;
+    drop(writer);
+    thread
+        .join()
+        .map_err(|_| anyhow::anyhow!("the writer thread panicked"))?;
+    let mut moved = 0;
+    for result in results? {
+        match result.outcome {
+            PushOutcome::Accepted => moved += 1,
+            PushOutcome::Rejected { reason } | PushOutcome::Invalid { reason } => {
+                bail!("account {} was not moved: {reason}", result.doc)
+            }
+            PushOutcome::MissingDependencies => bail!("account {} is damaged", result.doc),
+        }
+    }
+    println!("{moved} account(s) moved from {from} to {to}");
+    Ok(())
+}
+
+async fn serve(data: PathBuf, listen: SocketAddr, cache_docs: NonZeroUsize) -> anyhow::Result<()> {
+    let storage = open(&data)?;
+    let password_file = data.join("admin-password");
+    if storage.bootstrap_admin(&password_file)? {
+        tracing::warn!(
+            file = %password_file.display(),
+            "first start: created the user `admin`; its password is in the file. Log in with \
+             `outpost login --user admin`, then delete the file"
+        );
+    }
     let server = Server::new(storage, &Config { cache_docs });
     let listener = tokio::net::TcpListener::bind(listen)
         .await

@@ -6,12 +6,18 @@
 //! range scan of the feed after its checkpoint, so it costs what changed, not what exists.
 //! When a document has collected [`COMPACT_AFTER`] chunks it is rewritten as one snapshot and
 //! the chunks it replaces are removed in the same transaction.
+//!
+//! Every commit is also written to the scoped feed of each scope the document is in (its
+//! owner, the owner's team, users it is shared with), so a rep's catch-up scans only the
+//! commits in their scope. When a commit moves a document between scopes it writes `Entered`
+//! to the scopes it joined and `Left` to those it left. The history table keeps, per commit
+//! and forever, who pushed it and when, even after its chunk was compacted away.
 
 use std::path::Path;
 
 use automerge::{Automerge, Change, ChangeHash};
 use outpost_protocol::{DeviceId, DocId, Head, Seq};
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, MultimapTableDefinition, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 /// Chunks a document may collect before it is compacted into one snapshot.
@@ -24,6 +30,25 @@ const CHUNKS: TableDefinition<(u128, u64), (u128, i64, &[u8])> = TableDefinition
 const FEED: TableDefinition<u64, u128> = TableDefinition::new("feed");
 /// `doc → DocMeta` (postcard).
 const DOCS: TableDefinition<u128, &[u8]> = TableDefinition::new("docs");
+/// `(scope, seq) → (doc, ScopeEntry as u8)`: the feed of one visibility scope.
+const SCOPE_FEED: TableDefinition<(&str, u64), (u128, u8)> = TableDefinition::new("scope_feed");
+/// `(doc, seq) → HistoryRecord` (postcard): who committed what, kept through compaction.
+const HISTORY: TableDefinition<(u128, u64), &[u8]> = TableDefinition::new("history");
+/// `(doc, login) → may write`: accounts shared with users other than their owner.
+pub(crate) const SHARES: TableDefinition<(u128, &str), bool> = TableDefinition::new("shares");
+/// `owner login → doc`: each user's book, for handovers.
+pub(crate) const OWNED: MultimapTableDefinition<&str, u128> = MultimapTableDefinition::new("owned");
+/// `login → UserRecord` (postcard).
+pub(crate) const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
+/// Team names.
+pub(crate) const TEAMS: TableDefinition<&str, ()> = TableDefinition::new("teams");
+/// `device → DeviceRecord` (postcard).
+pub(crate) const DEVICES: TableDefinition<u128, &[u8]> = TableDefinition::new("devices");
+/// `SHA-256 of a device token → device`.
+pub(crate) const TOKENS: TableDefinition<[u8; 32], u128> = TableDefinition::new("tokens");
+
+/// The pseudo-device the server's own changes (handovers) are recorded as.
+pub const SERVER_DEVICE: DeviceId = DeviceId::from_u128(0);
 
 /// The server store could not be read or written; nothing was acknowledged.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +92,40 @@ pub(crate) struct DocMeta {
     pub chunks: u32,
     /// The feed position the snapshot covers; chunks at or before it were removed.
     pub snapshot_seq: Seq,
+    /// The owner's login, as the document names it.
+    pub owner: String,
+    /// The scopes the document is visible in (see [`crate::scope`]).
+    pub scopes: Vec<String>,
+}
+
+/// What a scoped feed entry tells the readers of that scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ScopeEntry {
+    /// New changes of a document already in the scope.
+    Changed = 0,
+    /// The document joined the scope: its readers need all of it.
+    Entered = 1,
+    /// The document left the scope.
+    Left = 2,
+}
+
+impl ScopeEntry {
+    fn from_u8(v: u8) -> ScopeEntry {
+        match v {
+            1 => ScopeEntry::Entered,
+            2 => ScopeEntry::Left,
+            _ => ScopeEntry::Changed,
+        }
+    }
+}
+
+/// Who committed one commit of a document, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct HistoryRecord {
+    pub device: DeviceId,
+    pub user: String,
+    pub received_at_ms: i64,
+    pub hashes: Vec<[u8; 32]>,
 }
 
 /// One stored chunk: the changes of one commit of a document.
@@ -102,12 +161,20 @@ impl Storage {
         let txn = db.begin_write()?;
         // Create every table up front so read transactions never meet a missing one.
         WriteTables::open(&txn)?;
+        txn.open_table(USERS)?;
+        txn.open_table(TEAMS)?;
+        txn.open_table(DEVICES)?;
+        txn.open_table(TOKENS)?;
         txn.commit()?;
         Ok(Storage { db })
     }
 
     pub(crate) fn begin_write(&self) -> Result<redb::WriteTransaction, StorageError> {
         Ok(self.db.begin_write()?)
+    }
+
+    pub(crate) fn begin_read(&self) -> Result<redb::ReadTransaction, StorageError> {
+        Ok(self.db.begin_read()?)
     }
 
     pub(crate) fn read(&self) -> Result<ReadTables, StorageError> {
@@ -117,6 +184,8 @@ impl Storage {
             chunks: txn.open_table(CHUNKS)?,
             feed: txn.open_table(FEED)?,
             docs: txn.open_table(DOCS)?,
+            scope_feed: txn.open_table(SCOPE_FEED)?,
+            history: txn.open_table(HISTORY)?,
         })
     }
 
@@ -134,6 +203,17 @@ impl Storage {
     /// The document's heads as last committed (empty if the server never received it).
     pub fn heads(&self, doc: DocId) -> Result<Vec<Head>, StorageError> {
         Ok(self.read()?.meta(doc)?.heads)
+    }
+
+    /// The documents `owner` owns.
+    pub fn owned_by(&self, owner: &str) -> Result<Vec<DocId>, StorageError> {
+        let txn = self.db.begin_read()?;
+        let owned = txn.open_multimap_table(OWNED)?;
+        let mut out = Vec::new();
+        for doc in owned.get(owner)? {
+            out.push(DocId::from_u128(doc?.value()));
+        }
+        Ok(out)
     }
 
     /// Every document id the server holds.
@@ -184,6 +264,8 @@ pub(crate) struct ReadTables {
     chunks: redb::ReadOnlyTable<(u128, u64), (u128, i64, &'static [u8])>,
     feed: redb::ReadOnlyTable<u64, u128>,
     docs: redb::ReadOnlyTable<u128, &'static [u8]>,
+    scope_feed: redb::ReadOnlyTable<(&'static str, u64), (u128, u8)>,
+    history: redb::ReadOnlyTable<(u128, u64), &'static [u8]>,
 }
 
 impl ReadTables {
@@ -201,6 +283,46 @@ impl ReadTables {
             let (seq, doc) = entry?;
             Ok((Seq(seq.value()), DocId::from_u128(doc.value())))
         }))
+    }
+
+    /// Entries of one scope's feed after `after`, oldest first.
+    pub fn scope_after(
+        &self,
+        scope: &str,
+        after: Seq,
+    ) -> Result<
+        impl Iterator<Item = Result<(Seq, DocId, ScopeEntry), StorageError>> + '_,
+        StorageError,
+    > {
+        let range = self
+            .scope_feed
+            .range((scope, after.0.saturating_add(1))..=(scope, u64::MAX))?;
+        Ok(range.map(|entry| {
+            let (key, value) = entry?;
+            let (doc, kind) = value.value();
+            Ok((
+                Seq(key.value().1),
+                DocId::from_u128(doc),
+                ScopeEntry::from_u8(kind),
+            ))
+        }))
+    }
+
+    /// The whole document, if the server holds it.
+    pub fn document(&self, doc: DocId) -> Result<Option<Automerge>, StorageError> {
+        load(&self.snapshots, &self.chunks, doc)
+    }
+
+    /// Every commit of `doc`, oldest first.
+    pub fn history(&self, doc: DocId) -> Result<Vec<(Seq, HistoryRecord)>, StorageError> {
+        let key = doc.as_u128();
+        let mut out = Vec::new();
+        for entry in self.history.range((key, 0)..=(key, u64::MAX))? {
+            let (k, v) = entry?;
+            let record = postcard::from_bytes(v.value()).map_err(|e| corrupt(doc, e))?;
+            out.push((Seq(k.value().1), record));
+        }
+        Ok(out)
     }
 
     pub fn meta(&self, doc: DocId) -> Result<DocMeta, StorageError> {
@@ -236,14 +358,37 @@ pub(crate) struct WriteTables<'txn> {
     chunks: redb::Table<'txn, (u128, u64), (u128, i64, &'static [u8])>,
     feed: redb::Table<'txn, u64, u128>,
     docs: redb::Table<'txn, u128, &'static [u8]>,
+    scope_feed: redb::Table<'txn, (&'static str, u64), (u128, u8)>,
+    history: redb::Table<'txn, (u128, u64), &'static [u8]>,
+    owned: redb::MultimapTable<'txn, &'static str, u128>,
+    pub shares: redb::Table<'txn, (u128, &'static str), bool>,
+    pub users: redb::Table<'txn, &'static str, &'static [u8]>,
 }
 
-/// One commit of new changes to a document, as written into the feed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One commit to a document, as written into the feed and announced to live streams.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Committed {
     pub seq: Seq,
     pub doc: DocId,
+    /// The device that pushed it ([`SERVER_DEVICE`] for the server's own changes).
     pub origin: DeviceId,
+    /// Every scope the commit concerns: those the document was in and is in now.
+    pub scopes: Vec<String>,
+}
+
+/// What one commit writes: who made it, and the document's owner and scopes afterwards.
+#[derive(Debug)]
+pub(crate) struct CommitWrite<'a> {
+    pub seq: Seq,
+    pub doc: DocId,
+    pub origin: DeviceId,
+    pub user: &'a str,
+    pub received_at_ms: i64,
+    /// New changes (already applied to the document), as encoded by their author; empty when
+    /// the commit only moves the document between scopes.
+    pub changes: &'a [&'a [u8]],
+    pub owner: &'a str,
+    pub scopes: Vec<String>,
 }
 
 impl<'txn> WriteTables<'txn> {
@@ -253,6 +398,11 @@ impl<'txn> WriteTables<'txn> {
             chunks: txn.open_table(CHUNKS)?,
             feed: txn.open_table(FEED)?,
             docs: txn.open_table(DOCS)?,
+            scope_feed: txn.open_table(SCOPE_FEED)?,
+            history: txn.open_table(HISTORY)?,
+            owned: txn.open_multimap_table(OWNED)?,
+            shares: txn.open_table(SHARES)?,
+            users: txn.open_table(USERS)?,
         })
     }
 
@@ -260,39 +410,107 @@ impl<'txn> WriteTables<'txn> {
         Ok(Seq(self.feed.last()?.map_or(0, |(seq, _)| seq.value())))
     }
 
+    pub fn meta(&self, doc: DocId) -> Result<DocMeta, StorageError> {
+        meta_from(
+            doc,
+            self.docs.get(doc.as_u128())?.as_ref().map(|v| v.value()),
+        )
+    }
+
+    /// The users `doc` is shared with, and whether each may write.
+    pub fn shares_of(&self, doc: DocId) -> Result<Vec<(String, bool)>, StorageError> {
+        let key = doc.as_u128();
+        let mut out = Vec::new();
+        for entry in self.shares.range((key, "")..)? {
+            let (k, v) = entry?;
+            let (d, login) = k.value();
+            if d != key {
+                break;
+            }
+            out.push((login.to_owned(), v.value()));
+        }
+        Ok(out)
+    }
+
     /// The document as this transaction sees it (an empty document if it is new).
     pub fn load(&self, doc: DocId) -> Result<Automerge, StorageError> {
         Ok(load(&self.snapshots, &self.chunks, doc)?.unwrap_or_default())
     }
 
-    /// Stores `changes` (encoded automerge changes, already applied to `doc`) as the commit `committed`, and compacts
-    /// the document into a snapshot when its chunks pile up.
-    pub fn commit_changes(
+    /// Writes one commit: its changes as a chunk (if any), its feed and history entries, an
+    /// entry in every scope it concerns, and the document's new metadata, compacting the
+    /// document (`doc`, with the changes applied) into a snapshot when its chunks pile up.
+    /// Returns what live streams are told.
+    pub fn commit(
         &mut self,
-        committed: Committed,
-        received_at_ms: i64,
-        changes: &[&[u8]],
+        write: CommitWrite<'_>,
         doc: &Automerge,
-    ) -> Result<(), StorageError> {
-        let changes = postcard::to_stdvec(changes).expect("byte lists always serialize");
-        let Committed {
+    ) -> Result<Committed, StorageError> {
+        let CommitWrite {
             seq,
             doc: id,
             origin,
-        } = committed;
+            user,
+            received_at_ms,
+            changes,
+            owner,
+            scopes,
+        } = write;
         let key = id.as_u128();
-        let mut meta = meta_from(id, self.docs.get(key)?.as_ref().map(|v| v.value()))?;
-        self.chunks.insert(
-            (key, seq.0),
-            (origin.as_u128(), received_at_ms, changes.as_slice()),
-        )?;
+        let mut meta = self.meta(id)?;
         self.feed.insert(seq.0, key)?;
+        if !changes.is_empty() {
+            let encoded = postcard::to_stdvec(changes).expect("byte lists always serialize");
+            self.chunks.insert(
+                (key, seq.0),
+                (origin.as_u128(), received_at_ms, encoded.as_slice()),
+            )?;
+            meta.chunks += 1;
+            let record = HistoryRecord {
+                device: origin,
+                user: user.to_owned(),
+                received_at_ms,
+                hashes: changes
+                    .iter()
+                    .filter_map(|bytes| Change::from_bytes(bytes.to_vec()).ok())
+                    .map(|c| c.hash().0)
+                    .collect(),
+            };
+            let record = postcard::to_stdvec(&record).expect("history always serializes");
+            self.history.insert((key, seq.0), record.as_slice())?;
+        }
+        let mut concerned = meta.scopes.clone();
+        for scope in &scopes {
+            let entry = if !meta.scopes.contains(scope) {
+                ScopeEntry::Entered
+            } else if !changes.is_empty() {
+                ScopeEntry::Changed
+            } else {
+                continue;
+            };
+            self.scope_feed
+                .insert((scope.as_str(), seq.0), (key, entry as u8))?;
+            if !concerned.contains(scope) {
+                concerned.push(scope.clone());
+            }
+        }
+        for scope in meta.scopes.iter().filter(|s| !scopes.contains(s)) {
+            self.scope_feed
+                .insert((scope.as_str(), seq.0), (key, ScopeEntry::Left as u8))?;
+        }
+        if meta.owner != owner {
+            if !meta.owner.is_empty() {
+                self.owned.remove(meta.owner.as_str(), key)?;
+            }
+            self.owned.insert(owner, key)?;
+            meta.owner = owner.to_owned();
+        }
+        meta.scopes = scopes;
         meta.heads = doc
             .get_heads()
             .iter()
             .map(|h: &ChangeHash| Head(h.0))
             .collect();
-        meta.chunks += 1;
         if meta.chunks > COMPACT_AFTER {
             // The snapshot and the removal of the chunks it replaces commit together, so no
             // crash can lose a change.
@@ -304,6 +522,11 @@ impl<'txn> WriteTables<'txn> {
         }
         let encoded = postcard::to_stdvec(&meta).expect("metadata always serializes");
         self.docs.insert(key, encoded.as_slice())?;
-        Ok(())
+        Ok(Committed {
+            seq,
+            doc: id,
+            origin,
+            scopes: concerned,
+        })
     }
 }

@@ -12,15 +12,25 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use automerge::{Automerge, Change, ChangeHash, ReadDoc};
+use automerge::transaction::CommitOptions;
+use automerge::{ActorId, Automerge, Change, ChangeHash, ReadDoc};
 use lru::LruCache;
-use outpost_protocol::{DeviceId, DocId, DocPush, PushOutcome, PushResult};
+use outpost_client::AccountDoc;
+use outpost_client::account::hydrate;
+use outpost_client::model::{UPGRADE_ACTOR, write_changes};
+use outpost_protocol::{DocId, DocPush, PushOutcome, PushResult, Seq};
+use redb::ReadableTable;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::storage::{Committed, Storage, StorageError, WriteTables};
+use crate::access::{check_owner, check_rules, doc_scopes, may_write};
+use crate::directory::Principal;
+use crate::storage::{CommitWrite, Committed, SERVER_DEVICE, Storage, StorageError, WriteTables};
 
 /// Pushes at most one group commit carries.
 const MAX_BATCH: usize = 256;
+
+/// The automerge actor of the server's own changes (handovers).
+pub const SERVER_ACTOR: &[u8; 16] = b"outpost-server\0\0";
 
 /// Why a push was not acknowledged; the device keeps its changes and retries.
 #[derive(Debug, thiserror::Error)]
@@ -33,9 +43,24 @@ pub enum WriteError {
     ShuttingDown,
 }
 
+/// What the writer is asked to do.
+#[derive(Debug)]
+enum Work {
+    /// A device's pushed changes.
+    Push(Vec<DocPush>),
+    /// Make `to` the owner of `docs` (a handover).
+    Reassign { docs: Vec<DocId>, to: String },
+    /// Share `doc` with `login` (`Some(write)`) or stop sharing it (`None`).
+    Share {
+        doc: DocId,
+        login: String,
+        write: Option<bool>,
+    },
+}
+
 struct Job {
-    device: DeviceId,
-    pushes: Vec<DocPush>,
+    who: Principal,
+    work: Work,
     received_at_ms: i64,
     done: oneshot::Sender<Result<Vec<PushResult>, Arc<StorageError>>>,
 }
@@ -67,17 +92,16 @@ impl Writer {
         (Writer { jobs }, handle)
     }
 
-    /// Applies and durably commits `pushes` from `device`; one result per push, in order.
-    pub async fn push(
+    async fn run(
         &self,
-        device: DeviceId,
-        pushes: Vec<DocPush>,
+        who: Principal,
+        work: Work,
         received_at_ms: i64,
     ) -> Result<Vec<PushResult>, WriteError> {
         let (done, result) = oneshot::channel();
         let job = Job {
-            device,
-            pushes,
+            who,
+            work,
             received_at_ms,
             done,
         };
@@ -90,6 +114,44 @@ impl Writer {
             Ok(Err(e)) => Err(WriteError::Storage(e)),
             Err(_) => Err(WriteError::ShuttingDown),
         }
+    }
+
+    /// Checks, applies and durably commits `pushes` from `who`'s device; one result per push,
+    /// in order.
+    pub async fn push(
+        &self,
+        who: Principal,
+        pushes: Vec<DocPush>,
+        received_at_ms: i64,
+    ) -> Result<Vec<PushResult>, WriteError> {
+        self.run(who, Work::Push(pushes), received_at_ms).await
+    }
+
+    /// Makes `to` the owner of `docs`, as `who` (who must be allowed to), one change per
+    /// document written by the server. One result per document.
+    pub async fn reassign(
+        &self,
+        who: Principal,
+        docs: Vec<DocId>,
+        to: String,
+        now_ms: i64,
+    ) -> Result<Vec<PushResult>, WriteError> {
+        self.run(who, Work::Reassign { docs, to }, now_ms).await
+    }
+
+    /// Shares `doc` with `login` (`write`: may edit), or stops sharing it (`None`).
+    pub async fn share(
+        &self,
+        who: Principal,
+        doc: DocId,
+        login: String,
+        write: Option<bool>,
+        now_ms: i64,
+    ) -> Result<PushResult, WriteError> {
+        let mut results = self
+            .run(who, Work::Share { doc, login, write }, now_ms)
+            .await?;
+        Ok(results.remove(0))
     }
 }
 
@@ -153,23 +215,43 @@ impl WriterThread {
             let mut tables = WriteTables::open(&txn)?;
             let mut head = tables.feed_head()?;
             for job in batch {
-                let mut results = Vec::with_capacity(job.pushes.len());
-                for push in &job.pushes {
-                    touched.insert(push.doc);
-                    let next = Committed {
+                let docs: Vec<DocId> = match &job.work {
+                    Work::Push(pushes) => pushes.iter().map(|p| p.doc).collect(),
+                    Work::Reassign { docs, .. } => docs.clone(),
+                    Work::Share { doc, .. } => vec![*doc],
+                };
+                let mut results = Vec::with_capacity(docs.len());
+                for (i, doc) in docs.into_iter().enumerate() {
+                    touched.insert(doc);
+                    let at = Commit {
                         seq: head.next(),
-                        doc: push.doc,
-                        origin: job.device,
+                        doc,
+                        who: &job.who,
+                        received_at_ms: job.received_at_ms,
                     };
-                    let outcome = self.apply_push(&mut tables, next, push, job.received_at_ms)?;
-                    if outcome == Applied::Committed {
-                        head = next.seq;
-                        committed.push(next);
-                    }
-                    results.push(PushResult {
-                        doc: push.doc,
-                        outcome: outcome.into(),
-                    });
+                    let outcome = match &job.work {
+                        Work::Push(pushes) => self.apply_push(&mut tables, &at, &pushes[i])?,
+                        Work::Reassign { to, .. } => self.reassign(&mut tables, &at, to)?,
+                        Work::Share { login, write, .. } => {
+                            self.share(&mut tables, &at, login, *write)?
+                        }
+                    };
+                    let outcome = match outcome {
+                        Applied::Committed(commit) => {
+                            head = commit.seq;
+                            committed.push(commit);
+                            PushOutcome::Accepted
+                        }
+                        Applied::AlreadyStored => PushOutcome::Accepted,
+                        Applied::MissingDependencies => PushOutcome::MissingDependencies,
+                        Applied::Invalid(reason) => PushOutcome::Invalid { reason },
+                        Applied::Rejected(reason) => {
+                            // The cached copy may hold the refused changes: reload it next time.
+                            self.cache.pop(&doc);
+                            PushOutcome::Rejected { reason }
+                        }
+                    };
+                    results.push(PushResult { doc, outcome });
                 }
                 all.push(results);
             }
@@ -178,13 +260,21 @@ impl WriterThread {
         Ok(all)
     }
 
-    /// Applies one document's pushed changes inside the open transaction.
+    /// The document from the cache, or loaded from the transaction.
+    fn doc(
+        &mut self,
+        tables: &WriteTables<'_>,
+        doc: DocId,
+    ) -> Result<&mut Automerge, StorageError> {
+        self.cache.try_get_or_insert_mut(doc, || tables.load(doc))
+    }
+
+    /// Checks one document's pushed changes and, if they pass, applies and stores them.
     fn apply_push(
         &mut self,
         tables: &mut WriteTables<'_>,
-        next: Committed,
+        at: &Commit<'_>,
         push: &DocPush,
-        received_at_ms: i64,
     ) -> Result<Applied, StorageError> {
         // Each change with the bytes it came in: stored and relayed as sent, so a change the
         // device compressed stays compressed.
@@ -199,9 +289,9 @@ impl WriterThread {
                 }
             }
         }
-        let doc = self
-            .cache
-            .try_get_or_insert_mut(push.doc, || tables.load(push.doc))?;
+        let meta = tables.meta(at.doc)?;
+        let shares = tables.shares_of(at.doc)?;
+        let doc = self.doc(tables, at.doc)?;
         let mut fresh_hashes = HashSet::new();
         changes.retain(|(c, _)| {
             doc.get_change_by_hash(&c.hash()).is_none() && fresh_hashes.insert(c.hash())
@@ -215,33 +305,193 @@ impl WriterThread {
         if !changes.iter().all(|(c, _)| c.deps().iter().all(known)) {
             return Ok(Applied::MissingDependencies);
         }
+        let device_actor = ActorId::from(at.who.device.to_bytes().as_slice());
+        let upgrade_actor = ActorId::from(&UPGRADE_ACTOR[..]);
+        if let Some((c, _)) = changes
+            .iter()
+            .find(|(c, _)| *c.actor_id() != device_actor && *c.actor_id() != upgrade_actor)
+        {
+            return Ok(Applied::Rejected(format!(
+                "a change is signed by actor {}, not by this device",
+                c.actor_id()
+            )));
+        }
+        // Where the pushed changes start: the state their author edited.
+        let base: Vec<ChangeHash> = changes
+            .iter()
+            .flat_map(|(c, _)| c.deps().iter().copied())
+            .filter(|h| !fresh_hashes.contains(h))
+            .collect();
+        let before = if doc.is_empty() {
+            None
+        } else {
+            match hydrate(&*doc, at.doc) {
+                Ok(record) => Some(record),
+                Err(e) => return Ok(Applied::Rejected(e.to_string())),
+            }
+        };
         let (changes, encoded): (Vec<Change>, Vec<&[u8]>) = changes.into_iter().unzip();
         if let Err(e) = doc.apply_changes(changes) {
-            // The cached copy may hold part of the push; drop it so the next load is clean.
-            self.cache.pop(&push.doc);
+            self.cache.pop(&at.doc);
             return Ok(Applied::Invalid(format!(
                 "changes could not be applied: {e}"
             )));
         }
-        tables.commit_changes(next, received_at_ms, &encoded, doc)?;
-        Ok(Applied::Committed)
+        let after = match hydrate(&*doc, at.doc) {
+            Ok(record) => record,
+            Err(e) => return Ok(Applied::Rejected(e.to_string())),
+        };
+        let owned_at_base = || {
+            doc.fork_at(&base)
+                .ok()
+                .and_then(|d| hydrate(&d, at.doc).ok())
+                .is_some_and(|r| r.owner == at.who.login)
+        };
+        let verdict = match &before {
+            None => check_owner(tables, at.who, &after.owner)?,
+            Some(before) if before.owner != after.owner => {
+                if may_write(at.who, &meta, &shares) {
+                    check_owner(tables, at.who, &after.owner)?
+                } else {
+                    Err(format!(
+                        "you may not change account {} (owner {})",
+                        at.doc, meta.owner
+                    ))
+                }
+            }
+            Some(_) if may_write(at.who, &meta, &shares) || owned_at_base() => Ok(()),
+            Some(_) => Err(format!(
+                "you may not change account {} (owner {})",
+                at.doc, meta.owner
+            )),
+        };
+        if let Err(reason) = verdict.and_then(|()| check_rules(before.as_ref(), &after)) {
+            return Ok(Applied::Rejected(reason));
+        }
+        let doc = self.cache.get(&at.doc).expect("loaded above");
+        let scopes = doc_scopes(tables, &after.owner, &shares)?;
+        let commit = tables.commit(at.write(&encoded, &after.owner, scopes), doc)?;
+        Ok(Applied::Committed(commit))
+    }
+
+    /// Makes `to` the owner of one document with a change of the server's own.
+    fn reassign(
+        &mut self,
+        tables: &mut WriteTables<'_>,
+        at: &Commit<'_>,
+        to: &str,
+    ) -> Result<Applied, StorageError> {
+        let meta = tables.meta(at.doc)?;
+        if meta.heads.is_empty() || !may_write(at.who, &meta, &[]) {
+            return Ok(Applied::Rejected(format!(
+                "you may not hand over account {}",
+                at.doc
+            )));
+        }
+        if let Err(reason) = check_owner(tables, at.who, to)? {
+            return Ok(Applied::Rejected(reason));
+        }
+        let shares = tables.shares_of(at.doc)?;
+        let scopes = doc_scopes(tables, to, &shares)?;
+        let doc = self.doc(tables, at.doc)?;
+        let before: AccountDoc = match hydrate(&*doc, at.doc) {
+            Ok(record) => record,
+            Err(e) => return Ok(Applied::Rejected(e.to_string())),
+        };
+        if before.owner == to {
+            return Ok(Applied::AlreadyStored);
+        }
+        let after = AccountDoc {
+            owner: to.to_owned(),
+            ..before.clone()
+        };
+        let heads = doc.get_heads();
+        doc.set_actor(ActorId::from(&SERVER_ACTOR[..]));
+        let mut tx = doc.transaction();
+        let written = write_changes(&mut tx, &before, &after);
+        let time = at.received_at_ms / 1000;
+        tx.commit_with(CommitOptions::default().with_time(time));
+        if let Err(e) = written {
+            self.cache.pop(&at.doc);
+            return Ok(Applied::Invalid(format!("cannot write the new owner: {e}")));
+        }
+        let change = doc
+            .get_changes(&heads)
+            .into_iter()
+            .map(|c| c.raw_bytes().to_vec());
+        let change: Vec<Vec<u8>> = change.collect();
+        let encoded: Vec<&[u8]> = change.iter().map(Vec::as_slice).collect();
+        let mut write = at.write(&encoded, to, scopes);
+        write.origin = SERVER_DEVICE;
+        let commit = tables.commit(write, doc)?;
+        Ok(Applied::Committed(commit))
+    }
+
+    /// Shares one document with a user, or stops sharing it: a commit that only moves the
+    /// document between scopes.
+    fn share(
+        &mut self,
+        tables: &mut WriteTables<'_>,
+        at: &Commit<'_>,
+        login: &str,
+        write: Option<bool>,
+    ) -> Result<Applied, StorageError> {
+        let meta = tables.meta(at.doc)?;
+        if meta.heads.is_empty() || !may_write(at.who, &meta, &[]) {
+            return Ok(Applied::Rejected(format!(
+                "you may not share account {}",
+                at.doc
+            )));
+        }
+        if tables.users.get(login)?.is_none() {
+            return Ok(Applied::Rejected(format!("no user {login}")));
+        }
+        match write {
+            Some(write) => tables.shares.insert((at.doc.as_u128(), login), write)?,
+            None => tables.shares.remove((at.doc.as_u128(), login))?,
+        };
+        let shares = tables.shares_of(at.doc)?;
+        let scopes = doc_scopes(tables, &meta.owner, &shares)?;
+        let owner = meta.owner;
+        let doc = self.doc(tables, at.doc)?;
+        let commit = tables.commit(at.write(&[], &owner, scopes), doc)?;
+        Ok(Applied::Committed(commit))
     }
 }
 
-#[derive(Debug, PartialEq, Eq)]
+/// Where and for whom one document's commit happens.
+struct Commit<'a> {
+    seq: Seq,
+    doc: DocId,
+    who: &'a Principal,
+    received_at_ms: i64,
+}
+
+impl<'a> Commit<'a> {
+    fn write(
+        &'a self,
+        changes: &'a [&'a [u8]],
+        owner: &'a str,
+        scopes: Vec<String>,
+    ) -> CommitWrite<'a> {
+        CommitWrite {
+            seq: self.seq,
+            doc: self.doc,
+            origin: self.who.device,
+            user: &self.who.login,
+            received_at_ms: self.received_at_ms,
+            changes,
+            owner,
+            scopes,
+        }
+    }
+}
+
+#[derive(Debug)]
 enum Applied {
-    Committed,
+    Committed(Committed),
     AlreadyStored,
     MissingDependencies,
     Invalid(String),
-}
-
-impl From<Applied> for PushOutcome {
-    fn from(applied: Applied) -> PushOutcome {
-        match applied {
-            Applied::Committed | Applied::AlreadyStored => PushOutcome::Accepted,
-            Applied::MissingDependencies => PushOutcome::MissingDependencies,
-            Applied::Invalid(reason) => PushOutcome::Invalid { reason },
-        }
-    }
+    Rejected(String),
 }

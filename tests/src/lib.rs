@@ -2,8 +2,9 @@
 //! devices with their own redb stores, synced over real HTTP.
 //!
 //! # Layout
-//! - [`TestServer`]: starts, stops and restarts the server on one data directory.
-//! - [`Device`]: a rep's store plus an HTTP client pointed at a server.
+//! - [`TestServer`]: starts, stops and restarts the server on one data directory, seeded
+//!   with the [fixture team](TestServer::start).
+//! - [`Device`]: a user's store plus an HTTP client pointed at a server.
 //! - [`CutProxy`]: a loopback TCP proxy that cuts each reply after a set number of bytes.
 
 use std::net::SocketAddr;
@@ -11,6 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use outpost_client::{HttpClient, Store, SyncError, SyncReport};
+use outpost_protocol::api::{NewUser, Role};
 use outpost_server::{Config, Server, Storage};
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -33,15 +35,86 @@ struct Running {
     task: JoinHandle<std::io::Result<()>>,
 }
 
+/// The password of every fixture user.
+pub const PASSWORD: &str = "field-sales-2026";
+
+/// The fixture: reps of team `field`, the reps of team `south`, the managers with the team
+/// each leads, and the admin.
+pub const FIELD_REPS: [&str; 6] = ["ana", "ben", "cai", "dee", "eve", "fay"];
+pub const SOUTH_REPS: [&str; 1] = ["sol"];
+pub const MANAGERS: [(&str, &str); 2] = [("mia", "field"), ("max", "south")];
+pub const ADMIN: &str = "root";
+
 impl TestServer {
-    /// Starts a server on a fresh database.
+    /// Starts a server on a fresh database seeded with the fixture: team `field` (reps
+    /// [`FIELD_REPS`], led by `mia`), team `south` (rep `sol`, led by `max`), and the admin
+    /// `root`, all with the password [`PASSWORD`].
     pub async fn start() -> TestServer {
-        let mut server = TestServer {
-            dir: TempDir::new().expect("temp dir"),
-            running: None,
+        let dir = TempDir::new().expect("temp dir");
+        let storage = Storage::open(dir.path().join("outpost.redb")).expect("open server db");
+        let user = |login: &str, role, team: Option<&str>| NewUser {
+            login: login.into(),
+            password: PASSWORD.into(),
+            role,
+            team: team.map(str::to_owned),
         };
+        for (manager, team) in MANAGERS {
+            storage.add_team(team).expect("add team");
+            storage
+                .add_user(&user(manager, Role::Manager, None))
+                .expect("add manager");
+            storage.set_lead(team, manager, true).expect("lead");
+        }
+        for (reps, team) in [(&FIELD_REPS[..], "field"), (&SOUTH_REPS[..], "south")] {
+            for rep in reps {
+                storage
+                    .add_user(&user(rep, Role::Rep, Some(team)))
+                    .expect("add rep");
+            }
+        }
+        storage
+            .add_user(&user(ADMIN, Role::Admin, None))
+            .expect("add admin");
+        drop(storage);
+        let mut server = TestServer { dir, running: None };
         server.boot().await;
         server
+    }
+
+    /// A new device logged in as the admin (sees and may change every account).
+    pub async fn device(&self) -> Device {
+        self.device_of(ADMIN).await
+    }
+
+    /// A new device logged in as `login` (a fixture user, password [`PASSWORD`]).
+    pub async fn device_of(&self, login: &str) -> Device {
+        let device = Device::new(&self.url());
+        self.log_in(&device.store, &device.client, login).await;
+        device
+    }
+
+    /// Logs the device whose store this is in as `login` (password [`PASSWORD`]).
+    pub async fn log_in(&self, store: &Store, client: &HttpClient, login: &str) {
+        client
+            .login(store, login, PASSWORD, "test device")
+            .await
+            .unwrap_or_else(|e| panic!("{login} logs in: {e}"));
+    }
+
+    /// Adds reps (password [`PASSWORD`]) to a new team.
+    pub fn add_team(&self, team: &str, reps: &[String]) {
+        let storage = self.storage();
+        storage.add_team(team).expect("add team");
+        for rep in reps {
+            storage
+                .add_user(&NewUser {
+                    login: rep.clone(),
+                    password: PASSWORD.into(),
+                    role: Role::Rep,
+                    team: Some(team.to_owned()),
+                })
+                .expect("add rep");
+        }
     }
 
     async fn boot(&mut self) {

@@ -1,41 +1,38 @@
-//! Malformed bodies, an unknown protocol version, an oversized request and a request without
-//! (or with someone else's) device identity get clear 4xx errors with a typed reply, and
-//! change nothing on the server.
+//! Malformed bodies, an unknown protocol version, an oversized request, and a request without
+//! a token, with an unknown token or speaking for another device get clear 4xx errors with a
+//! typed reply, and change nothing on the server.
 
 use chrono::{TimeZone, Utc};
 use outpost_client::NewAccount;
-use outpost_client::http::DEVICE_HEADER;
 use outpost_protocol::{
     CONTENT_TYPE, DeviceId, DocId, DocPush, ErrorCode, ErrorReply, MAX_MESSAGE_BYTES, Seq,
     SyncRequest, encode,
 };
-use outpost_tests::{Device, TestServer};
+use outpost_tests::TestServer;
 
-/// Name, device header, body, then the expected status, code and words of the message.
+/// Name, token, body, then the expected status, code and words of the message.
 type Case = (
     &'static str,
-    Option<DeviceId>,
+    Option<String>,
     Vec<u8>,
     u16,
     ErrorCode,
     &'static str,
 );
 
-const SENDER: DeviceId = DeviceId::from_u128(7);
-
-async fn send(server: &TestServer, device: Option<DeviceId>, body: Vec<u8>) -> reqwest::Response {
+async fn send(server: &TestServer, token: Option<String>, body: Vec<u8>) -> reqwest::Response {
     let mut request = reqwest::Client::new()
         .post(format!("{}/v1/sync", server.url()))
         .header("content-type", CONTENT_TYPE)
         .body(body);
-    if let Some(device) = device {
-        request = request.header(DEVICE_HEADER, device.to_string());
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
     }
     request.send().await.unwrap()
 }
 
-async fn post(server: &TestServer, device: Option<DeviceId>, body: Vec<u8>) -> (u16, ErrorReply) {
-    let response = send(server, device, body).await;
+async fn post(server: &TestServer, token: Option<String>, body: Vec<u8>) -> (u16, ErrorReply) {
+    let response = send(server, token, body).await;
     let status = response.status().as_u16();
     let text = response.text().await.unwrap();
     (
@@ -47,7 +44,8 @@ async fn post(server: &TestServer, device: Option<DeviceId>, body: Vec<u8>) -> (
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_are_refused_clearly_and_change_nothing() {
     let server = TestServer::start().await;
-    let device = Device::new(&server.url());
+    let device = server.device_of("eve").await;
+    let token = device.store.credentials().unwrap().map(|(_, token)| token);
     let now = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
     let new = NewAccount {
         name: "Kite Labs".into(),
@@ -60,7 +58,7 @@ async fn bad_requests_are_refused_clearly_and_change_nothing() {
     let documents = server.storage().documents().unwrap();
 
     let valid = encode(&SyncRequest {
-        device: SENDER,
+        device: device.store.device(),
         checkpoint: Seq(0),
         pushes: vec![DocPush {
             doc: DocId::from_u128(9),
@@ -72,7 +70,7 @@ async fn bad_requests_are_refused_clearly_and_change_nothing() {
     let cases: Vec<Case> = vec![
         (
             "garbage",
-            Some(SENDER),
+            token.clone(),
             b"hello server".to_vec(),
             400,
             ErrorCode::Malformed,
@@ -80,7 +78,7 @@ async fn bad_requests_are_refused_clearly_and_change_nothing() {
         ),
         (
             "empty",
-            Some(SENDER),
+            token.clone(),
             Vec::new(),
             400,
             ErrorCode::Malformed,
@@ -88,7 +86,7 @@ async fn bad_requests_are_refused_clearly_and_change_nothing() {
         ),
         (
             "truncated",
-            Some(SENDER),
+            token.clone(),
             valid[..valid.len() - 4].to_vec(),
             400,
             ErrorCode::Malformed,
@@ -96,7 +94,7 @@ async fn bad_requests_are_refused_clearly_and_change_nothing() {
         ),
         (
             "trailing",
-            Some(SENDER),
+            token.clone(),
             [valid.as_slice(), b"xx"].concat(),
             400,
             ErrorCode::Malformed,
@@ -104,7 +102,7 @@ async fn bad_requests_are_refused_clearly_and_change_nothing() {
         ),
         (
             "future version",
-            Some(SENDER),
+            token.clone(),
             future_version,
             400,
             ErrorCode::UnsupportedVersion,
@@ -112,24 +110,36 @@ async fn bad_requests_are_refused_clearly_and_change_nothing() {
         ),
         (
             "oversized",
-            Some(SENDER),
+            token.clone(),
             vec![0; MAX_MESSAGE_BYTES + 1],
             413,
             ErrorCode::TooLarge,
             "larger than",
         ),
         (
-            "no device identity",
+            "no token",
             None,
             valid.clone(),
             401,
             ErrorCode::Unauthenticated,
-            "x-outpost-device",
+            "log in",
+        ),
+        (
+            "unknown token",
+            Some("00".repeat(32)),
+            valid.clone(),
+            401,
+            ErrorCode::Unauthenticated,
+            "unknown or was revoked",
         ),
         (
             "another device's request",
-            Some(DeviceId::from_u128(8)),
-            valid.clone(),
+            token.clone(),
+            encode(&SyncRequest {
+                device: DeviceId::from_u128(8),
+                checkpoint: Seq(0),
+                pushes: Vec::new(),
+            }),
             401,
             ErrorCode::Unauthenticated,
             "speaks for device",
@@ -157,7 +167,7 @@ async fn bad_requests_are_refused_clearly_and_change_nothing() {
 
     // A well-formed request carrying bytes that are not automerge changes is refused per
     // document, and nothing of it is stored.
-    let response = send(&server, Some(SENDER), valid).await;
+    let response = send(&server, token.clone(), valid).await;
     assert_eq!(response.status().as_u16(), 200);
     let reply: outpost_protocol::SyncReply =
         outpost_protocol::decode(&response.bytes().await.unwrap()).unwrap();

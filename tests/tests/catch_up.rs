@@ -6,14 +6,14 @@ use std::collections::BTreeSet;
 
 use chrono::{TimeZone, Utc};
 use outpost_client::{AccountEdit, NewAccount};
-use outpost_tests::{Device, TestServer};
+use outpost_tests::TestServer;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_device_receives_only_the_changed_documents() {
     let now = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
     let server = TestServer::start().await;
-    let writer = Device::new(&server.url());
-    let reader = Device::new(&server.url());
+    let writer = server.device().await;
+    let reader = server.device().await;
     let ids: Vec<_> = (0..1000)
         .map(|i| {
             let new = NewAccount {
@@ -86,8 +86,8 @@ async fn offline_device_receives_only_the_changed_documents() {
 async fn device_behind_a_compaction_catches_up_from_the_snapshot() {
     let now = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
     let server = TestServer::start().await;
-    let writer = Device::new(&server.url());
-    let early = Device::new(&server.url());
+    let writer = server.device().await;
+    let early = server.device().await;
     let new = NewAccount {
         name: "Fern Hotel".into(),
         owner: "fay".into(),
@@ -103,7 +103,7 @@ async fn device_behind_a_compaction_catches_up_from_the_snapshot() {
         writer.store.edit_account(id, &edit, now).unwrap();
         writer.sync().await;
     }
-    let late = Device::new(&server.url());
+    let late = server.device().await;
     for device in [&early, &late] {
         let report = device.sync().await;
         assert_eq!(report.received, vec![id]);

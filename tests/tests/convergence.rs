@@ -17,7 +17,10 @@ fn follow_up(summary: &str, when: DateTime<Utc>) -> AccountEdit {
 
 async fn check(order: [usize; 3]) {
     let server = TestServer::start().await;
-    let devices: Vec<Device> = (0..3).map(|_| Device::new(&server.url())).collect();
+    let mut devices: Vec<Device> = Vec::new();
+    for _ in 0..3 {
+        devices.push(server.device().await);
+    }
     let new = NewAccount {
         name: "Acme Tools".into(),
         owner: "ana".into(),

@@ -4,13 +4,13 @@
 
 use chrono::{TimeZone, Utc};
 use outpost_client::{AccountEdit, ContactMethod, NewAccount, NewFollowUp};
-use outpost_tests::{Device, TestServer};
+use outpost_tests::TestServer;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reopened_device_keeps_unsynced_edits_and_restarted_server_keeps_acknowledged_ones() {
     let now = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
     let mut server = TestServer::start().await;
-    let device = Device::new(&server.url());
+    let device = server.device().await;
     let new = NewAccount {
         name: "Harbor Foods".into(),
         owner: "ben".into(),
@@ -46,7 +46,7 @@ async fn reopened_device_keeps_unsynced_edits_and_restarted_server_keeps_acknowl
 
     // A new device catches up from the restarted server, and the first syncs cleanly again.
     device.connect(&server.url());
-    let fresh = Device::new(&server.url());
+    let fresh = server.device().await;
     assert_eq!(fresh.sync().await.received, vec![id]);
     assert_eq!(
         fresh.store.account(id).unwrap(),

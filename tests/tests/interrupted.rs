@@ -4,12 +4,12 @@
 use chrono::{TimeZone, Utc};
 use outpost_client::{AccountEdit, ContactMethod, NewAccount, NewFollowUp};
 use outpost_protocol::Seq;
-use outpost_tests::{CutProxy, Device, TestServer};
+use outpost_tests::{CutProxy, TestServer};
 
 async fn check(reply_bytes: usize) {
     let now = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
     let server = TestServer::start().await;
-    let other = Device::new(&server.url());
+    let other = server.device().await;
     let new = NewAccount {
         name: "Pine Clinic".into(),
         owner: "cai".into(),
@@ -18,7 +18,7 @@ async fn check(reply_bytes: usize) {
     let shared = other.store.create_account(&new, now).unwrap();
     other.sync().await;
 
-    let mut device = Device::new(&server.url());
+    let mut device = server.device().await;
     device.sync().await;
     let visit = NewFollowUp::new(now, ContactMethod::Visit, "demo");
     device

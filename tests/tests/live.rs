@@ -5,19 +5,15 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use outpost_client::{AccountEdit, NewAccount};
-use outpost_tests::{Device, TestServer};
+use outpost_tests::TestServer;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn online_device_hears_of_a_change_and_pulls_it() {
     let now = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
     let server = TestServer::start().await;
-    let rep = Device::new(&server.url());
-    let manager = Device::new(&server.url());
-    let mut stream = manager
-        .client
-        .subscribe(manager.store.device())
-        .await
-        .unwrap();
+    let rep = server.device().await;
+    let manager = server.device().await;
+    let mut stream = manager.client.subscribe(&manager.store).await.unwrap();
 
     let new = NewAccount {
         name: "Delta Freight".into(),
@@ -37,7 +33,7 @@ async fn online_device_hears_of_a_change_and_pulls_it() {
     assert_eq!(manager.sync().await.received, vec![id]);
 
     // The manager's own edit is not announced back to the manager, but the rep hears of it.
-    let mut rep_stream = rep.client.subscribe(rep.store.device()).await.unwrap();
+    let mut rep_stream = rep.client.subscribe(&rep.store).await.unwrap();
     manager
         .store
         .edit_account(id, &AccountEdit::SetRegion("South".into()), now)

@@ -5,7 +5,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 use outpost_client::model::{Contact, Money, Role, Stage};
 use outpost_client::{AccountEdit, ContactMethod, NewAccount, NewFollowUp, NewOpportunity};
-use outpost_tests::{Device, TestServer};
+use outpost_tests::TestServer;
 
 fn at(hour: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 3, hour, 0, 0).unwrap()
@@ -14,7 +14,7 @@ fn at(hour: u32) -> DateTime<Utc> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_edits_to_contacts_follow_ups_and_stages_merge_by_identity() {
     let server = TestServer::start().await;
-    let (ana, ben) = (Device::new(&server.url()), Device::new(&server.url()));
+    let (ana, ben) = (server.device().await, server.device().await);
     let new = NewAccount {
         name: "Northwind Tools".into(),
         owner: "ana".into(),

@@ -11,7 +11,7 @@ use outpost_protocol::DocId;
 
 use super::proxy::{CountingProxy, Traffic};
 use super::workload::Workload;
-use crate::{Device, TestServer};
+use outpost_tests::{ADMIN, Device, TestServer};
 
 /// The team's other devices, folded into one: creates the accounts and makes the remote
 /// edits. Its store lives in memory (its own durability is not what is measured).
@@ -24,12 +24,17 @@ pub struct Generator {
 }
 
 impl Generator {
-    pub fn new(server_url: &str) -> anyhow::Result<Generator> {
-        Ok(Generator {
+    /// A generator logged in to `server` as the admin (it writes every rep's accounts).
+    pub async fn new(server: &TestServer) -> anyhow::Result<Generator> {
+        let generator = Generator {
             store: Store::in_memory()?,
-            client: HttpClient::new(server_url),
+            client: HttpClient::new(&server.url()),
             ids: Vec::new(),
-        })
+        };
+        server
+            .log_in(&generator.store, &generator.client, ADMIN)
+            .await;
+        Ok(generator)
     }
 
     /// Creates `count` more accounts from the workload (not yet pushed).

@@ -12,14 +12,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, ensure};
 use automerge::transaction::Transactable;
 use automerge::{ActorId, Automerge, ROOT};
-use outpost_client::http::DEVICE_HEADER;
 use outpost_client::{HttpClient, Store};
 use outpost_protocol::{
     CONTENT_TYPE, DeviceId, DocId, DocPush, PushOutcome, Seq, SyncReply, SyncRequest,
 };
 
 use super::workload::Workload;
-use crate::TestServer;
+use outpost_tests::{ADMIN, TestServer};
 
 /// Edits each real device cycles through (generated up front from the seed).
 const EDITS_PER_DEVICE: usize = 64;
@@ -52,8 +51,10 @@ async fn fleet(
     let mut fleet = Vec::with_capacity(devices);
     for _ in 0..devices {
         let store = Store::in_memory()?;
+        let client = HttpClient::new(&server.url());
+        server.log_in(&store, &client, ADMIN).await;
         let id = store.create_account_anyway(&workload.account().new, workload.now())?;
-        fleet.push((store, HttpClient::new(&server.url()), id));
+        fleet.push((store, client, id));
     }
     // Everyone pushes their account, then catches up on the others'.
     for _ in 0..2 {
@@ -120,8 +121,12 @@ pub async fn push_capacity(
             .document(id)?
             .context("account on server")?;
         let device = store.device();
+        let (_, token) = store
+            .credentials()?
+            .context("fleet devices are logged in")?;
         loaders.push(Loader {
             device,
+            token,
             id,
             doc: doc.with_actor(ActorId::from(device.to_bytes().as_slice())),
             checkpoint: feed_before,
@@ -174,6 +179,7 @@ async fn finish(
 /// A protocol-level device: its account document and its place in the feed.
 struct Loader {
     device: DeviceId,
+    token: String,
     id: DocId,
     doc: Automerge,
     checkpoint: Seq,
@@ -203,7 +209,7 @@ impl Loader {
         let reply = http
             .post(url)
             .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
-            .header(DEVICE_HEADER, self.device.to_string())
+            .bearer_auth(&self.token)
             .body(body)
             .send()
             .await?
@@ -240,12 +246,14 @@ pub async fn fan_out(
     let now = workload.now();
     let writer = Store::in_memory()?;
     let writer_client = HttpClient::new(&server.url());
+    server.log_in(&writer, &writer_client, ADMIN).await;
     let id = writer.create_account_anyway(&workload.account().new, now)?;
     writer_client.sync(&writer).await?;
     let listener = Store::in_memory()?;
     let listener_client = HttpClient::new(&server.url());
+    server.log_in(&listener, &listener_client, ADMIN).await;
     listener_client.sync(&listener).await?;
-    let mut events = listener_client.subscribe(listener.device()).await?;
+    let mut events = listener_client.subscribe(&listener).await?;
 
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let listening = tokio::spawn(async move {

@@ -14,6 +14,16 @@ use rand::{RngExt, SeedableRng};
 
 /// Reps in the team; accounts are owned by one of them.
 pub const REPS: usize = 50;
+
+/// The login of rep `n`.
+fn rep(n: usize) -> String {
+    format!("rep-{n:02}")
+}
+
+/// Every rep's login: the server needs them as users, since accounts are owned by users.
+pub fn reps() -> Vec<String> {
+    (0..REPS).map(rep).collect()
+}
 /// Follow-ups logged on each generated account.
 pub const FOLLOW_UPS: usize = 20;
 
@@ -112,7 +122,7 @@ impl Workload {
                 self.pick(&KINDS),
                 self.rng.random_range(1..1000)
             ),
-            owner: format!("rep-{:02}", self.rng.random_range(0..REPS)),
+            owner: rep(self.rng.random_range(0..REPS)),
             region: Some((*self.pick(&REGIONS)).to_owned()),
             ..NewAccount::default()
         };

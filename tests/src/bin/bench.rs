@@ -19,7 +19,7 @@ use outpost_tests::{Device, TestServer};
 use bench::outpost::{self, Catchup, Generator};
 use bench::peer::{Peer, PeerCatchup};
 use bench::proxy::{CountingProxy, Framing};
-use bench::workload::{FOLLOW_UPS, REPS, Workload};
+use bench::workload::{self, FOLLOW_UPS, REPS, Workload};
 use bench::{Row, Table, bytes, count, device, percentile, server, time};
 
 #[derive(Debug, Parser)]
@@ -183,8 +183,9 @@ async fn sync_scenarios(
     started: Instant,
 ) -> anyhow::Result<()> {
     let server = TestServer::start().await;
+    server.add_team("bench", &workload::reps());
     let proxy = CountingProxy::start(server.addr(), Framing::Opaque).await;
-    let mut generator = Generator::new(&server.url())?;
+    let mut generator = Generator::new(&server).await?;
     let mut peer = Some(Peer::start().await?);
     let mut idle_times = Vec::new();
 
@@ -199,7 +200,7 @@ async fn sync_scenarios(
         generator.sync().await?;
 
         progress(started, format!("N={label}: a new device syncs"));
-        let mut reader = Device::new(&proxy.url());
+        let mut reader = server.device().await;
         let initial = outpost::reconnect(&mut reader, &proxy).await?;
         ensure!(
             initial.report.received.len() == n,
@@ -520,6 +521,7 @@ async fn server_rows(
 ) -> anyhow::Result<()> {
     progress(started, "server push capacity");
     let server = TestServer::start().await;
+    server.add_team("bench", &workload::reps());
     let load = server::push_capacity(&server, workload, plan.push_devices, plan.push_time).await?;
     table.push(
         Row::info(

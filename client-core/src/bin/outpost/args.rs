@@ -99,12 +99,41 @@ pub(crate) enum Command {
     Import(ImportArgs),
     /// Export every account as CSV, to a file or the screen.
     Export(ExportArgs),
+    /// Log this device in (once): `outpost login --user ana`, password on standard input.
+    ///
+    /// The server issues a token for this device; sync and watch use it from then on.
+    Login(LoginArgs),
+    /// Edits the server did not accept, with why and what they changed, so you can redo them.
+    ///
+    /// `outpost rejected dismiss N` forgets one once you have redone it.
+    Rejected(RejectedArgs),
+    /// Who changed an account, what and when (from the server).
+    History(ShowArgs),
     /// Send your changes to the server and get everyone else's.
     Sync(Output),
     /// Keep syncing: sync now, then again whenever the server has news. Stop with Ctrl-C.
     ///
     /// Other commands can use the store meanwhile: it is open only during each sync.
     Watch,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LoginArgs {
+    /// Your login on the server.
+    #[arg(long)]
+    pub(crate) user: String,
+    /// A name for this device in your device list (default: the host name).
+    #[arg(long)]
+    pub(crate) label: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RejectedArgs {
+    /// `dismiss N`: forget refused edit N.
+    #[arg(value_name = "dismiss N", num_args = 0..=2)]
+    pub(crate) dismiss: Vec<String>,
+    #[command(flatten)]
+    pub(crate) output: Output,
 }
 
 #[derive(Debug, Args)]
@@ -168,9 +197,9 @@ pub(crate) struct CreateArgs {
     /// Full registered name of the customer.
     #[arg(long)]
     pub(crate) name: String,
-    /// Rep responsible for the account.
+    /// Rep responsible for the account (default: you, as logged in).
     #[arg(long)]
-    pub(crate) owner: String,
+    pub(crate) owner: Option<String>,
     /// Enter a lead (a prospect still to qualify): its first follow-up is due within 24 h.
     #[arg(long)]
     pub(crate) lead: bool,

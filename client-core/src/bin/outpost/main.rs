@@ -87,6 +87,9 @@ fn run(cli: Cli, now: DateTime<Utc>) -> Result<()> {
         Command::Conflicts(args) => conflicts::conflicts(&store()?, args),
         Command::Settle(args) => conflicts::settle(&store()?, args, now),
         Command::Sync(output) => sync::sync(&store()?, &cli.server, output),
+        Command::Login(args) => sync::login(&store()?, &cli.server, args),
+        Command::Rejected(args) => sync::rejected(&store()?, args),
+        Command::History(args) => sync::history(&store()?, &cli.server, args),
         // Opens the store only while it syncs, so other commands can use it meanwhile.
         Command::Watch => sync::watch(&cli.store, &cli.server),
     }

@@ -30,9 +30,16 @@ pub(crate) fn create(store: &Store, args: CreateArgs, now: DateTime<Utc>) -> Res
         phone: args.contact_phone,
         email: args.contact_email,
     });
+    let owner = match args.owner {
+        Some(owner) => owner,
+        None => store
+            .credentials()?
+            .map(|(login, _)| login)
+            .context("name the owner with --owner, or log in first (`outpost login`)")?,
+    };
     let new = NewAccount {
         name: args.name,
-        owner: args.owner,
+        owner,
         kind: if args.lead {
             Kind::Lead
         } else {

@@ -3,11 +3,13 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use std::io::{BufRead, IsTerminal};
+
+use anyhow::{Context, Result, bail};
 use outpost_client::{HttpClient, Store, SyncReport};
 use outpost_protocol::DocId;
 
-use crate::args::Output;
+use crate::args::{LoginArgs, Output, RejectedArgs, ShowArgs};
 use crate::format::{minutes, print_json, short};
 use crate::store::open_store_async;
 
@@ -64,10 +66,9 @@ pub(crate) fn watch(dir: &Path, server: &str) -> Result<()> {
 /// Follows the server's live stream, syncing whenever it announces changes this device lacks.
 /// The store is open only while it is read or synced, never while waiting for news.
 async fn follow(client: &HttpClient, dir: &Path) -> Result<()> {
-    let device = open_store_async(dir).await?.device();
     // Subscribing before the first sync means a change committed in between is announced
     // rather than missed until the next one.
-    let mut notifications = client.subscribe(device).await?;
+    let mut notifications = client.subscribe(&open_store_async(dir).await?).await?;
     let store = open_store_async(dir).await?;
     let report = client.sync(&store).await?;
     // Closed before the line is printed: a script that reads it may use the store at once.
@@ -113,6 +114,18 @@ fn describe(report: &SyncReport) -> String {
         .refused
         .iter()
         .map(|(id, reason)| format!("; refused {}: {reason}", short(*id)))
+        .chain(report.rejected.iter().map(|(id, reason)| {
+            format!(
+                "; NOT ACCEPTED {}: {reason} (your edit is kept: `outpost rejected`)",
+                short(*id)
+            )
+        }))
+        .chain(
+            report
+                .dropped
+                .iter()
+                .map(|id| format!("; {} is no longer yours and was removed", short(*id))),
+        )
         .collect();
     format!(
         "synced in {} {trips}: pushed {}, received {}, refused {}; {} bytes sent, {} received{refused}",
@@ -123,4 +136,98 @@ fn describe(report: &SyncReport) -> String {
         report.bytes_sent,
         report.bytes_received,
     )
+}
+
+pub(crate) fn login(store: &Store, server: &str, args: LoginArgs) -> Result<()> {
+    let password = read_password()?;
+    let label = args.label.unwrap_or_else(|| {
+        std::env::var("HOSTNAME").unwrap_or_else(|_| "outpost device".to_owned())
+    });
+    let user = runtime()?
+        .block_on(HttpClient::new(server).login(store, &args.user, &password, &label))
+        .with_context(|| format!("login to {server} failed"))?;
+    out!(
+        "logged in to {server} as {} ({}); this device is {}",
+        user.login,
+        user.role,
+        store.device()
+    );
+    Ok(())
+}
+
+fn read_password() -> Result<String> {
+    if std::io::stdin().is_terminal() {
+        eprint!("password (shown as you type): ");
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+pub(crate) fn rejected(store: &Store, args: RejectedArgs) -> Result<()> {
+    match args.dismiss.as_slice() {
+        [] => {}
+        [verb, n] if verb == "dismiss" => {
+            let n: u64 = n
+                .parse()
+                .context("N is the number `outpost rejected` shows")?;
+            if !store.dismiss_rejected(n)? {
+                bail!("there is no refused edit {n}");
+            }
+            out!("refused edit {n} dismissed");
+            return Ok(());
+        }
+        _ => bail!("use `outpost rejected` or `outpost rejected dismiss N`"),
+    }
+    let edits = store.rejected()?;
+    if args.output.json {
+        return print_json(&edits);
+    }
+    if edits.is_empty() {
+        out!("no refused edits");
+    }
+    for edit in edits {
+        out!(
+            "{}  {} {}  {} UTC\n   why: {}\n   changed: {}",
+            edit.id,
+            short(edit.account),
+            edit.name,
+            minutes(edit.rejected_at),
+            edit.reason,
+            edit.fields.join(", ")
+        );
+    }
+    Ok(())
+}
+
+pub(crate) fn history(store: &Store, server: &str, args: ShowArgs) -> Result<()> {
+    let id = store.resolve(&args.id)?;
+    let entries = runtime()?
+        .block_on(HttpClient::new(server).history(store, id))
+        .with_context(|| format!("history from {server} failed"))?;
+    if args.output.json {
+        return print_json(&entries);
+    }
+    for entry in entries {
+        let device = entry
+            .device
+            .map_or_else(|| "the server".to_owned(), |d| d.to_string());
+        out!(
+            "#{}  {} UTC  {} from {device}",
+            entry.seq,
+            minutes(entry.server_time),
+            entry.user
+        );
+        for change in entry.changes {
+            out!(
+                "    made {} UTC: {}",
+                minutes(change.device_time),
+                change.fields.join(", ")
+            );
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,181 @@
+//! The JSON API beside sync: logging a device in, administering users, teams and devices,
+//! handing accounts over, sharing them, and reading an account's history.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{DeviceId, DocId, Seq};
+
+/// What a user may do. A rep works their own accounts (and those shared with them); a manager
+/// also sees and reassigns the accounts of the teams they lead; an admin sees everything and
+/// manages users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Rep,
+    Manager,
+    Admin,
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::Rep => "rep",
+            Role::Manager => "manager",
+            Role::Admin => "admin",
+        })
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Role, String> {
+        match s {
+            "rep" => Ok(Role::Rep),
+            "manager" => Ok(Role::Manager),
+            "admin" => Ok(Role::Admin),
+            other => Err(format!("unknown role {other:?}: use rep, manager or admin")),
+        }
+    }
+}
+
+/// `POST /v1/login`: a user logs a device in once and receives the device's token.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub login: String,
+    pub password: String,
+    /// The device's own id (its automerge actor); one device belongs to one user.
+    pub device: DeviceId,
+    /// A name the user recognises the device by in `devices` lists.
+    pub label: String,
+}
+
+impl fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The password never reaches a log through a Debug print.
+        f.debug_struct("LoginRequest")
+            .field("login", &self.login)
+            .field("device", &self.device)
+            .field("label", &self.label)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer to a login: the token to send as `Authorization: Bearer TOKEN`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginReply {
+    pub token: String,
+    pub user: UserInfo,
+}
+
+impl fmt::Debug for LoginReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoginReply")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A user as the API shows it (never with a password hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    pub login: String,
+    pub role: Role,
+    /// The team a rep belongs to.
+    pub team: Option<String>,
+    /// The teams a manager leads.
+    pub leads: Vec<String>,
+    pub disabled: bool,
+}
+
+/// `POST /v1/admin/users`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewUser {
+    pub login: String,
+    pub password: String,
+    pub role: Role,
+    /// The team of a rep (required for reps, refused for others).
+    #[serde(default)]
+    pub team: Option<String>,
+}
+
+impl fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewUser")
+            .field("login", &self.login)
+            .field("role", &self.role)
+            .field("team", &self.team)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A team and who is in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamInfo {
+    pub name: String,
+    pub managers: Vec<String>,
+    pub members: Vec<String>,
+}
+
+/// A device a user logged in from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    pub device: DeviceId,
+    pub user: String,
+    pub label: String,
+    pub logged_in_at: DateTime<Utc>,
+    /// Revoked devices are refused from their next request on.
+    pub revoked: bool,
+}
+
+/// `POST /v1/handover`: a manager moves accounts of one rep to another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Handover {
+    pub from: String,
+    pub to: String,
+    /// The accounts to move; `None` moves the whole book of `from`.
+    #[serde(default)]
+    pub accounts: Option<Vec<DocId>>,
+}
+
+/// What a handover moved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoverReply {
+    pub moved: Vec<DocId>,
+}
+
+/// `POST /v1/accounts/{id}/shares`: lets another user see (and with `write`, edit) an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Share {
+    pub login: String,
+    #[serde(default)]
+    pub write: bool,
+}
+
+/// One commit of an account as `GET /v1/accounts/{id}/history` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// The commit's position in the change feed.
+    pub seq: Seq,
+    /// When the server committed it.
+    pub server_time: DateTime<Utc>,
+    /// The device that pushed it (for server-made changes such as a handover: none).
+    pub device: Option<DeviceId>,
+    /// The user that device belonged to, or `server` for the server's own changes.
+    pub user: String,
+    pub changes: Vec<HistoryChange>,
+}
+
+/// One automerge change inside a commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryChange {
+    pub hash: String,
+    /// When the edit was made, by the device's clock.
+    pub device_time: DateTime<Utc>,
+    /// The fields it set or removed, as paths such as `stage` or `contacts/k3x/phone`.
+    pub fields: Vec<String>,
+}

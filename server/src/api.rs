@@ -1,0 +1,402 @@
+//! The JSON API beside sync: login, the caller's own devices, administration of users, teams
+//! and devices (admins), handovers (managers and admins), shares, and account history.
+//!
+//! Every handler that names an account answers "not found" for one outside the caller's
+//! scope, exactly as for one that does not exist, so nothing outside it can be probed.
+
+use std::time::Instant;
+
+use automerge::{ChangeHash, ReadDoc};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Json;
+use chrono::{DateTime, Utc};
+use outpost_client::conflicts::changed_fields;
+use outpost_protocol::api::{
+    DeviceInfo, Handover, HandoverReply, HistoryChange, HistoryEntry, LoginReply, LoginRequest,
+    NewUser, Role, Share, TeamInfo, UserInfo,
+};
+use outpost_protocol::{DeviceId, DocId, PushOutcome, PushResult};
+use serde::de::DeserializeOwned;
+
+use crate::AppState;
+use crate::access::{reader_scopes, sees};
+use crate::auth::Caller;
+use crate::directory::{DirectoryError, Principal};
+use crate::http::AppError;
+use crate::storage::{SERVER_DEVICE, Storage};
+
+fn json<T: DeserializeOwned>(body: &Bytes) -> Result<T, AppError> {
+    serde_json::from_slice(body).map_err(|e| AppError::BadJson(e.to_string()))
+}
+
+/// Runs a directory operation off the async threads (argon2 and redb commits block).
+async fn blocking<T: Send + 'static>(
+    state: &AppState,
+    op: impl FnOnce(&Storage) -> Result<T, DirectoryError> + Send + 'static,
+) -> Result<T, AppError> {
+    let storage = state.storage.clone();
+    Ok(tokio::task::spawn_blocking(move || op(&storage)).await??)
+}
+
+fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+/// `POST /v1/login`: password → device token.
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<LoginReply>, AppError> {
+    let request: LoginRequest = json(&body)?;
+    let login = request.login.clone();
+    let device = request.device;
+    if let Err(wait) = state.limiter.check(&login, Instant::now()) {
+        return Err(AppError::RateLimited {
+            login,
+            seconds: wait.as_secs().max(1),
+        });
+    }
+    match blocking(&state, move |s| s.login(&request, Utc::now())).await {
+        Ok((token, user)) => {
+            state.limiter.succeeded(&login);
+            tracing::info!(login, %device, "device logged in");
+            Ok(Json(LoginReply { token, user }))
+        }
+        Err(e) => {
+            if matches!(
+                e,
+                AppError::Directory(DirectoryError::BadCredentials | DirectoryError::Disabled(_))
+            ) {
+                state.limiter.failed(&login, Instant::now());
+                tracing::warn!(login, %device, "login refused");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// `GET /v1/me`.
+pub(crate) async fn me(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+) -> Result<Json<UserInfo>, AppError> {
+    Ok(Json(blocking(&state, move |s| s.user(&who.login)).await?))
+}
+
+/// `GET /v1/me/devices`.
+pub(crate) async fn my_devices(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+) -> Result<Json<Vec<DeviceInfo>>, AppError> {
+    Ok(Json(
+        blocking(&state, move |s| s.devices(Some(&who.login))).await?,
+    ))
+}
+
+/// `DELETE /v1/me/devices/{device}`: a user revokes one of their own devices.
+pub(crate) async fn revoke_my_device(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(device): Path<DeviceId>,
+) -> Result<StatusCode, AppError> {
+    blocking(&state, move |s| s.revoke_device(device, Some(&who.login))).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /v1/admin/users`.
+pub(crate) async fn users(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<UserInfo>>, AppError> {
+    caller.require(Role::Admin)?;
+    Ok(Json(blocking(&state, |s| s.users()).await?))
+}
+
+/// `POST /v1/admin/users`.
+pub(crate) async fn add_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<(StatusCode, Json<UserInfo>), AppError> {
+    caller.require(Role::Admin)?;
+    let new: NewUser = json(&body)?;
+    let user = blocking(&state, move |s| s.add_user(&new)).await?;
+    tracing::info!(login = user.login, role = %user.role, by = caller.0.login, "user added");
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+async fn set_disabled(
+    state: &AppState,
+    caller: &Caller,
+    login: String,
+    disabled: bool,
+) -> Result<Json<UserInfo>, AppError> {
+    caller.require(Role::Admin)?;
+    let user = blocking(state, move |s| s.set_disabled(&login, disabled)).await?;
+    tracing::info!(
+        login = user.login,
+        disabled,
+        by = caller.0.login,
+        "user updated"
+    );
+    Ok(Json(user))
+}
+
+/// `POST /v1/admin/users/{login}/disable`.
+pub(crate) async fn disable_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(login): Path<String>,
+) -> Result<Json<UserInfo>, AppError> {
+    set_disabled(&state, &caller, login, true).await
+}
+
+/// `POST /v1/admin/users/{login}/enable`.
+pub(crate) async fn enable_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(login): Path<String>,
+) -> Result<Json<UserInfo>, AppError> {
+    set_disabled(&state, &caller, login, false).await
+}
+
+/// `GET /v1/admin/teams`: every team for an admin, the teams they lead for a manager.
+pub(crate) async fn teams(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<TeamInfo>>, AppError> {
+    let who = caller.require(Role::Manager)?.clone();
+    let mut teams = blocking(&state, |s| s.teams()).await?;
+    if who.role != Role::Admin {
+        teams.retain(|t| who.leads.contains(&t.name));
+    }
+    Ok(Json(teams))
+}
+
+/// `POST /v1/admin/teams` with `{"name": "..."}`.
+pub(crate) async fn add_team(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<(StatusCode, Json<TeamInfo>), AppError> {
+    caller.require(Role::Admin)?;
+    #[derive(serde::Deserialize)]
+    struct NewTeam {
+        name: String,
+    }
+    let NewTeam { name } = json(&body)?;
+    let team = blocking(&state, move |s| s.add_team(&name)).await?;
+    Ok((StatusCode::CREATED, Json(team)))
+}
+
+async fn set_lead(
+    state: &AppState,
+    caller: &Caller,
+    (team, login): (String, String),
+    leads: bool,
+) -> Result<Json<UserInfo>, AppError> {
+    caller.require(Role::Admin)?;
+    Ok(Json(
+        blocking(state, move |s| s.set_lead(&team, &login, leads)).await?,
+    ))
+}
+
+/// `PUT /v1/admin/teams/{team}/managers/{login}`.
+pub(crate) async fn add_lead(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(names): Path<(String, String)>,
+) -> Result<Json<UserInfo>, AppError> {
+    set_lead(&state, &caller, names, true).await
+}
+
+/// `DELETE /v1/admin/teams/{team}/managers/{login}`.
+pub(crate) async fn remove_lead(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(names): Path<(String, String)>,
+) -> Result<Json<UserInfo>, AppError> {
+    set_lead(&state, &caller, names, false).await
+}
+
+/// `GET /v1/admin/devices`.
+pub(crate) async fn devices(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<DeviceInfo>>, AppError> {
+    caller.require(Role::Admin)?;
+    Ok(Json(blocking(&state, |s| s.devices(None)).await?))
+}
+
+/// `DELETE /v1/admin/devices/{device}`.
+pub(crate) async fn revoke_device(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(device): Path<DeviceId>,
+) -> Result<StatusCode, AppError> {
+    caller.require(Role::Admin)?;
+    blocking(&state, move |s| s.revoke_device(device, None)).await?;
+    tracing::info!(%device, by = caller.0.login, "device revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Whether `who` sees `doc`; "not found" otherwise, as for a document that does not exist.
+async fn visible(state: &AppState, who: &Principal, doc: DocId) -> Result<(), AppError> {
+    let storage = state.storage.clone();
+    let scopes = reader_scopes(who);
+    let meta = tokio::task::spawn_blocking(move || storage.read()?.meta(doc)).await??;
+    if !meta.heads.is_empty() && sees(scopes.as_deref(), &meta.scopes) {
+        Ok(())
+    } else {
+        Err(AppError::NotFound(format!("no account {doc}")))
+    }
+}
+
+fn refusal(results: &[PushResult]) -> Option<AppError> {
+    results.iter().find_map(|r| match &r.outcome {
+        PushOutcome::Rejected { reason } | PushOutcome::Invalid { reason } => {
+            Some(AppError::Forbidden(reason.clone()))
+        }
+        _ => None,
+    })
+}
+
+/// `POST /v1/handover`: moves named accounts, or the whole book, of one rep to another.
+pub(crate) async fn handover(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Json<HandoverReply>, AppError> {
+    let who = caller.require(Role::Manager)?.clone();
+    let Handover { from, to, accounts } = json(&body)?;
+    let (from_user, to_user) = {
+        let (f, t) = (from.clone(), to.clone());
+        blocking(&state, move |s| Ok((s.user(&f)?, s.user(&t)?))).await?
+    };
+    let leads = |u: &UserInfo| {
+        who.role == Role::Admin || u.team.as_ref().is_some_and(|t| who.leads.contains(t))
+    };
+    if !leads(&from_user) {
+        return Err(AppError::NotFound(format!(
+            "no user {from} in a team you lead"
+        )));
+    }
+    if !leads(&to_user) {
+        return Err(AppError::NotFound(format!(
+            "no user {to} in a team you lead"
+        )));
+    }
+    let docs = match accounts {
+        Some(docs) => {
+            for doc in &docs {
+                visible(&state, &who, *doc).await?;
+            }
+            docs
+        }
+        None => {
+            let storage = state.storage.clone();
+            let from = from.clone();
+            tokio::task::spawn_blocking(move || storage.owned_by(&from)).await??
+        }
+    };
+    let results = state
+        .writer
+        .reassign(who.clone(), docs, to.clone(), now_ms())
+        .await?;
+    if let Some(refused) = refusal(&results) {
+        return Err(refused);
+    }
+    tracing::info!(
+        from,
+        to,
+        accounts = results.len(),
+        by = who.login,
+        "handover"
+    );
+    Ok(Json(HandoverReply {
+        moved: results.into_iter().map(|r| r.doc).collect(),
+    }))
+}
+
+async fn set_share(
+    state: &AppState,
+    who: Principal,
+    doc: DocId,
+    login: String,
+    write: Option<bool>,
+) -> Result<StatusCode, AppError> {
+    visible(state, &who, doc).await?;
+    let result = state.writer.share(who, doc, login, write, now_ms()).await?;
+    match refusal(std::slice::from_ref(&result)) {
+        Some(refused) => Err(refused),
+        None => Ok(StatusCode::NO_CONTENT),
+    }
+}
+
+/// `POST /v1/accounts/{id}/shares`.
+pub(crate) async fn share(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(doc): Path<DocId>,
+    body: Bytes,
+) -> Result<StatusCode, AppError> {
+    let Share { login, write } = json(&body)?;
+    set_share(&state, who, doc, login, Some(write)).await
+}
+
+/// `DELETE /v1/accounts/{id}/shares/{login}`.
+pub(crate) async fn unshare(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((doc, login)): Path<(DocId, String)>,
+) -> Result<StatusCode, AppError> {
+    set_share(&state, who, doc, login, None).await
+}
+
+/// `GET /v1/accounts/{id}/history`: every commit, who made it, from which device, when (by
+/// the device's clock and the server's), and which fields each change touched.
+pub(crate) async fn history(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(doc): Path<DocId>,
+) -> Result<Json<Vec<HistoryEntry>>, AppError> {
+    visible(&state, &who, doc).await?;
+    let storage = state.storage.clone();
+    let entries = tokio::task::spawn_blocking(move || {
+        let tables = storage.read()?;
+        let Some(document) = tables.document(doc)? else {
+            return Ok(Vec::new());
+        };
+        let mut entries = Vec::new();
+        for (seq, record) in tables.history(doc)? {
+            let changes = record
+                .hashes
+                .iter()
+                .filter_map(|hash| document.get_change_by_hash(&ChangeHash(*hash)))
+                .map(|change| HistoryChange {
+                    hash: change.hash().to_string(),
+                    device_time: DateTime::from_timestamp(change.timestamp(), 0)
+                        .unwrap_or_default(),
+                    fields: {
+                        let mut after = change.deps().to_vec();
+                        after.push(change.hash());
+                        changed_fields(&document, change.deps(), &after)
+                    },
+                })
+                .collect();
+            entries.push(HistoryEntry {
+                seq,
+                server_time: DateTime::from_timestamp_millis(record.received_at_ms)
+                    .unwrap_or_default(),
+                device: (record.device != SERVER_DEVICE).then_some(record.device),
+                user: record.user,
+                changes,
+            });
+        }
+        Ok::<_, crate::StorageError>(entries)
+    })
+    .await??;
+    Ok(Json(entries))
+}

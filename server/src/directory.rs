@@ -1,0 +1,518 @@
+//! Who may use the server: users (role, team, argon2-hashed password), teams, and the devices
+//! users logged in from. A device token is 32 random bytes; the server keeps only its SHA-256,
+//! so a copy of the database does not hand out working tokens. Revoking a device or disabling
+//! a user takes effect on the next request, because every request looks the token up.
+
+use std::path::Path;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use chrono::{DateTime, Utc};
+use outpost_protocol::DeviceId;
+use outpost_protocol::api::{DeviceInfo, LoginRequest, NewUser, Role, TeamInfo, UserInfo};
+use redb::{ReadableTable, ReadableTableMetadata};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::storage::{DEVICES, Storage, StorageError, TEAMS, TOKENS, USERS};
+
+/// The shortest password the server accepts.
+pub const MIN_PASSWORD: usize = 10;
+
+/// A directory operation that did not happen, and why. Nothing was changed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DirectoryError {
+    #[error("unknown login or wrong password")]
+    BadCredentials,
+    #[error("this device's token is unknown or was revoked; log in again")]
+    BadToken,
+    #[error("user {0} is disabled")]
+    Disabled(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl From<redb::Error> for DirectoryError {
+    fn from(e: redb::Error) -> Self {
+        DirectoryError::Storage(e.into())
+    }
+}
+
+macro_rules! via_storage {
+    ($($ty:ty),*) => {$(
+        impl From<$ty> for DirectoryError {
+            fn from(e: $ty) -> Self {
+                DirectoryError::Storage(StorageError::from(e))
+            }
+        }
+    )*};
+}
+via_storage!(
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// A user as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct UserRecord {
+    pub role: Role,
+    pub team: Option<String>,
+    pub leads: Vec<String>,
+    pub password_hash: String,
+    pub disabled: bool,
+}
+
+impl UserRecord {
+    fn info(&self, login: &str) -> UserInfo {
+        UserInfo {
+            login: login.to_owned(),
+            role: self.role,
+            team: self.team.clone(),
+            leads: self.leads.clone(),
+            disabled: self.disabled,
+        }
+    }
+}
+
+/// A device as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct DeviceRecord {
+    user: String,
+    label: String,
+    logged_in_at_ms: i64,
+    token: [u8; 32],
+    revoked: bool,
+}
+
+/// An authenticated caller: the user behind a device token, as of this request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub login: String,
+    pub role: Role,
+    pub team: Option<String>,
+    pub leads: Vec<String>,
+    pub device: DeviceId,
+}
+
+pub(crate) fn decode_user(login: &str, bytes: &[u8]) -> Result<UserRecord, DirectoryError> {
+    postcard::from_bytes(bytes)
+        .map_err(|e| DirectoryError::Invalid(format!("stored user {login} is damaged: {e}")))
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    postcard::to_stdvec(value).expect("directory records always serialize")
+}
+
+fn hash_token(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+fn hash_password(password: &str) -> Result<String, DirectoryError> {
+    if password.chars().count() < MIN_PASSWORD {
+        return Err(DirectoryError::Invalid(format!(
+            "a password needs at least {MIN_PASSWORD} characters"
+        )));
+    }
+    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
+        .map_err(|e| DirectoryError::Invalid(format!("cannot make a salt: {e}")))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| DirectoryError::Invalid(format!("cannot hash the password: {e}")))
+}
+
+fn check_name(what: &str, name: &str) -> Result<(), DirectoryError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(DirectoryError::Invalid(format!(
+            "{what} {name:?} must be 1 to 64 characters of a-z, 0-9, '.', '_' or '-'"
+        )))
+    }
+}
+
+fn ms_to_time(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+impl Storage {
+    /// Whether no user exists yet (a first start).
+    pub fn has_users(&self) -> Result<bool, DirectoryError> {
+        let txn = self.begin_read()?;
+        Ok(!txn.open_table(USERS)?.is_empty()?)
+    }
+
+    /// On a server without users, creates the admin `admin` with a random password written to
+    /// `password_file` (readable by its owner only). Returns whether it did.
+    pub fn bootstrap_admin(&self, password_file: &Path) -> Result<bool, anyhow::Error> {
+        if self.has_users()? {
+            return Ok(false);
+        }
+        let password = hex::encode(rand::random::<[u8; 12]>());
+        write_private(password_file, &format!("{password}\n"))?;
+        self.add_user(&NewUser {
+            login: "admin".into(),
+            password,
+            role: Role::Admin,
+            team: None,
+        })?;
+        Ok(true)
+    }
+
+    /// Creates a user.
+    pub fn add_user(&self, new: &NewUser) -> Result<UserInfo, DirectoryError> {
+        check_name("login", &new.login)?;
+        let password_hash = hash_password(&new.password)?;
+        let txn = self.begin_write()?;
+        let info = {
+            let mut users = txn.open_table(USERS)?;
+            if users.get(new.login.as_str())?.is_some() {
+                return Err(DirectoryError::Conflict(format!(
+                    "login {} is taken",
+                    new.login
+                )));
+            }
+            let team = match (new.role, &new.team) {
+                (Role::Rep, Some(team)) => {
+                    if txn.open_table(TEAMS)?.get(team.as_str())?.is_none() {
+                        return Err(DirectoryError::NotFound(format!("no team named {team}")));
+                    }
+                    Some(team.clone())
+                }
+                (Role::Rep, None) => {
+                    return Err(DirectoryError::Invalid(
+                        "a rep belongs to a team: name it".into(),
+                    ));
+                }
+                (_, Some(_)) => {
+                    return Err(DirectoryError::Invalid(format!(
+                        "only reps belong to a team; a {} leads teams instead",
+                        new.role
+                    )));
+                }
+                (_, None) => None,
+            };
+            let record = UserRecord {
+                role: new.role,
+                team,
+                leads: Vec::new(),
+                password_hash,
+                disabled: false,
+            };
+            users.insert(new.login.as_str(), encode(&record).as_slice())?;
+            record.info(&new.login)
+        };
+        txn.commit()?;
+        Ok(info)
+    }
+
+    fn update_user(
+        &self,
+        login: &str,
+        change: impl FnOnce(&mut UserRecord, &redb::WriteTransaction) -> Result<(), DirectoryError>,
+    ) -> Result<UserInfo, DirectoryError> {
+        let txn = self.begin_write()?;
+        let info = {
+            let mut users = txn.open_table(USERS)?;
+            let mut record = match users.get(login)? {
+                Some(bytes) => decode_user(login, bytes.value())?,
+                None => return Err(DirectoryError::NotFound(format!("no user {login}"))),
+            };
+            change(&mut record, &txn)?;
+            users.insert(login, encode(&record).as_slice())?;
+            record.info(login)
+        };
+        txn.commit()?;
+        Ok(info)
+    }
+
+    /// Disables (or enables again) a user: a disabled user's devices are refused.
+    pub fn set_disabled(&self, login: &str, disabled: bool) -> Result<UserInfo, DirectoryError> {
+        self.update_user(login, |record, _| {
+            record.disabled = disabled;
+            Ok(())
+        })
+    }
+
+    /// Sets a user's password.
+    pub fn set_password(&self, login: &str, password: &str) -> Result<UserInfo, DirectoryError> {
+        let hash = hash_password(password)?;
+        self.update_user(login, |record, _| {
+            record.password_hash = hash;
+            Ok(())
+        })
+    }
+
+    /// Makes a manager lead a team (or stop leading it).
+    pub fn set_lead(
+        &self,
+        team: &str,
+        login: &str,
+        leads: bool,
+    ) -> Result<UserInfo, DirectoryError> {
+        self.update_user(login, |record, txn| {
+            if record.role != Role::Manager {
+                return Err(DirectoryError::Invalid(format!(
+                    "{login} is a {}; only managers lead teams",
+                    record.role
+                )));
+            }
+            if txn.open_table(TEAMS)?.get(team)?.is_none() {
+                return Err(DirectoryError::NotFound(format!("no team named {team}")));
+            }
+            record.leads.retain(|t| t != team);
+            if leads {
+                record.leads.push(team.to_owned());
+                record.leads.sort();
+            }
+            Ok(())
+        })
+    }
+
+    /// Every user, by login.
+    pub fn users(&self) -> Result<Vec<UserInfo>, DirectoryError> {
+        let txn = self.begin_read()?;
+        let mut out = Vec::new();
+        for entry in txn.open_table(USERS)?.iter()? {
+            let (login, bytes) = entry?;
+            out.push(decode_user(login.value(), bytes.value())?.info(login.value()));
+        }
+        Ok(out)
+    }
+
+    /// One user.
+    pub fn user(&self, login: &str) -> Result<UserInfo, DirectoryError> {
+        let txn = self.begin_read()?;
+        let users = txn.open_table(USERS)?;
+        match users.get(login)? {
+            Some(bytes) => Ok(decode_user(login, bytes.value())?.info(login)),
+            None => Err(DirectoryError::NotFound(format!("no user {login}"))),
+        }
+    }
+
+    /// Creates a team.
+    pub fn add_team(&self, name: &str) -> Result<TeamInfo, DirectoryError> {
+        check_name("team name", name)?;
+        let txn = self.begin_write()?;
+        {
+            let mut teams = txn.open_table(TEAMS)?;
+            if teams.get(name)?.is_some() {
+                return Err(DirectoryError::Conflict(format!("team {name} exists")));
+            }
+            teams.insert(name, ())?;
+        }
+        txn.commit()?;
+        Ok(TeamInfo {
+            name: name.to_owned(),
+            managers: Vec::new(),
+            members: Vec::new(),
+        })
+    }
+
+    /// Every team with its managers and members.
+    pub fn teams(&self) -> Result<Vec<TeamInfo>, DirectoryError> {
+        let users = self.users()?;
+        let txn = self.begin_read()?;
+        let mut out = Vec::new();
+        for entry in txn.open_table(TEAMS)?.iter()? {
+            let name = entry?.0.value().to_owned();
+            let managers = users
+                .iter()
+                .filter(|u| u.leads.contains(&name))
+                .map(|u| u.login.clone())
+                .collect();
+            let members = users
+                .iter()
+                .filter(|u| u.team.as_deref() == Some(name.as_str()))
+                .map(|u| u.login.clone())
+                .collect();
+            out.push(TeamInfo {
+                name,
+                managers,
+                members,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Checks a login's password (slow on purpose: argon2) and registers the device to the
+    /// user with a fresh token, replacing the device's previous token. Returns the token.
+    pub fn login(
+        &self,
+        request: &LoginRequest,
+        now: DateTime<Utc>,
+    ) -> Result<(String, UserInfo), DirectoryError> {
+        let record = {
+            let txn = self.begin_read()?;
+            let users = txn.open_table(USERS)?;
+            let stored = users.get(request.login.as_str())?;
+            match stored {
+                Some(bytes) => decode_user(&request.login, bytes.value())?,
+                None => {
+                    // Spend the same time as a wrong password, so logins cannot be probed.
+                    let _ = hash_password("not a real password, only a timing pad");
+                    return Err(DirectoryError::BadCredentials);
+                }
+            }
+        };
+        let hash = PasswordHash::new(&record.password_hash)
+            .map_err(|e| DirectoryError::Invalid(format!("stored password hash: {e}")))?;
+        Argon2::default()
+            .verify_password(request.password.as_bytes(), &hash)
+            .map_err(|_| DirectoryError::BadCredentials)?;
+        if record.disabled {
+            return Err(DirectoryError::Disabled(request.login.clone()));
+        }
+        let token = hex::encode(rand::random::<[u8; 32]>());
+        let txn = self.begin_write()?;
+        {
+            let mut devices = txn.open_table(DEVICES)?;
+            let mut tokens = txn.open_table(TOKENS)?;
+            let key = request.device.as_u128();
+            if let Some(bytes) = devices.get(key)? {
+                let old: DeviceRecord = postcard::from_bytes(bytes.value())
+                    .map_err(|e| DirectoryError::Invalid(format!("stored device: {e}")))?;
+                if old.user != request.login {
+                    return Err(DirectoryError::Conflict(format!(
+                        "device {} belongs to another user; a device serves one user",
+                        request.device
+                    )));
+                }
+                drop(bytes);
+                tokens.remove(old.token)?;
+            }
+            let record = DeviceRecord {
+                user: request.login.clone(),
+                label: request.label.clone(),
+                logged_in_at_ms: now.timestamp_millis(),
+                token: hash_token(&token),
+                revoked: false,
+            };
+            devices.insert(key, encode(&record).as_slice())?;
+            tokens.insert(record.token, key)?;
+        }
+        txn.commit()?;
+        Ok((token, record.info(&request.login)))
+    }
+
+    /// The caller behind a device token, or why it is refused.
+    pub fn authenticate(&self, token: &str) -> Result<Principal, DirectoryError> {
+        let txn = self.begin_read()?;
+        let device = txn
+            .open_table(TOKENS)?
+            .get(hash_token(token))?
+            .map(|v| v.value())
+            .ok_or(DirectoryError::BadToken)?;
+        let devices = txn.open_table(DEVICES)?;
+        let record: DeviceRecord = match devices.get(device)? {
+            Some(bytes) => postcard::from_bytes(bytes.value())
+                .map_err(|e| DirectoryError::Invalid(format!("stored device: {e}")))?,
+            None => return Err(DirectoryError::BadToken),
+        };
+        if record.revoked {
+            return Err(DirectoryError::BadToken);
+        }
+        let users = txn.open_table(USERS)?;
+        let user = match users.get(record.user.as_str())? {
+            Some(bytes) => decode_user(&record.user, bytes.value())?,
+            None => return Err(DirectoryError::BadToken),
+        };
+        if user.disabled {
+            return Err(DirectoryError::Disabled(record.user));
+        }
+        Ok(Principal {
+            login: record.user,
+            role: user.role,
+            team: user.team,
+            leads: user.leads,
+            device: DeviceId::from_u128(device),
+        })
+    }
+
+    /// Devices, all or one user's.
+    pub fn devices(&self, user: Option<&str>) -> Result<Vec<DeviceInfo>, DirectoryError> {
+        let txn = self.begin_read()?;
+        let mut out = Vec::new();
+        for entry in txn.open_table(DEVICES)?.iter()? {
+            let (device, bytes) = entry?;
+            let record: DeviceRecord = postcard::from_bytes(bytes.value())
+                .map_err(|e| DirectoryError::Invalid(format!("stored device: {e}")))?;
+            if user.is_some_and(|u| u != record.user) {
+                continue;
+            }
+            out.push(DeviceInfo {
+                device: DeviceId::from_u128(device.value()),
+                user: record.user,
+                label: record.label,
+                logged_in_at: ms_to_time(record.logged_in_at_ms),
+                revoked: record.revoked,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The user a device was registered to, if any.
+    pub fn device_user(&self, device: DeviceId) -> Result<Option<String>, DirectoryError> {
+        let txn = self.begin_read()?;
+        let devices = txn.open_table(DEVICES)?;
+        let Some(bytes) = devices.get(device.as_u128())? else {
+            return Ok(None);
+        };
+        let record: DeviceRecord = postcard::from_bytes(bytes.value())
+            .map_err(|e| DirectoryError::Invalid(format!("stored device: {e}")))?;
+        Ok(Some(record.user))
+    }
+
+    /// Revokes a device's token; `owner` restricts it to that user's devices.
+    pub fn revoke_device(
+        &self,
+        device: DeviceId,
+        owner: Option<&str>,
+    ) -> Result<(), DirectoryError> {
+        let txn = self.begin_write()?;
+        {
+            let mut devices = txn.open_table(DEVICES)?;
+            let key = device.as_u128();
+            let mut record: DeviceRecord = match devices.get(key)? {
+                Some(bytes) => postcard::from_bytes(bytes.value())
+                    .map_err(|e| DirectoryError::Invalid(format!("stored device: {e}")))?,
+                None => return Err(DirectoryError::NotFound(format!("no device {device}"))),
+            };
+            if owner.is_some_and(|o| o != record.user) {
+                return Err(DirectoryError::NotFound(format!("no device {device}")));
+            }
+            txn.open_table(TOKENS)?.remove(record.token)?;
+            record.revoked = true;
+            devices.insert(key, encode(&record).as_slice())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+}
+
+/// Writes a secret to a new file only its owner can read.
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(content.as_bytes())
+}
