@@ -16,7 +16,7 @@ use outpost_client::{
 };
 use outpost_protocol::{
     DeviceId, DocId, DocUpdate, Head, PushOutcome, PushResult, Seq, SyncReply, SyncRequest,
-    UpdateAction, decode, encode,
+    PROTOCOL_VERSION, UpdateAction, decode, encode,
 };
 use tempfile::TempDir;
 
@@ -694,7 +694,7 @@ fn an_unreadable_reply_is_a_bad_reply_and_changes_nothing() {
     let mut trailing = encode(&valid);
     trailing.push(0);
     let mut future = encode(&valid);
-    future[4..6].copy_from_slice(&2u16.to_le_bytes());
+    future[4..6].copy_from_slice(&(PROTOCOL_VERSION + 1).to_le_bytes());
     let mut truncated = encode(&SyncReply {
         updates: vec![update(DocId::from_u128(1), vec![Head([1; 32])])],
         ..valid.clone()
@@ -706,7 +706,7 @@ fn an_unreadable_reply_is_a_bad_reply_and_changes_nothing() {
         ("trailing bytes", trailing),
         ("newer version", future),
         ("truncated", truncated),
-        ("header only", b"OPST\x01\x00".to_vec()),
+        ("header only", [&b"OPST"[..], &PROTOCOL_VERSION.to_le_bytes()].concat()),
     ];
     for (what, body) in bodies {
         let store = Store::in_memory().unwrap();

@@ -244,10 +244,10 @@ mod tests {
     use std::num::NonZeroUsize;
     use std::sync::Arc;
 
-    use automerge::transaction::Transactable;
-    use automerge::{ActorId, Automerge, ROOT};
+    use chrono::Utc;
+    use outpost_client::{NewAccount, Store, SyncSession};
     use outpost_protocol::api::{NewUser, Role};
-    use outpost_protocol::{DocPush, PushOutcome};
+    use outpost_protocol::{PushOutcome, SyncRequest};
     use tokio::sync::broadcast;
 
     use super::*;
@@ -255,17 +255,18 @@ mod tests {
     use crate::storage::Storage;
     use crate::writer::Writer;
 
-    /// A new account document, named and owned by `root`, as `device` writes it.
-    fn changes(doc: &mut Automerge, value: &str) -> Vec<Vec<u8>> {
-        let before = doc.get_heads();
-        let mut tx = doc.transaction();
-        tx.put(ROOT, "name", value).unwrap();
-        tx.put(ROOT, "owner", "root").unwrap();
-        tx.commit();
-        doc.get_changes(&before)
-            .iter()
-            .map(|c| c.raw_bytes().to_vec())
-            .collect()
+    /// A new account owned by `root`, created on `store`, as the device would push it.
+    fn new_account(store: &Store, name: &str) -> (DocId, Vec<outpost_protocol::DocPush>) {
+        let new = NewAccount {
+            name: name.into(),
+            owner: "root".into(),
+            ..NewAccount::default()
+        };
+        let id = store.create_account(&new, Utc::now()).unwrap();
+        let body = SyncSession::new().next_request(store).unwrap().unwrap();
+        let request: SyncRequest = outpost_protocol::decode(&body).unwrap();
+        let pushes = request.pushes.into_iter().filter(|p| p.doc == id).collect();
+        (id, pushes)
     }
 
     /// Pages cut at a tiny budget still deliver every document exactly up to the head, never
@@ -284,7 +285,8 @@ mod tests {
                 team: None,
             })
             .unwrap();
-        let (alice, bob) = (DeviceId::from_u128(1), DeviceId::from_u128(2));
+        let stores = [Store::in_memory().unwrap(), Store::in_memory().unwrap()];
+        let (alice, bob) = (stores[0].device(), stores[1].device());
         let admin = |device| Principal {
             login: "root".into(),
             role: Role::Admin,
@@ -296,18 +298,15 @@ mod tests {
             device,
             scopes: None,
         };
-        let mut docs = Vec::new();
-        for i in 0..10u128 {
-            let origin = if i % 2 == 0 { alice } else { bob };
-            let actor = ActorId::from(origin.to_bytes().as_slice());
-            let mut doc = Automerge::new().with_actor(actor);
-            let pushes = vec![DocPush {
-                doc: DocId::from_u128(i + 100),
-                changes: changes(&mut doc, "v1"),
-            }];
-            let results = writer.push(admin(origin), pushes, 0).await.unwrap();
+        let mut bobs = Vec::new();
+        for i in 0..10 {
+            let store = &stores[i % 2];
+            let (id, pushes) = new_account(store, &format!("Account {i}"));
+            let results = writer.push(admin(store.device()), pushes, 0).await.unwrap();
             assert_eq!(results[0].outcome, PushOutcome::Accepted);
-            docs.push(doc);
+            if i % 2 == 1 {
+                bobs.push(id);
+            }
         }
 
         let mut checkpoint = Seq::ZERO;
@@ -330,10 +329,6 @@ mod tests {
                 break;
             }
         }
-        let bobs: Vec<DocId> = (0..10u128)
-            .filter(|i| i % 2 == 1)
-            .map(|i| DocId::from_u128(i + 100))
-            .collect();
         assert_eq!(seen, bobs, "only bob's documents, each once, in feed order");
         assert_eq!(checkpoint, storage.feed_head().unwrap());
         assert!(pages >= bobs.len());

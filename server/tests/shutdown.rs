@@ -1,5 +1,6 @@
-//! The real `outpost-server` process: it serves `/health`, and SIGTERM or SIGINT stop it
-//! cleanly even while a device holds the live event stream open, releasing its database.
+//! The real `outpost-server` process: its first start creates the admin with a password in a
+//! private file (never in the log), it serves `/health`, and SIGTERM or SIGINT stop it cleanly
+//! even while a logged-in device holds the live event stream open, releasing its database.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -10,6 +11,7 @@ use outpost_server::Storage;
 struct Process {
     child: Child,
     addr: SocketAddr,
+    log: Option<std::thread::JoinHandle<String>>,
 }
 
 fn start(data: &std::path::Path) -> Process {
@@ -20,6 +22,7 @@ fn start(data: &std::path::Path) -> Process {
         .spawn()
         .expect("start outpost-server");
     let mut log = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut seen = String::new();
     let mut line = String::new();
     let addr = loop {
         line.clear();
@@ -27,6 +30,7 @@ fn start(data: &std::path::Path) -> Process {
             log.read_line(&mut line).unwrap() > 0,
             "server exited before listening"
         );
+        seen.push_str(&line);
         if let Some(rest) = line.split("addr=").nth(1) {
             break rest
                 .split_whitespace()
@@ -37,8 +41,16 @@ fn start(data: &std::path::Path) -> Process {
         }
     };
     // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
-    Process { child, addr }
+    let log = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = log.read_to_string(&mut rest);
+        seen + &rest
+    });
+    Process {
+        child,
+        addr,
+        log: Some(log),
+    }
 }
 
 impl Drop for Process {
@@ -65,12 +77,41 @@ fn check(signal: &str) {
     assert!(health.starts_with("HTTP/1.0 200 OK"), "{health}");
     assert!(health.ends_with(r#"{"status":"ok"}"#), "{health}");
 
+    // The first start created the admin; its password is in a file only its owner reads.
+    let file = data.path().join("admin-password");
+    let password = std::fs::read_to_string(&file).expect("admin password file");
+    let password = password.trim();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "only the owner may read {}", file.display());
+    }
+    let body = format!(
+        r#"{{"login":"admin","password":"{password}","device":"0123456789abcdef0123456789abcdef","label":"test"}}"#
+    );
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    write!(
+        stream,
+        "POST /v1/login HTTP/1.0\r\nHost: outpost\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut login = String::new();
+    stream.read_to_string(&mut login).unwrap();
+    assert!(login.starts_with("HTTP/1.0 200"), "{login}");
+    let token = login
+        .split(r#""token":""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a token in the login reply");
+
     // A subscriber holds the event stream open; read its response headers so the stream is
     // certainly established before the signal.
-    let device = "0123456789abcdef0123456789abcdef";
     let events = request(
         server.addr,
-        &format!("GET /v1/events HTTP/1.1\r\nx-outpost-device: {device}"),
+        &format!("GET /v1/events HTTP/1.1\r\nauthorization: Bearer {token}"),
     );
     let mut events = BufReader::new(events);
     let mut status = String::new();
@@ -87,6 +128,9 @@ fn check(signal: &str) {
     let mut rest = String::new();
     events.read_to_string(&mut rest).unwrap();
     Storage::open(data.path().join("outpost.redb")).expect("database reopens after shutdown");
+    let log = server.log.take().unwrap().join().unwrap();
+    assert!(log.contains("first start"), "{log}");
+    assert!(!log.contains(password), "the password must never be logged: {log}");
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use outpost_tests::TestServer;
+use outpost_tests::{ADMIN, PASSWORD, TestServer};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -71,11 +71,33 @@ struct Rep {
 }
 
 impl Rep {
-    fn new(server: &str) -> Rep {
-        Rep {
+    /// A device logged in as `login` with `outpost login` (password on standard input).
+    async fn new(server: &TestServer, login: &str) -> Rep {
+        let rep = Rep {
             store: TempDir::new().expect("temp dir"),
-            server: server.to_owned(),
-        }
+            server: server.url(),
+        };
+        let mut command = rep.command(&["login", "--user", login, "--label", "cli test"]);
+        let output = tokio::task::spawn_blocking(move || {
+            use std::io::Write;
+            let mut child = command
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("run outpost login");
+            writeln!(child.stdin.take().expect("stdin"), "{PASSWORD}").expect("password");
+            child.wait_with_output().expect("outpost login")
+        })
+        .await
+        .expect("login runner");
+        let printed = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && printed.contains(&format!("as {login}")),
+            "login failed: {printed}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        rep
     }
 
     fn command(&self, args: &[&str]) -> Command {
@@ -174,8 +196,8 @@ fn is_hex_id(text: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readme_walk_through_converges_both_devices() {
     let server = TestServer::start().await;
-    let ana = Rep::new(&server.url());
-    let ben = Rep::new(&server.url());
+    let ana = Rep::new(&server, "ana").await;
+    let ben = Rep::new(&server, "mia").await;
 
     let created = ana
         .check(&["create", "--name", "Harbor Foods", "--owner", "ana"])
@@ -270,7 +292,7 @@ async fn readme_walk_through_converges_both_devices() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_refused_by_field_and_changes_nothing() {
     let server = TestServer::start().await;
-    let rep = Rep::new(&server.url());
+    let rep = Rep::new(&server, ADMIN).await;
     let id = rep
         .check(&["create", "--name", "Kite Labs", "--owner", "eve"])
         .await
@@ -302,7 +324,9 @@ async fn sync_with_no_server_fails_clearly() {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.local_addr().expect("local addr")
     };
-    let rep = Rep::new(&format!("http://{closed}"));
+    let server = TestServer::start().await;
+    let mut rep = Rep::new(&server, "ana").await;
+    rep.server = format!("http://{closed}");
     rep.check(&["create", "--name", "Moss Ltd", "--owner", "ana"])
         .await;
 
@@ -361,8 +385,8 @@ impl Drop for Watch {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_syncs_live_and_leaves_the_store_to_other_commands() {
     let server = TestServer::start().await;
-    let watcher = Rep::new(&server.url());
-    let other = Rep::new(&server.url());
+    let watcher = Rep::new(&server, "mia").await;
+    let other = Rep::new(&server, "ben").await;
 
     let mut watch = Watch::start(&watcher);
     let first = watch.next_line().await;
@@ -388,7 +412,7 @@ async fn watch_syncs_live_and_leaves_the_store_to_other_commands() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn today_lists_overdue_accounts_first_and_not_recent_ones() {
     let server = TestServer::start().await;
-    let rep = Rep::new(&server.url());
+    let rep = Rep::new(&server, ADMIN).await;
 
     // Every two weeks by default: a visit 30 days ago is 16 days overdue.
     let stale = rep.create("Stale Co", "ana", &[]).await;
@@ -487,7 +511,7 @@ async fn today_lists_overdue_accounts_first_and_not_recent_ones() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plans_and_opportunity_moves_follow_the_stage_rules() {
     let server = TestServer::start().await;
-    let rep = Rep::new(&server.url());
+    let rep = Rep::new(&server, ADMIN).await;
     let id = rep.create("Harbor Foods", "ana", &[]).await;
 
     let plan = rep
@@ -616,7 +640,7 @@ async fn plans_and_opportunity_moves_follow_the_stage_rules() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lost_needs_a_reason_and_leads_convert_or_sleep() {
     let server = TestServer::start().await;
-    let rep = Rep::new(&server.url());
+    let rep = Rep::new(&server, ADMIN).await;
     let id = rep.create("Kite Labs", "eve", &[]).await;
     let shown = rep.show(&id).await;
 
@@ -688,7 +712,7 @@ async fn lost_needs_a_reason_and_leads_convert_or_sleep() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_duplicate_is_refused_with_the_existing_account_until_anyway() {
     let server = TestServer::start().await;
-    let rep = Rep::new(&server.url());
+    let rep = Rep::new(&server, ADMIN).await;
     let contact = [
         "--contact-name",
         "Li Wei",
@@ -747,7 +771,7 @@ async fn a_duplicate_is_refused_with_the_existing_account_until_anyway() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn contacts_are_added_edited_and_removed_by_id() {
     let server = TestServer::start().await;
-    let rep = Rep::new(&server.url());
+    let rep = Rep::new(&server, ADMIN).await;
     let id = rep.create("Harbor Foods", "ana", &[]).await;
 
     let add = [
@@ -806,7 +830,7 @@ async fn contacts_are_added_edited_and_removed_by_id() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_matches_name_code_and_owner_in_any_case() {
     let server = TestServer::start().await;
-    let rep = Rep::new(&server.url());
+    let rep = Rep::new(&server, ADMIN).await;
     let harbor = rep
         .create(
             "Harbor Foods",
@@ -853,8 +877,8 @@ async fn search_matches_name_code_and_owner_in_any_case() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conflicts_are_listed_and_settled_the_same_on_both_devices() {
     let server = TestServer::start().await;
-    let ana = Rep::new(&server.url());
-    let ben = Rep::new(&server.url());
+    let ana = Rep::new(&server, "ana").await;
+    let ben = Rep::new(&server, "mia").await;
     let id = ana.create("Harbor Foods", "ana", &[]).await;
     ana.check(&["sync"]).await;
     ben.check(&["sync"]).await;
@@ -927,7 +951,7 @@ async fn conflicts_are_listed_and_settled_the_same_on_both_devices() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn profile_needs_deals_and_service_show_in_full() {
     let server = TestServer::start().await;
-    let rep = Rep::new(&server.url());
+    let rep = Rep::new(&server, ADMIN).await;
     let id = rep
         .create("Harbor Foods", "ana", &["--region", "North"])
         .await;
@@ -1043,7 +1067,7 @@ async fn profile_needs_deals_and_service_show_in_full() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn csv_template_import_and_export_in_one_command_each() {
     let server = TestServer::start().await;
-    let rep = Rep::new(&server.url());
+    let rep = Rep::new(&server, ADMIN).await;
     let template = rep.check(&["template"]).await;
     let dir = TempDir::new().unwrap();
     let good = dir.path().join("good.csv");
