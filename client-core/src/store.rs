@@ -93,7 +93,6 @@ pub struct RejectedEdit {
     /// The fields the refused changes set or removed.
     pub fields: Vec<String>,
     /// The refused automerge changes themselves, as they were pushed.
-    #[serde(skip_serializing)]
     pub changes: Vec<Vec<u8>>,
 }
 

@@ -15,8 +15,8 @@ use outpost_client::{
     Store, SyncError, SyncReport, SyncSession,
 };
 use outpost_protocol::{
-    DeviceId, DocId, DocUpdate, Head, PushOutcome, PushResult, Seq, SyncReply, SyncRequest,
-    PROTOCOL_VERSION, UpdateAction, decode, encode,
+    DeviceId, DocId, DocUpdate, Head, PROTOCOL_VERSION, PushOutcome, PushResult, Seq, SyncReply,
+    SyncRequest, UpdateAction, decode, encode,
 };
 use tempfile::TempDir;
 
@@ -706,7 +706,10 @@ fn an_unreadable_reply_is_a_bad_reply_and_changes_nothing() {
         ("trailing bytes", trailing),
         ("newer version", future),
         ("truncated", truncated),
-        ("header only", [&b"OPST"[..], &PROTOCOL_VERSION.to_le_bytes()].concat()),
+        (
+            "header only",
+            [&b"OPST"[..], &PROTOCOL_VERSION.to_le_bytes()].concat(),
+        ),
     ];
     for (what, body) in bodies {
         let store = Store::in_memory().unwrap();

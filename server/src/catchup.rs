@@ -286,7 +286,7 @@ mod tests {
             })
             .unwrap();
         let stores = [Store::in_memory().unwrap(), Store::in_memory().unwrap()];
-        let (alice, bob) = (stores[0].device(), stores[1].device());
+        let alice = stores[0].device();
         let admin = |device| Principal {
             login: "root".into(),
             role: Role::Admin,

@@ -85,7 +85,12 @@ fn check(signal: &str) {
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&file).unwrap().permissions().mode();
-        assert_eq!(mode & 0o077, 0, "only the owner may read {}", file.display());
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "only the owner may read {}",
+            file.display()
+        );
     }
     let body = format!(
         r#"{{"login":"admin","password":"{password}","device":"0123456789abcdef0123456789abcdef","label":"test"}}"#
@@ -130,7 +135,10 @@ fn check(signal: &str) {
     Storage::open(data.path().join("outpost.redb")).expect("database reopens after shutdown");
     let log = server.log.take().unwrap().join().unwrap();
     assert!(log.contains("first start"), "{log}");
-    assert!(!log.contains(password), "the password must never be logged: {log}");
+    assert!(
+        !log.contains(password),
+        "the password must never be logged: {log}"
+    );
 }
 
 #[test]

@@ -184,7 +184,21 @@ pub(crate) fn rejected(store: &Store, args: RejectedArgs) -> Result<()> {
     }
     let edits = store.rejected()?;
     if args.output.json {
-        return print_json(&edits);
+        // Everything but the raw change bytes, which are for tools, not people.
+        let listed: Vec<serde_json::Value> = edits
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "id": e.id,
+                    "account": e.account,
+                    "name": e.name,
+                    "reason": e.reason,
+                    "rejected_at": e.rejected_at,
+                    "fields": e.fields,
+                })
+            })
+            .collect();
+        return print_json(&listed);
     }
     if edits.is_empty() {
         out!("no refused edits");
