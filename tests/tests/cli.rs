@@ -199,9 +199,8 @@ async fn readme_walk_through_converges_both_devices() {
     let ana = Rep::new(&server, "ana").await;
     let ben = Rep::new(&server, "mia").await;
 
-    let created = ana
-        .check(&["create", "--name", "Harbor Foods", "--owner", "ana"])
-        .await;
+    // Without --owner the account is the logged-in rep's.
+    let created = ana.check(&["create", "--name", "Harbor Foods"]).await;
     let id = created.trim().to_owned();
     assert!(is_hex_id(&id), "create printed {created:?}");
     ana.check(&["sync"]).await;
@@ -287,6 +286,56 @@ async fn readme_walk_through_converges_both_devices() {
             serde_json::json!([])
         );
     }
+    assert_eq!(account["owner"], "ana");
+
+    // History: who changed what, from which device.
+    let history = ana.json(&["history", &id, "--json"]).await;
+    let users: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["user"].as_str().unwrap())
+        .collect();
+    assert_eq!(users, ["ana", "mia", "ana"], "{history:#}");
+    let printed = ana.check(&["history", &id]).await;
+    assert!(
+        printed.contains("mia from ") && printed.contains("name"),
+        "{printed}"
+    );
+}
+
+/// A rep's edit the server does not accept is reported by `sync`, kept in `rejected` with
+/// the reason and the fields it changed, and dismissed once redone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_edit_is_reported_kept_and_dismissed() {
+    let server = TestServer::start().await;
+    let ana = Rep::new(&server, "ana").await;
+    let id = ana.create("Harbor Foods", "ana", &[]).await;
+    ana.check(&["sync"]).await;
+    ana.check(&["set", &id, "--owner", "ben", "--region", "North"])
+        .await;
+    let synced = ana.check(&["sync"]).await;
+    assert!(
+        synced.contains("NOT ACCEPTED") && synced.contains("only a manager"),
+        "{synced}"
+    );
+    let shown = ana.show(&id).await;
+    assert_eq!(shown["owner"], "ana", "reset to the server's version");
+    let listed = ana.check(&["rejected"]).await;
+    assert!(
+        listed.contains("Harbor Foods") && listed.contains("owner, region"),
+        "{listed}"
+    );
+    let kept = ana.json(&["rejected", "--json"]).await;
+    assert_eq!(kept[0]["fields"], serde_json::json!(["owner", "region"]));
+    let number = kept[0]["id"].to_string();
+    ana.check(&["rejected", "dismiss", &number]).await;
+    assert_eq!(
+        ana.json(&["rejected", "--json"]).await,
+        serde_json::json!([])
+    );
+    let err = ana.fails(&["rejected", "dismiss", &number]).await;
+    assert!(err.contains("no refused edit"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
