@@ -7,9 +7,11 @@
 //! - [`Device`]: a user's store plus an HTTP client pointed at a server.
 //! - [`CutProxy`]: a loopback TCP proxy that cuts each reply after a set number of bytes.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
 
 use outpost_client::{HttpClient, Store, SyncError, SyncReport};
 use outpost_protocol::api::{NewUser, Role};
@@ -76,9 +78,21 @@ impl TestServer {
             .add_user(&user(ADMIN, Role::Admin, None))
             .expect("add admin");
         drop(storage);
+        TestServer::open(dir).await
+    }
+
+    /// Starts a server on the database already in `dir` (as set up by the console commands,
+    /// or left by [`Self::stop`]).
+    pub async fn open(dir: TempDir) -> TestServer {
         let mut server = TestServer { dir, running: None };
         server.boot().await;
         server
+    }
+
+    /// Shuts the server down gracefully and hands back its data directory.
+    pub async fn stop(mut self) -> TempDir {
+        self.shut_down().await;
+        self.dir
     }
 
     /// A new device logged in as the admin (sees and may change every account).
@@ -139,6 +153,11 @@ impl TestServer {
         self.running.as_ref().expect("server is running")
     }
 
+    /// The server's data directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// The base URL devices use.
     pub fn url(&self) -> String {
         format!("http://{}", self.running().addr)
@@ -155,6 +174,11 @@ impl TestServer {
 
     /// Shuts the server down gracefully and starts it again on the same database.
     pub async fn restart(&mut self) {
+        self.shut_down().await;
+        self.boot().await;
+    }
+
+    async fn shut_down(&mut self) {
         let Running {
             storage,
             stop,
@@ -166,7 +190,6 @@ impl TestServer {
         task.await
             .expect("server task")
             .expect("server stopped cleanly");
-        self.boot().await;
     }
 }
 
@@ -274,4 +297,46 @@ async fn relay(client: TcpStream, upstream: SocketAddr, reply_bytes: usize) {
         }
     }
     requests.abort();
+}
+
+/// The binary `name` of package `package` in this build profile, built first so it is never
+/// stale.
+///
+/// Integration tests of another package get no `CARGO_BIN_EXE_*`; the binary lives in the
+/// profile folder above the test's `deps` folder.
+pub fn binary(package: &str, name: &str) -> PathBuf {
+    static BUILT: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
+    let mut built = BUILT.lock().expect("binary cache");
+    if let Some(path) = built.get_or_insert_with(HashMap::new).get(name) {
+        return path.clone();
+    }
+    let test_exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = test_exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test executable is in <target>/<profile>/deps");
+    let profile_args: &[&str] = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => &[],
+        Some("release") => &["--release"],
+        Some(other) => &["--profile", other],
+        None => panic!("unexpected target layout: {}", profile_dir.display()),
+    };
+    // A no-op when the binary is up to date (as under `cargo nextest run --workspace`).
+    let output = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "-p", package, "--bin", name])
+        .args(profile_args)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .output()
+        .expect("run cargo build");
+    assert!(
+        output.status.success(),
+        "cargo build of {name} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let path = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(path.is_file(), "no {name} binary at {}", path.display());
+    built
+        .get_or_insert_with(HashMap::new)
+        .insert(name.to_owned(), path.clone());
+    path
 }

@@ -7,62 +7,13 @@
 
 use std::io::{BufRead, BufReader, Lines};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use outpost_tests::{ADMIN, PASSWORD, TestServer};
+use outpost_tests::{ADMIN, PASSWORD, TestServer, binary};
 use serde_json::Value;
 use tempfile::TempDir;
-
-/// The `outpost` binary of this build profile, built first so it is never stale.
-///
-/// Integration tests of another package get no `CARGO_BIN_EXE_outpost`; the binary lives in
-/// the profile folder above this test's `deps` folder.
-fn outpost_binary() -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let test_exe = std::env::current_exe().expect("test executable path");
-        let profile_dir = test_exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("test executable is in <target>/<profile>/deps");
-        let profile_args: &[&str] = match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") => &[],
-            Some("release") => &["--release"],
-            Some(other) => &["--profile", other],
-            None => panic!("unexpected target layout: {}", profile_dir.display()),
-        };
-        // A no-op when the binary is up to date (as under `cargo nextest run --workspace`).
-        let built = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "outpost-client",
-                "--bin",
-                "outpost",
-            ])
-            .args(profile_args)
-            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-            .output()
-            .expect("run cargo build");
-        assert!(
-            built.status.success(),
-            "cargo build of outpost failed:\n{}",
-            String::from_utf8_lossy(&built.stderr)
-        );
-        let binary = profile_dir.join(format!("outpost{}", std::env::consts::EXE_SUFFIX));
-        assert!(
-            binary.is_file(),
-            "no outpost binary at {}",
-            binary.display()
-        );
-        binary
-    })
-}
 
 /// One device: a store folder in a temp dir, used through the CLI against one server.
 struct Rep {
@@ -101,7 +52,7 @@ impl Rep {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(outpost_binary());
+        let mut command = Command::new(binary("outpost-client", "outpost"));
         command
             .env_remove("OUTPOST_STORE")
             .env_remove("OUTPOST_SERVER")
