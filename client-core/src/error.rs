@@ -79,6 +79,8 @@ pub enum SyncError {
     Transport(#[from] reqwest::Error),
     #[error("this device has not logged in yet: run `outpost login`")]
     NotLoggedIn,
+    #[error("TLS is required but {0} is not an https:// address")]
+    NotTls(String),
     #[error("server refused the request ({status}): {}", reply.message)]
     Refused { status: u16, reply: ErrorReply },
     #[error("server sent an unreadable reply: {0}")]

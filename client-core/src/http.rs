@@ -35,13 +35,48 @@ async fn refused(response: reqwest::Response) -> SyncError {
     SyncError::Refused { status, reply }
 }
 
+/// How a client reaches a server over TLS.
+#[derive(Debug, Clone, Default)]
+pub struct TlsOptions {
+    /// A PEM certificate to trust besides the system's (a team's own CA or a self-signed
+    /// server certificate).
+    pub ca_cert: Option<Vec<u8>>,
+    /// Refuse to talk to a server other than over `https://` (the device token and the
+    /// accounts never cross the network in clear).
+    pub require_tls: bool,
+}
+
+/// Installs rustls' ring crypto provider for the process (once; later calls do nothing).
+fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 impl HttpClient {
-    /// A client for the server at `base_url` (such as `http://127.0.0.1:7420`).
+    /// A client for the server at `base_url` (such as `http://127.0.0.1:7420`), trusting the
+    /// system's certificate authorities for `https://` addresses.
     pub fn new(base_url: &str) -> HttpClient {
+        install_crypto();
         HttpClient {
             http: reqwest::Client::new(),
             base: base_url.trim_end_matches('/').to_owned(),
         }
+    }
+
+    /// A client with TLS options: an extra trusted certificate, and whether to insist on TLS.
+    pub fn with_tls(base_url: &str, tls: &TlsOptions) -> Result<HttpClient, SyncError> {
+        install_crypto();
+        if tls.require_tls && !base_url.starts_with("https://") {
+            return Err(SyncError::NotTls(base_url.to_owned()));
+        }
+        let mut builder = reqwest::Client::builder().https_only(tls.require_tls);
+        if let Some(pem) = &tls.ca_cert {
+            let cert = reqwest::Certificate::from_pem(pem).map_err(SyncError::Transport)?;
+            builder = builder.tls_certs_merge([cert]);
+        }
+        Ok(HttpClient {
+            http: builder.build()?,
+            base: base_url.trim_end_matches('/').to_owned(),
+        })
     }
 
     /// Logs this device in as `login` and keeps the device token in the store; every later

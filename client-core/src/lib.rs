@@ -35,7 +35,7 @@ pub mod sync;
 pub use account::{Account, AccountEdit, AccountSummary, NewAccount, NewFollowUp, NewOpportunity};
 pub use error::{EditError, LookupError, StoreError, SyncError};
 #[cfg(feature = "http")]
-pub use http::{HttpClient, Notifications};
+pub use http::{HttpClient, Notifications, TlsOptions};
 pub use model::{AccountDoc, ContactMethod, FollowUp};
 pub use rules::InvalidField;
 pub use store::{RejectedEdit, Store, SyncStatus};

@@ -13,6 +13,7 @@
 //! - [`auth`]: the [`auth::Caller`] extractor (device token → user) and the login limiter.
 //! - [`http`]: axum routes, the sync handler, the live stream and errors.
 //! - [`api`]: the JSON API: login, admin, handover, shares, history.
+//! - [`tls`]: rustls termination (PEM certificate and key) as an axum listener.
 //!
 //! [`Server`] ties them together; it takes its listener and shutdown signal from the caller,
 //! so tests run it on `127.0.0.1:0`.
@@ -24,6 +25,7 @@ pub mod catchup;
 pub mod directory;
 pub mod http;
 pub mod storage;
+pub mod tls;
 pub mod writer;
 
 use std::future::Future;
@@ -31,7 +33,6 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
 
 pub use directory::{DirectoryError, Principal};
@@ -102,13 +103,18 @@ impl Server {
         self.state.writer.clone()
     }
 
-    /// Serves on `listener` until `shutdown` resolves, then lets open requests finish, ends
-    /// live streams, and waits for the writer to commit what it has queued.
-    pub async fn serve(
+    /// Serves on `listener` (a [`tokio::net::TcpListener`], or a [`tls::TlsListener`]) until `shutdown`
+    /// resolves, then lets open requests finish, ends live streams, and waits for the writer
+    /// to commit what it has queued.
+    pub async fn serve<L>(
         self,
-        listener: TcpListener,
+        listener: L,
         shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
+    ) -> std::io::Result<()>
+    where
+        L: axum::serve::Listener,
+        L::Addr: std::fmt::Debug,
+    {
         let Server {
             state,
             writer_thread,

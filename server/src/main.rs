@@ -42,6 +42,22 @@ enum Command {
         /// Documents kept loaded in memory; others are read from disk when needed.
         #[arg(long, default_value = "1024")]
         cache_docs: NonZeroUsize,
+        /// Serve TLS with this PEM certificate chain (with --tls-key).
+        #[arg(
+            long,
+            env = "OUTPOST_TLS_CERT",
+            requires = "tls_key",
+            value_name = "PEM"
+        )]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(
+            long,
+            env = "OUTPOST_TLS_KEY",
+            requires = "tls_cert",
+            value_name = "PEM"
+        )]
+        tls_key: Option<PathBuf>,
     },
     /// Users (on a stopped server; while it runs, use the admin API).
     #[command(subcommand)]
@@ -157,7 +173,12 @@ async fn main() -> anyhow::Result<()> {
             data,
             listen,
             cache_docs,
-        } => serve(data.data, listen, cache_docs).await,
+            tls_cert,
+            tls_key,
+        } => {
+            let tls = tls_cert.zip(tls_key);
+            serve(data.data, listen, cache_docs, tls).await
+        }
         Command::User(command) => user(command),
         Command::Team(command) => team(command),
         Command::Device(command) => device(command),
@@ -319,7 +340,12 @@ async fn handover(
     Ok(())
 }
 
-async fn serve(data: PathBuf, listen: SocketAddr, cache_docs: NonZeroUsize) -> anyhow::Result<()> {
+async fn serve(
+    data: PathBuf,
+    listen: SocketAddr,
+    cache_docs: NonZeroUsize,
+    tls: Option<(PathBuf, PathBuf)>,
+) -> anyhow::Result<()> {
     let storage = open(&data)?;
     let password_file = data.join("admin-password");
     if storage.bootstrap_admin(&password_file)? {
@@ -333,8 +359,19 @@ async fn serve(data: PathBuf, listen: SocketAddr, cache_docs: NonZeroUsize) -> a
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
-    tracing::info!(addr = %listener.local_addr()?, data = %data.display(), "outpost-server listening");
-    server.serve(listener, shutdown_signal()).await?;
+    let addr = listener.local_addr()?;
+    match tls {
+        Some((cert, key)) => {
+            let config = outpost_server::tls::config(&cert, &key)?;
+            let listener = outpost_server::tls::TlsListener::new(listener, config)?;
+            tracing::info!(addr = %addr, data = %data.display(), tls = true, "outpost-server listening");
+            server.serve(listener, shutdown_signal()).await?;
+        }
+        None => {
+            tracing::info!(addr = %addr, data = %data.display(), tls = false, "outpost-server listening");
+            server.serve(listener, shutdown_signal()).await?;
+        }
+    }
     tracing::info!("stopped");
     Ok(())
 }

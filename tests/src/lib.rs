@@ -6,11 +6,14 @@
 //!   with the [fixture team](TestServer::start).
 //! - [`Device`]: a user's store plus an HTTP client pointed at a server.
 //! - [`CutProxy`]: a loopback TCP proxy that cuts each reply after a set number of bytes.
+//! - [`ServerProcess`]: the real `outpost-server serve` binary as a child process.
+//! - [`binary`]: builds and finds a workspace binary for tests that run it.
 
 use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use outpost_client::{HttpClient, Store, SyncError, SyncReport};
@@ -339,4 +342,73 @@ pub fn binary(package: &str, name: &str) -> PathBuf {
         .get_or_insert_with(HashMap::new)
         .insert(name.to_owned(), path.clone());
     path
+}
+
+/// The real `outpost-server serve` process on `127.0.0.1:0`, killed when dropped.
+#[derive(Debug)]
+pub struct ServerProcess {
+    pub child: Child,
+    pub addr: SocketAddr,
+    log: Option<std::thread::JoinHandle<String>>,
+}
+
+impl ServerProcess {
+    /// Starts the server on the database in `data` with `extra` arguments, and waits until it
+    /// listens.
+    pub fn start(data: &Path, extra: &[&str]) -> ServerProcess {
+        let mut child = Command::new(binary("outpost-server", "outpost-server"))
+            .env_remove("OUTPOST_DATA")
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .args(extra)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start outpost-server");
+        let mut log = BufReader::new(child.stderr.take().expect("stderr"));
+        let mut seen = String::new();
+        let mut line = String::new();
+        let addr = loop {
+            line.clear();
+            assert!(
+                log.read_line(&mut line).unwrap() > 0,
+                "server exited before listening:\n{seen}"
+            );
+            seen.push_str(&line);
+            if let Some(rest) = line.split("addr=").nth(1) {
+                break rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .expect("listen address");
+            }
+        };
+        // Keep draining the log so the server never blocks on a full pipe.
+        let log = std::thread::spawn(move || {
+            let mut rest = String::new();
+            let _ = log.read_to_string(&mut rest);
+            seen + &rest
+        });
+        ServerProcess {
+            child,
+            addr,
+            log: Some(log),
+        }
+    }
+
+    /// Everything the server logged, once it has exited.
+    pub fn log(&mut self) -> String {
+        self.log
+            .take()
+            .expect("log taken once")
+            .join()
+            .expect("log reader")
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        // A failed assertion must not leave a server running.
+        let _ = self.child.kill();
+    }
 }

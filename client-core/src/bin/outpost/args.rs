@@ -41,6 +41,15 @@ pub(crate) struct Cli {
     )]
     pub(crate) server: String,
 
+    /// A PEM certificate to trust for the server's TLS (a team CA or a self-signed server
+    /// certificate), besides the system's.
+    #[arg(long, global = true, value_name = "PEM", env = "OUTPOST_CA_CERT")]
+    pub(crate) ca_cert: Option<PathBuf>,
+
+    /// Refuse to talk to the server other than over https://.
+    #[arg(long, global = true, env = "OUTPOST_REQUIRE_TLS")]
+    pub(crate) require_tls: bool,
+
     #[command(subcommand)]
     pub(crate) command: Command,
 }

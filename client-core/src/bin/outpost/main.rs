@@ -52,6 +52,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli, now: DateTime<Utc>) -> Result<()> {
     let store = || open_store(&cli.store);
+    let remote = || sync::Remote::new(&cli.server, cli.ca_cert.as_deref(), cli.require_tls);
     match cli.command {
         Command::Today(args) => day::today(&store()?, args, now),
         Command::Log(args) => day::log(&store()?, args, now),
@@ -86,11 +87,11 @@ fn run(cli: Cli, now: DateTime<Utc>) -> Result<()> {
         Command::Status(args) => sync::status(&store()?, args.output),
         Command::Conflicts(args) => conflicts::conflicts(&store()?, args),
         Command::Settle(args) => conflicts::settle(&store()?, args, now),
-        Command::Sync(output) => sync::sync(&store()?, &cli.server, output),
-        Command::Login(args) => sync::login(&store()?, &cli.server, args),
+        Command::Sync(output) => sync::sync(&store()?, &remote()?, output),
+        Command::Login(args) => sync::login(&store()?, &remote()?, args),
         Command::Rejected(args) => sync::rejected(&store()?, args),
-        Command::History(args) => sync::history(&store()?, &cli.server, args),
+        Command::History(args) => sync::history(&store()?, &remote()?, args),
         // Opens the store only while it syncs, so other commands can use it meanwhile.
-        Command::Watch => sync::watch(&cli.store, &cli.server),
+        Command::Watch => sync::watch(&cli.store, &remote()?),
     }
 }

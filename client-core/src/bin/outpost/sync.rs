@@ -6,7 +6,7 @@ use std::path::Path;
 use std::io::{BufRead, IsTerminal};
 
 use anyhow::{Context, Result, bail};
-use outpost_client::{HttpClient, Store, SyncReport};
+use outpost_client::{HttpClient, Store, SyncReport, TlsOptions};
 use outpost_protocol::DocId;
 
 use crate::args::{LoginArgs, Output, RejectedArgs, ShowArgs};
@@ -40,9 +40,37 @@ pub(crate) fn status(store: &Store, output: Output) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn sync(store: &Store, server: &str, output: Output) -> Result<()> {
+/// The server this device talks to, and how.
+#[derive(Debug)]
+pub(crate) struct Remote {
+    url: String,
+    client: HttpClient,
+}
+
+impl Remote {
+    pub(crate) fn new(url: &str, ca_cert: Option<&Path>, require_tls: bool) -> Result<Remote> {
+        let ca_cert = ca_cert
+            .map(|path| {
+                std::fs::read(path)
+                    .with_context(|| format!("cannot read the certificate {}", path.display()))
+            })
+            .transpose()?;
+        let tls = TlsOptions {
+            ca_cert,
+            require_tls,
+        };
+        let client = HttpClient::with_tls(url, &tls)?;
+        Ok(Remote {
+            url: url.to_owned(),
+            client,
+        })
+    }
+}
+
+pub(crate) fn sync(store: &Store, remote: &Remote, output: Output) -> Result<()> {
+    let server = &remote.url;
     let report = runtime()?
-        .block_on(HttpClient::new(server).sync(store))
+        .block_on(remote.client.sync(store))
         .with_context(|| format!("sync with {server} failed"))?;
     if output.json {
         return print_json(&report);
@@ -51,11 +79,11 @@ pub(crate) fn sync(store: &Store, server: &str, output: Output) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn watch(dir: &Path, server: &str) -> Result<()> {
-    let client = HttpClient::new(server);
+pub(crate) fn watch(dir: &Path, remote: &Remote) -> Result<()> {
+    let server = &remote.url;
     runtime()?.block_on(async {
         tokio::select! {
-            result = follow(&client, dir) => {
+            result = follow(&remote.client, dir) => {
                 result.with_context(|| format!("watching {server} failed"))
             }
             stop = tokio::signal::ctrl_c() => stop.context("cannot listen for Ctrl-C"),
@@ -138,13 +166,14 @@ fn describe(report: &SyncReport) -> String {
     )
 }
 
-pub(crate) fn login(store: &Store, server: &str, args: LoginArgs) -> Result<()> {
+pub(crate) fn login(store: &Store, remote: &Remote, args: LoginArgs) -> Result<()> {
+    let server = &remote.url;
     let password = read_password()?;
     let label = args.label.unwrap_or_else(|| {
         std::env::var("HOSTNAME").unwrap_or_else(|_| "outpost device".to_owned())
     });
     let user = runtime()?
-        .block_on(HttpClient::new(server).login(store, &args.user, &password, &label))
+        .block_on(remote.client.login(store, &args.user, &password, &label))
         .with_context(|| format!("login to {server} failed"))?;
     out!(
         "logged in to {server} as {} ({}); this device is {}",
@@ -217,10 +246,11 @@ pub(crate) fn rejected(store: &Store, args: RejectedArgs) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn history(store: &Store, server: &str, args: ShowArgs) -> Result<()> {
+pub(crate) fn history(store: &Store, remote: &Remote, args: ShowArgs) -> Result<()> {
+    let server = &remote.url;
     let id = store.resolve(&args.id)?;
     let entries = runtime()?
-        .block_on(HttpClient::new(server).history(store, id))
+        .block_on(remote.client.history(store, id))
         .with_context(|| format!("history from {server} failed"))?;
     if args.output.json {
         return print_json(&entries);

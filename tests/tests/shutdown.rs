@@ -4,61 +4,10 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use outpost_server::Storage;
-
-struct Process {
-    child: Child,
-    addr: SocketAddr,
-    log: Option<std::thread::JoinHandle<String>>,
-}
-
-fn start(data: &std::path::Path) -> Process {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_outpost-server"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(data)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start outpost-server");
-    let mut log = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut seen = String::new();
-    let mut line = String::new();
-    let addr = loop {
-        line.clear();
-        assert!(
-            log.read_line(&mut line).unwrap() > 0,
-            "server exited before listening"
-        );
-        seen.push_str(&line);
-        if let Some(rest) = line.split("addr=").nth(1) {
-            break rest
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .parse()
-                .expect("listen address");
-        }
-    };
-    // Keep draining the log so the server never blocks on a full pipe.
-    let log = std::thread::spawn(move || {
-        let mut rest = String::new();
-        let _ = log.read_to_string(&mut rest);
-        seen + &rest
-    });
-    Process {
-        child,
-        addr,
-        log: Some(log),
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        // A failed assertion must not leave a server running.
-        let _ = self.child.kill();
-    }
-}
+use outpost_tests::ServerProcess;
 
 fn request(addr: SocketAddr, head: &str) -> TcpStream {
     let mut stream = TcpStream::connect(addr).unwrap();
@@ -68,7 +17,7 @@ fn request(addr: SocketAddr, head: &str) -> TcpStream {
 
 fn check(signal: &str) {
     let data = tempfile::tempdir().unwrap();
-    let mut server = start(data.path());
+    let mut server = ServerProcess::start(data.path(), &[]);
 
     let mut health = String::new();
     request(server.addr, "GET /health HTTP/1.0")
@@ -133,7 +82,7 @@ fn check(signal: &str) {
     let mut rest = String::new();
     events.read_to_string(&mut rest).unwrap();
     Storage::open(data.path().join("outpost.redb")).expect("database reopens after shutdown");
-    let log = server.log.take().unwrap().join().unwrap();
+    let log = server.log();
     assert!(log.contains("first start"), "{log}");
     assert!(
         !log.contains(password),
