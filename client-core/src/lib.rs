@@ -39,4 +39,16 @@ pub use http::{HttpClient, Notifications, TlsOptions};
 pub use model::{AccountDoc, ContactMethod, FollowUp};
 pub use rules::InvalidField;
 pub use store::{RejectedEdit, Store, SyncStatus};
+
+/// Reads a password from the first line of standard input (prompting on a terminal), for
+/// the `outpost login` and `outpost-server user` commands. The line ending is not part of it.
+pub fn read_password() -> std::io::Result<String> {
+    use std::io::{BufRead, IsTerminal};
+    if std::io::stdin().is_terminal() {
+        eprint!("password (shown as you type): ");
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
 pub use sync::{SyncReport, SyncSession};

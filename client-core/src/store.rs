@@ -60,6 +60,18 @@ struct DocState {
     chunks: u32,
 }
 
+impl DocState {
+    /// The synced heads this replica holds: heads the server named but this replica never
+    /// received cannot anchor a diff.
+    fn known_synced_heads(&self, doc: &Automerge) -> Vec<ChangeHash> {
+        self.synced_heads
+            .iter()
+            .map(|h| ChangeHash(h.0))
+            .filter(|h| doc.get_change_by_hash(h).is_some())
+            .collect()
+    }
+}
+
 /// Where this device stands with the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SyncStatus {
@@ -725,16 +737,9 @@ impl Store {
                 Some(bytes) => decode(id, bytes.value())?,
                 None => DocState::default(),
             };
-            // Heads the server named but this replica never received cannot anchor a diff.
-            let known: Vec<ChangeHash> = state
-                .synced_heads
-                .iter()
-                .map(|h| ChangeHash(h.0))
-                .filter(|h| doc.get_change_by_hash(h).is_some())
-                .collect();
             // Compressed where automerge finds it worthwhile: fewer bytes on the wire.
             let changes: Vec<Vec<u8>> = doc
-                .get_changes(&known)
+                .get_changes(&state.known_synced_heads(&doc))
                 .into_iter()
                 .map(|mut c| c.bytes().into_owned())
                 .collect();
@@ -851,12 +856,7 @@ fn refused_edit(
     now: DateTime<Utc>,
     number: u64,
 ) -> RejectedEdit {
-    let synced: Vec<ChangeHash> = state
-        .synced_heads
-        .iter()
-        .map(|h| ChangeHash(h.0))
-        .filter(|h| doc.get_change_by_hash(h).is_some())
-        .collect();
+    let synced = state.known_synced_heads(doc);
     let changes: Vec<Vec<u8>> = doc
         .get_changes(&synced)
         .into_iter()

@@ -1,6 +1,6 @@
 //! `outpost-server`: runs the Outpost sync server over a redb store in a data directory.
 
-use std::io::{BufRead, IsTerminal};
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
@@ -208,18 +208,6 @@ fn open(data: &Path) -> anyhow::Result<Storage> {
     })
 }
 
-fn read_password() -> anyhow::Result<String> {
-    if std::io::stdin().is_terminal() {
-        eprint!("password (shown as you type): ");
-    }
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .context("cannot read the password from standard input")?;
-    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
-}
-
 fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
@@ -234,7 +222,8 @@ fn user(command: UserCommand) -> anyhow::Result<()> {
             team,
         } => {
             let storage = open(&data.data)?;
-            let password = read_password()?;
+            let password = outpost_client::read_password()
+                .context("cannot read the password from standard input")?;
             let user = storage.add_user(&NewUser {
                 login,
                 password,
@@ -245,7 +234,8 @@ fn user(command: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::Password { data, login } => {
             let storage = open(&data.data)?;
-            let password = read_password()?;
+            let password = outpost_client::read_password()
+                .context("cannot read the password from standard input")?;
             storage.set_password(&login, &password)?;
             println!("password of {login} set");
         }

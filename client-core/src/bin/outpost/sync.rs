@@ -3,8 +3,6 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use std::io::{BufRead, IsTerminal};
-
 use anyhow::{Context, Result, bail};
 use outpost_client::{HttpClient, Store, SyncReport, TlsOptions};
 use outpost_protocol::DocId;
@@ -168,7 +166,8 @@ fn describe(report: &SyncReport) -> String {
 
 pub(crate) fn login(store: &Store, remote: &Remote, args: LoginArgs) -> Result<()> {
     let server = &remote.url;
-    let password = read_password()?;
+    let password =
+        outpost_client::read_password().context("cannot read the password from standard input")?;
     let label = args.label.unwrap_or_else(|| {
         std::env::var("HOSTNAME").unwrap_or_else(|_| "outpost device".to_owned())
     });
@@ -182,18 +181,6 @@ pub(crate) fn login(store: &Store, remote: &Remote, args: LoginArgs) -> Result<(
         store.device()
     );
     Ok(())
-}
-
-fn read_password() -> Result<String> {
-    if std::io::stdin().is_terminal() {
-        eprint!("password (shown as you type): ");
-    }
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .context("cannot read the password from standard input")?;
-    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 pub(crate) fn rejected(store: &Store, args: RejectedArgs) -> Result<()> {
