@@ -302,12 +302,12 @@ async fn relay(client: TcpStream, upstream: SocketAddr, reply_bytes: usize) {
     requests.abort();
 }
 
-/// The binary `name` of package `package` in this build profile, built first so it is never
+/// The workspace binary `name` in this build profile, built first so it is never
 /// stale.
 ///
 /// Integration tests of another package get no `CARGO_BIN_EXE_*`; the binary lives in the
 /// profile folder above the test's `deps` folder.
-pub fn binary(package: &str, name: &str) -> PathBuf {
+pub fn binary(name: &str) -> PathBuf {
     static BUILT: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
     let mut built = BUILT.lock().expect("binary cache");
     if let Some(path) = built.get_or_insert_with(HashMap::new).get(name) {
@@ -324,9 +324,11 @@ pub fn binary(package: &str, name: &str) -> PathBuf {
         Some(other) => &["--profile", other],
         None => panic!("unexpected target layout: {}", profile_dir.display()),
     };
-    // A no-op when the binary is up to date (as under `cargo nextest run --workspace`).
+    // Built as `cargo nextest run --workspace` builds the workspace (tests included, so with
+    // the same unified features): a no-op once that build is done. `-p PACKAGE`, or leaving
+    // out the tests, would change the features and rebuild the binary on every call.
     let output = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "-p", package, "--bin", name])
+        .args(["build", "--quiet", "--workspace", "--tests", "--bins"])
         .args(profile_args)
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .output()
@@ -356,7 +358,7 @@ impl ServerProcess {
     /// Starts the server on the database in `data` with `extra` arguments, and waits until it
     /// listens.
     pub fn start(data: &Path, extra: &[&str]) -> ServerProcess {
-        let mut child = Command::new(binary("outpost-server", "outpost-server"))
+        let mut child = Command::new(binary("outpost-server"))
             .env_remove("OUTPOST_DATA")
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)

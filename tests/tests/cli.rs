@@ -52,7 +52,7 @@ impl Rep {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(binary("outpost-client", "outpost"));
+        let mut command = Command::new(binary("outpost"));
         command
             .env_remove("OUTPOST_STORE")
             .env_remove("OUTPOST_SERVER")

@@ -13,7 +13,7 @@ use tempfile::TempDir;
 
 /// Runs `outpost-server ARGS --data DIR`, with `stdin` on its standard input.
 async fn console(dir: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut command = Command::new(binary("outpost-server", "outpost-server"));
+    let mut command = Command::new(binary("outpost-server"));
     command
         .env_remove("OUTPOST_DATA")
         .args(args)
