@@ -63,7 +63,10 @@ pub(crate) fn doc_scopes(
     Ok(scopes)
 }
 
-fn owner_team(tables: &WriteTables<'_>, owner: &str) -> Result<Option<String>, StorageError> {
+pub(crate) fn owner_team(
+    tables: &WriteTables<'_>,
+    owner: &str,
+) -> Result<Option<String>, StorageError> {
     let Some(bytes) = tables.users.get(owner)? else {
         return Ok(None);
     };

@@ -8,7 +8,8 @@ use std::time::Instant;
 
 use automerge::{ChangeHash, ReadDoc};
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Json;
 use chrono::{DateTime, Utc};
@@ -26,6 +27,7 @@ use crate::auth::Caller;
 use crate::directory::{DirectoryError, Principal};
 use crate::http::AppError;
 use crate::storage::{SERVER_DEVICE, Storage};
+use crate::views::{self, Filters, Pipeline};
 
 fn json<T: DeserializeOwned>(body: &Bytes) -> Result<T, AppError> {
     serde_json::from_slice(body).map_err(|e| AppError::BadJson(e.to_string()))
@@ -399,4 +401,30 @@ pub(crate) async fn history(
     })
     .await??;
     Ok(Json(entries))
+}
+
+/// `GET /v1/views/pipeline?team=&rep=&source=&industry=&region=&status=&from=&to=`: the
+/// pipeline of the teams the caller leads (every team for an admin).
+pub(crate) async fn pipeline(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<Filters>, QueryRejection>,
+) -> Result<Json<Pipeline>, AppError> {
+    let who = caller.require(Role::Manager)?.clone();
+    let Query(filters) = query.map_err(|e| AppError::BadQuery(e.body_text()))?;
+    let (storage, syncs) = (state.storage.clone(), state.syncs.clone());
+    let view = tokio::task::spawn_blocking(move || {
+        let rows = storage.projections()?;
+        let last_syncs = syncs.last_syncs(&storage)?;
+        let teams = (who.role != Role::Admin).then_some(who.leads.as_slice());
+        Ok::<_, AppError>(views::pipeline(
+            &rows,
+            teams,
+            &filters,
+            &last_syncs,
+            Utc::now(),
+        ))
+    })
+    .await??;
+    Ok(Json(view))
 }

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::storage::{DEVICES, Storage, StorageError, TEAMS, TOKENS, USERS};
+use crate::views::Freshness;
 
 /// The shortest password the server accepts.
 pub const MIN_PASSWORD: usize = 10;
@@ -91,6 +92,8 @@ struct DeviceRecord {
     logged_in_at_ms: i64,
     token: [u8; 32],
     revoked: bool,
+    /// When the device last completed a sync (server clock).
+    last_sync_ms: Option<i64>,
 }
 
 /// An authenticated caller: the user behind a device token, as of this request.
@@ -401,6 +404,7 @@ impl Storage {
                 logged_in_at_ms: now.timestamp_millis(),
                 token: hash_token(&token),
                 revoked: false,
+                last_sync_ms: None,
             };
             devices.insert(key, encode(&record).as_slice())?;
             tokens.insert(record.token, key)?;
@@ -465,16 +469,45 @@ impl Storage {
         Ok(out)
     }
 
-    /// The user a device was registered to, if any.
-    pub fn device_user(&self, device: DeviceId) -> Result<Option<String>, DirectoryError> {
+    /// Records when devices completed a sync (server clock), in one transaction.
+    pub fn record_syncs(&self, syncs: &[(DeviceId, i64)]) -> Result<(), DirectoryError> {
+        let txn = self.begin_write()?;
+        {
+            let mut devices = txn.open_table(DEVICES)?;
+            for &(device, at_ms) in syncs {
+                let key = device.as_u128();
+                let record = match devices.get(key)? {
+                    Some(bytes) => postcard::from_bytes::<DeviceRecord>(bytes.value()).ok(),
+                    None => None,
+                };
+                if let Some(mut record) = record {
+                    record.last_sync_ms = record.last_sync_ms.max(Some(at_ms));
+                    devices.insert(key, encode(&record).as_slice())?;
+                }
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// When each user's devices last synced: the latest of their devices, by login.
+    pub fn last_syncs(&self) -> Result<Vec<Freshness>, DirectoryError> {
         let txn = self.begin_read()?;
-        let devices = txn.open_table(DEVICES)?;
-        let Some(bytes) = devices.get(device.as_u128())? else {
-            return Ok(None);
-        };
-        let record: DeviceRecord = postcard::from_bytes(bytes.value())
-            .map_err(|e| DirectoryError::Invalid(format!("stored device: {e}")))?;
-        Ok(Some(record.user))
+        let mut latest: std::collections::BTreeMap<String, Option<i64>> = Default::default();
+        for entry in txn.open_table(DEVICES)?.iter()? {
+            let (_, bytes) = entry?;
+            let record: DeviceRecord = postcard::from_bytes(bytes.value())
+                .map_err(|e| DirectoryError::Invalid(format!("stored device: {e}")))?;
+            let slot = latest.entry(record.user).or_default();
+            *slot = (*slot).max(record.last_sync_ms);
+        }
+        Ok(latest
+            .into_iter()
+            .map(|(rep, ms)| Freshness {
+                rep,
+                last_sync: ms.and_then(DateTime::from_timestamp_millis),
+            })
+            .collect())
     }
 
     /// Revokes a device's token; `owner` restricts it to that user's devices.

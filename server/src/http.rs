@@ -52,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/devices/{device}", delete(api::revoke_device))
         .route("/v1/handover", post(api::handover))
         .route("/v1/accounts/{id}/history", get(api::history))
+        .route("/v1/views/pipeline", get(api::pipeline))
         .route("/v1/accounts/{id}/shares", post(api::share))
         .route("/v1/accounts/{id}/shares/{login}", delete(api::unshare))
         .layer(middleware::from_fn(log_request))
@@ -73,6 +74,8 @@ pub enum AppError {
     WrongDevice { claimed: DeviceId, caller: DeviceId },
     #[error("the request body is not valid JSON for this endpoint: {0}")]
     BadJson(String),
+    #[error("the query is not valid for this endpoint: {0}")]
+    BadQuery(String),
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -101,7 +104,9 @@ impl IntoResponse for AppError {
             AppError::Decode(_) | AppError::BodyUnreadable(_) => {
                 (StatusCode::BAD_REQUEST, ErrorCode::Malformed)
             }
-            AppError::BadJson(_) => (StatusCode::BAD_REQUEST, ErrorCode::Malformed),
+            AppError::BadJson(_) | AppError::BadQuery(_) => {
+                (StatusCode::BAD_REQUEST, ErrorCode::Malformed)
+            }
             AppError::NoToken
             | AppError::WrongDevice { .. }
             | AppError::Directory(
@@ -176,6 +181,7 @@ async fn sync(
         device,
         scopes: reader_scopes(&who),
     };
+    let login = who.login.clone();
     let pushed = if pushes.is_empty() {
         Vec::new()
     } else {
@@ -206,6 +212,10 @@ async fn sync(
         checkpoint = catch.checkpoint.0,
         "sync"
     );
+    if !catch.more {
+        // The device is up to date as of now: the freshness the team views show.
+        state.syncs.record(device, &login, Utc::now());
+    }
     let reply = SyncReply {
         checkpoint: catch.checkpoint,
         more: catch.more,

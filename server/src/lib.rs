@@ -5,6 +5,8 @@
 //! - [`storage`]: the redb store: documents as snapshot + chunks, the change feed and the
 //!   scoped feeds, history, metadata.
 //! - [`directory`]: users, teams, devices and their tokens; argon2 password checks.
+//! - [`freshness`]: when each device last synced, kept in memory and flushed every few
+//!   seconds.
 //! - [`access`]: scopes (who sees which account) and write permissions.
 //! - [`writer`]: the single writer thread: checks pushes, group-commits them, owns the cache;
 //!   also handovers and shares.
@@ -13,6 +15,8 @@
 //! - [`auth`]: the [`auth::Caller`] extractor (device token → user) and the login limiter.
 //! - [`http`]: axum routes, the sync handler, the live stream and errors.
 //! - [`api`]: the JSON API: login, admin, handover, shares, history.
+//! - [`projection`]: per-account summary rows, written with each commit, for team views.
+//! - [`views`]: the team views over the projection rows (pipeline).
 //! - [`tls`]: rustls termination (PEM certificate and key) as an axum listener.
 //!
 //! [`Server`] ties them together; it takes its listener and shutdown signal from the caller,
@@ -23,9 +27,12 @@ pub(crate) mod api;
 pub mod auth;
 pub mod catchup;
 pub mod directory;
+pub mod freshness;
 pub mod http;
+pub mod projection;
 pub mod storage;
 pub mod tls;
+pub mod views;
 pub mod writer;
 
 use std::future::Future;
@@ -62,6 +69,7 @@ pub struct AppState {
     events: broadcast::Sender<Committed>,
     shutdown: watch::Receiver<bool>,
     limiter: Arc<auth::LoginLimiter>,
+    syncs: Arc<freshness::SyncTimes>,
 }
 
 /// A server over one store, ready to serve.
@@ -87,6 +95,7 @@ impl Server {
                 events,
                 shutdown,
                 limiter: Arc::default(),
+                syncs: Arc::default(),
             },
             writer_thread,
             stopping,
@@ -120,6 +129,21 @@ impl Server {
             writer_thread,
             stopping,
         } = self;
+        let (storage, syncs) = (state.storage.clone(), state.syncs.clone());
+        let flusher = tokio::spawn({
+            let (storage, syncs) = (storage.clone(), syncs.clone());
+            async move {
+                let mut every = tokio::time::interval(freshness::FLUSH_EVERY);
+                loop {
+                    every.tick().await;
+                    let (storage, syncs) = (storage.clone(), syncs.clone());
+                    let flushed = tokio::task::spawn_blocking(move || syncs.flush(&storage)).await;
+                    if let Ok(Err(e)) = flushed {
+                        tracing::warn!(error = %e, "cannot record sync times; will retry");
+                    }
+                }
+            }
+        });
         let app = http::router(state);
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
@@ -129,6 +153,10 @@ impl Server {
                 let _ = stopping.send(true);
             })
             .await?;
+        flusher.abort();
+        if let Err(e) = tokio::task::spawn_blocking(move || syncs.flush(&storage)).await? {
+            tracing::warn!(error = %e, "sync times since the last flush were not recorded");
+        }
         // Every request handle to the writer is gone now; the thread ends after its queue.
         tokio::task::spawn_blocking(move || writer_thread.join())
             .await?

@@ -68,6 +68,11 @@ enum Command {
     /// Devices users logged in from (on a stopped server; while it runs, use the admin API).
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// Recompute every account's summary row (the team views' data) from the documents.
+    RebuildProjections {
+        #[command(flatten)]
+        data: Data,
+    },
     /// Move accounts of one rep to another: named ones, or the whole book.
     Handover {
         #[command(flatten)]
@@ -188,6 +193,11 @@ async fn main() -> anyhow::Result<()> {
             to,
             accounts,
         } => handover(&data, from, to, accounts).await,
+        Command::RebuildProjections { data } => {
+            let count = open(&data.data)?.rebuild_projections()?;
+            println!("rebuilt the summary rows of {count} account(s)");
+            Ok(())
+        }
     }
 }
 

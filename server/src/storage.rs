@@ -20,6 +20,8 @@ use outpost_protocol::{DeviceId, DocId, Head, Seq};
 use redb::{Database, MultimapTableDefinition, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
+use crate::projection::Projection;
+
 /// Chunks a document may collect before it is compacted into one snapshot.
 pub const COMPACT_AFTER: u32 = 64;
 
@@ -38,6 +40,8 @@ const HISTORY: TableDefinition<(u128, u64), &[u8]> = TableDefinition::new("histo
 pub(crate) const SHARES: TableDefinition<(u128, &str), bool> = TableDefinition::new("shares");
 /// `owner login → doc`: each user's book, for handovers.
 pub(crate) const OWNED: MultimapTableDefinition<&str, u128> = MultimapTableDefinition::new("owned");
+/// `doc → Projection` (postcard): the account's summary row for team views.
+const PROJECTIONS: TableDefinition<u128, &[u8]> = TableDefinition::new("projections");
 /// `login → UserRecord` (postcard).
 pub(crate) const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
 /// Team names.
@@ -186,6 +190,7 @@ impl Storage {
             docs: txn.open_table(DOCS)?,
             scope_feed: txn.open_table(SCOPE_FEED)?,
             history: txn.open_table(HISTORY)?,
+            projections: txn.open_table(PROJECTIONS)?,
         })
     }
 
@@ -214,6 +219,34 @@ impl Storage {
             out.push(DocId::from_u128(doc?.value()));
         }
         Ok(out)
+    }
+
+    /// Recomputes every projection row from the stored documents, in one transaction.
+    /// Returns how many accounts it wrote.
+    pub fn rebuild_projections(&self) -> Result<usize, StorageError> {
+        let txn = self.begin_write()?;
+        let count = {
+            let mut tables = WriteTables::open(&txn)?;
+            let mut count = 0;
+            for doc in tables.documents()? {
+                let Some(document) = load(&tables.snapshots, &tables.chunks, doc)? else {
+                    continue;
+                };
+                let record = outpost_client::account::hydrate(&document, doc)
+                    .map_err(|e| corrupt(doc, e))?;
+                let team = crate::access::owner_team(&tables, &record.owner)?;
+                tables.set_projection(doc, &Projection::of(&record, team))?;
+                count += 1;
+            }
+            count
+        };
+        txn.commit()?;
+        Ok(count)
+    }
+
+    /// Every account's projection row.
+    pub fn projections(&self) -> Result<Vec<(DocId, Projection)>, StorageError> {
+        self.read()?.projections()
     }
 
     /// Every document id the server holds.
@@ -266,6 +299,7 @@ pub(crate) struct ReadTables {
     docs: redb::ReadOnlyTable<u128, &'static [u8]>,
     scope_feed: redb::ReadOnlyTable<(&'static str, u64), (u128, u8)>,
     history: redb::ReadOnlyTable<(u128, u64), &'static [u8]>,
+    projections: redb::ReadOnlyTable<u128, &'static [u8]>,
 }
 
 impl ReadTables {
@@ -311,6 +345,18 @@ impl ReadTables {
     /// The whole document, if the server holds it.
     pub fn document(&self, doc: DocId) -> Result<Option<Automerge>, StorageError> {
         load(&self.snapshots, &self.chunks, doc)
+    }
+
+    /// Every account's projection row, by document id.
+    pub fn projections(&self) -> Result<Vec<(DocId, Projection)>, StorageError> {
+        let mut out = Vec::new();
+        for entry in self.projections.iter()? {
+            let (key, bytes) = entry?;
+            let doc = DocId::from_u128(key.value());
+            let row = postcard::from_bytes(bytes.value()).map_err(|e| corrupt(doc, e))?;
+            out.push((doc, row));
+        }
+        Ok(out)
     }
 
     /// Every commit of `doc`, oldest first.
@@ -361,6 +407,7 @@ pub(crate) struct WriteTables<'txn> {
     scope_feed: redb::Table<'txn, (&'static str, u64), (u128, u8)>,
     history: redb::Table<'txn, (u128, u64), &'static [u8]>,
     owned: redb::MultimapTable<'txn, &'static str, u128>,
+    projections: redb::Table<'txn, u128, &'static [u8]>,
     pub shares: redb::Table<'txn, (u128, &'static str), bool>,
     pub users: redb::Table<'txn, &'static str, &'static [u8]>,
 }
@@ -389,6 +436,8 @@ pub(crate) struct CommitWrite<'a> {
     pub changes: &'a [&'a [u8]],
     pub owner: &'a str,
     pub scopes: Vec<String>,
+    /// The account's new summary row; `None` when its content did not change.
+    pub projection: Option<Projection>,
 }
 
 impl<'txn> WriteTables<'txn> {
@@ -401,6 +450,7 @@ impl<'txn> WriteTables<'txn> {
             scope_feed: txn.open_table(SCOPE_FEED)?,
             history: txn.open_table(HISTORY)?,
             owned: txn.open_multimap_table(OWNED)?,
+            projections: txn.open_table(PROJECTIONS)?,
             shares: txn.open_table(SHARES)?,
             users: txn.open_table(USERS)?,
         })
@@ -415,6 +465,22 @@ impl<'txn> WriteTables<'txn> {
             doc,
             self.docs.get(doc.as_u128())?.as_ref().map(|v| v.value()),
         )
+    }
+
+    /// Every document id the store holds.
+    pub fn documents(&self) -> Result<Vec<DocId>, StorageError> {
+        let mut ids = Vec::new();
+        for entry in self.docs.iter()? {
+            ids.push(DocId::from_u128(entry?.0.value()));
+        }
+        Ok(ids)
+    }
+
+    /// Replaces the projection row of `doc`.
+    pub fn set_projection(&mut self, doc: DocId, row: &Projection) -> Result<(), StorageError> {
+        let row = postcard::to_stdvec(row).expect("projections always serialize");
+        self.projections.insert(doc.as_u128(), row.as_slice())?;
+        Ok(())
     }
 
     /// The users `doc` is shared with, and whether each may write.
@@ -455,8 +521,13 @@ impl<'txn> WriteTables<'txn> {
             changes,
             owner,
             scopes,
+            projection,
         } = write;
         let key = id.as_u128();
+        if let Some(row) = projection {
+            let row = postcard::to_stdvec(&row).expect("projections always serialize");
+            self.projections.insert(key, row.as_slice())?;
+        }
         let mut meta = self.meta(id)?;
         self.feed.insert(seq.0, key)?;
         if !changes.is_empty() {

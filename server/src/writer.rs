@@ -3,9 +3,10 @@
 //! (group commit). A push is answered only after its commit returned, so an acknowledged
 //! change is on disk.
 //!
-//! The writer keeps recently written documents in a bounded LRU cache; any other document is
-//! loaded from storage on demand. A failed commit evicts the documents it touched, so the
-//! cache never holds a change that is not stored.
+//! The writer keeps recently written documents (with their typed account) in a bounded LRU
+//! cache; any other document is loaded from storage on demand. A failed commit, or a refused
+//! push, evicts the documents it touched, so the cache never holds a change that is not
+//! stored.
 
 use std::collections::HashSet;
 use std::num::NonZeroUsize;
@@ -22,8 +23,9 @@ use outpost_protocol::{DocId, DocPush, PushOutcome, PushResult, Seq};
 use redb::ReadableTable;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::access::{check_owner, check_rules, doc_scopes, may_write};
+use crate::access::{check_owner, check_rules, doc_scopes, may_write, owner_team};
 use crate::directory::Principal;
+use crate::projection::Projection;
 use crate::storage::{CommitWrite, Committed, SERVER_DEVICE, Storage, StorageError, WriteTables};
 
 /// Pushes at most one group commit carries.
@@ -157,7 +159,7 @@ impl Writer {
 
 struct WriterThread {
     storage: Arc<Storage>,
-    cache: LruCache<DocId, Automerge>,
+    cache: LruCache<DocId, Cached>,
     events: broadcast::Sender<Committed>,
 }
 
@@ -261,12 +263,17 @@ impl WriterThread {
     }
 
     /// The document from the cache, or loaded from the transaction.
-    fn doc(
+    fn cached(
         &mut self,
         tables: &WriteTables<'_>,
         doc: DocId,
-    ) -> Result<&mut Automerge, StorageError> {
-        self.cache.try_get_or_insert_mut(doc, || tables.load(doc))
+    ) -> Result<&mut Cached, StorageError> {
+        self.cache.try_get_or_insert_mut(doc, || {
+            Ok(Cached {
+                doc: tables.load(doc)?,
+                record: None,
+            })
+        })
     }
 
     /// Checks one document's pushed changes and, if they pass, applies and stores them.
@@ -291,7 +298,7 @@ impl WriterThread {
         }
         let meta = tables.meta(at.doc)?;
         let shares = tables.shares_of(at.doc)?;
-        let doc = self.doc(tables, at.doc)?;
+        let Cached { doc, record } = self.cached(tables, at.doc)?;
         let mut fresh_hashes = HashSet::new();
         changes.retain(|(c, _)| {
             doc.get_change_by_hash(&c.hash()).is_none() && fresh_hashes.insert(c.hash())
@@ -322,13 +329,15 @@ impl WriterThread {
             .flat_map(|(c, _)| c.deps().iter().copied())
             .filter(|h| !fresh_hashes.contains(h))
             .collect();
-        let before = if doc.is_empty() {
-            None
-        } else {
-            match hydrate(&*doc, at.doc) {
+        // Taken out of the cache: every path below either stores the new record or drops the
+        // cache entry.
+        let before = match (record.take(), doc.is_empty()) {
+            (Some(record), _) => Some(record),
+            (None, true) => None,
+            (None, false) => match hydrate(&*doc, at.doc) {
                 Ok(record) => Some(record),
                 Err(e) => return Ok(Applied::Rejected(e.to_string())),
-            }
+            },
         };
         let (changes, encoded): (Vec<Change>, Vec<&[u8]>) = changes.into_iter().unzip();
         if let Err(e) = doc.apply_changes(changes) {
@@ -368,9 +377,10 @@ impl WriterThread {
         if let Err(reason) = verdict.and_then(|()| check_rules(before.as_ref(), &after)) {
             return Ok(Applied::Rejected(reason));
         }
-        let doc = self.cache.get(&at.doc).expect("loaded above");
         let scopes = doc_scopes(tables, &after.owner, &shares)?;
-        let commit = tables.commit(at.write(&encoded, &after.owner, scopes), doc)?;
+        let row = Projection::of(&after, owner_team(tables, &after.owner)?);
+        let commit = tables.commit(at.write(&encoded, &after.owner, scopes, Some(row)), doc)?;
+        *record = Some(after);
         Ok(Applied::Committed(commit))
     }
 
@@ -393,12 +403,16 @@ impl WriterThread {
         }
         let shares = tables.shares_of(at.doc)?;
         let scopes = doc_scopes(tables, to, &shares)?;
-        let doc = self.doc(tables, at.doc)?;
-        let before: AccountDoc = match hydrate(&*doc, at.doc) {
-            Ok(record) => record,
-            Err(e) => return Ok(Applied::Rejected(e.to_string())),
+        let Cached { doc, record } = self.cached(tables, at.doc)?;
+        let before: AccountDoc = match record.take() {
+            Some(record) => record,
+            None => match hydrate(&*doc, at.doc) {
+                Ok(record) => record,
+                Err(e) => return Ok(Applied::Rejected(e.to_string())),
+            },
         };
         if before.owner == to {
+            *record = Some(before);
             return Ok(Applied::AlreadyStored);
         }
         let after = AccountDoc {
@@ -421,9 +435,11 @@ impl WriterThread {
             .map(|c| c.raw_bytes().to_vec());
         let change: Vec<Vec<u8>> = change.collect();
         let encoded: Vec<&[u8]> = change.iter().map(Vec::as_slice).collect();
-        let mut write = at.write(&encoded, to, scopes);
+        let row = Projection::of(&after, owner_team(tables, to)?);
+        let mut write = at.write(&encoded, to, scopes, Some(row));
         write.origin = SERVER_DEVICE;
         let commit = tables.commit(write, doc)?;
+        *record = Some(after);
         Ok(Applied::Committed(commit))
     }
 
@@ -453,10 +469,17 @@ impl WriterThread {
         let shares = tables.shares_of(at.doc)?;
         let scopes = doc_scopes(tables, &meta.owner, &shares)?;
         let owner = meta.owner;
-        let doc = self.doc(tables, at.doc)?;
-        let commit = tables.commit(at.write(&[], &owner, scopes), doc)?;
+        let doc = &self.cached(tables, at.doc)?.doc;
+        let commit = tables.commit(at.write(&[], &owner, scopes, None), doc)?;
         Ok(Applied::Committed(commit))
     }
+}
+
+/// A cached document with the typed account it holds, once known (hydrating costs about as
+/// much as checking a push, so each push hydrates only the new version).
+struct Cached {
+    doc: Automerge,
+    record: Option<AccountDoc>,
 }
 
 /// Where and for whom one document's commit happens.
@@ -473,6 +496,7 @@ impl<'a> Commit<'a> {
         changes: &'a [&'a [u8]],
         owner: &'a str,
         scopes: Vec<String>,
+        projection: Option<Projection>,
     ) -> CommitWrite<'a> {
         CommitWrite {
             seq: self.seq,
@@ -483,6 +507,7 @@ impl<'a> Commit<'a> {
             changes,
             owner,
             scopes,
+            projection,
         }
     }
 }

@@ -130,6 +130,8 @@ async fn console_commands_set_up_users_move_a_book_and_revoke_a_device() {
     let id = ana.store.device().to_string();
     ok(data, &["device", "revoke", &id], "").await;
     ok(data, &["user", "disable", "mia"], "").await;
+    let out = ok(data, &["rebuild-projections"], "").await;
+    assert_eq!(out.trim(), "rebuilt the summary rows of 2 account(s)");
 
     let server = TestServer::open(dir).await;
     let ben = device(&server, "ben").await;

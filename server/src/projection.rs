@@ -1,0 +1,85 @@
+//! Projections: one summary row per account, written in the same transaction as each commit
+//! of the account, so manager views read rows and never load automerge documents. A rebuild
+//! recomputes every row from the documents; the two always agree (tested).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use outpost_client::AccountDoc;
+use outpost_client::facts::facts;
+use serde::{Deserialize, Serialize};
+
+/// What the team views need to know of one account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Projection {
+    pub name: String,
+    pub owner: String,
+    /// The owner's team when the row was written.
+    pub team: Option<String>,
+    pub kind: String,
+    pub status: String,
+    pub source: Option<String>,
+    pub industry: Option<String>,
+    pub region: Option<String>,
+    pub size: Option<String>,
+    pub priority: Option<String>,
+    pub lost_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub converted_on: Option<NaiveDate>,
+    pub conversion_days: Option<i64>,
+    /// When the next contact is due (planned, agreed, or by cadence).
+    pub next_due: Option<DateTime<Utc>>,
+    /// When the latest follow-up happened.
+    pub last_activity: Option<DateTime<Utc>>,
+    pub follow_ups: u32,
+    /// Follow-ups recorded more than 24 h after they happened.
+    pub late_follow_ups: u32,
+    pub opportunities: Vec<OpportunityRow>,
+}
+
+/// One opportunity of an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpportunityRow {
+    pub stage: String,
+    pub probability: u8,
+    /// Minor units of `currency`; zero when no amount is known.
+    pub amount_minor: i64,
+    pub currency: Option<String>,
+    pub owner: String,
+}
+
+impl Projection {
+    /// The row of `record`, owned by a member of `team`.
+    pub fn of(record: &AccountDoc, team: Option<String>) -> Projection {
+        let derived = facts(record, record.created_at.0);
+        Projection {
+            name: record.name.clone(),
+            owner: record.owner.clone(),
+            team,
+            kind: record.kind.to_string(),
+            status: record.status.to_string(),
+            source: record.source.as_ref().map(ToString::to_string),
+            industry: record.industry.clone(),
+            region: record.region.clone(),
+            size: record.size.clone(),
+            priority: record.priority.as_ref().map(ToString::to_string),
+            lost_reason: record.lost_reason.clone(),
+            created_at: record.created_at.0,
+            converted_on: record.converted_on.map(|d| d.0),
+            conversion_days: derived.conversion_days,
+            next_due: derived.next_due,
+            last_activity: record.follow_ups.values().map(|f| f.occurred_at.0).max(),
+            follow_ups: u32::try_from(record.follow_ups.len()).unwrap_or(u32::MAX),
+            late_follow_ups: u32::try_from(derived.late_follow_ups.len()).unwrap_or(u32::MAX),
+            opportunities: record
+                .opportunities
+                .values()
+                .map(|o| OpportunityRow {
+                    stage: o.stage.to_string(),
+                    probability: o.probability,
+                    amount_minor: o.amount.as_ref().map_or(0, |m| m.minor),
+                    currency: o.amount.as_ref().map(|m| m.currency.clone()),
+                    owner: o.owner.clone(),
+                })
+                .collect(),
+        }
+    }
+}
