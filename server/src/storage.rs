@@ -434,6 +434,8 @@ pub(crate) struct CommitWrite<'a> {
     /// New changes (already applied to the document), as encoded by their author; empty when
     /// the commit only moves the document between scopes.
     pub changes: &'a [&'a [u8]],
+    /// The hashes of `changes` (known to the writer, which parsed them).
+    pub hashes: Vec<[u8; 32]>,
     pub owner: &'a str,
     pub scopes: Vec<String>,
     /// The account's new summary row; `None` when its content did not change.
@@ -519,6 +521,7 @@ impl<'txn> WriteTables<'txn> {
             user,
             received_at_ms,
             changes,
+            hashes,
             owner,
             scopes,
             projection,
@@ -541,11 +544,7 @@ impl<'txn> WriteTables<'txn> {
                 device: origin,
                 user: user.to_owned(),
                 received_at_ms,
-                hashes: changes
-                    .iter()
-                    .filter_map(|bytes| Change::from_bytes(bytes.to_vec()).ok())
-                    .map(|c| c.hash().0)
-                    .collect(),
+                hashes,
             };
             let record = postcard::to_stdvec(&record).expect("history always serializes");
             self.history.insert((key, seq.0), record.as_slice())?;

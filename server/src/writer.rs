@@ -340,6 +340,7 @@ impl WriterThread {
             },
         };
         let (changes, encoded): (Vec<Change>, Vec<&[u8]>) = changes.into_iter().unzip();
+        let hashes: Vec<[u8; 32]> = changes.iter().map(|c| c.hash().0).collect();
         if let Err(e) = doc.apply_changes(changes) {
             self.cache.pop(&at.doc);
             return Ok(Applied::Invalid(format!(
@@ -379,7 +380,9 @@ impl WriterThread {
         }
         let scopes = doc_scopes(tables, &after.owner, &shares)?;
         let row = Projection::of(&after, owner_team(tables, &after.owner)?);
-        let commit = tables.commit(at.write(&encoded, &after.owner, scopes, Some(row)), doc)?;
+        let mut write = at.write(&encoded, &after.owner, scopes, Some(row));
+        write.hashes = hashes;
+        let commit = tables.commit(write, doc)?;
         *record = Some(after);
         Ok(Applied::Committed(commit))
     }
@@ -429,14 +432,13 @@ impl WriterThread {
             self.cache.pop(&at.doc);
             return Ok(Applied::Invalid(format!("cannot write the new owner: {e}")));
         }
-        let change = doc
-            .get_changes(&heads)
-            .into_iter()
-            .map(|c| c.raw_bytes().to_vec());
-        let change: Vec<Vec<u8>> = change.collect();
+        let new = doc.get_changes(&heads);
+        let hashes = new.iter().map(|c| c.hash().0).collect();
+        let change: Vec<Vec<u8>> = new.iter().map(|c| c.raw_bytes().to_vec()).collect();
         let encoded: Vec<&[u8]> = change.iter().map(Vec::as_slice).collect();
         let row = Projection::of(&after, owner_team(tables, to)?);
         let mut write = at.write(&encoded, to, scopes, Some(row));
+        write.hashes = hashes;
         write.origin = SERVER_DEVICE;
         let commit = tables.commit(write, doc)?;
         *record = Some(after);
@@ -505,6 +507,7 @@ impl<'a> Commit<'a> {
             user: &self.who.login,
             received_at_ms: self.received_at_ms,
             changes,
+            hashes: Vec::new(),
             owner,
             scopes,
             projection,
