@@ -27,7 +27,7 @@ use crate::auth::Caller;
 use crate::directory::{DirectoryError, Principal};
 use crate::http::AppError;
 use crate::storage::{SERVER_DEVICE, Storage};
-use crate::views::{self, Filters, Pipeline};
+use crate::views::{self, Filters, FollowUps, Pipeline};
 
 fn json<T: DeserializeOwned>(body: &Bytes) -> Result<T, AppError> {
     serde_json::from_slice(body).map_err(|e| AppError::BadJson(e.to_string()))
@@ -403,13 +403,14 @@ pub(crate) async fn history(
     Ok(Json(entries))
 }
 
-/// `GET /v1/views/pipeline?team=&rep=&source=&industry=&region=&status=&from=&to=`: the
-/// pipeline of the teams the caller leads (every team for an admin).
-pub(crate) async fn pipeline(
-    State(state): State<AppState>,
-    caller: Caller,
+/// Runs a team view over the projection rows the caller may see: managers their teams,
+/// admins every team; reps none.
+async fn team_view<T: Send + 'static>(
+    state: &AppState,
+    caller: &Caller,
     query: Result<Query<Filters>, QueryRejection>,
-) -> Result<Json<Pipeline>, AppError> {
+    build: views::Build<T>,
+) -> Result<Json<T>, AppError> {
     let who = caller.require(Role::Manager)?.clone();
     let Query(filters) = query.map_err(|e| AppError::BadQuery(e.body_text()))?;
     let (storage, syncs) = (state.storage.clone(), state.syncs.clone());
@@ -417,14 +418,26 @@ pub(crate) async fn pipeline(
         let rows = storage.projections()?;
         let last_syncs = syncs.last_syncs(&storage)?;
         let teams = (who.role != Role::Admin).then_some(who.leads.as_slice());
-        Ok::<_, AppError>(views::pipeline(
-            &rows,
-            teams,
-            &filters,
-            &last_syncs,
-            Utc::now(),
-        ))
+        Ok::<_, AppError>(build(&rows, teams, &filters, &last_syncs, Utc::now()))
     })
     .await??;
     Ok(Json(view))
+}
+
+/// `GET /v1/views/pipeline?team=&rep=&source=&industry=&region=&status=&from=&to=`.
+pub(crate) async fn pipeline(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<Filters>, QueryRejection>,
+) -> Result<Json<Pipeline>, AppError> {
+    team_view(&state, &caller, query, views::pipeline).await
+}
+
+/// `GET /v1/views/follow-ups?…`: discipline, the overdue list, late logging.
+pub(crate) async fn follow_ups(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<Filters>, QueryRejection>,
+) -> Result<Json<FollowUps>, AppError> {
+    team_view(&state, &caller, query, views::follow_ups).await
 }

@@ -53,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/handover", post(api::handover))
         .route("/v1/accounts/{id}/history", get(api::history))
         .route("/v1/views/pipeline", get(api::pipeline))
+        .route("/v1/views/follow-ups", get(api::follow_ups))
         .route("/v1/accounts/{id}/shares", post(api::share))
         .route("/v1/accounts/{id}/shares/{login}", delete(api::unshare))
         .layer(middleware::from_fn(log_request))

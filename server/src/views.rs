@@ -11,6 +11,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::projection::Projection;
 
+/// How a view is built: from the rows, the teams the caller sees (`None`: all), the
+/// filters, each rep's last sync, and the time.
+pub type Build<T> =
+    fn(&[(DocId, Projection)], Option<&[String]>, &Filters, &[Freshness], DateTime<Utc>) -> T;
+
 /// Filters every view takes (query parameters); all optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -86,16 +91,8 @@ pub fn pipeline(
 ) -> Pipeline {
     type Key = (Option<String>, String, Option<String>);
     let mut cells: BTreeMap<Key, (u64, i64, i64)> = BTreeMap::new();
-    let mut accounts = 0;
-    let mut reps = std::collections::BTreeSet::new();
-    for (_, row) in rows {
-        let in_scope =
-            teams.is_none_or(|teams| row.team.as_ref().is_some_and(|t| teams.contains(t)));
-        if !in_scope || !filters.keeps(row) {
-            continue;
-        }
-        accounts += 1;
-        reps.insert(row.owner.clone());
+    let selected = select(rows, teams, filters);
+    for (_, row) in &selected {
         for opportunity in &row.opportunities {
             let weighted = opportunity
                 .amount_minor
@@ -126,21 +123,138 @@ pub fn pipeline(
             total.push(cell);
         }
     }
-    let freshness = reps
-        .into_iter()
+    Pipeline {
+        computed_at: now,
+        accounts: selected.len() as u64,
+        by_rep,
+        total,
+        freshness: freshness(&selected, last_syncs),
+    }
+}
+
+/// One account whose next contact is overdue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overdue {
+    pub account: DocId,
+    pub name: String,
+    pub rep: String,
+    pub priority: Option<String>,
+    pub next_due: DateTime<Utc>,
+}
+
+/// Follow-up discipline of one rep for accounts of one priority.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Discipline {
+    pub rep: String,
+    pub priority: Option<String>,
+    pub accounts: u64,
+    /// Accounts whose next contact is not overdue: followed up within their cadence.
+    pub within_cadence: u64,
+}
+
+/// Follow-ups logged more than 24 h after they happened, per rep.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LateLogging {
+    pub rep: String,
+    pub follow_ups: u64,
+    pub late: u64,
+}
+
+/// The follow-up view: discipline per rep and priority, the overdue list (most overdue
+/// first), late logging per rep.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowUps {
+    pub computed_at: DateTime<Utc>,
+    pub accounts: u64,
+    pub discipline: Vec<Discipline>,
+    pub overdue: Vec<Overdue>,
+    pub late: Vec<LateLogging>,
+    pub freshness: Vec<Freshness>,
+}
+
+/// Builds the follow-up view of the `rows` the caller may see, as of `now`.
+pub fn follow_ups(
+    rows: &[(DocId, Projection)],
+    teams: Option<&[String]>,
+    filters: &Filters,
+    last_syncs: &[Freshness],
+    now: DateTime<Utc>,
+) -> FollowUps {
+    let mut discipline: BTreeMap<(String, Option<String>), (u64, u64)> = BTreeMap::new();
+    let mut late: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut overdue = Vec::new();
+    let selected = select(rows, teams, filters);
+    for (doc, row) in &selected {
+        let is_overdue = row.next_due.is_some_and(|due| due < now);
+        let cell = discipline
+            .entry((row.owner.clone(), row.priority.clone()))
+            .or_default();
+        cell.0 += 1;
+        cell.1 += u64::from(!is_overdue);
+        let logged = late.entry(row.owner.clone()).or_default();
+        logged.0 += u64::from(row.follow_ups);
+        logged.1 += u64::from(row.late_follow_ups);
+        if let (true, Some(next_due)) = (is_overdue, row.next_due) {
+            overdue.push(Overdue {
+                account: *doc,
+                name: row.name.clone(),
+                rep: row.owner.clone(),
+                priority: row.priority.clone(),
+                next_due,
+            });
+        }
+    }
+    overdue.sort_by_key(|o| (o.next_due, o.account));
+    FollowUps {
+        computed_at: now,
+        accounts: selected.len() as u64,
+        discipline: discipline
+            .into_iter()
+            .map(|((rep, priority), (accounts, within_cadence))| Discipline {
+                rep,
+                priority,
+                accounts,
+                within_cadence,
+            })
+            .collect(),
+        overdue,
+        late: late
+            .into_iter()
+            .map(|(rep, (follow_ups, late))| LateLogging {
+                rep,
+                follow_ups,
+                late,
+            })
+            .collect(),
+        freshness: freshness(&selected, last_syncs),
+    }
+}
+
+/// The rows in the caller's teams (`None`: all) that pass the filters.
+fn select<'r>(
+    rows: &'r [(DocId, Projection)],
+    teams: Option<&[String]>,
+    filters: &Filters,
+) -> Vec<&'r (DocId, Projection)> {
+    rows.iter()
+        .filter(|(_, row)| {
+            teams.is_none_or(|teams| row.team.as_ref().is_some_and(|t| teams.contains(t)))
+                && filters.keeps(row)
+        })
+        .collect()
+}
+
+/// The last sync of every rep owning one of `selected`.
+fn freshness(selected: &[&(DocId, Projection)], last_syncs: &[Freshness]) -> Vec<Freshness> {
+    let reps: std::collections::BTreeSet<&str> =
+        selected.iter().map(|(_, row)| row.owner.as_str()).collect();
+    reps.into_iter()
         .map(|rep| Freshness {
+            rep: rep.to_owned(),
             last_sync: last_syncs
                 .iter()
                 .find(|f| f.rep == rep)
                 .and_then(|f| f.last_sync),
-            rep,
         })
-        .collect();
-    Pipeline {
-        computed_at: now,
-        accounts,
-        by_rep,
-        total,
-        freshness,
-    }
+        .collect()
 }

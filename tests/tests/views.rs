@@ -219,3 +219,125 @@ async fn the_pipeline_matches_the_documents_and_stays_in_scope() {
     assert_eq!(freshness(&restarted, "ana"), freshness(&changed, "ana"));
     assert_eq!(by_rep(&restarted), by_rep(&changed));
 }
+
+/// `rep → (accounts, within cadence, follow-ups, late)` and the overdue ids, from the
+/// documents, as of `now`.
+type Expected = (BTreeMap<String, (u64, u64, u64, u64)>, Vec<String>);
+
+fn brute_force_follow_ups(admin: &Device, reps: &[&str], now: chrono::DateTime<Utc>) -> Expected {
+    let mut by_rep = BTreeMap::new();
+    let mut overdue = Vec::new();
+    for summary in admin.store.accounts().unwrap() {
+        let record = admin.store.account(summary.id).unwrap().record;
+        if !reps.contains(&record.owner.as_str()) {
+            continue;
+        }
+        let facts = outpost_client::facts::facts(&record, now);
+        let cell = by_rep.entry(record.owner.clone()).or_insert((0, 0, 0, 0));
+        cell.0 += 1;
+        cell.1 += u64::from(!facts.overdue);
+        cell.2 += record.follow_ups.len() as u64;
+        cell.3 += facts.late_follow_ups.len() as u64;
+        if facts.overdue {
+            overdue.push(summary.id.to_string());
+        }
+    }
+    overdue.sort();
+    (by_rep, overdue)
+}
+
+fn follow_up_view(view: &Value) -> Expected {
+    let mut by_rep: BTreeMap<String, (u64, u64, u64, u64)> = BTreeMap::new();
+    for d in view["discipline"].as_array().unwrap() {
+        let cell = by_rep
+            .entry(d["rep"].as_str().unwrap().to_owned())
+            .or_default();
+        cell.0 += d["accounts"].as_u64().unwrap();
+        cell.1 += d["within_cadence"].as_u64().unwrap();
+    }
+    for l in view["late"].as_array().unwrap() {
+        let cell = by_rep
+            .entry(l["rep"].as_str().unwrap().to_owned())
+            .or_default();
+        cell.2 += l["follow_ups"].as_u64().unwrap();
+        cell.3 += l["late"].as_u64().unwrap();
+    }
+    let mut overdue: Vec<String> = view["overdue"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["account"].as_str().unwrap().to_owned())
+        .collect();
+    overdue.sort();
+    (by_rep, overdue)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_up_discipline_and_the_overdue_list_match_the_documents() {
+    use outpost_client::model::Priority;
+    use outpost_client::{ContactMethod, NewFollowUp};
+
+    let server = TestServer::start().await;
+    let mut rng = StdRng::seed_from_u64(7);
+    let now = Utc::now();
+    let reps = ["ana", "ben", "sol"];
+    for rep in reps {
+        let device = server.device_of(rep).await;
+        for n in 0..rng.random_range(4..8) {
+            let new = NewAccount {
+                name: format!("{rep} account {n}"),
+                owner: rep.into(),
+                ..NewAccount::default()
+            };
+            // Created between 60 and 2 days (and an hour, so no due time falls between the
+            // test's clock and the server's) ago: some are overdue by their cadence.
+            let created =
+                now - chrono::Duration::days(rng.random_range(2..60)) - chrono::Duration::hours(1);
+            let id = device.store.create_account_anyway(&new, created).unwrap();
+            let priority = [Priority::A, Priority::B, Priority::C][rng.random_range(0..3)].clone();
+            device
+                .store
+                .edit_account(id, &AccountEdit::SetPriority(priority), created)
+                .unwrap();
+            for _ in 0..rng.random_range(0..3) {
+                let occurred = created + chrono::Duration::hours(rng.random_range(1..40));
+                // Logged right away, or days later.
+                let logged =
+                    occurred + chrono::Duration::hours([0, 2, 30, 80][rng.random_range(0..4)]);
+                let visit = NewFollowUp::new(occurred, ContactMethod::Visit, "visit");
+                device
+                    .store
+                    .edit_account(id, &AccountEdit::LogFollowUp(visit), logged.min(now))
+                    .unwrap();
+            }
+        }
+        device.sync().await;
+    }
+    let (mia, admin) = (server.device_of("mia").await, server.device().await);
+    admin.sync().await;
+    let token = mia.store.credentials().unwrap().unwrap().1;
+    let response = reqwest::Client::new()
+        .get(format!("{}/v1/views/follow-ups", server.url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let view: Value = response.json().await.unwrap();
+    assert_eq!(
+        follow_up_view(&view),
+        brute_force_follow_ups(&admin, &["ana", "ben"], now),
+        "{view:#}"
+    );
+    let overdue = view["overdue"].as_array().unwrap();
+    assert!(
+        !overdue.is_empty(),
+        "the generated team has overdue accounts"
+    );
+    let dues: Vec<&str> = overdue
+        .iter()
+        .map(|o| o["next_due"].as_str().unwrap())
+        .collect();
+    assert!(dues.windows(2).all(|w| w[0] <= w[1]), "most overdue first");
+    assert!(view["freshness"].as_array().unwrap().len() == 2);
+}
