@@ -9,6 +9,7 @@
 //! - [`peer`]: the same catch-ups with samod (automerge-repo's Rust port) over TCP.
 //! - [`device`]: local edit latency and the store probe run in a child process.
 //! - [`server`]: push throughput of many devices and fan-out latency over the event stream.
+//! - [`views`]: how long a manager waits for a team view.
 //! - this module: the result table, machine facts and number formatting.
 
 pub mod device;
@@ -16,6 +17,7 @@ pub mod outpost;
 pub mod peer;
 pub mod proxy;
 pub mod server;
+pub mod views;
 pub mod workload;
 
 use std::fmt::Write as _;

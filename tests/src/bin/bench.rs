@@ -20,7 +20,7 @@ use bench::outpost::{self, Catchup, Generator};
 use bench::peer::{Peer, PeerCatchup};
 use bench::proxy::{CountingProxy, Framing};
 use bench::workload::{self, FOLLOW_UPS, REPS, Workload};
-use bench::{Row, Table, bytes, count, device, percentile, server, time};
+use bench::{Row, Table, bytes, count, device, percentile, server, time, views};
 
 #[derive(Debug, Parser)]
 #[command(about = "Outpost's benchmark: DESIGN.md's bars, side by side with samod")]
@@ -40,6 +40,8 @@ struct Args {
 /// [`PEER_IDLE_BUDGET`] (samod's reconnect time grows faster than its open documents: its hub
 /// walks every open document on each event).
 const PEER_IDLE_RUNS: usize = 3;
+/// Requests per team view and size.
+const VIEW_RUNS: usize = 50;
 const PEER_IDLE_BUDGET: Duration = Duration::from_secs(30);
 
 /// DESIGN.md's day offline: 50 local and 50 remote edits on a 10,000-account device.
@@ -184,6 +186,7 @@ async fn sync_scenarios(
 ) -> anyhow::Result<()> {
     let server = TestServer::start().await;
     server.add_team("bench", &workload::reps());
+    views::add_manager(&server, "bench")?;
     let proxy = CountingProxy::start(server.addr(), Framing::Opaque).await;
     let mut generator = Generator::new(&server).await?;
     let mut peer = Some(Peer::start().await?);
@@ -218,6 +221,24 @@ async fn sync_scenarios(
                 bytes(limit)
             ),
         ));
+
+        progress(started, format!("N={label}: team views"));
+        for (name, path) in [
+            ("pipeline", "/v1/views/pipeline"),
+            ("follow-ups", "/v1/views/follow-ups"),
+        ] {
+            let times = views::view_times(&server, path, n, VIEW_RUNS).await?;
+            table.push(Row::info(
+                format!(
+                    "team view {name}, manager of all N={label} accounts: p50 / p99 of {VIEW_RUNS}"
+                ),
+                format!(
+                    "{} / {}",
+                    time(percentile(&times, 50.0)),
+                    time(percentile(&times, 99.0))
+                ),
+            ));
+        }
 
         progress(started, format!("N={label}: idle reconnects"));
         let mut idle = Vec::with_capacity(plan.idle_runs);

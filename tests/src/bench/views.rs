@@ -1,0 +1,60 @@
+//! Team-view figures: how long the team's manager waits for a view over every account the
+//! benchmark generated, through the real server (HTTP, token check, projection rows).
+
+use std::time::{Duration, Instant};
+
+use anyhow::ensure;
+use outpost_protocol::api::{NewUser, Role};
+use outpost_tests::{PASSWORD, TestServer};
+
+/// The manager of the benchmark's team.
+pub const MANAGER: &str = "bench-lead";
+
+/// Makes [`MANAGER`] the manager of `team`.
+pub fn add_manager(server: &TestServer, team: &str) -> anyhow::Result<()> {
+    server.storage().add_user(&NewUser {
+        login: MANAGER.into(),
+        password: PASSWORD.into(),
+        role: Role::Manager,
+        team: None,
+    })?;
+    server.storage().set_lead(team, MANAGER, true)?;
+    Ok(())
+}
+
+/// Times `runs` requests of the view at `path` (such as `/v1/views/pipeline`) by the
+/// manager, checking each covers `accounts` accounts.
+pub async fn view_times(
+    server: &TestServer,
+    path: &str,
+    accounts: usize,
+    runs: usize,
+) -> anyhow::Result<Vec<Duration>> {
+    let manager = server.device_of(MANAGER).await;
+    let token = manager
+        .store
+        .credentials()?
+        .map(|(_, token)| token)
+        .unwrap_or_default();
+    let http = reqwest::Client::new();
+    let url = format!("{}{path}", server.url());
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = Instant::now();
+        let body: serde_json::Value = http
+            .get(&url)
+            .bearer_auth(&token)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        times.push(started.elapsed());
+        ensure!(
+            body["accounts"].as_u64() == Some(accounts as u64),
+            "the view covers every account: {}",
+            body["accounts"]
+        );
+    }
+    Ok(times)
+}
