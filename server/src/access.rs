@@ -44,15 +44,16 @@ pub(crate) fn sees(scopes: Option<&[String]>, doc_scopes: &[String]) -> bool {
     scopes.is_none_or(|mine| doc_scopes.iter().any(|s| mine.contains(s)))
 }
 
-/// The scopes a document owned by `owner` and shared with `shares` is visible in.
+/// The scopes a document owned by `owner` (a member of `team`) and shared with `shares` is
+/// visible in.
 pub(crate) fn doc_scopes(
-    tables: &WriteTables<'_>,
     owner: &str,
+    team: Option<&str>,
     shares: &[(String, bool)],
-) -> Result<Vec<String>, StorageError> {
+) -> Vec<String> {
     let mut scopes = vec![user_scope(owner)];
-    if let Some(team) = owner_team(tables, owner)? {
-        scopes.push(team_scope(&team));
+    if let Some(team) = team {
+        scopes.push(team_scope(team));
     }
     for (login, _) in shares {
         let scope = user_scope(login);
@@ -60,9 +61,10 @@ pub(crate) fn doc_scopes(
             scopes.push(scope);
         }
     }
-    Ok(scopes)
+    scopes
 }
 
+/// The team of the user `owner`, if they are a rep of one.
 pub(crate) fn owner_team(
     tables: &WriteTables<'_>,
     owner: &str,

@@ -426,6 +426,8 @@ pub struct Committed {
 /// What one commit writes: who made it, and the document's owner and scopes afterwards.
 #[derive(Debug)]
 pub(crate) struct CommitWrite<'a> {
+    /// The document's metadata as this transaction read it before the commit.
+    pub meta: DocMeta,
     pub seq: Seq,
     pub doc: DocId,
     pub origin: DeviceId,
@@ -515,6 +517,7 @@ impl<'txn> WriteTables<'txn> {
         doc: &Automerge,
     ) -> Result<Committed, StorageError> {
         let CommitWrite {
+            mut meta,
             seq,
             doc: id,
             origin,
@@ -531,7 +534,6 @@ impl<'txn> WriteTables<'txn> {
             let row = postcard::to_stdvec(&row).expect("projections always serialize");
             self.projections.insert(key, row.as_slice())?;
         }
-        let mut meta = self.meta(id)?;
         self.feed.insert(seq.0, key)?;
         if !changes.is_empty() {
             let encoded = postcard::to_stdvec(changes).expect("byte lists always serialize");

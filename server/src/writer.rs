@@ -3,10 +3,9 @@
 //! (group commit). A push is answered only after its commit returned, so an acknowledged
 //! change is on disk.
 //!
-//! The writer keeps recently written documents (with their typed account) in a bounded LRU
-//! cache; any other document is loaded from storage on demand. A failed commit, or a refused
-//! push, evicts the documents it touched, so the cache never holds a change that is not
-//! stored.
+//! The writer keeps recently written documents in a bounded LRU cache; any other document is
+//! loaded from storage on demand. A failed commit, or a refused push, evicts the documents it
+//! touched, so the cache never holds a change that is not stored.
 
 use std::collections::HashSet;
 use std::num::NonZeroUsize;
@@ -26,7 +25,9 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use crate::access::{check_owner, check_rules, doc_scopes, may_write, owner_team};
 use crate::directory::Principal;
 use crate::projection::Projection;
-use crate::storage::{CommitWrite, Committed, SERVER_DEVICE, Storage, StorageError, WriteTables};
+use crate::storage::{
+    CommitWrite, Committed, DocMeta, SERVER_DEVICE, Storage, StorageError, WriteTables,
+};
 
 /// Pushes at most one group commit carries.
 const MAX_BATCH: usize = 256;
@@ -159,7 +160,7 @@ impl Writer {
 
 struct WriterThread {
     storage: Arc<Storage>,
-    cache: LruCache<DocId, Cached>,
+    cache: LruCache<DocId, Automerge>,
     events: broadcast::Sender<Committed>,
 }
 
@@ -263,17 +264,12 @@ impl WriterThread {
     }
 
     /// The document from the cache, or loaded from the transaction.
-    fn cached(
+    fn doc(
         &mut self,
         tables: &WriteTables<'_>,
         doc: DocId,
-    ) -> Result<&mut Cached, StorageError> {
-        self.cache.try_get_or_insert_mut(doc, || {
-            Ok(Cached {
-                doc: tables.load(doc)?,
-                record: None,
-            })
-        })
+    ) -> Result<&mut Automerge, StorageError> {
+        self.cache.try_get_or_insert_mut(doc, || tables.load(doc))
     }
 
     /// Checks one document's pushed changes and, if they pass, applies and stores them.
@@ -298,7 +294,7 @@ impl WriterThread {
         }
         let meta = tables.meta(at.doc)?;
         let shares = tables.shares_of(at.doc)?;
-        let Cached { doc, record } = self.cached(tables, at.doc)?;
+        let doc = self.doc(tables, at.doc)?;
         let mut fresh_hashes = HashSet::new();
         changes.retain(|(c, _)| {
             doc.get_change_by_hash(&c.hash()).is_none() && fresh_hashes.insert(c.hash())
@@ -329,15 +325,13 @@ impl WriterThread {
             .flat_map(|(c, _)| c.deps().iter().copied())
             .filter(|h| !fresh_hashes.contains(h))
             .collect();
-        // Taken out of the cache: every path below either stores the new record or drops the
-        // cache entry.
-        let before = match (record.take(), doc.is_empty()) {
-            (Some(record), _) => Some(record),
-            (None, true) => None,
-            (None, false) => match hydrate(&*doc, at.doc) {
+        let before = if doc.is_empty() {
+            None
+        } else {
+            match hydrate(&*doc, at.doc) {
                 Ok(record) => Some(record),
                 Err(e) => return Ok(Applied::Rejected(e.to_string())),
-            },
+            }
         };
         let (changes, encoded): (Vec<Change>, Vec<&[u8]>) = changes.into_iter().unzip();
         let hashes: Vec<[u8; 32]> = changes.iter().map(|c| c.hash().0).collect();
@@ -378,12 +372,12 @@ impl WriterThread {
         if let Err(reason) = verdict.and_then(|()| check_rules(before.as_ref(), &after)) {
             return Ok(Applied::Rejected(reason));
         }
-        let scopes = doc_scopes(tables, &after.owner, &shares)?;
-        let row = Projection::of(&after, owner_team(tables, &after.owner)?);
-        let mut write = at.write(&encoded, &after.owner, scopes, Some(row));
+        let team = owner_team(tables, &after.owner)?;
+        let scopes = doc_scopes(&after.owner, team.as_deref(), &shares);
+        let row = Projection::of(&after, team);
+        let mut write = at.write(meta, &encoded, &after.owner, scopes, Some(row));
         write.hashes = hashes;
         let commit = tables.commit(write, doc)?;
-        *record = Some(after);
         Ok(Applied::Committed(commit))
     }
 
@@ -405,17 +399,14 @@ impl WriterThread {
             return Ok(Applied::Rejected(reason));
         }
         let shares = tables.shares_of(at.doc)?;
-        let scopes = doc_scopes(tables, to, &shares)?;
-        let Cached { doc, record } = self.cached(tables, at.doc)?;
-        let before: AccountDoc = match record.take() {
-            Some(record) => record,
-            None => match hydrate(&*doc, at.doc) {
-                Ok(record) => record,
-                Err(e) => return Ok(Applied::Rejected(e.to_string())),
-            },
+        let team = owner_team(tables, to)?;
+        let scopes = doc_scopes(to, team.as_deref(), &shares);
+        let doc = self.doc(tables, at.doc)?;
+        let before: AccountDoc = match hydrate(&*doc, at.doc) {
+            Ok(record) => record,
+            Err(e) => return Ok(Applied::Rejected(e.to_string())),
         };
         if before.owner == to {
-            *record = Some(before);
             return Ok(Applied::AlreadyStored);
         }
         let after = AccountDoc {
@@ -436,12 +427,11 @@ impl WriterThread {
         let hashes = new.iter().map(|c| c.hash().0).collect();
         let change: Vec<Vec<u8>> = new.iter().map(|c| c.raw_bytes().to_vec()).collect();
         let encoded: Vec<&[u8]> = change.iter().map(Vec::as_slice).collect();
-        let row = Projection::of(&after, owner_team(tables, to)?);
-        let mut write = at.write(&encoded, to, scopes, Some(row));
+        let row = Projection::of(&after, team);
+        let mut write = at.write(meta, &encoded, to, scopes, Some(row));
         write.hashes = hashes;
         write.origin = SERVER_DEVICE;
         let commit = tables.commit(write, doc)?;
-        *record = Some(after);
         Ok(Applied::Committed(commit))
     }
 
@@ -469,19 +459,13 @@ impl WriterThread {
             None => tables.shares.remove((at.doc.as_u128(), login))?,
         };
         let shares = tables.shares_of(at.doc)?;
-        let scopes = doc_scopes(tables, &meta.owner, &shares)?;
-        let owner = meta.owner;
-        let doc = &self.cached(tables, at.doc)?.doc;
-        let commit = tables.commit(at.write(&[], &owner, scopes, None), doc)?;
+        let owner = meta.owner.clone();
+        let team = owner_team(tables, &owner)?;
+        let scopes = doc_scopes(&owner, team.as_deref(), &shares);
+        let doc = self.doc(tables, at.doc)?;
+        let commit = tables.commit(at.write(meta, &[], &owner, scopes, None), doc)?;
         Ok(Applied::Committed(commit))
     }
-}
-
-/// A cached document with the typed account it holds, once known (hydrating costs about as
-/// much as checking a push, so each push hydrates only the new version).
-struct Cached {
-    doc: Automerge,
-    record: Option<AccountDoc>,
 }
 
 /// Where and for whom one document's commit happens.
@@ -495,12 +479,14 @@ struct Commit<'a> {
 impl<'a> Commit<'a> {
     fn write(
         &'a self,
+        meta: DocMeta,
         changes: &'a [&'a [u8]],
         owner: &'a str,
         scopes: Vec<String>,
         projection: Option<Projection>,
     ) -> CommitWrite<'a> {
         CommitWrite {
+            meta,
             seq: self.seq,
             doc: self.doc,
             origin: self.who.device,
