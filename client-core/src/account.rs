@@ -211,6 +211,8 @@ pub(crate) fn init(new: &NewAccount, ctx: &mut EditContext<'_>) -> AccountDoc {
             .iter()
             .map(|(k, v)| (k.clone(), v.trim().to_owned()))
             .collect(),
+        comments: BTreeMap::new(),
+        merged_into: None,
     }
 }
 

@@ -352,6 +352,19 @@ pub struct Needs {
     pub purchase_period: Option<String>,
 }
 
+/// A manager's comment in the weekly review.
+#[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize)]
+pub struct Comment {
+    /// The manager's login.
+    pub author: String,
+    /// When the server received it.
+    pub at: At,
+    pub text: String,
+    /// The follow-up it is about, if not the account as a whole.
+    #[autosurgeon(missing = "Default::default")]
+    pub follow_up: Option<String>,
+}
+
 /// A customer account: the whole automerge document.
 #[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize)]
 pub struct AccountDoc {
@@ -407,6 +420,14 @@ pub struct AccountDoc {
     /// Fields an admin defined (such as a social-media handle), by field name.
     #[autosurgeon(missing = "Default::default")]
     pub custom: BTreeMap<String, String>,
+    /// Managers' review comments on the account or one of its follow-ups, by id. Written by
+    /// the server on a manager's behalf.
+    #[autosurgeon(missing = "Default::default")]
+    pub comments: BTreeMap<String, Comment>,
+    /// The account this one was merged into as a duplicate (written by the server). A merged
+    /// account is kept, with its history, but left out of working lists and views.
+    #[autosurgeon(missing = "Default::default")]
+    pub merged_into: Option<String>,
 }
 
 fn text_as_str<S: Serializer>(text: &Text, s: S) -> Result<S::Ok, S::Error> {
@@ -499,7 +520,8 @@ pub fn write_changes<D: autosurgeon::Doc>(
         level,
         priority,
         needs,
-        notes
+        notes,
+        merged_into
     );
     macro_rules! collections {
         ($($field:ident),*) => {$(
@@ -513,7 +535,8 @@ pub fn write_changes<D: autosurgeon::Doc>(
         opportunities,
         deals,
         services,
-        custom
+        custom,
+        comments
     );
     Ok(())
 }

@@ -156,6 +156,23 @@ pub struct Share {
     pub write: bool,
 }
 
+/// `POST /v1/accounts/{id}/merge`: merges the duplicate `from` into the account `{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Merge {
+    pub from: DocId,
+}
+
+/// `POST /v1/accounts/{id}/comments`: a manager's review comment on the account, or on one
+/// of its follow-ups.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewComment {
+    pub text: String,
+    #[serde(default)]
+    pub follow_up: Option<String>,
+}
+
 /// One commit of an account as `GET /v1/accounts/{id}/history` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryEntry {

@@ -10,15 +10,18 @@ use automerge::{ChangeHash, ReadDoc};
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::Json;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Json};
+use axum::routing::{MethodRouter, get};
 use chrono::{DateTime, Utc};
 use outpost_client::conflicts::changed_fields;
+use outpost_client::model::{At, Comment};
 use outpost_protocol::api::{
     DeviceInfo, Handover, HandoverReply, HistoryChange, HistoryEntry, LoginReply, LoginRequest,
-    NewUser, Role, Share, TeamInfo, UserInfo,
+    Merge, NewComment, NewUser, Role, Share, TeamInfo, UserInfo,
 };
 use outpost_protocol::{DeviceId, DocId, PushOutcome, PushResult};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::AppState;
@@ -27,7 +30,7 @@ use crate::auth::Caller;
 use crate::directory::{DirectoryError, Principal};
 use crate::http::AppError;
 use crate::storage::{SERVER_DEVICE, Storage};
-use crate::views::{self, Filters, FollowUps, Pipeline};
+use crate::views::{self, Filters, Format, Tables};
 
 fn json<T: DeserializeOwned>(body: &Bytes) -> Result<T, AppError> {
     serde_json::from_slice(body).map_err(|e| AppError::BadJson(e.to_string()))
@@ -265,6 +268,14 @@ fn refusal(results: &[PushResult]) -> Option<AppError> {
     })
 }
 
+/// `ok` if the writer did what was asked, or why it refused.
+fn answer(result: &PushResult, ok: StatusCode) -> Result<StatusCode, AppError> {
+    match refusal(std::slice::from_ref(result)) {
+        Some(refused) => Err(refused),
+        None => Ok(ok),
+    }
+}
+
 /// `POST /v1/handover`: moves named accounts, or the whole book, of one rep to another.
 pub(crate) async fn handover(
     State(state): State<AppState>,
@@ -331,10 +342,7 @@ async fn set_share(
 ) -> Result<StatusCode, AppError> {
     visible(state, &who, doc).await?;
     let result = state.writer.share(who, doc, login, write, now_ms()).await?;
-    match refusal(std::slice::from_ref(&result)) {
-        Some(refused) => Err(refused),
-        None => Ok(StatusCode::NO_CONTENT),
-    }
+    answer(&result, StatusCode::NO_CONTENT)
 }
 
 /// `POST /v1/accounts/{id}/shares`.
@@ -355,6 +363,52 @@ pub(crate) async fn unshare(
     Path((doc, login)): Path<(DocId, String)>,
 ) -> Result<StatusCode, AppError> {
     set_share(&state, who, doc, login, None).await
+}
+
+/// `POST /v1/accounts/{id}/merge {"from": ID}`: merges the duplicate `from` into `{id}`
+/// (managers and admins; both accounts in the caller's reach).
+pub(crate) async fn merge(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(survivor): Path<DocId>,
+    body: Bytes,
+) -> Result<StatusCode, AppError> {
+    let who = caller.require(Role::Manager)?.clone();
+    let Merge { from } = json(&body)?;
+    visible(&state, &who, survivor).await?;
+    visible(&state, &who, from).await?;
+    let result = state.writer.merge(who, survivor, from, now_ms()).await?;
+    answer(&result, StatusCode::NO_CONTENT)
+}
+
+/// The longest review comment, in characters.
+const MAX_COMMENT_CHARS: usize = 4000;
+
+/// `POST /v1/accounts/{id}/comments {"text", "follow_up"?}`: a manager's review comment,
+/// which reaches the rep's device at its next sync.
+pub(crate) async fn comment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(doc): Path<DocId>,
+    body: Bytes,
+) -> Result<StatusCode, AppError> {
+    let who = caller.require(Role::Manager)?.clone();
+    let NewComment { text, follow_up } = json(&body)?;
+    let text = text.trim().to_owned();
+    if text.is_empty() || text.chars().count() > MAX_COMMENT_CHARS {
+        return Err(AppError::Directory(DirectoryError::Invalid(format!(
+            "a comment has 1 to {MAX_COMMENT_CHARS} characters"
+        ))));
+    }
+    visible(&state, &who, doc).await?;
+    let comment = Comment {
+        author: who.login.clone(),
+        at: At(Utc::now()),
+        text,
+        follow_up,
+    };
+    let result = state.writer.comment(who, doc, comment, now_ms()).await?;
+    answer(&result, StatusCode::CREATED)
 }
 
 /// `GET /v1/accounts/{id}/history`: every commit, who made it, from which device, when (by
@@ -403,41 +457,60 @@ pub(crate) async fn history(
     Ok(Json(entries))
 }
 
-/// Runs a team view over the projection rows the caller may see: managers their teams,
-/// admins every team; reps none.
-async fn team_view<T: Send + 'static>(
-    state: &AppState,
-    caller: &Caller,
-    query: Result<Query<Filters>, QueryRejection>,
-    build: views::Build<T>,
-) -> Result<Json<T>, AppError> {
-    let who = caller.require(Role::Manager)?.clone();
-    let Query(filters) = query.map_err(|e| AppError::BadQuery(e.body_text()))?;
-    let (storage, syncs) = (state.storage.clone(), state.syncs.clone());
-    let view = tokio::task::spawn_blocking(move || {
-        let rows = storage.projections()?;
-        let last_syncs = syncs.last_syncs(&storage)?;
-        let teams = (who.role != Role::Admin).then_some(who.leads.as_slice());
-        Ok::<_, AppError>(build(&rows, teams, &filters, &last_syncs, Utc::now()))
-    })
-    .await??;
-    Ok(Json(view))
-}
-
-/// `GET /v1/views/pipeline?team=&rep=&source=&industry=&region=&status=&from=&to=`.
-pub(crate) async fn pipeline(
-    State(state): State<AppState>,
-    caller: Caller,
-    query: Result<Query<Filters>, QueryRejection>,
-) -> Result<Json<Pipeline>, AppError> {
-    team_view(&state, &caller, query, views::pipeline).await
-}
-
-/// `GET /v1/views/follow-ups?…`: discipline, the overdue list, late logging.
-pub(crate) async fn follow_ups(
-    State(state): State<AppState>,
-    caller: Caller,
-    query: Result<Query<Filters>, QueryRejection>,
-) -> Result<Json<FollowUps>, AppError> {
-    team_view(&state, &caller, query, views::follow_ups).await
+/// The route of one team view: `GET` with [`Filters`] as query parameters, answered from the
+/// projection rows the caller may see (managers their teams, admins every team; reps none),
+/// as JSON or, with `format=csv`, one of the view's tables as CSV.
+pub(crate) fn team_view<T>(build: views::Build<T>) -> MethodRouter<AppState>
+where
+    T: Serialize + Tables + Send + 'static,
+{
+    get(
+        move |State(state): State<AppState>,
+              caller: Caller,
+              query: Result<Query<Filters>, QueryRejection>| async move {
+            let who = caller.require(Role::Manager)?.clone();
+            let Query(filters) = query.map_err(|e| AppError::BadQuery(e.body_text()))?;
+            let table = match (&filters.format, &filters.table) {
+                (Format::Json, None) => None,
+                (Format::Json, Some(_)) => {
+                    return Err(AppError::BadQuery("`table` needs `format=csv`".into()));
+                }
+                (Format::Csv, table) => {
+                    let table = table.as_deref().unwrap_or(T::TABLES[0]);
+                    if !T::TABLES.contains(&table) {
+                        return Err(AppError::BadQuery(format!(
+                            "no table `{table}` in this view; it has: {}",
+                            T::TABLES.join(", ")
+                        )));
+                    }
+                    Some(table.to_owned())
+                }
+            };
+            let (storage, syncs) = (state.storage.clone(), state.syncs.clone());
+            let view = tokio::task::spawn_blocking(move || {
+                let last_syncs = syncs.last_syncs(&storage)?;
+                let teams = (who.role != Role::Admin).then_some(who.leads.as_slice());
+                let now = Utc::now();
+                Ok::<_, AppError>(
+                    storage.with_rows(|rows| build(rows, teams, &filters, &last_syncs, now)),
+                )
+            })
+            .await??;
+            Ok::<_, AppError>(match table {
+                None => Json(view).into_response(),
+                Some(table) => {
+                    let csv = view.csv(&table).expect("the table name was checked");
+                    let disposition = format!("attachment; filename=\"{table}.csv\"");
+                    (
+                        [
+                            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                            (header::CONTENT_DISPOSITION, disposition),
+                        ],
+                        csv,
+                    )
+                        .into_response()
+                }
+            })
+        },
+    )
 }

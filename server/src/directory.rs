@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::storage::{DEVICES, Storage, StorageError, TEAMS, TOKENS, USERS};
-use crate::views::Freshness;
+use crate::views::LastSyncs;
 
 /// The shortest password the server accepts.
 pub const MIN_PASSWORD: usize = 10;
@@ -491,23 +491,22 @@ impl Storage {
     }
 
     /// When each user's devices last synced: the latest of their devices, by login.
-    pub fn last_syncs(&self) -> Result<Vec<Freshness>, DirectoryError> {
+    pub fn last_syncs(&self) -> Result<LastSyncs, DirectoryError> {
         let txn = self.begin_read()?;
-        let mut latest: std::collections::BTreeMap<String, Option<i64>> = Default::default();
+        let mut latest = LastSyncs::new();
         for entry in txn.open_table(DEVICES)?.iter()? {
             let (_, bytes) = entry?;
             let record: DeviceRecord = postcard::from_bytes(bytes.value())
                 .map_err(|e| DirectoryError::Invalid(format!("stored device: {e}")))?;
-            let slot = latest.entry(record.user).or_default();
-            *slot = (*slot).max(record.last_sync_ms);
+            if let Some(at) = record
+                .last_sync_ms
+                .and_then(DateTime::from_timestamp_millis)
+            {
+                let slot = latest.entry(record.user).or_insert(at);
+                *slot = (*slot).max(at);
+            }
         }
-        Ok(latest
-            .into_iter()
-            .map(|(rep, ms)| Freshness {
-                rep,
-                last_sync: ms.and_then(DateTime::from_timestamp_millis),
-            })
-            .collect())
+        Ok(latest)
     }
 
     /// Revokes a device's token; `owner` restricts it to that user's devices.

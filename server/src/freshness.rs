@@ -12,7 +12,7 @@ use outpost_protocol::DeviceId;
 
 use crate::Storage;
 use crate::directory::DirectoryError;
-use crate::views::Freshness;
+use crate::views::LastSyncs;
 
 /// How often recorded sync times are written to the database.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(5);
@@ -46,16 +46,12 @@ impl SyncTimes {
     }
 
     /// When each user's devices last synced, stored and pending together, by login.
-    pub fn last_syncs(&self, storage: &Storage) -> Result<Vec<Freshness>, DirectoryError> {
+    pub fn last_syncs(&self, storage: &Storage) -> Result<LastSyncs, DirectoryError> {
         let mut latest = storage.last_syncs()?;
         for (login, at_ms) in self.pending.lock().expect("sync times lock").values() {
-            let at = DateTime::from_timestamp_millis(*at_ms);
-            match latest.iter_mut().find(|f| f.rep == *login) {
-                Some(known) => known.last_sync = known.last_sync.max(at),
-                None => latest.push(Freshness {
-                    rep: login.clone(),
-                    last_sync: at,
-                }),
+            if let Some(at) = DateTime::from_timestamp_millis(*at_ms) {
+                let slot = latest.entry(login.clone()).or_insert(at);
+                *slot = (*slot).max(at);
             }
         }
         Ok(latest)

@@ -28,12 +28,15 @@ use crate::catchup::{REPLY_BUDGET, Reader, catch_up};
 use crate::directory::DirectoryError;
 use crate::storage::StorageError;
 use crate::writer::WriteError;
-use crate::{AppState, api};
+use crate::{AppState, api, dashboard, views};
 
 /// The routes of the server.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/dashboard", get(dashboard::page))
+        .route("/dashboard/dashboard.js", get(dashboard::script))
+        .route("/dashboard/dashboard.css", get(dashboard::style))
         .route("/v1/login", post(api::login))
         .route("/v1/sync", post(sync))
         .route("/v1/events", get(events))
@@ -52,9 +55,19 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/devices/{device}", delete(api::revoke_device))
         .route("/v1/handover", post(api::handover))
         .route("/v1/accounts/{id}/history", get(api::history))
-        .route("/v1/views/pipeline", get(api::pipeline))
-        .route("/v1/views/follow-ups", get(api::follow_ups))
+        .route("/v1/views/pipeline", api::team_view(views::pipeline))
+        .route("/v1/views/follow-ups", api::team_view(views::follow_ups))
+        .route("/v1/views/funnel", api::team_view(views::funnel))
+        .route("/v1/views/activity", api::team_view(views::activity))
+        .route(
+            "/v1/views/lost-reasons",
+            api::team_view(views::lost_reasons),
+        )
+        .route("/v1/views/won-profile", api::team_view(views::won_profile))
+        .route("/v1/views/duplicates", api::team_view(views::duplicates))
         .route("/v1/accounts/{id}/shares", post(api::share))
+        .route("/v1/accounts/{id}/merge", post(api::merge))
+        .route("/v1/accounts/{id}/comments", post(api::comment))
         .route("/v1/accounts/{id}/shares/{login}", delete(api::unshare))
         .layer(middleware::from_fn(log_request))
         .with_state(state)

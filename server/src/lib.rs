@@ -15,6 +15,7 @@
 //! - [`auth`]: the [`auth::Caller`] extractor (device token → user) and the login limiter.
 //! - [`http`]: axum routes, the sync handler, the live stream and errors.
 //! - [`api`]: the JSON API: login, admin, handover, shares, history.
+//! - [`dashboard`]: the managers' web page and its assets, served from the binary.
 //! - [`projection`]: per-account summary rows, written with each commit, for team views.
 //! - [`views`]: the team views over the projection rows (pipeline).
 //! - [`tls`]: rustls termination (PEM certificate and key) as an axum listener.
@@ -26,6 +27,7 @@ pub(crate) mod access;
 pub(crate) mod api;
 pub mod auth;
 pub mod catchup;
+pub(crate) mod dashboard;
 pub mod directory;
 pub mod freshness;
 pub mod http;

@@ -2,10 +2,21 @@
 //! of the account, so manager views read rows and never load automerge documents. A rebuild
 //! recomputes every row from the documents; the two always agree (tested).
 
-use chrono::{DateTime, NaiveDate, Utc};
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
 use outpost_client::AccountDoc;
+use outpost_client::duplicates::match_keys;
 use outpost_client::facts::facts;
+use outpost_protocol::DocId;
 use serde::{Deserialize, Serialize};
+
+/// The layout of [`Projection`] rows this build writes. A store whose rows were written by
+/// another layout has them rebuilt from the documents when it opens.
+pub const LAYOUT: u64 = 2;
+
+/// Every account's row, by account: what the views scan.
+pub type Rows = HashMap<DocId, Projection>;
 
 /// What the team views need to know of one account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +44,12 @@ pub struct Projection {
     /// Follow-ups recorded more than 24 h after they happened.
     pub late_follow_ups: u32,
     pub opportunities: Vec<OpportunityRow>,
+    /// Follow-ups per week (the Monday it starts), by when they happened.
+    pub weeks: Vec<(NaiveDate, u32)>,
+    /// What two records of the same customer would share (normalised name, phone, email).
+    pub match_keys: Vec<String>,
+    /// Merged into another account as a duplicate: kept, but out of the views.
+    pub merged: bool,
 }
 
 /// One opportunity of an account.
@@ -80,6 +97,24 @@ impl Projection {
                     owner: o.owner.clone(),
                 })
                 .collect(),
+            weeks: weeks(record),
+            match_keys: match_keys(&record.name, record.contacts.values()),
+            merged: record.merged_into.is_some(),
         }
     }
+}
+
+/// The Monday of the week `day` falls in.
+pub fn week_of(day: NaiveDate) -> NaiveDate {
+    day - Days::new(u64::from(day.weekday().num_days_from_monday()))
+}
+
+fn weeks(record: &AccountDoc) -> Vec<(NaiveDate, u32)> {
+    let mut weeks: BTreeMap<NaiveDate, u32> = BTreeMap::new();
+    for follow_up in record.follow_ups.values() {
+        *weeks
+            .entry(week_of(follow_up.occurred_at.0.date_naive()))
+            .or_default() += 1;
+    }
+    weeks.into_iter().collect()
 }

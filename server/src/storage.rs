@@ -14,13 +14,14 @@
 //! and forever, who pushed it and when, even after its chunk was compacted away.
 
 use std::path::Path;
+use std::sync::RwLock;
 
 use automerge::{Automerge, Change, ChangeHash};
 use outpost_protocol::{DeviceId, DocId, Head, Seq};
 use redb::{Database, MultimapTableDefinition, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
-use crate::projection::Projection;
+use crate::projection::{self, Projection, Rows};
 
 /// Chunks a document may collect before it is compacted into one snapshot.
 pub const COMPACT_AFTER: u32 = 64;
@@ -42,6 +43,8 @@ pub(crate) const SHARES: TableDefinition<(u128, &str), bool> = TableDefinition::
 pub(crate) const OWNED: MultimapTableDefinition<&str, u128> = MultimapTableDefinition::new("owned");
 /// `doc → Projection` (postcard): the account's summary row for team views.
 const PROJECTIONS: TableDefinition<u128, &[u8]> = TableDefinition::new("projections");
+/// Settings of the store itself: `"projection_layout"` → [`projection::LAYOUT`].
+const SETTINGS: TableDefinition<&str, u64> = TableDefinition::new("settings");
 /// `login → UserRecord` (postcard).
 pub(crate) const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
 /// Team names.
@@ -143,10 +146,12 @@ fn decode_changes(doc: DocId, bytes: &[u8]) -> Result<Vec<Vec<u8>>, StorageError
     postcard::from_bytes(bytes).map_err(|e| corrupt(doc, e))
 }
 
-/// The server's database.
+/// The server's database, and the projection rows it holds kept in memory for the views.
 #[derive(Debug)]
 pub struct Storage {
     db: Database,
+    /// The projection table's rows, updated after each commit that writes one.
+    rows: RwLock<Rows>,
 }
 
 impl Storage {
@@ -169,8 +174,23 @@ impl Storage {
         txn.open_table(TEAMS)?;
         txn.open_table(DEVICES)?;
         txn.open_table(TOKENS)?;
+        let layout = txn
+            .open_table(SETTINGS)?
+            .get("projection_layout")?
+            .map(|v| v.value());
         txn.commit()?;
-        Ok(Storage { db })
+        let storage = Storage {
+            db,
+            rows: RwLock::default(),
+        };
+        if layout == Some(projection::LAYOUT) {
+            let rows = storage.projections()?.into_iter().collect();
+            *storage.rows.write().unwrap_or_else(|e| e.into_inner()) = rows;
+        } else {
+            let count = storage.rebuild_projections()?;
+            tracing::info!(count, "projection rows rebuilt for this version's layout");
+        }
+        Ok(storage)
     }
 
     pub(crate) fn begin_write(&self) -> Result<redb::WriteTransaction, StorageError> {
@@ -238,13 +258,32 @@ impl Storage {
                 tables.set_projection(doc, &Projection::of(&record, team))?;
                 count += 1;
             }
+            txn.open_table(SETTINGS)?
+                .insert("projection_layout", projection::LAYOUT)?;
             count
         };
         txn.commit()?;
+        let rows = self.projections()?.into_iter().collect();
+        *self.rows.write().unwrap_or_else(|e| e.into_inner()) = rows;
         Ok(count)
     }
 
-    /// Every account's projection row.
+    /// Runs `view` over every account's projection row as of the last commit.
+    pub fn with_rows<T>(&self, view: impl FnOnce(&Rows) -> T) -> T {
+        view(&self.rows.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Makes rows just committed visible to the views.
+    pub(crate) fn publish(&self, rows: Vec<(DocId, Projection)>) {
+        if !rows.is_empty() {
+            self.rows
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(rows);
+        }
+    }
+
+    /// Every account's projection row, as stored.
     pub fn projections(&self) -> Result<Vec<(DocId, Projection)>, StorageError> {
         self.read()?.projections()
     }
@@ -410,6 +449,8 @@ pub(crate) struct WriteTables<'txn> {
     projections: redb::Table<'txn, u128, &'static [u8]>,
     pub shares: redb::Table<'txn, (u128, &'static str), bool>,
     pub users: redb::Table<'txn, &'static str, &'static [u8]>,
+    /// Projection rows written in this transaction, to publish once it commits.
+    pub written_rows: Vec<(DocId, Projection)>,
 }
 
 /// One commit to a document, as written into the feed and announced to live streams.
@@ -455,6 +496,7 @@ impl<'txn> WriteTables<'txn> {
             history: txn.open_table(HISTORY)?,
             owned: txn.open_multimap_table(OWNED)?,
             projections: txn.open_table(PROJECTIONS)?,
+            written_rows: Vec::new(),
             shares: txn.open_table(SHARES)?,
             users: txn.open_table(USERS)?,
         })
@@ -531,8 +573,8 @@ impl<'txn> WriteTables<'txn> {
         } = write;
         let key = id.as_u128();
         if let Some(row) = projection {
-            let row = postcard::to_stdvec(&row).expect("projections always serialize");
-            self.projections.insert(key, row.as_slice())?;
+            self.set_projection(id, &row)?;
+            self.written_rows.push((id, row));
         }
         self.feed.insert(seq.0, key)?;
         if !changes.is_empty() {

@@ -7,7 +7,7 @@
 //! loaded from storage on demand. A failed commit, or a refused push, evicts the documents it
 //! touched, so the cache never holds a change that is not stored.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -17,7 +17,7 @@ use automerge::{ActorId, Automerge, Change, ChangeHash, ReadDoc};
 use lru::LruCache;
 use outpost_client::AccountDoc;
 use outpost_client::account::hydrate;
-use outpost_client::model::{UPGRADE_ACTOR, write_changes};
+use outpost_client::model::{Comment, UPGRADE_ACTOR, write_changes};
 use outpost_protocol::{DocId, DocPush, PushOutcome, PushResult, Seq};
 use redb::ReadableTable;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -53,6 +53,10 @@ enum Work {
     Push(Vec<DocPush>),
     /// Make `to` the owner of `docs` (a handover).
     Reassign { docs: Vec<DocId>, to: String },
+    /// Merge the duplicate `from` into `survivor`.
+    Merge { survivor: DocId, from: DocId },
+    /// Add a manager's review comment to `doc`.
+    Comment { doc: DocId, comment: Comment },
     /// Share `doc` with `login` (`Some(write)`) or stop sharing it (`None`).
     Share {
         doc: DocId,
@@ -142,6 +146,38 @@ impl Writer {
         self.run(who, Work::Reassign { docs, to }, now_ms).await
     }
 
+    /// Merges the account `from` into `survivor`, as `who` (who must be allowed to change
+    /// both): the survivor gains every contact, follow-up, plan, opportunity, deal, service,
+    /// custom field and comment of `from` it lacks (and its notes), `from`'s owner may edit
+    /// the survivor, and `from` is kept, pointing at the survivor. Edits pushed to `from`
+    /// later are carried over to the survivor as they arrive.
+    pub async fn merge(
+        &self,
+        who: Principal,
+        survivor: DocId,
+        from: DocId,
+        now_ms: i64,
+    ) -> Result<PushResult, WriteError> {
+        let mut results = self
+            .run(who, Work::Merge { survivor, from }, now_ms)
+            .await?;
+        Ok(results.remove(0))
+    }
+
+    /// Adds `comment` to `doc`, as `who` (who must be allowed to change it).
+    pub async fn comment(
+        &self,
+        who: Principal,
+        doc: DocId,
+        comment: Comment,
+        now_ms: i64,
+    ) -> Result<PushResult, WriteError> {
+        let mut results = self
+            .run(who, Work::Comment { doc, comment }, now_ms)
+            .await?;
+        Ok(results.remove(0))
+    }
+
     /// Shares `doc` with `login` (`write`: may edit), or stops sharing it (`None`).
     pub async fn share(
         &self,
@@ -214,6 +250,7 @@ impl WriterThread {
     ) -> Result<Vec<Vec<PushResult>>, StorageError> {
         let txn = self.storage.begin_write()?;
         let mut all = Vec::with_capacity(batch.len());
+        let rows;
         {
             let mut tables = WriteTables::open(&txn)?;
             let mut head = tables.feed_head()?;
@@ -221,7 +258,8 @@ impl WriterThread {
                 let docs: Vec<DocId> = match &job.work {
                     Work::Push(pushes) => pushes.iter().map(|p| p.doc).collect(),
                     Work::Reassign { docs, .. } => docs.clone(),
-                    Work::Share { doc, .. } => vec![*doc],
+                    Work::Merge { survivor, .. } => vec![*survivor],
+                    Work::Share { doc, .. } | Work::Comment { doc, .. } => vec![*doc],
                 };
                 let mut results = Vec::with_capacity(docs.len());
                 for (i, doc) in docs.into_iter().enumerate() {
@@ -235,14 +273,16 @@ impl WriterThread {
                     let outcome = match &job.work {
                         Work::Push(pushes) => self.apply_push(&mut tables, &at, &pushes[i])?,
                         Work::Reassign { to, .. } => self.reassign(&mut tables, &at, to)?,
+                        Work::Merge { from, .. } => self.merge(&mut tables, &at, *from)?,
+                        Work::Comment { comment, .. } => self.comment(&mut tables, &at, comment)?,
                         Work::Share { login, write, .. } => {
                             self.share(&mut tables, &at, login, *write)?
                         }
                     };
                     let outcome = match outcome {
-                        Applied::Committed(commit) => {
-                            head = commit.seq;
-                            committed.push(commit);
+                        Applied::Committed(commits) => {
+                            head = commits.last().map_or(head, |c| c.seq);
+                            committed.extend(commits);
                             PushOutcome::Accepted
                         }
                         Applied::AlreadyStored => PushOutcome::Accepted,
@@ -258,8 +298,10 @@ impl WriterThread {
                 }
                 all.push(results);
             }
+            rows = std::mem::take(&mut tables.written_rows);
         }
         txn.commit()?;
+        self.storage.publish(rows);
         Ok(all)
     }
 
@@ -378,7 +420,20 @@ impl WriterThread {
         let mut write = at.write(meta, &encoded, &after.owner, scopes, Some(row));
         write.hashes = hashes;
         let commit = tables.commit(write, doc)?;
-        Ok(Applied::Committed(commit))
+        let mut commits = vec![commit];
+        if let (Some(before), Some(survivor)) = (&before, &after.merged_into) {
+            // An edit to an account merged away (made offline before the device heard of the
+            // merge): carry what it added over to the survivor.
+            if let Ok(survivor) = survivor.parse::<DocId>() {
+                let next = at.next(survivor, commits[0].seq);
+                if let Applied::Committed(more) =
+                    self.carry_over(tables, &next, &after, Some(before))?
+                {
+                    commits.extend(more);
+                }
+            }
+        }
+        Ok(Applied::Committed(commits))
     }
 
     /// Makes `to` the owner of one document with a change of the server's own.
@@ -398,13 +453,9 @@ impl WriterThread {
         if let Err(reason) = check_owner(tables, at.who, to)? {
             return Ok(Applied::Rejected(reason));
         }
-        let shares = tables.shares_of(at.doc)?;
-        let team = owner_team(tables, to)?;
-        let scopes = doc_scopes(to, team.as_deref(), &shares);
-        let doc = self.doc(tables, at.doc)?;
-        let before: AccountDoc = match hydrate(&*doc, at.doc) {
+        let before = match self.record(tables, at.doc)? {
             Ok(record) => record,
-            Err(e) => return Ok(Applied::Rejected(e.to_string())),
+            Err(reason) => return Ok(Applied::Rejected(reason)),
         };
         if before.owner == to {
             return Ok(Applied::AlreadyStored);
@@ -413,26 +464,168 @@ impl WriterThread {
             owner: to.to_owned(),
             ..before.clone()
         };
+        self.server_change(tables, at, meta, &before, &after)
+    }
+
+    /// The account as the writer holds it, or why it cannot be read as one.
+    fn record(
+        &mut self,
+        tables: &WriteTables<'_>,
+        doc: DocId,
+    ) -> Result<Result<AccountDoc, String>, StorageError> {
+        Ok(hydrate(&*self.doc(tables, doc)?, doc).map_err(|e| e.to_string()))
+    }
+
+    /// Writes `after` over `before` into the document as one change of the server's own (on
+    /// behalf of `at.who`) and commits it with its scopes and projection row.
+    fn server_change(
+        &mut self,
+        tables: &mut WriteTables<'_>,
+        at: &Commit<'_>,
+        meta: DocMeta,
+        before: &AccountDoc,
+        after: &AccountDoc,
+    ) -> Result<Applied, StorageError> {
+        let shares = tables.shares_of(at.doc)?;
+        let team = owner_team(tables, &after.owner)?;
+        let scopes = doc_scopes(&after.owner, team.as_deref(), &shares);
+        let doc = self.doc(tables, at.doc)?;
         let heads = doc.get_heads();
         doc.set_actor(ActorId::from(&SERVER_ACTOR[..]));
         let mut tx = doc.transaction();
-        let written = write_changes(&mut tx, &before, &after);
+        let written = write_changes(&mut tx, before, after);
         let time = at.received_at_ms / 1000;
         tx.commit_with(CommitOptions::default().with_time(time));
         if let Err(e) = written {
             self.cache.pop(&at.doc);
-            return Ok(Applied::Invalid(format!("cannot write the new owner: {e}")));
+            return Ok(Applied::Invalid(format!("cannot write the change: {e}")));
         }
         let new = doc.get_changes(&heads);
         let hashes = new.iter().map(|c| c.hash().0).collect();
         let change: Vec<Vec<u8>> = new.iter().map(|c| c.raw_bytes().to_vec()).collect();
         let encoded: Vec<&[u8]> = change.iter().map(Vec::as_slice).collect();
-        let row = Projection::of(&after, team);
-        let mut write = at.write(meta, &encoded, to, scopes, Some(row));
+        let row = Projection::of(after, team);
+        let mut write = at.write(meta, &encoded, &after.owner, scopes, Some(row));
         write.hashes = hashes;
         write.origin = SERVER_DEVICE;
         let commit = tables.commit(write, doc)?;
-        Ok(Applied::Committed(commit))
+        Ok(Applied::Committed(vec![commit]))
+    }
+
+    /// Merges `from` into the survivor `at.doc`; see [`Writer::merge`].
+    fn merge(
+        &mut self,
+        tables: &mut WriteTables<'_>,
+        at: &Commit<'_>,
+        from: DocId,
+    ) -> Result<Applied, StorageError> {
+        let (survivor_meta, from_meta) = (tables.meta(at.doc)?, tables.meta(from)?);
+        if at.doc == from {
+            return Ok(Applied::Rejected(
+                "an account cannot be merged into itself".into(),
+            ));
+        }
+        if survivor_meta.heads.is_empty()
+            || from_meta.heads.is_empty()
+            || !may_write(at.who, &survivor_meta, &[])
+            || !may_write(at.who, &from_meta, &[])
+        {
+            return Ok(Applied::Rejected(format!(
+                "you may not merge account {from} into {}",
+                at.doc
+            )));
+        }
+        let records = (self.record(tables, at.doc)?, self.record(tables, from)?);
+        let (survivor, merged) = match records {
+            (Ok(survivor), Ok(merged)) => (survivor, merged),
+            (Err(reason), _) | (_, Err(reason)) => return Ok(Applied::Rejected(reason)),
+        };
+        if let Some(into) = survivor
+            .merged_into
+            .as_ref()
+            .or(merged.merged_into.as_ref())
+        {
+            return Ok(Applied::Rejected(format!(
+                "one of the accounts was already merged into {into}"
+            )));
+        }
+        if merged.owner != survivor.owner {
+            // The duplicate's owner goes on working with the customer, on the survivor.
+            tables
+                .shares
+                .insert((at.doc.as_u128(), merged.owner.as_str()), true)?;
+        }
+        let mut commits = match self.carry_over(tables, at, &merged, None)? {
+            Applied::Committed(commits) => commits,
+            other => return Ok(other),
+        };
+        let pointed = AccountDoc {
+            merged_into: Some(at.doc.to_string()),
+            ..merged.clone()
+        };
+        let last = commits.last().map_or(at.seq, |c| c.seq);
+        let next = at.next(from, last);
+        match self.server_change(tables, &next, from_meta, &merged, &pointed)? {
+            Applied::Committed(more) => commits.extend(more),
+            other => return Ok(other),
+        }
+        Ok(Applied::Committed(commits))
+    }
+
+    /// Adds to the survivor `at.doc` what `from` has and `since` had not (every entry of
+    /// every collection, custom fields, notes), unless the survivor has it already.
+    fn carry_over(
+        &mut self,
+        tables: &mut WriteTables<'_>,
+        at: &Commit<'_>,
+        from: &AccountDoc,
+        since: Option<&AccountDoc>,
+    ) -> Result<Applied, StorageError> {
+        let meta = tables.meta(at.doc)?;
+        let before = match self.record(tables, at.doc)? {
+            Ok(record) => record,
+            Err(reason) => return Ok(Applied::Rejected(reason)),
+        };
+        let after = absorb(&before, from, since);
+        if after == before {
+            return Ok(Applied::Committed(Vec::new()));
+        }
+        self.server_change(tables, at, meta, &before, &after)
+    }
+
+    /// Adds a manager's comment to one account.
+    fn comment(
+        &mut self,
+        tables: &mut WriteTables<'_>,
+        at: &Commit<'_>,
+        comment: &Comment,
+    ) -> Result<Applied, StorageError> {
+        let meta = tables.meta(at.doc)?;
+        if meta.heads.is_empty() || !may_write(at.who, &meta, &[]) {
+            return Ok(Applied::Rejected(format!(
+                "you may not comment on account {}",
+                at.doc
+            )));
+        }
+        let before = match self.record(tables, at.doc)? {
+            Ok(record) => record,
+            Err(reason) => return Ok(Applied::Rejected(reason)),
+        };
+        if let Some(id) = comment
+            .follow_up
+            .as_ref()
+            .filter(|id| !before.follow_ups.contains_key(*id))
+        {
+            return Ok(Applied::Rejected(format!(
+                "account {} has no follow-up {id}",
+                at.doc
+            )));
+        }
+        let mut after = before.clone();
+        after
+            .comments
+            .insert(format!("{:016x}", rand::random::<u64>()), comment.clone());
+        self.server_change(tables, at, meta, &before, &after)
     }
 
     /// Shares one document with a user, or stops sharing it: a commit that only moves the
@@ -464,7 +657,7 @@ impl WriterThread {
         let scopes = doc_scopes(&owner, team.as_deref(), &shares);
         let doc = self.doc(tables, at.doc)?;
         let commit = tables.commit(at.write(meta, &[], &owner, scopes, None), doc)?;
-        Ok(Applied::Committed(commit))
+        Ok(Applied::Committed(vec![commit]))
     }
 }
 
@@ -477,6 +670,16 @@ struct Commit<'a> {
 }
 
 impl<'a> Commit<'a> {
+    /// A further commit, to `doc`, in the same job, after the commit at `after`.
+    fn next(&self, doc: DocId, after: Seq) -> Commit<'a> {
+        Commit {
+            seq: after.next(),
+            doc,
+            who: self.who,
+            received_at_ms: self.received_at_ms,
+        }
+    }
+
     fn write(
         &'a self,
         meta: DocMeta,
@@ -503,9 +706,62 @@ impl<'a> Commit<'a> {
 
 #[derive(Debug)]
 enum Applied {
-    Committed(Committed),
+    /// Committed: the commit, and any commit to another document it led to.
+    Committed(Vec<Committed>),
     AlreadyStored,
     MissingDependencies,
     Invalid(String),
     Rejected(String),
+}
+
+/// `into` with what `from` has and `since` (if given) had not: entries of every keyed
+/// collection and custom fields `into` lacks, and `from`'s notes if `into`'s do not contain
+/// them.
+fn absorb(into: &AccountDoc, from: &AccountDoc, since: Option<&AccountDoc>) -> AccountDoc {
+    fn add<T: Clone + PartialEq>(
+        into: &mut BTreeMap<String, T>,
+        from: &BTreeMap<String, T>,
+        since: Option<&BTreeMap<String, T>>,
+    ) {
+        for (id, entry) in from {
+            if since.and_then(|s| s.get(id)) != Some(entry) {
+                into.entry(id.clone()).or_insert_with(|| entry.clone());
+            }
+        }
+    }
+    let mut after = into.clone();
+    add(
+        &mut after.contacts,
+        &from.contacts,
+        since.map(|s| &s.contacts),
+    );
+    add(
+        &mut after.follow_ups,
+        &from.follow_ups,
+        since.map(|s| &s.follow_ups),
+    );
+    add(&mut after.plans, &from.plans, since.map(|s| &s.plans));
+    add(
+        &mut after.opportunities,
+        &from.opportunities,
+        since.map(|s| &s.opportunities),
+    );
+    add(&mut after.deals, &from.deals, since.map(|s| &s.deals));
+    add(
+        &mut after.services,
+        &from.services,
+        since.map(|s| &s.services),
+    );
+    add(&mut after.custom, &from.custom, since.map(|s| &s.custom));
+    add(
+        &mut after.comments,
+        &from.comments,
+        since.map(|s| &s.comments),
+    );
+    let notes = from.notes.as_str().trim();
+    if !notes.is_empty() && !after.notes.as_str().contains(notes) {
+        let joined = format!("{}\n\n[from {}] {notes}", after.notes.as_str(), from.name);
+        after.notes = joined.trim_start().into();
+    }
+    after
 }

@@ -290,6 +290,33 @@ async fn a_refused_edit_is_reported_kept_and_dismissed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_managers_review_comment_shows_on_the_reps_device() {
+    let server = TestServer::start().await;
+    let ana = Rep::new(&server, "ana").await;
+    let id = ana.create("Granite Works", "ana", &[]).await;
+    ana.check(&["sync"]).await;
+    let mia = server.device_of("mia").await;
+    let token = mia.store.credentials().unwrap().unwrap().1;
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/accounts/{id}/comments", server.url()))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "text": "Confirm the decision maker before quoting." }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let before = ana.check(&["show", &id]).await;
+    assert!(!before.contains("Review comments"), "{before}");
+    ana.check(&["sync"]).await;
+    let shown = ana.check(&["show", &id]).await;
+    assert!(
+        shown.contains("Review comments")
+            && shown.contains("mia: Confirm the decision maker before quoting."),
+        "{shown}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_refused_by_field_and_changes_nothing() {
     let server = TestServer::start().await;
     let rep = Rep::new(&server, ADMIN).await;

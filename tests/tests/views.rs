@@ -340,4 +340,19 @@ async fn follow_up_discipline_and_the_overdue_list_match_the_documents() {
         .collect();
     assert!(dues.windows(2).all(|w| w[0] <= w[1]), "most overdue first");
     assert!(view["freshness"].as_array().unwrap().len() == 2);
+    assert_eq!(view["overdue_total"].as_u64(), Some(overdue.len() as u64));
+
+    // A shorter list keeps the most overdue first and still counts them all.
+    let limited: Value = reqwest::Client::new()
+        .get(format!("{}/v1/views/follow-ups?limit=1", server.url()))
+        .bearer_auth(mia.store.credentials().unwrap().unwrap().1)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(limited["overdue"].as_array().unwrap().len(), 1);
+    assert_eq!(limited["overdue"][0], overdue[0]);
+    assert_eq!(limited["overdue_total"], view["overdue_total"]);
 }

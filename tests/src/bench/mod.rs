@@ -10,9 +10,11 @@
 //! - [`device`]: local edit latency and the store probe run in a child process.
 //! - [`server`]: push throughput of many devices and fan-out latency over the event stream.
 //! - [`views`]: how long a manager waits for a team view.
+//! - [`memory`]: the server process's resident memory with many documents and devices.
 //! - this module: the result table, machine facts and number formatting.
 
 pub mod device;
+pub mod memory;
 pub mod outpost;
 pub mod peer;
 pub mod proxy;

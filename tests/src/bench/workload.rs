@@ -1,5 +1,6 @@
-//! The workload, generated deterministically from a seed: accounts with ~20 follow-ups each
-//! and the follow-ups reps log during a day offline.
+//! The workload, generated deterministically from a seed: customer accounts with ~20
+//! follow-ups, opportunities and a status each, and the follow-ups reps log during a day
+//! offline.
 //!
 //! The content is deterministic; the ids are not, because the device store draws document
 //! and follow-up ids itself. An account's follow-ups are logged in one edit, so its history
@@ -7,7 +8,8 @@
 //! generating 10,000 accounts take many minutes).
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use outpost_client::{AccountEdit, ContactMethod, NewAccount, NewFollowUp};
+use outpost_client::model::{Contact, Money, Priority, Source, Stage, Status};
+use outpost_client::{AccountEdit, ContactMethod, NewAccount, NewFollowUp, NewOpportunity};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{RngExt, SeedableRng};
@@ -53,6 +55,31 @@ const KINDS: [&str; 10] = [
     "Cafe",
 ];
 const REGIONS: [&str; 6] = ["North", "South", "East", "West", "Central", "Coast"];
+const INDUSTRIES: [&str; 6] = [
+    "Retail / Grocery",
+    "Hospitality / Hotels",
+    "Health / Pharmacy",
+    "Manufacturing / Tools",
+    "Automotive / Dealers",
+    "Food service / Restaurants",
+];
+const SIZES: [&str; 4] = ["1-10", "10-50", "50-200", "200-1000"];
+const SOURCES: [Source; 5] = [
+    Source::TradeShow,
+    Source::Referral,
+    Source::OnlineCampaign,
+    Source::Inbound,
+    Source::ColdVisit,
+];
+const PRIORITIES: [Priority; 4] = [Priority::A, Priority::B, Priority::C, Priority::D];
+/// Stages of open opportunities with a probability inside each stage's range.
+const STAGES: [(Stage, u8); 4] = [
+    (Stage::Potential, 20),
+    (Stage::NeedsConfirmed, 40),
+    (Stage::SolutionAccepted, 65),
+    (Stage::Negotiation, 85),
+];
+const LOST_REASONS: [&str; 4] = ["price", "competitor", "budget cut", "no answer"];
 const CONTACTS: [&str; 8] = [
     "the buyer",
     "the owner",
@@ -114,7 +141,11 @@ impl Workload {
     }
 
     /// The one place the content of an account is decided; swap it as the CRM model grows.
+    /// A customer with its industry, size, source, priority and one contact, ~20 logged
+    /// follow-ups, up to three open opportunities, and a status (most potential, some at
+    /// intent, won or lost with a reason).
     pub fn account(&mut self) -> AccountSpec {
+        let owner = rep(self.rng.random_range(0..REPS));
         let new = NewAccount {
             name: format!(
                 "{} {} #{}",
@@ -122,16 +153,50 @@ impl Workload {
                 self.pick(&KINDS),
                 self.rng.random_range(1..1000)
             ),
-            owner: rep(self.rng.random_range(0..REPS)),
+            owner: owner.clone(),
             region: Some((*self.pick(&REGIONS)).to_owned()),
+            industry: Some((*self.pick(&INDUSTRIES)).to_owned()),
+            size: Some((*self.pick(&SIZES)).to_owned()),
+            source: Some(self.pick(&SOURCES).clone()),
+            priority: Some(self.pick(&PRIORITIES).clone()),
+            contact: Some(Contact {
+                name: (*self.pick(&CONTACTS)).to_owned(),
+                phone: Some(format!(
+                    "+1 555 {:07}",
+                    self.rng.random_range(0..10_000_000)
+                )),
+                ..Contact::default()
+            }),
             ..NewAccount::default()
         };
-        let edits = (0..FOLLOW_UPS)
+        let mut edits: Vec<AccountEdit> = (0..FOLLOW_UPS)
             .map(|_| {
                 let ago = Duration::minutes(self.rng.random_range(0..365 * 24 * 60));
                 self.follow_up(self.now - ago)
             })
             .collect();
+        for _ in 0..self.rng.random_range(0..=3) {
+            let (stage, probability) = self.pick(&STAGES).clone();
+            edits.push(AccountEdit::AddOpportunity(NewOpportunity {
+                name: format!("{} order", self.pick(&TOPICS)),
+                stage,
+                probability: Some(probability),
+                amount: Some(Money {
+                    minor: self.rng.random_range(50_000..5_000_000),
+                    currency: "USD".into(),
+                }),
+                expected_close: None,
+                owner: owner.clone(),
+            }));
+        }
+        match self.rng.random_range(0..10) {
+            0..=5 => {}
+            6 | 7 => edits.push(AccountEdit::SetStatus(Status::Intent)),
+            8 => edits.push(AccountEdit::SetStatus(Status::Won)),
+            _ => edits.push(AccountEdit::MarkLost {
+                reason: (*self.pick(&LOST_REASONS)).to_owned(),
+            }),
+        }
         AccountSpec { new, edits }
     }
 

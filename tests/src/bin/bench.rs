@@ -1,8 +1,9 @@
 //! The benchmark command: DESIGN.md's workload against the real server (in process, on
 //! 127.0.0.1, over redb files in temp dirs) and real device stores, side by side with samod.
 //!
-//! `cargo run --release -p outpost-tests --bin bench -- [--quick] [--seed N]` prints the
-//! machine, progress on stderr, then one table: scenario, Outpost, peer, ratio, bar, met.
+//! `cargo run --release -p outpost-tests --bin bench -- [--quick | --large] [--seed N]`
+//! prints the machine, progress on stderr, then one table: scenario, Outpost, peer, ratio,
+//! bar, met.
 
 #[path = "../bench/mod.rs"]
 mod bench;
@@ -20,7 +21,7 @@ use bench::outpost::{self, Catchup, Generator};
 use bench::peer::{Peer, PeerCatchup};
 use bench::proxy::{CountingProxy, Framing};
 use bench::workload::{self, FOLLOW_UPS, REPS, Workload};
-use bench::{Row, Table, bytes, count, device, percentile, server, time, views};
+use bench::{Row, Table, bytes, count, device, memory, percentile, server, time, views};
 
 #[derive(Debug, Parser)]
 #[command(about = "Outpost's benchmark: DESIGN.md's bars, side by side with samod")]
@@ -28,6 +29,10 @@ struct Args {
     /// A first look in under 2 minutes: smaller N and k, shorter load.
     #[arg(long)]
     quick: bool,
+    /// N=1k and N=100k only, without samod (it takes minutes per reconnect at 10k): the
+    /// 100k rows (initial sync, idle reconnect, team views), in about a quarter of an hour.
+    #[arg(long, conflicts_with = "quick")]
+    large: bool,
     /// Seed of the generated workload.
     #[arg(long, default_value_t = 2026)]
     seed: u64,
@@ -43,6 +48,12 @@ const PEER_IDLE_RUNS: usize = 3;
 /// Requests per team view and size.
 const VIEW_RUNS: usize = 50;
 const PEER_IDLE_BUDGET: Duration = Duration::from_secs(30);
+
+/// Devices connected to the server process whose memory is measured.
+const SERVER_DEVICES: usize = 500;
+
+/// DESIGN.md's team-view bar holds at this many accounts.
+const VIEWS_BAR_N: usize = 100_000;
 
 /// DESIGN.md's day offline: 50 local and 50 remote edits on a 10,000-account device.
 const DESIGN_N: usize = 10_000;
@@ -81,11 +92,28 @@ struct Plan {
     push_devices: usize,
     push_time: Duration,
     probes: usize,
+    /// Whether samod runs beside Outpost (up to `offline_n`).
+    peer: bool,
+    /// Whether the server rows (push throughput, fan-out) run.
+    server: bool,
 }
 
 impl Plan {
-    fn new(quick: bool) -> Plan {
-        if quick {
+    fn new(args: &Args) -> Plan {
+        if args.large {
+            Plan {
+                sizes: vec![1_000, 100_000],
+                offline_n: usize::MAX,
+                ks: Vec::new(),
+                idle_runs: 10,
+                edits: 0,
+                push_devices: 0,
+                push_time: Duration::ZERO,
+                probes: 0,
+                peer: false,
+                server: false,
+            }
+        } else if args.quick {
             Plan {
                 sizes: vec![1_000],
                 offline_n: 1_000,
@@ -95,6 +123,8 @@ impl Plan {
                 push_devices: 50,
                 push_time: Duration::from_secs(3),
                 probes: 100,
+                peer: true,
+                server: true,
             }
         } else {
             Plan {
@@ -106,6 +136,8 @@ impl Plan {
                 push_devices: 50,
                 push_time: Duration::from_secs(10),
                 probes: 300,
+                peer: true,
+                server: true,
             }
         }
     }
@@ -148,23 +180,35 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(args: &Args) -> anyhow::Result<()> {
     let started = Instant::now();
-    let plan = Plan::new(args.quick);
+    let plan = Plan::new(args);
     println!(
         "Outpost benchmark ({} run, seed {})",
-        if args.quick { "quick" } else { "full" },
+        match (args.quick, args.large) {
+            (true, _) => "quick",
+            (_, true) => "large",
+            _ => "full",
+        },
         args.seed
     );
     println!("machine: {}", bench::machine());
+    let days = if plan.ks.is_empty() {
+        "no day offline".to_owned()
+    } else {
+        format!("days offline at N={} with k={:?}", plan.offline_n, plan.ks)
+    };
     println!(
-        "workload: accounts with {FOLLOW_UPS} follow-ups each (history: the creation and one \
-         change logging them), owned by {REPS} reps; sizes {:?}; days offline at N={} with k={:?}",
-        plan.sizes, plan.offline_n, plan.ks
+        "workload: accounts with {FOLLOW_UPS} follow-ups, 0-3 opportunities and a status each \
+         (history: the creation and one change filling them in), owned by {REPS} reps; \
+         sizes {:?}; {days}",
+        plan.sizes
     );
 
     let mut table = Table::default();
     let mut workload = Workload::new(args.seed);
     sync_scenarios(&plan, &mut workload, &mut table, started).await?;
-    server_rows(&plan, &mut workload, &mut table, started).await?;
+    if plan.server {
+        server_rows(&plan, &mut workload, &mut table, started).await?;
+    }
 
     progress(started, "done");
     println!();
@@ -189,7 +233,11 @@ async fn sync_scenarios(
     views::add_manager(&server, "bench")?;
     let proxy = CountingProxy::start(server.addr(), Framing::Opaque).await;
     let mut generator = Generator::new(&server).await?;
-    let mut peer = Some(Peer::start().await?);
+    let mut peer = if plan.peer {
+        Some(Peer::start().await?)
+    } else {
+        None
+    };
     let mut idle_times = Vec::new();
 
     for &n in &plan.sizes {
@@ -223,21 +271,20 @@ async fn sync_scenarios(
         ));
 
         progress(started, format!("N={label}: team views"));
-        for (name, path) in [
-            ("pipeline", "/v1/views/pipeline"),
-            ("follow-ups", "/v1/views/follow-ups"),
-        ] {
+        for (name, path) in views::VIEWS {
             let times = views::view_times(&server, path, n, VIEW_RUNS).await?;
-            table.push(Row::info(
+            let p99 = percentile(&times, 99.0);
+            let row = Row::info(
                 format!(
                     "team view {name}, manager of all N={label} accounts: p50 / p99 of {VIEW_RUNS}"
                 ),
-                format!(
-                    "{} / {}",
-                    time(percentile(&times, 50.0)),
-                    time(percentile(&times, 99.0))
-                ),
-            ));
+                format!("{} / {}", time(percentile(&times, 50.0)), time(p99)),
+            );
+            table.push(if n >= VIEWS_BAR_N {
+                row.bar("p99 < 20 ms", p99 < Duration::from_millis(20))
+            } else {
+                row
+            });
         }
 
         progress(started, format!("N={label}: idle reconnects"));
@@ -316,6 +363,32 @@ async fn sync_scenarios(
             .bar("flat in N (<= 2x)", growth <= 2.0),
         );
     }
+    let n = generator.ids.len();
+    drop((generator, proxy));
+    let data = server.stop().await;
+    progress(
+        started,
+        format!(
+            "N={}: server memory with {SERVER_DEVICES} devices",
+            size_label(n)
+        ),
+    );
+    let memory = memory::server_memory(data.path(), &workload::reps(), SERVER_DEVICES).await?;
+    let mib = |kib: u64| format!("{:.1} MiB", kib as f64 / 1024.0);
+    table.push(Row::info(
+        format!(
+            "server process, N={} documents, {SERVER_DEVICES} devices logged in with open event \
+             streams, then every view: resident memory",
+            size_label(n)
+        ),
+        format!(
+            "{} (started {}, connected {}, peak {})",
+            mib(memory.after_views),
+            mib(memory.started),
+            mib(memory.connected),
+            mib(memory.peak)
+        ),
+    ));
     Ok(())
 }
 

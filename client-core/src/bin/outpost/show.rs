@@ -117,6 +117,12 @@ fn print_account(account: &Account, facts: &Facts) {
         }
     }
     field("status", &lifecycle);
+    if let Some(survivor) = &doc.merged_into {
+        field(
+            "merged into",
+            &format!("{survivor} (a duplicate; kept for its history, work on the other account)"),
+        );
+    }
     let level = doc.level.as_ref().map(|l| format!("level {l}"));
     let priority = doc
         .priority
@@ -292,6 +298,20 @@ fn print_account(account: &Account, facts: &Facts) {
         out!("Custom fields");
         for (key, value) in &doc.custom {
             field(key, value);
+        }
+    }
+
+    if !doc.comments.is_empty() {
+        out!("Review comments (UTC)");
+        let mut comments: Vec<_> = doc.comments.iter().collect();
+        comments.sort_by_key(|(id, c)| (c.at, *id));
+        for (_, c) in comments {
+            let about = c
+                .follow_up
+                .as_ref()
+                .map(|f| format!(" (on follow-up {})", short_entry(f)))
+                .unwrap_or_default();
+            out!("  {}  {}{about}: {}", minutes(c.at.0), c.author, c.text);
         }
     }
 

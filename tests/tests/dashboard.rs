@@ -1,0 +1,717 @@
+//! The manager dashboard in a real browser: Debian's headless Chromium, driven through
+//! chromedriver's W3C WebDriver HTTP API, opens `/dashboard` on a real server, logs in, and
+//! shows the same figures as `GET /v1/views/pipeline` for the manager's team only; a filter
+//! changes them to the filtered view's; and a rep's offline edit appears, with the rep's
+//! fresher sync time, when the rep syncs, without a reload. Also: the page and its assets are
+//! served with their content types and load nothing from elsewhere.
+//!
+//! Chromium and chromedriver come from Debian (`.ci/run` installs them); without them the
+//! browser test fails rather than passes unseen.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use outpost_client::model::{Money, Stage};
+use outpost_client::{AccountEdit, HttpClient, NewAccount, NewOpportunity};
+use outpost_tests::{Device, PASSWORD, TestServer};
+use reqwest::Method;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// How long the page may take to show what the test waits for.
+const PATIENCE: Duration = Duration::from_secs(10);
+/// The key WebDriver names an element by in its JSON.
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// A WebDriver command chromedriver refused (no such element, stale element, ...).
+#[derive(Debug)]
+struct DriverError(String);
+
+impl std::fmt::Display for DriverError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An element of the page, by its WebDriver id.
+#[derive(Debug, Clone)]
+struct Element(String);
+
+/// chromedriver with one Chromium session. Dropping it (also when the test panics) ends
+/// the session, which closes the browser, and kills chromedriver.
+#[derive(Debug)]
+struct Browser {
+    driver: Child,
+    port: u16,
+    session: String,
+    http: reqwest::Client,
+    _profile: TempDir,
+}
+
+impl Browser {
+    async fn start() -> Browser {
+        for path in [CHROMIUM, CHROMEDRIVER] {
+            assert!(
+                Path::new(path).is_file(),
+                "{path} is missing: the dashboard test drives Debian's headless Chromium \
+                 through chromedriver; `.ci/run` installs both \
+                 (apt-get install chromium chromium-driver)"
+            );
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let http = http();
+        let base = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        loop {
+            let status = http.get(format!("{base}/status")).send().await;
+            if let Ok(response) = status
+                && let Ok(body) = response.json::<Value>().await
+                && body["value"]["ready"] == true
+            {
+                break;
+            }
+            assert!(
+                started.elapsed() < PATIENCE,
+                "chromedriver did not become ready"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let profile = TempDir::new().expect("browser profile dir");
+        let capabilities = json!({ "capabilities": { "alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--window-size=1280,1000",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+            },
+        }}});
+        let reply: Value = http
+            .post(format!("{base}/session"))
+            .json(&capabilities)
+            .send()
+            .await
+            .expect("chromedriver answers")
+            .json()
+            .await
+            .expect("JSON from chromedriver");
+        let mut browser = Browser {
+            driver,
+            port,
+            session: String::new(),
+            http,
+            _profile: profile,
+        };
+        browser.session = reply["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no Chromium session: {reply}"))
+            .to_owned();
+        browser
+    }
+
+    /// One WebDriver command of this session; its `value`.
+    async fn command(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, DriverError> {
+        let url = format!(
+            "http://127.0.0.1:{}/session/{}{path}",
+            self.port, self.session
+        );
+        let mut request = self.http.request(method, url);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("chromedriver answers");
+        let ok = response.status().is_success();
+        let mut reply: Value = response.json().await.expect("JSON from chromedriver");
+        let value = reply["value"].take();
+        if ok {
+            Ok(value)
+        } else {
+            Err(DriverError(format!(
+                "{}: {}",
+                value["error"], value["message"]
+            )))
+        }
+    }
+
+    async fn goto(&self, url: &str) {
+        self.command(Method::POST, "/url", Some(json!({ "url": url })))
+            .await
+            .expect("navigate");
+    }
+
+    /// Runs `script` in the page and returns its result.
+    async fn script(&self, script: &str) -> Value {
+        self.command(
+            Method::POST,
+            "/execute/sync",
+            Some(json!({ "script": script, "args": [] })),
+        )
+        .await
+        .expect("script runs")
+    }
+
+    async fn find_all(&self, css: &str) -> Result<Vec<Element>, DriverError> {
+        self.find_in("", css).await
+    }
+
+    /// The elements matching `css` under `scope` (a path like `/element/ID`, or "" for the
+    /// page).
+    async fn find_in(&self, scope: &str, css: &str) -> Result<Vec<Element>, DriverError> {
+        let body = json!({ "using": "css selector", "value": css });
+        let found = self
+            .command(Method::POST, &format!("{scope}/elements"), Some(body))
+            .await?;
+        Ok(found
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e[ELEMENT_KEY].as_str())
+            .map(|id| Element(id.to_owned()))
+            .collect())
+    }
+
+    /// The first element matching `css`, waiting until it is shown (the page switches
+    /// between its parts asynchronously).
+    async fn find(&self, css: &str) -> Element {
+        let started = Instant::now();
+        loop {
+            let found = self.find_all(css).await;
+            if let Ok(Some(element)) = found.as_ref().map(|f| f.first()) {
+                let path = format!("/element/{}/displayed", element.0);
+                if self
+                    .command(Method::GET, &path, None)
+                    .await
+                    .is_ok_and(|d| d == true)
+                {
+                    return element.clone();
+                }
+            }
+            if started.elapsed() > PATIENCE {
+                panic!(
+                    "no {css} on the page ({found:?}):\n{}",
+                    self.page_text().await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn text(&self, element: &Element) -> Result<String, DriverError> {
+        let text = self
+            .command(Method::GET, &format!("/element/{}/text", element.0), None)
+            .await?;
+        Ok(text.as_str().unwrap_or_default().to_owned())
+    }
+
+    async fn attribute(&self, element: &Element, name: &str) -> Result<String, DriverError> {
+        let path = format!("/element/{}/attribute/{name}", element.0);
+        let value = self.command(Method::GET, &path, None).await?;
+        Ok(value.as_str().unwrap_or_default().to_owned())
+    }
+
+    async fn click(&self, css: &str) {
+        let element = self.find(css).await;
+        self.command(
+            Method::POST,
+            &format!("/element/{}/click", element.0),
+            Some(json!({})),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("click {css}: {e}"));
+    }
+
+    /// Replaces the text of the input `css` with `text`, as typed.
+    async fn type_into(&self, css: &str, text: &str) {
+        let element = self.find(css).await;
+        let path = format!("/element/{}", element.0);
+        self.command(Method::POST, &format!("{path}/clear"), Some(json!({})))
+            .await
+            .unwrap_or_else(|e| panic!("clear {css}: {e}"));
+        self.command(
+            Method::POST,
+            &format!("{path}/value"),
+            Some(json!({ "text": text })),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("type into {css}: {e}"));
+    }
+
+    /// Everything the page shows, for failure messages.
+    async fn page_text(&self) -> String {
+        match self.find_all("body").await {
+            Ok(body) if !body.is_empty() => self.text(&body[0]).await.unwrap_or_default(),
+            _ => "(no page)".into(),
+        }
+    }
+
+    /// Polls `read` until it gives `want`; panics with the last reading and the page if it
+    /// does not within [`PATIENCE`].
+    async fn wait_until<T: PartialEq + std::fmt::Debug>(
+        &self,
+        what: &str,
+        want: &T,
+        read: impl AsyncFn(&Browser) -> Result<T, DriverError>,
+    ) {
+        let started = Instant::now();
+        loop {
+            let seen = read(self).await;
+            if seen.as_ref().is_ok_and(|seen| seen == want) {
+                return;
+            }
+            if started.elapsed() > PATIENCE {
+                panic!(
+                    "{what}: the page shows {seen:?}, expected {want:?}\n--- page ---\n{}",
+                    self.page_text().await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // Blocking on purpose: a drop cannot await, and the session must end (closing
+        // Chromium) before chromedriver is killed, also when the test panicked.
+        if !self.session.is_empty()
+            && let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port))
+        {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let request = format!(
+                "DELETE /session/{} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\n\
+                 Connection: close\r\n\r\n",
+                self.session, self.port
+            );
+            if stream.write_all(request.as_bytes()).is_ok() {
+                // chromedriver answers once Chromium has quit, and may keep the connection
+                // open after that: read the one reply, not to the end of the stream.
+                let mut reply = Vec::new();
+                let mut chunk = [0; 4096];
+                while let Ok(n @ 1..) = stream.read(&mut chunk) {
+                    reply.extend_from_slice(&chunk[..n]);
+                    if reply_complete(&reply) {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// Whether `reply` holds a whole HTTP response with a `Content-Length` body.
+fn reply_complete(reply: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(reply);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return false;
+    };
+    let length = head
+        .lines()
+        .filter_map(|line| line.split_once(':'))
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, value)| value.trim().parse::<usize>().ok());
+    length.is_none_or(|length| body.len() >= length)
+}
+
+/// The figures the dashboard shows of a pipeline view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Figures {
+    accounts: u64,
+    opportunities: u64,
+    /// Currency → total, and → weighted total, in minor units.
+    total: BTreeMap<String, i64>,
+    weighted: BTreeMap<String, i64>,
+    /// Rep → opportunities.
+    reps: BTreeMap<String, u64>,
+}
+
+/// What the page should show for a `GET /v1/views/pipeline` reply.
+fn expected(view: &Value) -> Figures {
+    let cells = |key: &str| view[key].as_array().unwrap().clone();
+    let mut figures = Figures {
+        accounts: view["accounts"].as_u64().unwrap(),
+        opportunities: cells("total")
+            .iter()
+            .map(|c| c["count"].as_u64().unwrap())
+            .sum(),
+        total: BTreeMap::new(),
+        weighted: BTreeMap::new(),
+        reps: BTreeMap::new(),
+    };
+    for cell in cells("total") {
+        if let Some(currency) = cell["currency"].as_str() {
+            *figures.total.entry(currency.to_owned()).or_default() +=
+                cell["total_minor"].as_i64().unwrap();
+            *figures.weighted.entry(currency.to_owned()).or_default() +=
+                cell["weighted_minor"].as_i64().unwrap();
+        }
+    }
+    for cell in cells("by_rep") {
+        *figures
+            .reps
+            .entry(cell["rep"].as_str().unwrap().to_owned())
+            .or_default() += cell["count"].as_u64().unwrap();
+    }
+    figures
+}
+
+/// The digits of a displayed count ("1,234" → 1234).
+fn count(text: &str) -> Result<u64, DriverError> {
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    digits
+        .parse()
+        .map_err(|_| DriverError(format!("not a count: {text:?}")))
+}
+
+fn minor(text: &str) -> Result<i64, DriverError> {
+    text.parse()
+        .map_err(|_| DriverError(format!("not minor units: {text:?}")))
+}
+
+/// The figures the page shows now.
+async fn shown(browser: &Browser) -> Result<Figures, DriverError> {
+    let one = async |css: &str| {
+        let found = browser.find_all(css).await?;
+        let element = found
+            .first()
+            .ok_or_else(|| DriverError(format!("no {css}")))?;
+        browser.text(element).await
+    };
+    let amounts = async |testid: &str| {
+        let mut by_currency = BTreeMap::new();
+        for element in browser.find_all(&format!("[data-testid={testid}]")).await? {
+            by_currency.insert(
+                browser.attribute(&element, "data-currency").await?,
+                minor(&browser.attribute(&element, "data-minor").await?)?,
+            );
+        }
+        Ok::<_, DriverError>(by_currency)
+    };
+    let mut reps = BTreeMap::new();
+    for row in browser
+        .find_all("[data-testid=pipeline-reps] tbody tr")
+        .await?
+    {
+        let cell = browser
+            .find_in(&format!("/element/{}", row.0), "[data-testid=rep-count]")
+            .await?;
+        let cell = cell.first().ok_or_else(|| DriverError("no count".into()))?;
+        reps.insert(
+            browser.attribute(&row, "data-rep").await?,
+            count(&browser.text(cell).await?)?,
+        );
+    }
+    Ok(Figures {
+        accounts: count(&one("[data-testid=accounts]").await?)?,
+        opportunities: count(&one("[data-testid=pipeline-total-count]").await?)?,
+        total: amounts("pipeline-total-value").await?,
+        weighted: amounts("pipeline-weighted-value").await?,
+        reps,
+    })
+}
+
+/// The freshness cell of `rep`: (its sync time attribute, its text).
+async fn freshness_of(browser: &Browser, rep: &str) -> Result<(String, String), DriverError> {
+    let css = format!("[data-testid=freshness-table] tr[data-rep={rep}] [data-testid=last-sync]");
+    let found = browser.find_all(&css).await?;
+    let cell = found
+        .first()
+        .ok_or_else(|| DriverError(format!("no freshness for {rep}")))?;
+    Ok((
+        browser.attribute(cell, "data-last-sync").await?,
+        browser.text(cell).await?,
+    ))
+}
+
+/// A plain HTTP client. Creating an `HttpClient` first installs the process's rustls crypto
+/// provider, which every reqwest client needs to be built.
+fn http() -> reqwest::Client {
+    drop(HttpClient::new("http://127.0.0.1"));
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+/// A token of `login` from `POST /v1/login`, as any client gets one.
+async fn token(server: &TestServer, login: &str) -> String {
+    let device = format!("{:032x}", rand::random::<u128>());
+    let reply: Value = http()
+        .post(format!("{}/v1/login", server.url()))
+        .json(&json!({ "login": login, "password": PASSWORD, "device": device, "label": "test" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    reply["token"].as_str().expect("logged in").to_owned()
+}
+
+async fn pipeline(server: &TestServer, token: &str, query: &str) -> Value {
+    let response = http()
+        .get(format!("{}/v1/views/pipeline{query}", server.url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+fn last_sync(view: &Value, rep: &str) -> String {
+    view["freshness"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rep"] == rep)
+        .and_then(|f| f["last_sync"].as_str())
+        .unwrap_or_else(|| panic!("{rep} has synced: {view}"))
+        .to_owned()
+}
+
+fn opportunity(owner: &str, stage: Stage, minor: i64, currency: &str) -> AccountEdit {
+    AccountEdit::AddOpportunity(NewOpportunity {
+        name: format!("{owner} deal"),
+        stage,
+        probability: None,
+        amount: Some(Money {
+            minor,
+            currency: currency.into(),
+        }),
+        expected_close: None,
+        owner: owner.into(),
+    })
+}
+
+/// A rep's accounts (name, industry, opportunities), created offline, then synced.
+async fn book(device: &Device, rep: &str, accounts: &[(&str, &str, Vec<AccountEdit>)]) {
+    let now = Utc::now();
+    for (name, industry, opportunities) in accounts {
+        let new = NewAccount {
+            name: (*name).into(),
+            owner: rep.into(),
+            industry: Some((*industry).into()),
+            ..NewAccount::default()
+        };
+        let id = device.store.create_account_anyway(&new, now).unwrap();
+        for edit in opportunities {
+            device.store.edit_account(id, edit, now).unwrap();
+        }
+    }
+    device.sync().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_the_views_and_follows_a_reps_sync() {
+    let began = Instant::now();
+    let server = TestServer::start().await;
+    let (ana, ben, sol) = (
+        server.device_of("ana").await,
+        server.device_of("ben").await,
+        server.device_of("sol").await,
+    );
+    book(
+        &ana,
+        "ana",
+        &[
+            (
+                "Harbor Foods",
+                "Food",
+                vec![
+                    opportunity("ana", Stage::Potential, 1_000_000, "EUR"),
+                    opportunity("ana", Stage::Negotiation, 250_000, "EUR"),
+                ],
+            ),
+            (
+                "Kite Labs",
+                "Information Technology",
+                vec![opportunity("ana", Stage::NeedsConfirmed, 90_000, "USD")],
+            ),
+        ],
+    )
+    .await;
+    book(
+        &ben,
+        "ben",
+        &[(
+            "Mill Works",
+            "Manufacturing",
+            vec![opportunity(
+                "ben",
+                Stage::SolutionAccepted,
+                4_200_000,
+                "EUR",
+            )],
+        )],
+    )
+    .await;
+    book(
+        &sol,
+        "sol",
+        &[(
+            "Southern Sun",
+            "Energy",
+            vec![opportunity("sol", Stage::Negotiation, 77_700_000, "EUR")],
+        )],
+    )
+    .await;
+
+    let mia = token(&server, "mia").await;
+    let team = pipeline(&server, &mia, "").await;
+    let everyone = pipeline(&server, &token(&server, "root").await, "").await;
+    assert!(expected(&everyone).reps.contains_key("sol"), "{everyone}");
+    assert!(!expected(&team).reps.contains_key("sol"), "{team}");
+
+    let browser = Browser::start().await;
+    let started = began.elapsed();
+    browser.goto(&format!("{}/dashboard", server.url())).await;
+
+    // A rep logs in and is told the dashboard is not for them; then logs out.
+    browser.type_into("#login-name", "ana").await;
+    browser.type_into("#login-password", PASSWORD).await;
+    browser.click("#login-submit").await;
+    let notice = browser.find("[data-testid=notice] h2").await;
+    browser
+        .wait_until(
+            "a rep's notice",
+            &"The dashboard is for managers".to_owned(),
+            async |b| b.text(&notice).await,
+        )
+        .await;
+    browser.click("[data-testid=logout]").await;
+
+    // The manager sees her team's pipeline, exactly as the API gives it, and nothing of sol.
+    browser.type_into("#login-name", "mia").await;
+    browser.type_into("#login-password", PASSWORD).await;
+    browser.click("#login-submit").await;
+    browser
+        .wait_until("mia's team", &expected(&team), shown)
+        .await;
+    assert!(
+        browser.find_all("[data-rep=sol]").await.unwrap().is_empty(),
+        "sol is in another team:\n{}",
+        browser.page_text().await
+    );
+    let ana_synced = last_sync(&team, "ana");
+    browser
+        .wait_until("ana's freshness", &ana_synced, async |b| {
+            Ok(freshness_of(b, "ana").await?.0)
+        })
+        .await;
+
+    // A filter: only ana's accounts, as the filtered view gives them.
+    browser.type_into("#filter-rep", "ana").await;
+    browser.click("#apply").await;
+    let anas = pipeline(&server, &mia, "?rep=ana").await;
+    assert_ne!(expected(&anas), expected(&team));
+    browser
+        .wait_until("filtered on ana", &expected(&anas), shown)
+        .await;
+
+    // Ana, offline, adds an opportunity and syncs; the open page shows it without a reload.
+    browser
+        .wait_until("the live stream", &"on".to_owned(), async |b| {
+            let live = b.find_all("[data-testid=live]").await?;
+            b.attribute(&live[0], "data-state").await
+        })
+        .await;
+    browser
+        .script("window.outpostTestMarker = 'no reload';")
+        .await;
+    let id = ana.store.accounts().unwrap()[0].id;
+    ana.store
+        .edit_account(
+            id,
+            &opportunity("ana", Stage::Negotiation, 3_300_000, "EUR"),
+            Utc::now(),
+        )
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    ana.sync().await;
+    let after = pipeline(&server, &mia, "?rep=ana").await;
+    assert_eq!(
+        expected(&after).opportunities,
+        expected(&anas).opportunities + 1
+    );
+    browser
+        .wait_until("ana's sync, live", &expected(&after), shown)
+        .await;
+    let resynced = last_sync(&after, "ana");
+    assert!(resynced > ana_synced, "{after}");
+    browser
+        .wait_until("ana's newer sync", &resynced, async |b| {
+            Ok(freshness_of(b, "ana").await?.0)
+        })
+        .await;
+    let (_, text) = freshness_of(&browser, "ana").await.unwrap();
+    assert!(text.starts_with("last sync"), "{text}");
+    assert_eq!(
+        browser
+            .script("return window.outpostTestMarker ?? null;")
+            .await,
+        "no reload",
+        "the page was reloaded"
+    );
+    eprintln!(
+        "dashboard test: setup {:.1} s, in the browser {:.1} s",
+        started.as_secs_f64(),
+        (began.elapsed() - started).as_secs_f64()
+    );
+}
+
+#[tokio::test]
+async fn the_page_and_its_assets_are_served_by_the_server_itself() {
+    let server = TestServer::start().await;
+    let client = http();
+    for (path, content_type) in [
+        ("/dashboard", "text/html"),
+        ("/dashboard/dashboard.js", "text/javascript"),
+        ("/dashboard/dashboard.css", "text/css"),
+    ] {
+        let response = client
+            .get(format!("{}{path}", server.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let served_as = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(served_as.starts_with(content_type), "{path}: {served_as}");
+        let body = response.text().await.unwrap();
+        assert!(body.len() > 1000, "{path} is served whole");
+        // The SVG namespace is a name, not an address anything is loaded from.
+        let own = body.replace("http://www.w3.org/2000/svg", "");
+        for external in ["http://", "https://", "//cdn", "@import"] {
+            assert!(!own.contains(external), "{path} refers to {external}");
+        }
+        if path == "/dashboard" {
+            assert!(body.contains(r#"src="/dashboard/dashboard.js""#));
+            assert!(body.contains(r#"href="/dashboard/dashboard.css""#));
+        }
+    }
+}

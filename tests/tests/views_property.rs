@@ -1,0 +1,334 @@
+//! Property test of the team views: for any generated team (accounts of several reps in two
+//! teams, with statuses, sources, industries, regions, sizes, lost reasons, conversions,
+//! follow-ups in different weeks, opportunities, and names and phones that collide), every
+//! view built from the projection rows equals a brute-force recomputation straight from the
+//! account documents, under any filter and for a manager's or the admin's scope.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use outpost_client::model::{Contact, Day, Money, Source, Stage, Status};
+use outpost_client::{AccountDoc, AccountEdit, ContactMethod, NewAccount, NewFollowUp};
+use outpost_client::{NewOpportunity, Store};
+use outpost_protocol::DocId;
+use outpost_server::projection::{Projection, Rows};
+use outpost_server::views::{self, Filters, LastSyncs};
+use proptest::prelude::*;
+
+const REPS: [(&str, &str); 4] = [
+    ("ana", "field"),
+    ("ben", "field"),
+    ("cai", "field"),
+    ("sol", "south"),
+];
+const SOURCES: [Source; 3] = [Source::Referral, Source::TradeShow, Source::ColdVisit];
+const INDUSTRIES: [&str; 2] = ["Manufacturing", "Retail"];
+const REGIONS: [&str; 2] = ["North", "East"];
+const NAMES: [&str; 4] = [
+    "Acme Tools Ltd",
+    "ACME tools",
+    "Birch Foods",
+    "Cobalt Mining",
+];
+
+/// One generated account: indexes into the tables above, and what happened to it.
+#[derive(Debug, Clone)]
+struct Spec {
+    rep: usize,
+    name: usize,
+    phone: Option<u8>,
+    source: Option<usize>,
+    industry: Option<usize>,
+    region: Option<usize>,
+    size: Option<usize>,
+    /// 0 potential, 1 intent, 2 won, 3 lost (reason 0 or 1), 4 a lead converted.
+    fate: (u8, u8),
+    created_days_ago: i64,
+    follow_ups: Vec<i64>,
+    opportunities: Vec<(u8, i64)>,
+}
+
+fn spec() -> impl Strategy<Value = Spec> {
+    (
+        (0..REPS.len(), 0..NAMES.len(), proptest::option::of(0u8..3)),
+        (
+            proptest::option::of(0..SOURCES.len()),
+            proptest::option::of(0..INDUSTRIES.len()),
+            proptest::option::of(0..REGIONS.len()),
+            proptest::option::of(0..2usize),
+        ),
+        ((0u8..5, 0u8..2), 1i64..120),
+        proptest::collection::vec(0i64..100, 0..4),
+        proptest::collection::vec((0u8..4, 1_000i64..900_000), 0..3),
+    )
+        .prop_map(
+            |((rep, name, phone), (source, industry, region, size), (fate, created), f, o)| Spec {
+                rep,
+                name,
+                phone,
+                source,
+                industry,
+                region,
+                size,
+                fate,
+                created_days_ago: created,
+                follow_ups: f,
+                opportunities: o,
+            },
+        )
+}
+
+fn filters() -> impl Strategy<Value = Filters> {
+    (
+        proptest::option::of(prop_oneof![Just("field"), Just("south")]),
+        proptest::option::of(0..REPS.len()),
+        proptest::option::of(0..SOURCES.len()),
+        proptest::option::of(0..INDUSTRIES.len()),
+        proptest::option::of(prop_oneof![Just("won"), Just("lost"), Just("intent")]),
+        proptest::option::of(0i64..120),
+    )
+        .prop_map(|(team, rep, source, industry, status, from)| Filters {
+            team: team.map(str::to_owned),
+            rep: rep.map(|r| REPS[r].0.to_owned()),
+            source: source.map(|s| SOURCES[s].to_string()),
+            industry: industry.map(|i| INDUSTRIES[i].to_owned()),
+            status: status.map(str::to_owned),
+            from: from.map(|days| (now() - Duration::days(days)).date_naive()),
+            ..Filters::default()
+        })
+}
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap()
+}
+
+/// Writes the accounts through the device library (so every record rule applies) and reads
+/// back the documents.
+fn build(specs: &[Spec]) -> Vec<(DocId, AccountDoc)> {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("device.redb")).unwrap();
+    let mut out = Vec::new();
+    for spec in specs {
+        let created = now() - Duration::days(spec.created_days_ago);
+        let converted = spec.fate.0 == 4;
+        let new = NewAccount {
+            name: NAMES[spec.name].into(),
+            owner: REPS[spec.rep].0.into(),
+            kind: if converted {
+                outpost_client::model::Kind::Lead
+            } else {
+                outpost_client::model::Kind::Customer
+            },
+            source: spec.source.map(|s| SOURCES[s].clone()),
+            industry: spec.industry.map(|i| INDUSTRIES[i].into()),
+            region: spec.region.map(|r| REGIONS[r].into()),
+            size: spec.size.map(|s| ["1-50", "100-500"][s].into()),
+            contact: spec.phone.map(|p| Contact {
+                name: "buyer".into(),
+                phone: Some(format!("+86 138 0000 00{p:02}")),
+                ..Contact::default()
+            }),
+            ..NewAccount::default()
+        };
+        let id = store.create_account_anyway(&new, created).unwrap();
+        let mut edits = Vec::new();
+        match spec.fate {
+            (1, _) => edits.push(AccountEdit::SetStatus(Status::Intent)),
+            (2, _) => edits.push(AccountEdit::SetStatus(Status::Won)),
+            (3, reason) => edits.push(AccountEdit::MarkLost {
+                reason: ["price", "competitor"][usize::from(reason)].into(),
+            }),
+            (4, _) => edits.push(AccountEdit::ConvertLead {
+                on: Day((created + Duration::days(spec.created_days_ago / 2)).date_naive()),
+            }),
+            _ => {}
+        }
+        for days in &spec.follow_ups {
+            let occurred = created + Duration::hours(*days * 7);
+            edits.push(AccountEdit::LogFollowUp(NewFollowUp::new(
+                occurred.min(now()),
+                ContactMethod::Phone,
+                "call",
+            )));
+        }
+        for (stage, amount) in &spec.opportunities {
+            let (stage, probability) = [
+                (Stage::Potential, 20),
+                (Stage::NeedsConfirmed, 40),
+                (Stage::SolutionAccepted, 60),
+                (Stage::Negotiation, 90),
+            ][usize::from(*stage)]
+            .clone();
+            edits.push(AccountEdit::AddOpportunity(NewOpportunity {
+                name: "deal".into(),
+                stage,
+                probability: Some(probability),
+                amount: Some(Money {
+                    minor: *amount,
+                    currency: "EUR".into(),
+                }),
+                expected_close: None,
+                owner: REPS[spec.rep].0.into(),
+            }));
+        }
+        store.edit_account_all(id, &edits, now()).unwrap();
+        out.push((id, store.account(id).unwrap().record));
+    }
+    out
+}
+
+fn team_of(rep: &str) -> Option<String> {
+    REPS.iter()
+        .find(|(r, _)| *r == rep)
+        .map(|(_, t)| (*t).to_owned())
+}
+
+/// Whether the brute force keeps `doc` for `filters` in `teams` (`dated`: by creation day).
+fn kept(doc: &AccountDoc, teams: Option<&[String]>, f: &Filters, dated: bool) -> bool {
+    let team = team_of(&doc.owner);
+    let day = doc.created_at.0.date_naive();
+    teams.is_none_or(|t| team.as_ref().is_some_and(|team| t.contains(team)))
+        && f.team.as_ref().is_none_or(|t| team.as_ref() == Some(t))
+        && f.rep.as_ref().is_none_or(|r| *r == doc.owner)
+        && f.source
+            .as_ref()
+            .is_none_or(|s| doc.source.as_ref().map(ToString::to_string).as_ref() == Some(s))
+        && f.industry
+            .as_ref()
+            .is_none_or(|i| doc.industry.as_ref() == Some(i))
+        && f.status
+            .as_ref()
+            .is_none_or(|s| doc.status.to_string() == *s)
+        && (!dated || f.from.is_none_or(|from| day >= from))
+}
+
+fn monday(day: NaiveDate) -> NaiveDate {
+    day - Duration::days(i64::from(day.weekday().num_days_from_monday()))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_view_matches_the_documents(
+        specs in proptest::collection::vec(spec(), 1..24),
+        filters in filters(),
+        admin in any::<bool>(),
+    ) {
+        let docs = build(&specs);
+        let rows: Rows = docs
+            .iter()
+            .map(|(id, doc)| (*id, Projection::of(doc, team_of(&doc.owner))))
+            .collect();
+        let leads = ["field".to_owned()];
+        let teams = (!admin).then_some(&leads[..]);
+        let syncs = LastSyncs::from([("ana".to_owned(), now())]);
+        let selected: Vec<&(DocId, AccountDoc)> =
+            docs.iter().filter(|(_, d)| kept(d, teams, &filters, true)).collect();
+
+        // Pipeline: (rep, stage) → (count, total, weighted).
+        let pipeline = views::pipeline(&rows, teams, &filters, &syncs, now());
+        let mut expected = BTreeMap::new();
+        for (_, doc) in &selected {
+            for o in doc.opportunities.values() {
+                let amount = o.amount.as_ref().map_or(0, |m| m.minor);
+                let cell = expected.entry((doc.owner.clone(), o.stage.to_string())).or_insert((0, 0, 0));
+                cell.0 += 1;
+                cell.1 += amount;
+                cell.2 += amount * i64::from(o.probability) / 100;
+            }
+        }
+        let got: BTreeMap<_, _> = pipeline
+            .by_rep
+            .iter()
+            .map(|c| ((c.rep.clone().unwrap(), c.stage.clone()), (c.count, c.total_minor, c.weighted_minor)))
+            .collect();
+        prop_assert_eq!(got, expected);
+        prop_assert_eq!(pipeline.accounts, selected.len() as u64);
+
+        // Funnel, overall and by rep: (accounts, intent, won, converted).
+        let funnel = views::funnel(&rows, teams, &filters, &syncs, now());
+        let mut expected = BTreeMap::new();
+        for (_, doc) in &selected {
+            for key in [("all".to_owned(), None), ("rep".to_owned(), Some(doc.owner.clone()))] {
+                let cell = expected.entry(key).or_insert((0, 0, 0, 0));
+                cell.0 += 1;
+                cell.1 += u64::from(matches!(doc.status, Status::Intent | Status::Won));
+                cell.2 += u64::from(doc.status == Status::Won);
+                cell.3 += u64::from(doc.converted_on.is_some());
+            }
+        }
+        let got: BTreeMap<_, _> = funnel
+            .rows
+            .iter()
+            .filter(|r| r.dimension == "all" || r.dimension == "rep")
+            .map(|r| ((r.dimension.clone(), r.value.clone()), (r.accounts, r.intent, r.won, r.converted)))
+            .collect();
+        prop_assert_eq!(got, expected);
+
+        // Activity: follow-ups per rep per week, weeks from `from` on.
+        let activity = views::activity(&rows, teams, &filters, &syncs, now());
+        let mut expected: BTreeMap<(String, NaiveDate), u64> = BTreeMap::new();
+        for (_, doc) in docs.iter().filter(|(_, d)| kept(d, teams, &filters, false)) {
+            for f in doc.follow_ups.values() {
+                let week = monday(f.occurred_at.0.date_naive());
+                if filters.from.is_none_or(|from| week >= monday(from)) {
+                    *expected.entry((doc.owner.clone(), week)).or_default() += 1;
+                }
+            }
+        }
+        let got: BTreeMap<_, _> = activity
+            .weeks
+            .iter()
+            .map(|w| ((w.rep.clone(), w.week), w.follow_ups))
+            .collect();
+        prop_assert_eq!(got, expected);
+
+        // Lost reasons and the won profile by industry.
+        let lost = views::lost_reasons(&rows, teams, &filters, &syncs, now());
+        let mut expected: BTreeMap<Option<String>, u64> = BTreeMap::new();
+        for (_, doc) in selected.iter().filter(|(_, d)| d.status == Status::Lost) {
+            *expected.entry(doc.lost_reason.clone()).or_default() += 1;
+        }
+        let got: BTreeMap<_, _> = lost.reasons.iter().map(|r| (r.reason.clone(), r.accounts)).collect();
+        prop_assert_eq!(got, expected);
+        let won = views::won_profile(&rows, teams, &filters, &syncs, now());
+        let mut expected: BTreeMap<Option<String>, u64> = BTreeMap::new();
+        for (_, doc) in selected.iter().filter(|(_, d)| d.status == Status::Won) {
+            *expected.entry(doc.industry.clone()).or_default() += 1;
+        }
+        let got: BTreeMap<_, _> = won.by_industry.iter().map(|c| (c.value.clone(), c.accounts)).collect();
+        prop_assert_eq!(got, expected);
+
+        // Duplicates: every pair of selected accounts with the same normalised name or phone
+        // is in one group, and every group's accounts share its key.
+        let duplicates = views::duplicates(&rows, teams, &filters, &syncs, now());
+        let grouped: BTreeSet<(DocId, DocId)> = duplicates
+            .groups
+            .iter()
+            .flat_map(|g| {
+                g.accounts.iter().flat_map(|a| g.accounts.iter().map(move |b| (a.account, b.account)))
+            })
+            .filter(|(a, b)| a < b)
+            .collect();
+        let key = |doc: &AccountDoc| {
+            let phone = doc.contacts.values().find_map(|c| c.phone.clone());
+            (outpost_client::duplicates::normalise_name(&doc.name), phone)
+        };
+        for (i, (a, doc_a)) in selected.iter().enumerate() {
+            for (b, doc_b) in &selected[i + 1..] {
+                let (ka, kb) = (key(doc_a), key(doc_b));
+                let same = ka.0 == kb.0 || (ka.1.is_some() && ka.1 == kb.1);
+                prop_assert_eq!(same, grouped.contains(&((*a).min(*b), (*a).max(*b))), "{:?} {:?}", doc_a.name, doc_b.name);
+            }
+        }
+
+        // Freshness names every selected rep, with the sync time known for ana only.
+        let reps: BTreeSet<&str> = selected.iter().map(|(_, d)| d.owner.as_str()).collect();
+        let fresh: BTreeSet<&str> = pipeline.freshness.iter().map(|f| f.rep.as_str()).collect();
+        prop_assert_eq!(fresh, reps);
+        for f in &pipeline.freshness {
+            prop_assert_eq!(f.last_sync.is_some(), f.rep == "ana");
+        }
+    }
+}
