@@ -17,7 +17,8 @@
 //! - [`api`]: the JSON API: login, admin, handover, shares, history.
 //! - [`dashboard`]: the managers' web page and its assets, served from the binary.
 //! - [`projection`]: per-account summary rows, written with each commit, for team views.
-//! - [`views`]: the team views over the projection rows (pipeline).
+//! - [`index`]: the projection rows in memory, laid out for the views' scans.
+//! - [`views`]: the team views over the projection rows.
 //! - [`tls`]: rustls termination (PEM certificate and key) as an axum listener.
 //!
 //! [`Server`] ties them together; it takes its listener and shutdown signal from the caller,
@@ -31,6 +32,7 @@ pub(crate) mod dashboard;
 pub mod directory;
 pub mod freshness;
 pub mod http;
+pub mod index;
 pub mod projection;
 pub mod storage;
 pub mod tls;

@@ -2,21 +2,17 @@
 //! of the account, so manager views read rows and never load automerge documents. A rebuild
 //! recomputes every row from the documents; the two always agree (tested).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
 use outpost_client::AccountDoc;
 use outpost_client::duplicates::match_keys;
 use outpost_client::facts::facts;
-use outpost_protocol::DocId;
 use serde::{Deserialize, Serialize};
 
 /// The layout of [`Projection`] rows this build writes. A store whose rows were written by
 /// another layout has them rebuilt from the documents when it opens.
 pub const LAYOUT: u64 = 2;
-
-/// Every account's row, by account: what the views scan.
-pub type Rows = HashMap<DocId, Projection>;
 
 /// What the team views need to know of one account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

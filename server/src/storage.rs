@@ -21,7 +21,8 @@ use outpost_protocol::{DeviceId, DocId, Head, Seq};
 use redb::{Database, MultimapTableDefinition, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
-use crate::projection::{self, Projection, Rows};
+use crate::index::Index;
+use crate::projection::{self, Projection};
 
 /// Chunks a document may collect before it is compacted into one snapshot.
 pub const COMPACT_AFTER: u32 = 64;
@@ -151,7 +152,7 @@ fn decode_changes(doc: DocId, bytes: &[u8]) -> Result<Vec<Vec<u8>>, StorageError
 pub struct Storage {
     db: Database,
     /// The projection table's rows, updated after each commit that writes one.
-    rows: RwLock<Rows>,
+    rows: RwLock<Index>,
 }
 
 impl Storage {
@@ -184,7 +185,7 @@ impl Storage {
             rows: RwLock::default(),
         };
         if layout == Some(projection::LAYOUT) {
-            let rows = storage.projections()?.into_iter().collect();
+            let rows = Index::of(storage.projections()?);
             *storage.rows.write().unwrap_or_else(|e| e.into_inner()) = rows;
         } else {
             let count = storage.rebuild_projections()?;
@@ -263,23 +264,23 @@ impl Storage {
             count
         };
         txn.commit()?;
-        let rows = self.projections()?.into_iter().collect();
+        let rows = Index::of(self.projections()?);
         *self.rows.write().unwrap_or_else(|e| e.into_inner()) = rows;
         Ok(count)
     }
 
     /// Runs `view` over every account's projection row as of the last commit.
-    pub fn with_rows<T>(&self, view: impl FnOnce(&Rows) -> T) -> T {
+    pub fn with_rows<T>(&self, view: impl FnOnce(&Index) -> T) -> T {
         view(&self.rows.read().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Makes rows just committed visible to the views.
     pub(crate) fn publish(&self, rows: Vec<(DocId, Projection)>) {
         if !rows.is_empty() {
-            self.rows
-                .write()
-                .unwrap_or_else(|e| e.into_inner())
-                .extend(rows);
+            let mut index = self.rows.write().unwrap_or_else(|e| e.into_inner());
+            for (doc, row) in rows {
+                index.upsert(doc, row);
+            }
         }
     }
 

@@ -4,23 +4,24 @@
 //! synced and when their newest follow-up happened, because reps work offline and a number
 //! is only as fresh as their last sync. Every table of every view also comes as CSV.
 //!
-//! The rows are scanned per request (they are in memory, see [`crate::storage::Storage`]);
-//! aggregation keys borrow from the rows, so a scan allocates per group, not per row.
+//! The rows are scanned per request from the in-memory [`Index`]: filters and groups work
+//! on interned labels, and names are looked up only for the groups a view returns.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use outpost_protocol::DocId;
 use serde::{Deserialize, Serialize};
 
-use crate::projection::{Projection, Rows};
+use crate::index::{Index, Label, NONE, Slot, monday_of, time_of, week_number};
+use crate::projection::week_of;
 
 /// When each user's devices last synced, by login.
 pub type LastSyncs = HashMap<String, DateTime<Utc>>;
 
 /// How a view is built: from the rows, the teams the caller sees (`None`: all), the
 /// query, each rep's last sync, and the time.
-pub type Build<T> = fn(&Rows, Option<&[String]>, &Filters, &LastSyncs, DateTime<Utc>) -> T;
+pub type Build<T> = fn(&Index, Option<&[String]>, &Filters, &LastSyncs, DateTime<Utc>) -> T;
 
 /// The query every view takes: filters, all optional, and the output options.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,21 +67,65 @@ impl Filters {
             Format::Json => self.limit.unwrap_or(DEFAULT_LIMIT),
         }
     }
+}
 
-    /// Whether `row` passes the filters; `dated`: whether `from`/`to` apply to its creation.
-    fn keeps(&self, row: &Projection, dated: bool) -> bool {
-        let is = |want: &Option<String>, have: Option<&str>| {
-            want.as_deref().is_none_or(|w| have == Some(w))
-        };
-        let day = row.created_at.date_naive();
-        is(&self.team, row.team.as_deref())
-            && is(&self.rep, Some(&row.owner))
-            && is(&self.source, row.source.as_deref())
-            && is(&self.industry, row.industry.as_deref())
-            && is(&self.region, row.region.as_deref())
-            && is(&self.status, Some(&row.status))
-            && (!dated || self.from.is_none_or(|from| day >= from))
-            && (!dated || self.to.is_none_or(|to| day <= to))
+/// The filters and the caller's teams as labels, ready to test slots against.
+struct Selection {
+    teams: Option<Vec<Label>>,
+    /// `(field, wanted)`: slot field by position in [`Selection::fields`], its label.
+    wanted: Vec<(usize, Label)>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+}
+
+impl Selection {
+    /// The selection, or `None` when a filter names a value no account has.
+    fn of(index: &Index, teams: Option<&[String]>, filters: &Filters, dated: bool) -> Option<Self> {
+        let mut wanted = Vec::new();
+        for (field, value) in [
+            &filters.team,
+            &filters.rep,
+            &filters.source,
+            &filters.industry,
+            &filters.region,
+            &filters.status,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if let Some(value) = value {
+                wanted.push((field, index.labels.find(value)?));
+            }
+        }
+        let teams = teams.map(|teams| teams.iter().filter_map(|t| index.labels.find(t)).collect());
+        Some(Selection {
+            teams,
+            wanted,
+            from: filters.from.filter(|_| dated),
+            to: filters.to.filter(|_| dated),
+        })
+    }
+
+    fn fields(slot: &Slot) -> [Label; 6] {
+        [
+            slot.team,
+            slot.owner,
+            slot.source,
+            slot.industry,
+            slot.region,
+            slot.status,
+        ]
+    }
+
+    fn keeps(&self, slot: &Slot) -> bool {
+        !slot.merged
+            && self.teams.as_ref().is_none_or(|t| t.contains(&slot.team))
+            && self
+                .wanted
+                .iter()
+                .all(|&(field, label)| Self::fields(slot)[field] == label)
+            && self.from.is_none_or(|from| slot.created >= from)
+            && self.to.is_none_or(|to| slot.created <= to)
     }
 }
 
@@ -149,29 +194,25 @@ impl Tables for Pipeline {
     }
 }
 
-/// Builds the pipeline of the `rows` the caller may see (`teams`: `None` for every team).
+/// Builds the pipeline of the accounts the caller may see (`teams`: `None` for every team).
 pub fn pipeline(
-    rows: &Rows,
+    index: &Index,
     teams: Option<&[String]>,
     filters: &Filters,
     last_syncs: &LastSyncs,
     now: DateTime<Utc>,
 ) -> Pipeline {
-    type Key<'r> = (Option<&'r str>, &'r str, Option<&'r str>);
-    let mut cells: BTreeMap<Key<'_>, (u64, i64, i64)> = BTreeMap::new();
-    let selected = select(rows, teams, filters, true);
-    for (_, row) in &selected {
-        for opportunity in &row.opportunities {
+    let mut cells: HashMap<(Label, Label, Label), (u64, i64, i64)> = HashMap::new();
+    let selected = select(index, teams, filters, true);
+    for &i in &selected {
+        let slot = index.slot(i);
+        for opportunity in index.opportunities(slot) {
             let weighted = opportunity
                 .amount_minor
                 .saturating_mul(i64::from(opportunity.probability))
                 / 100;
-            for rep in [Some(row.owner.as_str()), None] {
-                let key = (
-                    rep,
-                    opportunity.stage.as_str(),
-                    opportunity.currency.as_deref(),
-                );
+            for rep in [slot.owner, NONE] {
+                let key = (rep, opportunity.stage, opportunity.currency);
                 let cell = cells.entry(key).or_default();
                 cell.0 += 1;
                 cell.1 = cell.1.saturating_add(opportunity.amount_minor);
@@ -182,25 +223,28 @@ pub fn pipeline(
     let (mut by_rep, mut total) = (Vec::new(), Vec::new());
     for ((rep, stage, currency), (count, total_minor, weighted_minor)) in cells {
         let cell = StageTotal {
-            rep: rep.map(str::to_owned),
-            stage: stage.to_owned(),
-            currency: currency.map(str::to_owned),
+            rep: optional(index, rep),
+            stage: name(index, stage),
+            currency: optional(index, currency),
             count,
             total_minor,
             weighted_minor,
         };
-        if rep.is_some() {
-            by_rep.push(cell);
-        } else {
+        if rep == NONE {
             total.push(cell);
+        } else {
+            by_rep.push(cell);
         }
+    }
+    for cells in [&mut by_rep, &mut total] {
+        cells.sort_by(|a, b| (&a.rep, &a.stage, &a.currency).cmp(&(&b.rep, &b.stage, &b.currency)));
     }
     Pipeline {
         computed_at: now,
         accounts: selected.len() as u64,
         by_rep,
         total,
-        freshness: freshness(&selected, last_syncs),
+        freshness: freshness(index, &selected, last_syncs),
     }
 }
 
@@ -260,67 +304,78 @@ impl Tables for FollowUps {
     }
 }
 
-/// Builds the follow-up view of the `rows` the caller may see, as of `now`.
+/// Builds the follow-up view of the accounts the caller may see, as of `now`.
 pub fn follow_ups(
-    rows: &Rows,
+    index: &Index,
     teams: Option<&[String]>,
     filters: &Filters,
     last_syncs: &LastSyncs,
     now: DateTime<Utc>,
 ) -> FollowUps {
-    let mut discipline: BTreeMap<(&str, Option<&str>), (u64, u64)> = BTreeMap::new();
-    let mut late: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    let mut discipline: HashMap<(Label, Label), (u64, u64)> = HashMap::new();
+    let mut late: HashMap<Label, (u64, u64)> = HashMap::new();
     let mut overdue = Vec::new();
-    let selected = select(rows, teams, filters, true);
-    for (doc, row) in &selected {
-        let is_overdue = row.next_due.is_some_and(|due| due < now);
-        let cell = discipline
-            .entry((&row.owner, row.priority.as_deref()))
-            .or_default();
+    let now_ms = now.timestamp_millis();
+    let selected = select(index, teams, filters, true);
+    for &i in &selected {
+        let slot = index.slot(i);
+        let is_overdue = slot.next_due_ms < now_ms;
+        let cell = discipline.entry((slot.owner, slot.priority)).or_default();
         cell.0 += 1;
         cell.1 += u64::from(!is_overdue);
-        let logged = late.entry(&row.owner).or_default();
-        logged.0 += u64::from(row.follow_ups);
-        logged.1 += u64::from(row.late_follow_ups);
-        if let (true, Some(next_due)) = (is_overdue, row.next_due) {
-            overdue.push((next_due, **doc, *row));
+        let logged = late.entry(slot.owner).or_default();
+        logged.0 += u64::from(slot.follow_ups);
+        logged.1 += u64::from(slot.late_follow_ups);
+        if is_overdue {
+            overdue.push((slot.next_due_ms, index.row(i).0, i));
         }
     }
-    overdue.sort_unstable_by_key(|(due, doc, _)| (*due, *doc));
     let overdue_total = overdue.len() as u64;
-    overdue.truncate(filters.limit());
+    let limit = filters.limit().min(overdue.len());
+    if limit < overdue.len() {
+        overdue.select_nth_unstable(limit);
+        overdue.truncate(limit);
+    }
+    overdue.sort_unstable();
+    let mut discipline: Vec<Discipline> = discipline
+        .into_iter()
+        .map(|((rep, priority), (accounts, within_cadence))| Discipline {
+            rep: name(index, rep),
+            priority: optional(index, priority),
+            accounts,
+            within_cadence,
+        })
+        .collect();
+    discipline.sort_by(|a, b| (&a.rep, &a.priority).cmp(&(&b.rep, &b.priority)));
+    let mut late: Vec<LateLogging> = late
+        .into_iter()
+        .map(|(rep, (follow_ups, late))| LateLogging {
+            rep: name(index, rep),
+            follow_ups,
+            late,
+        })
+        .collect();
+    late.sort_by(|a, b| a.rep.cmp(&b.rep));
     FollowUps {
         computed_at: now,
         accounts: selected.len() as u64,
-        discipline: discipline
-            .into_iter()
-            .map(|((rep, priority), (accounts, within_cadence))| Discipline {
-                rep: rep.to_owned(),
-                priority: priority.map(str::to_owned),
-                accounts,
-                within_cadence,
-            })
-            .collect(),
+        discipline,
         overdue_total,
         overdue: overdue
             .into_iter()
-            .map(|(next_due, account, row)| Overdue {
-                account,
-                name: row.name.clone(),
-                rep: row.owner.clone(),
-                priority: row.priority.clone(),
-                next_due,
+            .filter_map(|(due_ms, account, i)| {
+                let (row, slot) = (&index.row(i).1, index.slot(i));
+                Some(Overdue {
+                    account,
+                    name: row.name.clone(),
+                    rep: name(index, slot.owner),
+                    priority: optional(index, slot.priority),
+                    next_due: time_of(due_ms)?,
+                })
             })
             .collect(),
-        late: late
-            .into_iter()
-            .map(|(rep, (follow_ups, late))| LateLogging {
-                rep: rep.to_owned(),
-                follow_ups,
-                late,
-            })
-            .collect(),
-        freshness: freshness(&selected, last_syncs),
+        late,
+        freshness: freshness(index, &selected, last_syncs),
     }
 }
 
@@ -362,12 +417,15 @@ impl Tables for Funnel {
     }
 }
 
+/// The most (rep, week) cells the activity view counts in a dense array.
+const DENSE_CELLS: usize = 1 << 22;
+
 /// The funnel dimensions, in the order the rows come.
 const DIMENSIONS: [&str; 5] = ["all", "rep", "source", "industry", "region"];
 
-/// Builds the funnel of the `rows` the caller may see.
+/// Builds the funnel of the accounts the caller may see.
 pub fn funnel(
-    rows: &Rows,
+    index: &Index,
     teams: Option<&[String]>,
     filters: &Filters,
     last_syncs: &LastSyncs,
@@ -381,34 +439,36 @@ pub fn funnel(
         converted: u64,
         cycle_days: i64,
     }
-    let mut cells: BTreeMap<(usize, Option<&str>), Cell> = BTreeMap::new();
-    let selected = select(rows, teams, filters, true);
-    for (_, row) in &selected {
-        let values = [
-            None,
-            Some(row.owner.as_str()),
-            row.source.as_deref(),
-            row.industry.as_deref(),
-            row.region.as_deref(),
-        ];
+    let (intent, won) = (index.labels.find("intent"), index.labels.find("won"));
+    // One array of cells per dimension, indexed by label: no hashing per account.
+    let mut cells: Vec<Vec<Cell>> = (0..DIMENSIONS.len())
+        .map(|_| (0..index.labels.len()).map(|_| Cell::default()).collect())
+        .collect();
+    let selected = select(index, teams, filters, true);
+    for &i in &selected {
+        let slot = index.slot(i);
+        let values = [NONE, slot.owner, slot.source, slot.industry, slot.region];
+        let (is_intent, is_won) = (Some(slot.status) == intent, Some(slot.status) == won);
         for (dimension, value) in values.into_iter().enumerate() {
-            let cell = cells.entry((dimension, value)).or_default();
+            let cell = &mut cells[dimension][value as usize];
             cell.accounts += 1;
-            cell.intent += u64::from(row.status == "intent" || row.status == "won");
-            cell.won += u64::from(row.status == "won");
-            if let Some(days) = row.conversion_days {
+            cell.intent += u64::from(is_intent || is_won);
+            cell.won += u64::from(is_won);
+            if let Some(days) = slot.conversion_days {
                 cell.converted += 1;
                 cell.cycle_days += days;
             }
         }
     }
-    Funnel {
-        computed_at: now,
-        rows: cells
+    let mut rows = Vec::new();
+    for (dimension, cells) in cells.into_iter().enumerate() {
+        let mut group: Vec<FunnelRow> = cells
             .into_iter()
-            .map(|((dimension, value), cell)| FunnelRow {
+            .enumerate()
+            .filter(|(_, cell)| cell.accounts > 0)
+            .map(|(value, cell)| FunnelRow {
                 dimension: DIMENSIONS[dimension].to_owned(),
-                value: value.map(str::to_owned),
+                value: optional(index, value as Label),
                 accounts: cell.accounts,
                 intent: cell.intent,
                 won: cell.won,
@@ -416,8 +476,14 @@ pub fn funnel(
                 cycle_days_avg: (cell.converted > 0)
                     .then(|| cell.cycle_days as f64 / cell.converted as f64),
             })
-            .collect(),
-        freshness: freshness(&selected, last_syncs),
+            .collect();
+        group.sort_by(|a, b| a.value.cmp(&b.value));
+        rows.extend(group);
+    }
+    Funnel {
+        computed_at: now,
+        rows,
+        freshness: freshness(index, &selected, last_syncs),
     }
 }
 
@@ -450,39 +516,66 @@ impl Tables for Activity {
     }
 }
 
-/// Builds the activity of the `rows` the caller may see; `from`/`to` select weeks (a week
-/// counts when its Monday is in the range).
+/// Builds the activity of the accounts the caller may see; `from`/`to` select weeks (a week
+/// counts when its Monday is in the range, or `from` falls in it).
 pub fn activity(
-    rows: &Rows,
+    index: &Index,
     teams: Option<&[String]>,
     filters: &Filters,
     last_syncs: &LastSyncs,
     now: DateTime<Utc>,
 ) -> Activity {
-    let mut weeks: BTreeMap<(&str, NaiveDate), u64> = BTreeMap::new();
-    let selected = select(rows, teams, filters, false);
-    for (_, row) in &selected {
-        for (week, count) in &row.weeks {
-            if filters
-                .from
-                .is_none_or(|from| *week >= crate::projection::week_of(from))
-                && filters.to.is_none_or(|to| *week <= to)
-            {
-                *weeks.entry((&row.owner, *week)).or_default() += u64::from(*count);
+    let selected = select(index, teams, filters, false);
+    let mut weeks: HashMap<(Label, i32), u64> = HashMap::new();
+    if let Some((low, high)) = index.week_span() {
+        let first = filters
+            .from
+            .map_or(low, |from| week_number(week_of(from)).max(low));
+        let last = filters
+            .to
+            .map_or(high, |to| week_number(week_of(to)).min(high));
+        let span = usize::try_from(i64::from(high) - i64::from(low) + 1).unwrap_or(usize::MAX);
+        let kept = |week: i32| week >= first && week <= last;
+        if span.saturating_mul(index.labels.len()) <= DENSE_CELLS {
+            // One array cell per (rep, week): no hashing per entry.
+            let mut counts = vec![0u64; span * index.labels.len()];
+            for &i in &selected {
+                let slot = index.slot(i);
+                let row = slot.owner as usize * span;
+                for &(week, count) in index.weeks(slot) {
+                    if kept(week) {
+                        counts[row + (week - low) as usize] += u64::from(count);
+                    }
+                }
+            }
+            for (cell, count) in counts.into_iter().enumerate().filter(|(_, n)| *n > 0) {
+                let (owner, week) = (cell / span, (cell % span) as i32 + low);
+                weeks.insert((owner as Label, week), count);
+            }
+        } else {
+            for &i in &selected {
+                let slot = index.slot(i);
+                for &(week, count) in index.weeks(slot).iter().filter(|(w, _)| kept(*w)) {
+                    *weeks.entry((slot.owner, week)).or_default() += u64::from(count);
+                }
             }
         }
     }
-    Activity {
-        computed_at: now,
-        weeks: weeks
-            .into_iter()
-            .map(|((rep, week), follow_ups)| WeekActivity {
-                rep: rep.to_owned(),
-                week,
+    let mut weeks: Vec<WeekActivity> = weeks
+        .into_iter()
+        .filter_map(|((rep, week), follow_ups)| {
+            Some(WeekActivity {
+                rep: name(index, rep),
+                week: monday_of(week)?,
                 follow_ups,
             })
-            .collect(),
-        freshness: freshness(&selected, last_syncs),
+        })
+        .collect();
+    weeks.sort_by(|a, b| (&a.rep, a.week).cmp(&(&b.rep, b.week)));
+    Activity {
+        computed_at: now,
+        weeks,
+        freshness: freshness(index, &selected, last_syncs),
     }
 }
 
@@ -518,45 +611,50 @@ impl Tables for LostReasons {
     }
 }
 
-/// Builds the lost-reason distribution of the lost accounts among the `rows` the caller may
-/// see.
+/// Builds the lost-reason distribution of the lost accounts among those the caller may see.
 pub fn lost_reasons(
-    rows: &Rows,
+    index: &Index,
     teams: Option<&[String]>,
     filters: &Filters,
     last_syncs: &LastSyncs,
     now: DateTime<Utc>,
 ) -> LostReasons {
-    let mut counts: BTreeMap<(Option<&str>, Option<&str>), u64> = BTreeMap::new();
-    let selected = select(rows, teams, filters, true);
-    let lost: Vec<_> = selected
-        .iter()
-        .filter(|(_, row)| row.status == "lost")
-        .collect();
-    for (_, row) in &lost {
-        for rep in [None, Some(row.owner.as_str())] {
-            *counts.entry((rep, row.lost_reason.as_deref())).or_default() += 1;
+    let mut counts: HashMap<(Label, Label), u64> = HashMap::new();
+    let selected = select(index, teams, filters, true);
+    let lost_label = index.labels.find("lost");
+    let mut lost = 0;
+    for &i in &selected {
+        let slot = index.slot(i);
+        if Some(slot.status) != lost_label {
+            continue;
+        }
+        lost += 1;
+        for rep in [NONE, slot.owner] {
+            *counts.entry((rep, slot.lost_reason)).or_default() += 1;
         }
     }
     let (mut reasons, mut by_rep) = (Vec::new(), Vec::new());
     for ((rep, reason), accounts) in counts {
         let entry = LostReason {
-            rep: rep.map(str::to_owned),
-            reason: reason.map(str::to_owned),
+            rep: optional(index, rep),
+            reason: optional(index, reason),
             accounts,
         };
-        if rep.is_some() {
-            by_rep.push(entry);
-        } else {
+        if rep == NONE {
             reasons.push(entry);
+        } else {
+            by_rep.push(entry);
         }
+    }
+    for entries in [&mut reasons, &mut by_rep] {
+        entries.sort_by(|a, b| (&a.rep, &a.reason).cmp(&(&b.rep, &b.reason)));
     }
     LostReasons {
         computed_at: now,
-        accounts: lost.len() as u64,
+        accounts: lost,
         reasons,
         by_rep,
-        freshness: freshness(&selected, last_syncs),
+        freshness: freshness(index, &selected, last_syncs),
     }
 }
 
@@ -593,40 +691,45 @@ impl Tables for WonProfile {
     }
 }
 
-/// Builds the won-customer profile of the `rows` the caller may see.
+/// Builds the won-customer profile of the accounts the caller may see.
 pub fn won_profile(
-    rows: &Rows,
+    index: &Index,
     teams: Option<&[String]>,
     filters: &Filters,
     last_syncs: &LastSyncs,
     now: DateTime<Utc>,
 ) -> WonProfile {
-    let selected = select(rows, teams, filters, true);
-    let won: Vec<&Projection> = selected
+    let selected = select(index, teams, filters, true);
+    let won_label = index.labels.find("won");
+    let won: Vec<&Slot> = selected
         .iter()
-        .map(|(_, row)| *row)
-        .filter(|row| row.status == "won")
+        .map(|&i| index.slot(i))
+        .filter(|slot| Some(slot.status) == won_label)
         .collect();
-    let count_by = |field: fn(&Projection) -> Option<&str>| {
-        let mut counts: BTreeMap<Option<&str>, u64> = BTreeMap::new();
-        for row in &won {
-            *counts.entry(field(row)).or_default() += 1;
+    let count_by = |field: fn(&Slot) -> Label| {
+        let mut counts = vec![0u64; index.labels.len()];
+        for slot in &won {
+            counts[field(slot) as usize] += 1;
         }
-        counts
+        let mut out: Vec<Count> = counts
             .into_iter()
-            .map(|(value, accounts)| Count {
-                value: value.map(str::to_owned),
+            .enumerate()
+            .filter(|(_, accounts)| *accounts > 0)
+            .map(|(label, accounts)| Count {
+                value: optional(index, label as Label),
                 accounts,
             })
-            .collect()
+            .collect();
+        out.sort_by(|a, b| a.value.cmp(&b.value));
+        out
     };
     WonProfile {
         computed_at: now,
         accounts: won.len() as u64,
-        by_industry: count_by(|row| row.industry.as_deref()),
-        by_size: count_by(|row| row.size.as_deref()),
-        by_source: count_by(|row| row.source.as_deref()),
-        freshness: freshness(&selected, last_syncs),
+        by_industry: count_by(|slot| slot.industry),
+        by_size: count_by(|slot| slot.size),
+        by_source: count_by(|slot| slot.source),
+        freshness: freshness(index, &selected, last_syncs),
     }
 }
 
@@ -692,31 +795,43 @@ impl Tables for Duplicates {
     }
 }
 
-/// Builds the suspected duplicates among the `rows` the caller may see.
+/// Builds the suspected duplicates among the accounts the caller may see.
 pub fn duplicates(
-    rows: &Rows,
+    index: &Index,
     teams: Option<&[String]>,
     filters: &Filters,
     last_syncs: &LastSyncs,
     now: DateTime<Utc>,
 ) -> Duplicates {
-    let selected = select(rows, teams, filters, true);
-    let mut by_key: BTreeMap<&str, Vec<(&DocId, &Projection)>> = BTreeMap::new();
-    for (doc, row) in &selected {
-        for key in &row.match_keys {
-            by_key.entry(key).or_default().push((doc, row));
+    let selected = select(index, teams, filters, true);
+    // How many selected accounts carry each key, then the accounts of keys shared.
+    let mut counts = vec![0u32; index.keys.len()];
+    for &i in &selected {
+        for &key in index.match_keys(index.slot(i)) {
+            counts[key as usize] += 1;
         }
     }
+    let mut shared: HashMap<Label, Vec<usize>> = HashMap::new();
+    for &i in &selected {
+        for &key in index.match_keys(index.slot(i)) {
+            if counts[key as usize] > 1 {
+                shared.entry(key).or_default().push(i);
+            }
+        }
+    }
+    let mut by_key: Vec<(&str, Vec<usize>)> = shared
+        .into_iter()
+        .map(|(key, accounts)| (index.keys.name(key).unwrap_or_default(), accounts))
+        .collect();
+    by_key.sort_unstable_by(|a, b| a.0.cmp(b.0));
     let mut seen: BTreeSet<Vec<DocId>> = BTreeSet::new();
     let mut groups = Vec::new();
     let mut groups_total = 0;
-    for (key, mut accounts) in by_key {
-        if accounts.len() < 2 {
-            continue;
-        }
-        accounts.sort_by_key(|(doc, _)| **doc);
-        let ids: Vec<DocId> = accounts.iter().map(|(doc, _)| **doc).collect();
-        if !seen.insert(ids) {
+    for (key, accounts) in by_key {
+        let mut members: Vec<(DocId, usize)> =
+            accounts.into_iter().map(|i| (index.row(i).0, i)).collect();
+        members.sort_unstable();
+        if !seen.insert(members.iter().map(|(doc, _)| *doc).collect()) {
             continue;
         }
         groups_total += 1;
@@ -725,12 +840,12 @@ pub fn duplicates(
         }
         groups.push(DuplicateGroup {
             key: key.to_owned(),
-            accounts: accounts
+            accounts: members
                 .into_iter()
-                .map(|(doc, row)| DuplicateAccount {
-                    account: *doc,
-                    name: row.name.clone(),
-                    rep: row.owner.clone(),
+                .map(|(account, i)| DuplicateAccount {
+                    account,
+                    name: index.row(i).1.name.clone(),
+                    rep: name(index, index.slot(i).owner),
                 })
                 .collect(),
         });
@@ -739,40 +854,54 @@ pub fn duplicates(
         computed_at: now,
         groups_total,
         groups,
-        freshness: freshness(&selected, last_syncs),
+        freshness: freshness(index, &selected, last_syncs),
     }
 }
 
-/// The rows in the caller's teams (`None`: all) that pass the filters (`dated`: including
-/// the creation-date range); accounts merged into another are left out.
-fn select<'r>(
-    rows: &'r Rows,
-    teams: Option<&[String]>,
-    filters: &Filters,
-    dated: bool,
-) -> Vec<(&'r DocId, &'r Projection)> {
-    rows.iter()
-        .filter(|(_, row)| {
-            !row.merged
-                && teams.is_none_or(|teams| row.team.as_ref().is_some_and(|t| teams.contains(t)))
-                && filters.keeps(row, dated)
-        })
+/// The positions of the accounts in the caller's teams (`None`: all) that pass the filters
+/// (`dated`: including the creation-date range); accounts merged into another are left out.
+fn select(index: &Index, teams: Option<&[String]>, filters: &Filters, dated: bool) -> Vec<usize> {
+    let Some(selection) = Selection::of(index, teams, filters, dated) else {
+        return Vec::new();
+    };
+    index
+        .slots()
+        .iter()
+        .enumerate()
+        .filter(|(_, slot)| selection.keeps(slot))
+        .map(|(i, _)| i)
         .collect()
 }
 
 /// The freshness of every rep owning one of `selected`.
-fn freshness(selected: &[(&DocId, &Projection)], last_syncs: &LastSyncs) -> Vec<Freshness> {
-    let mut newest: BTreeMap<&str, Option<DateTime<Utc>>> = BTreeMap::new();
-    for (_, row) in selected {
-        let slot = newest.entry(&row.owner).or_default();
-        *slot = (*slot).max(row.last_activity);
+fn freshness(index: &Index, selected: &[usize], last_syncs: &LastSyncs) -> Vec<Freshness> {
+    let mut newest: HashMap<Label, i64> = HashMap::new();
+    for &i in selected {
+        let slot = index.slot(i);
+        let seen = newest.entry(slot.owner).or_insert(i64::MIN);
+        *seen = (*seen).max(slot.last_activity_ms);
     }
-    newest
+    let mut reps: Vec<Freshness> = newest
         .into_iter()
-        .map(|(rep, newest_follow_up)| Freshness {
-            rep: rep.to_owned(),
-            last_sync: last_syncs.get(rep).copied(),
-            newest_follow_up,
+        .map(|(owner, ms)| {
+            let rep = name(index, owner);
+            Freshness {
+                last_sync: last_syncs.get(&rep).copied(),
+                newest_follow_up: time_of(ms),
+                rep,
+            }
         })
-        .collect()
+        .collect();
+    reps.sort_by(|a, b| a.rep.cmp(&b.rep));
+    reps
+}
+
+/// The name of a label every account has (an owner, a stage).
+fn name(index: &Index, label: Label) -> String {
+    index.labels.name(label).unwrap_or_default().to_owned()
+}
+
+/// The name of an optional label.
+fn optional(index: &Index, label: Label) -> Option<String> {
+    index.labels.name(label).map(str::to_owned)
 }

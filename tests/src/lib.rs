@@ -306,18 +306,22 @@ async fn relay(client: TcpStream, upstream: SocketAddr, reply_bytes: usize) {
 /// stale.
 ///
 /// Integration tests of another package get no `CARGO_BIN_EXE_*`; the binary lives in the
-/// profile folder above the test's `deps` folder.
+/// profile folder (above the test's `deps` folder, or beside the benchmark).
 pub fn binary(name: &str) -> PathBuf {
     static BUILT: Mutex<Option<HashMap<String, PathBuf>>> = Mutex::new(None);
     let mut built = BUILT.lock().expect("binary cache");
     if let Some(path) = built.get_or_insert_with(HashMap::new).get(name) {
         return path.clone();
     }
-    let test_exe = std::env::current_exe().expect("test executable path");
-    let profile_dir = test_exe
+    let exe = std::env::current_exe().expect("executable path");
+    // A test runs from <target>/<profile>/deps, a binary (the benchmark) from <profile>.
+    let profile_dir = exe
         .parent()
-        .and_then(Path::parent)
-        .expect("test executable is in <target>/<profile>/deps");
+        .map(|dir| match dir.file_name().and_then(|n| n.to_str()) {
+            Some("deps") => dir.parent().unwrap_or(dir),
+            _ => dir,
+        })
+        .expect("the executable is in <target>/<profile>[/deps]");
     let profile_args: &[&str] = match profile_dir.file_name().and_then(|n| n.to_str()) {
         Some("debug") => &[],
         Some("release") => &["--release"],

@@ -11,7 +11,8 @@ use outpost_client::model::{Contact, Day, Money, Source, Stage, Status};
 use outpost_client::{AccountDoc, AccountEdit, ContactMethod, NewAccount, NewFollowUp};
 use outpost_client::{NewOpportunity, Store};
 use outpost_protocol::DocId;
-use outpost_server::projection::{Projection, Rows};
+use outpost_server::index::Index;
+use outpost_server::projection::Projection;
 use outpost_server::views::{self, Filters, LastSyncs};
 use proptest::prelude::*;
 
@@ -216,10 +217,10 @@ proptest! {
         admin in any::<bool>(),
     ) {
         let docs = build(&specs);
-        let rows: Rows = docs
-            .iter()
-            .map(|(id, doc)| (*id, Projection::of(doc, team_of(&doc.owner))))
-            .collect();
+        let rows = Index::of(
+            docs.iter()
+                .map(|(id, doc)| (*id, Projection::of(doc, team_of(&doc.owner)))),
+        );
         let leads = ["field".to_owned()];
         let teams = (!admin).then_some(&leads[..]);
         let syncs = LastSyncs::from([("ana".to_owned(), now())]);

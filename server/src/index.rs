@@ -1,0 +1,422 @@
+//! The projection rows in memory, laid out for scanning: the views run over every account a
+//! manager sees on each request, so what a scan reads is inline and contiguous.
+//!
+//! Each row's labels (owner, team, status, source, industry, region, size, priority, lost
+//! reason) are interned as small numbers ([`Label`]) in one [`Slot`] per account, with its
+//! dates and counts; a scan walks the slots without following a pointer. What only some views
+//! need — opportunities, follow-ups per week, match keys — sits in flat side tables, each
+//! slot owning one range of each. A slot's ranges are replaced when its row is, and the side
+//! tables are compacted once half of them is stale. The full [`Projection`] is kept beside
+//! the slot for what a view shows of single accounts (names).
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use outpost_protocol::DocId;
+
+use crate::projection::Projection;
+
+/// An interned string; [`NONE`] stands for a missing value.
+pub type Label = u32;
+
+/// The label of a missing value.
+pub const NONE: Label = 0;
+
+/// Strings and their labels.
+#[derive(Debug)]
+pub struct Labels {
+    ids: HashMap<String, Label>,
+    names: Vec<String>,
+}
+
+impl Default for Labels {
+    fn default() -> Self {
+        Labels {
+            ids: HashMap::new(),
+            names: vec![String::new()],
+        }
+    }
+}
+
+impl Labels {
+    fn intern(&mut self, name: Option<&str>) -> Label {
+        let Some(name) = name else {
+            return NONE;
+        };
+        if let Some(&label) = self.ids.get(name) {
+            return label;
+        }
+        let label = Label::try_from(self.names.len()).expect("fewer than 2^32 labels");
+        self.names.push(name.to_owned());
+        self.ids.insert(name.to_owned(), label);
+        label
+    }
+
+    /// The label of `name`, if any row has it.
+    pub fn find(&self, name: &str) -> Option<Label> {
+        self.ids.get(name).copied()
+    }
+
+    /// The string of `label` (`None` for [`NONE`]).
+    pub fn name(&self, label: Label) -> Option<&str> {
+        (label != NONE).then(|| self.names[label as usize].as_str())
+    }
+
+    /// How many labels there are (an upper bound for arrays indexed by label).
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.len() == 1
+    }
+}
+
+/// One opportunity, as the pipeline adds it up.
+#[derive(Debug, Clone, Copy)]
+pub struct Opportunity {
+    pub stage: Label,
+    pub currency: Label,
+    pub probability: u8,
+    pub amount_minor: i64,
+}
+
+/// What the scans read of one account.
+#[derive(Debug, Clone)]
+pub struct Slot {
+    pub owner: Label,
+    pub team: Label,
+    pub status: Label,
+    pub source: Label,
+    pub industry: Label,
+    pub region: Label,
+    pub size: Label,
+    pub priority: Label,
+    pub lost_reason: Label,
+    pub created: NaiveDate,
+    /// Unix ms; `i64::MAX` when nothing is due.
+    pub next_due_ms: i64,
+    /// Unix ms; `i64::MIN` when no follow-up happened.
+    pub last_activity_ms: i64,
+    pub conversion_days: Option<i64>,
+    pub follow_ups: u32,
+    pub late_follow_ups: u32,
+    pub merged: bool,
+    opportunities: Range<u32>,
+    weeks: Range<u32>,
+    keys: Range<u32>,
+}
+
+/// A flat table of entries, each slot owning one range of it.
+#[derive(Debug)]
+struct Side<T> {
+    entries: Vec<T>,
+    stale: usize,
+}
+
+impl<T> Default for Side<T> {
+    fn default() -> Self {
+        Side {
+            entries: Vec::new(),
+            stale: 0,
+        }
+    }
+}
+
+impl<T: Copy> Side<T> {
+    fn append(&mut self, items: impl IntoIterator<Item = T>, replacing: Range<u32>) -> Range<u32> {
+        self.stale += replacing.len();
+        let start = self.entries.len();
+        self.entries.extend(items);
+        to_range(start..self.entries.len())
+    }
+
+    fn get(&self, range: &Range<u32>) -> &[T] {
+        &self.entries[range.start as usize..range.end as usize]
+    }
+}
+
+fn to_range(range: Range<usize>) -> Range<u32> {
+    let start = u32::try_from(range.start).expect("fewer than 2^32 entries");
+    let end = u32::try_from(range.end).expect("fewer than 2^32 entries");
+    start..end
+}
+
+/// Every account's projection row, in memory.
+#[derive(Debug, Default)]
+pub struct Index {
+    /// Owners, teams, statuses, sources, industries, regions, sizes, priorities, lost
+    /// reasons, stages, currencies.
+    pub labels: Labels,
+    /// Match keys of suspected duplicates (their own table: there are as many as accounts).
+    pub keys: Labels,
+    slots: Vec<Slot>,
+    rows: Vec<(DocId, Projection)>,
+    by_doc: HashMap<DocId, usize>,
+    opportunities: Side<Opportunity>,
+    weeks: Side<(i32, u32)>,
+    match_keys: Side<Label>,
+    /// The earliest and latest week number any row has had.
+    week_span: Option<(i32, i32)>,
+}
+
+impl Index {
+    /// An index of `rows`.
+    pub fn of(rows: impl IntoIterator<Item = (DocId, Projection)>) -> Index {
+        let mut index = Index::default();
+        for (doc, row) in rows {
+            index.upsert(doc, row);
+        }
+        index
+    }
+
+    /// Adds the row of `doc`, or replaces it.
+    pub fn upsert(&mut self, doc: DocId, row: Projection) {
+        let at = self.by_doc.get(&doc).copied();
+        let old = at.map(|i| {
+            let slot = &self.slots[i];
+            (
+                slot.opportunities.clone(),
+                slot.weeks.clone(),
+                slot.keys.clone(),
+            )
+        });
+        let (old_opportunities, old_weeks, old_keys) = old.unwrap_or((0..0, 0..0, 0..0));
+        let labels = &mut self.labels;
+        let opportunities: Vec<Opportunity> = row
+            .opportunities
+            .iter()
+            .map(|o| Opportunity {
+                stage: labels.intern(Some(&o.stage)),
+                currency: labels.intern(o.currency.as_deref()),
+                probability: o.probability,
+                amount_minor: o.amount_minor,
+            })
+            .collect();
+        let keys: Vec<Label> = row
+            .match_keys
+            .iter()
+            .map(|k| self.keys.intern(Some(k)))
+            .collect();
+        let slot = Slot {
+            owner: self.labels.intern(Some(&row.owner)),
+            team: self.labels.intern(row.team.as_deref()),
+            status: self.labels.intern(Some(&row.status)),
+            source: self.labels.intern(row.source.as_deref()),
+            industry: self.labels.intern(row.industry.as_deref()),
+            region: self.labels.intern(row.region.as_deref()),
+            size: self.labels.intern(row.size.as_deref()),
+            priority: self.labels.intern(row.priority.as_deref()),
+            lost_reason: self.labels.intern(row.lost_reason.as_deref()),
+            created: row.created_at.date_naive(),
+            next_due_ms: row.next_due.map_or(i64::MAX, |t| t.timestamp_millis()),
+            last_activity_ms: row.last_activity.map_or(i64::MIN, |t| t.timestamp_millis()),
+            conversion_days: row.conversion_days,
+            follow_ups: row.follow_ups,
+            late_follow_ups: row.late_follow_ups,
+            merged: row.merged,
+            opportunities: self.opportunities.append(opportunities, old_opportunities),
+            weeks: self.weeks.append(
+                row.weeks.iter().map(|(week, n)| (week_number(*week), *n)),
+                old_weeks,
+            ),
+            keys: self.match_keys.append(keys, old_keys),
+        };
+        for &(week, _) in self.weeks.get(&slot.weeks) {
+            let (low, high) = self.week_span.unwrap_or((week, week));
+            self.week_span = Some((low.min(week), high.max(week)));
+        }
+        match at {
+            Some(i) => {
+                self.slots[i] = slot;
+                self.rows[i] = (doc, row);
+            }
+            None => {
+                self.by_doc.insert(doc, self.slots.len());
+                self.slots.push(slot);
+                self.rows.push((doc, row));
+            }
+        }
+        self.compact_if_stale();
+    }
+
+    /// Rewrites the side tables without stale entries once half of one is stale.
+    fn compact_if_stale(&mut self) {
+        let stale = |len: usize, stale: usize| stale > 1024 && stale * 2 > len;
+        if !(stale(self.opportunities.entries.len(), self.opportunities.stale)
+            || stale(self.weeks.entries.len(), self.weeks.stale)
+            || stale(self.match_keys.entries.len(), self.match_keys.stale))
+        {
+            return;
+        }
+        let (mut opportunities, mut weeks, mut keys) =
+            (Side::default(), Side::default(), Side::default());
+        for slot in &mut self.slots {
+            let o = self.opportunities.get(&slot.opportunities).to_vec();
+            slot.opportunities = opportunities.append(o, 0..0);
+            let w = self.weeks.get(&slot.weeks).to_vec();
+            slot.weeks = weeks.append(w, 0..0);
+            let k = self.match_keys.get(&slot.keys).to_vec();
+            slot.keys = keys.append(k, 0..0);
+        }
+        (self.opportunities, self.weeks, self.match_keys) = (opportunities, weeks, keys);
+    }
+
+    /// How many accounts there are.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Account `i`'s slot.
+    pub fn slot(&self, i: usize) -> &Slot {
+        &self.slots[i]
+    }
+
+    /// Account `i`'s id and full row.
+    pub fn row(&self, i: usize) -> &(DocId, Projection) {
+        &self.rows[i]
+    }
+
+    /// Every account's slot, by position.
+    pub fn slots(&self) -> &[Slot] {
+        &self.slots
+    }
+
+    pub fn opportunities(&self, slot: &Slot) -> &[Opportunity] {
+        self.opportunities.get(&slot.opportunities)
+    }
+
+    /// Follow-ups per week, by [`week_number`].
+    pub fn weeks(&self, slot: &Slot) -> &[(i32, u32)] {
+        self.weeks.get(&slot.weeks)
+    }
+
+    /// The earliest and latest week number of any row (`None`: no follow-ups anywhere).
+    pub fn week_span(&self) -> Option<(i32, i32)> {
+        self.week_span
+    }
+
+    pub fn match_keys(&self, slot: &Slot) -> &[Label] {
+        self.match_keys.get(&slot.keys)
+    }
+
+    /// Every row, as a map (for comparing with the stored rows).
+    pub fn rows(&self) -> HashMap<DocId, Projection> {
+        self.rows.iter().cloned().collect()
+    }
+}
+
+/// `ms` as a time.
+pub fn time_of(ms: i64) -> Option<DateTime<Utc>> {
+    (ms != i64::MAX && ms != i64::MIN)
+        .then(|| DateTime::from_timestamp_millis(ms))
+        .flatten()
+}
+
+/// The number of the week starting on `monday`: consecutive weeks have consecutive numbers
+/// (week 0 starts on Monday 0001-01-01).
+pub fn week_number(monday: NaiveDate) -> i32 {
+    (monday.num_days_from_ce() - 1).div_euclid(7)
+}
+
+/// The Monday starting week `number`.
+pub fn monday_of(number: i32) -> Option<NaiveDate> {
+    NaiveDate::from_num_days_from_ce_opt(number.checked_mul(7)?.checked_add(1)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::projection::OpportunityRow;
+
+    fn row(n: u32) -> Projection {
+        let at = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+        Projection {
+            name: format!("account {n}"),
+            owner: format!("rep-{}", n % 3),
+            team: Some("field".into()),
+            kind: "customer".into(),
+            status: ["potential", "won"][n as usize % 2].into(),
+            source: None,
+            industry: Some(format!("industry {}", n % 4)),
+            region: None,
+            size: None,
+            priority: None,
+            lost_reason: None,
+            created_at: at,
+            converted_on: None,
+            conversion_days: None,
+            next_due: Some(at),
+            last_activity: None,
+            follow_ups: n,
+            late_follow_ups: 0,
+            opportunities: (0..n % 4)
+                .map(|k| OpportunityRow {
+                    stage: "negotiation".into(),
+                    probability: 90,
+                    amount_minor: i64::from(n * 100 + k),
+                    currency: Some("EUR".into()),
+                    owner: "rep-0".into(),
+                })
+                .collect(),
+            weeks: (0..n % 5)
+                .map(|k| (at.date_naive() + chrono::Days::new(7 * u64::from(k)), k + 1))
+                .collect(),
+            match_keys: vec![format!("name:account{}", n % 7)],
+            merged: false,
+        }
+    }
+
+    /// What the side tables hold for one account: opportunity amounts, weeks, match keys.
+    type Facts = (Vec<i64>, Vec<(i32, u32)>, Vec<String>);
+
+    /// What the side tables hold for account `i`, in plain values.
+    fn facts(index: &Index, i: usize) -> Facts {
+        let slot = index.slot(i);
+        (
+            index
+                .opportunities(slot)
+                .iter()
+                .map(|o| o.amount_minor)
+                .collect(),
+            index.weeks(slot).to_vec(),
+            index
+                .match_keys(slot)
+                .iter()
+                .map(|k| index.keys.name(*k).unwrap_or_default().to_owned())
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn rows_replaced_many_times_read_as_a_fresh_index_of_the_last_rows() {
+        let docs: Vec<DocId> = (1..=50).map(DocId::from_u128).collect();
+        let mut index = Index::default();
+        let mut last = HashMap::new();
+        // Enough replacements for the side tables to be compacted several times.
+        for round in 0..200u32 {
+            for (k, doc) in docs.iter().enumerate() {
+                let n = round * 7 + k as u32;
+                index.upsert(*doc, row(n));
+                last.insert(*doc, row(n));
+            }
+        }
+        assert!(index.opportunities.entries.len() < 2 * 50 * 3 + 1024);
+        let fresh = Index::of(docs.iter().map(|doc| (*doc, last[doc].clone())));
+        assert_eq!(index.len(), fresh.len());
+        for i in 0..index.len() {
+            assert_eq!(index.row(i), fresh.row(i));
+            let (a, b) = (facts(&index, i), facts(&fresh, i));
+            assert_eq!(a, b);
+            assert_eq!(index.slot(i).follow_ups, fresh.slot(i).follow_ups);
+        }
+        assert_eq!(index.rows(), last);
+    }
+}
