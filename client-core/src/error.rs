@@ -85,7 +85,7 @@ pub enum SyncError {
     Refused { status: u16, reply: ErrorReply },
     #[error("server sent an unreadable reply: {0}")]
     BadReply(String),
-    #[error("sync made no progress after {0} round trips")]
+    #[error("sync made no progress in {0} round trips in a row")]
     NoProgress(u32),
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -19,7 +19,10 @@ use crate::store::Store;
 /// Push bytes one request carries at most; the rest follow in the next round trip.
 pub const PUSH_BUDGET: usize = 4 * 1024 * 1024;
 
-/// Round trips after which a sync that still wants another one is abandoned as stuck.
+/// Round trips in a row that moved nothing (no push accepted, nothing received or dropped)
+/// after which a sync that still wants another one is abandoned as stuck. A sync that keeps
+/// moving goes on for as many round trips as it needs (a device pushing 100,000 new accounts
+/// needs about fifty).
 pub const MAX_ROUND_TRIPS: u32 = 16;
 
 /// What one completed sync did.
@@ -48,6 +51,8 @@ pub struct SyncSession {
     report: SyncReport,
     wants_round: bool,
     refused: HashSet<DocId>,
+    /// Round trips in a row that moved nothing.
+    idle_rounds: u32,
 }
 
 impl SyncSession {
@@ -63,8 +68,8 @@ impl SyncSession {
         if !self.wants_round {
             return Ok(None);
         }
-        if self.report.round_trips >= MAX_ROUND_TRIPS {
-            return Err(SyncError::NoProgress(self.report.round_trips));
+        if self.idle_rounds >= MAX_ROUND_TRIPS {
+            return Err(SyncError::NoProgress(self.idle_rounds));
         }
         let (pushes, complete) = store.pending_pushes(&self.refused, PUSH_BUDGET)?;
         let status = store.status()?;
@@ -90,6 +95,15 @@ impl SyncSession {
         self.report.round_trips += 1;
         self.report.bytes_received += body.len();
         let applied = store.apply_reply(&reply, now)?;
+        let moved = !applied.changed.is_empty()
+            || !applied.dropped.is_empty()
+            || reply.pushed.iter().any(|r| {
+                matches!(
+                    r.outcome,
+                    PushOutcome::Accepted | PushOutcome::Rejected { .. }
+                )
+            });
+        self.idle_rounds = if moved { 0 } else { self.idle_rounds + 1 };
         self.report.received.extend(applied.changed);
         self.report.dropped.extend(applied.dropped);
         for result in &reply.pushed {

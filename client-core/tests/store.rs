@@ -638,6 +638,44 @@ fn a_server_that_always_has_more_is_abandoned() {
 }
 
 #[test]
+fn a_sync_that_keeps_moving_may_take_more_round_trips_than_the_stuck_limit() {
+    // Another device's accounts, arriving one per reply, each reply saying there is more.
+    let other = Store::in_memory().unwrap();
+    let count = MAX_ROUND_TRIPS as usize + 4;
+    for n in 0..count {
+        other
+            .create_account(&named(&format!("Account {n}")), at(0))
+            .unwrap();
+    }
+    let pushes = next_request(&mut SyncSession::new(), &other).pushes;
+    assert_eq!(pushes.len(), count);
+    let store = Store::in_memory().unwrap();
+    let mut session = SyncSession::new();
+    let mut trips = 0;
+    while session.next_request(&store).unwrap().is_some() {
+        let push = &pushes[trips];
+        trips += 1;
+        let reply = SyncReply {
+            checkpoint: Seq(trips as u64),
+            more: trips < count,
+            pushed: Vec::new(),
+            updates: vec![DocUpdate {
+                action: UpdateAction::Merge,
+                doc: push.doc,
+                snapshot: None,
+                changes: push.changes.clone(),
+                heads: heads_of(&doc_from_changes(&push.changes)),
+            }],
+        };
+        handle(&mut session, &store, &reply, at(1));
+    }
+    let report = session.finish();
+    assert_eq!(report.round_trips as usize, count);
+    assert_eq!(report.received.len(), count);
+    assert_eq!(store.accounts().unwrap().len(), count);
+}
+
+#[test]
 fn a_refused_push_stays_unsynced_and_is_not_resent_in_the_same_sync() {
     let store = Store::in_memory().unwrap();
     let refused = store.create_account(&acme(), at(0)).unwrap();

@@ -315,13 +315,13 @@ pub fn binary(name: &str) -> PathBuf {
     }
     let exe = std::env::current_exe().expect("executable path");
     // A test runs from <target>/<profile>/deps, a binary (the benchmark) from <profile>.
-    let profile_dir = exe
-        .parent()
-        .map(|dir| match dir.file_name().and_then(|n| n.to_str()) {
-            Some("deps") => dir.parent().unwrap_or(dir),
-            _ => dir,
-        })
-        .expect("the executable is in <target>/<profile>[/deps]");
+    let exe_dir = exe.parent().expect("the executable is in a folder");
+    let from_test = exe_dir.file_name().and_then(|n| n.to_str()) == Some("deps");
+    let profile_dir = if from_test {
+        exe_dir.parent().expect("deps is in the profile folder")
+    } else {
+        exe_dir
+    };
     let profile_args: &[&str] = match profile_dir.file_name().and_then(|n| n.to_str()) {
         Some("debug") => &[],
         Some("release") => &["--release"],
@@ -330,9 +330,16 @@ pub fn binary(name: &str) -> PathBuf {
     };
     // Built as `cargo nextest run --workspace` builds the workspace (tests included, so with
     // the same unified features): a no-op once that build is done. `-p PACKAGE`, or leaving
-    // out the tests, would change the features and rebuild the binary on every call.
+    // out the tests, would change the features and rebuild the binary on every call. The
+    // benchmark, itself a binary, builds the binaries only.
+    let targets: &[&str] = if from_test {
+        &["--tests", "--bins"]
+    } else {
+        &["--bins"]
+    };
     let output = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--workspace", "--tests", "--bins"])
+        .args(["build", "--quiet", "--workspace"])
+        .args(targets)
         .args(profile_args)
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .output()
