@@ -6,8 +6,8 @@
 //! dates and counts; a scan walks the slots without following a pointer. What only some views
 //! need — opportunities, follow-ups per week, match keys — sits in flat side tables, each
 //! slot owning one range of each. A slot's ranges are replaced when its row is, and the side
-//! tables are compacted once half of them is stale. The full [`Projection`] is kept beside
-//! the slot for what a view shows of single accounts (names).
+//! tables are compacted once half of them is stale. Beside each slot: the account's id and
+//! name, for what a view shows of single accounts.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -152,7 +152,8 @@ pub struct Index {
     /// Match keys of suspected duplicates (their own table: there are as many as accounts).
     pub keys: Labels,
     slots: Vec<Slot>,
-    rows: Vec<(DocId, Projection)>,
+    /// Each account's id and name, by position.
+    names: Vec<(DocId, String)>,
     by_doc: HashMap<DocId, usize>,
     opportunities: Side<Opportunity>,
     weeks: Side<(i32, u32)>,
@@ -230,12 +231,12 @@ impl Index {
         match at {
             Some(i) => {
                 self.slots[i] = slot;
-                self.rows[i] = (doc, row);
+                self.names[i] = (doc, row.name);
             }
             None => {
                 self.by_doc.insert(doc, self.slots.len());
                 self.slots.push(slot);
-                self.rows.push((doc, row));
+                self.names.push((doc, row.name));
             }
         }
         self.compact_if_stale();
@@ -277,9 +278,10 @@ impl Index {
         &self.slots[i]
     }
 
-    /// Account `i`'s id and full row.
-    pub fn row(&self, i: usize) -> &(DocId, Projection) {
-        &self.rows[i]
+    /// Account `i`'s id and name.
+    pub fn account(&self, i: usize) -> (DocId, &str) {
+        let (doc, name) = &self.names[i];
+        (*doc, name)
     }
 
     /// Every account's slot, by position.
@@ -303,11 +305,6 @@ impl Index {
 
     pub fn match_keys(&self, slot: &Slot) -> &[Label] {
         self.match_keys.get(&slot.keys)
-    }
-
-    /// Every row, as a map (for comparing with the stored rows).
-    pub fn rows(&self) -> HashMap<DocId, Projection> {
-        self.rows.iter().cloned().collect()
     }
 }
 
@@ -412,11 +409,10 @@ mod tests {
         let fresh = Index::of(docs.iter().map(|doc| (*doc, last[doc].clone())));
         assert_eq!(index.len(), fresh.len());
         for i in 0..index.len() {
-            assert_eq!(index.row(i), fresh.row(i));
+            assert_eq!(index.account(i), fresh.account(i));
             let (a, b) = (facts(&index, i), facts(&fresh, i));
             assert_eq!(a, b);
             assert_eq!(index.slot(i).follow_ups, fresh.slot(i).follow_ups);
         }
-        assert_eq!(index.rows(), last);
     }
 }

@@ -7,7 +7,7 @@
 //! The rows are scanned per request from the in-memory [`Index`]: filters and groups work
 //! on interned labels, and names are looked up only for the groups a view returns.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use outpost_protocol::DocId;
@@ -327,7 +327,7 @@ pub fn follow_ups(
         logged.0 += u64::from(slot.follow_ups);
         logged.1 += u64::from(slot.late_follow_ups);
         if is_overdue {
-            overdue.push((slot.next_due_ms, index.row(i).0, i));
+            overdue.push((slot.next_due_ms, index.account(i).0, i));
         }
     }
     let overdue_total = overdue.len() as u64;
@@ -364,10 +364,10 @@ pub fn follow_ups(
         overdue: overdue
             .into_iter()
             .filter_map(|(due_ms, account, i)| {
-                let (row, slot) = (&index.row(i).1, index.slot(i));
+                let slot = index.slot(i);
                 Some(Overdue {
                     account,
-                    name: row.name.clone(),
+                    name: index.account(i).1.to_owned(),
                     rep: name(index, slot.owner),
                     priority: optional(index, slot.priority),
                     next_due: time_of(due_ms)?,
@@ -804,52 +804,69 @@ pub fn duplicates(
     now: DateTime<Utc>,
 ) -> Duplicates {
     let selected = select(index, teams, filters, true);
-    // How many selected accounts carry each key, then the accounts of keys shared.
+    // How many selected accounts carry each key; then (key, account) for the keys shared,
+    // sorted so that each key's accounts are one run.
     let mut counts = vec![0u32; index.keys.len()];
     for &i in &selected {
         for &key in index.match_keys(index.slot(i)) {
             counts[key as usize] += 1;
         }
     }
-    let mut shared: HashMap<Label, Vec<usize>> = HashMap::new();
+    let mut pairs: Vec<(Label, u32)> = Vec::new();
     for &i in &selected {
         for &key in index.match_keys(index.slot(i)) {
             if counts[key as usize] > 1 {
-                shared.entry(key).or_default().push(i);
+                pairs.push((key, u32::try_from(i).expect("fewer than 2^32 accounts")));
             }
         }
     }
-    let mut by_key: Vec<(&str, Vec<usize>)> = shared
-        .into_iter()
-        .map(|(key, accounts)| (index.keys.name(key).unwrap_or_default(), accounts))
-        .collect();
-    by_key.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    let mut seen: BTreeSet<Vec<DocId>> = BTreeSet::new();
-    let mut groups = Vec::new();
-    let mut groups_total = 0;
-    for (key, accounts) in by_key {
-        let mut members: Vec<(DocId, usize)> =
-            accounts.into_iter().map(|i| (index.row(i).0, i)).collect();
-        members.sort_unstable();
-        if !seen.insert(members.iter().map(|(doc, _)| *doc).collect()) {
-            continue;
+    pairs.sort_unstable();
+    let members: Vec<u32> = pairs.iter().map(|(_, i)| *i).collect();
+    let key_name = |key: Label| index.keys.name(key).unwrap_or_default();
+    // One group per set of accounts, under the first of its keys by name.
+    let mut sets: HashMap<&[u32], Label> = HashMap::new();
+    let mut start = 0;
+    while start < pairs.len() {
+        let key = pairs[start].0;
+        let end = start + pairs[start..].iter().take_while(|(k, _)| *k == key).count();
+        let kept = sets.entry(&members[start..end]).or_insert(key);
+        if key_name(key) < key_name(*kept) {
+            *kept = key;
         }
-        groups_total += 1;
-        if groups.len() >= filters.limit() {
-            continue;
-        }
-        groups.push(DuplicateGroup {
-            key: key.to_owned(),
-            accounts: members
-                .into_iter()
-                .map(|(account, i)| DuplicateAccount {
-                    account,
-                    name: index.row(i).1.name.clone(),
-                    rep: name(index, index.slot(i).owner),
-                })
-                .collect(),
-        });
+        start = end;
     }
+    let groups_total = sets.len() as u64;
+    let mut firsts: Vec<(&str, &[u32])> = sets
+        .into_iter()
+        .map(|(accounts, key)| (key_name(key), accounts))
+        .collect();
+    let limit = filters.limit().min(firsts.len());
+    if limit < firsts.len() {
+        firsts.select_nth_unstable(limit);
+        firsts.truncate(limit);
+    }
+    firsts.sort_unstable();
+    let groups = firsts
+        .into_iter()
+        .map(|(key, accounts)| {
+            let mut accounts: Vec<DuplicateAccount> = accounts
+                .iter()
+                .map(|&i| {
+                    let (account, name) = index.account(i as usize);
+                    DuplicateAccount {
+                        account,
+                        name: name.to_owned(),
+                        rep: self::name(index, index.slot(i as usize).owner),
+                    }
+                })
+                .collect();
+            accounts.sort_by_key(|a| a.account);
+            DuplicateGroup {
+                key: key.to_owned(),
+                accounts,
+            }
+        })
+        .collect();
     Duplicates {
         computed_at: now,
         groups_total,
