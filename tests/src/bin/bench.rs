@@ -49,9 +49,6 @@ const PEER_IDLE_RUNS: usize = 3;
 const VIEW_RUNS: usize = 50;
 const PEER_IDLE_BUDGET: Duration = Duration::from_secs(30);
 
-/// Devices connected to the server process whose memory is measured.
-const SERVER_DEVICES: usize = 500;
-
 /// DESIGN.md's team-view bar holds at this many accounts.
 const VIEWS_BAR_N: usize = 100_000;
 
@@ -96,6 +93,8 @@ struct Plan {
     peer: bool,
     /// Whether the server rows (push throughput, fan-out) run.
     server: bool,
+    /// Devices connected to the server process whose memory is measured.
+    connected: usize,
 }
 
 impl Plan {
@@ -112,6 +111,7 @@ impl Plan {
                 probes: 0,
                 peer: false,
                 server: false,
+                connected: 500,
             }
         } else if args.quick {
             Plan {
@@ -125,6 +125,7 @@ impl Plan {
                 probes: 100,
                 peer: true,
                 server: true,
+                connected: 100,
             }
         } else {
             Plan {
@@ -138,6 +139,7 @@ impl Plan {
                 probes: 300,
                 peer: true,
                 server: true,
+                connected: 500,
             }
         }
     }
@@ -369,17 +371,19 @@ async fn sync_scenarios(
     progress(
         started,
         format!(
-            "N={}: server memory with {SERVER_DEVICES} devices",
-            size_label(n)
+            "N={}: server memory with {} devices",
+            size_label(n),
+            plan.connected
         ),
     );
-    let memory = memory::server_memory(data.path(), &workload::reps(), SERVER_DEVICES).await?;
+    let memory = memory::server_memory(data.path(), &workload::reps(), plan.connected).await?;
     let mib = |kib: u64| format!("{:.1} MiB", kib as f64 / 1024.0);
     table.push(Row::info(
         format!(
-            "server process, N={} documents, {SERVER_DEVICES} devices logged in with open event \
+            "server process, N={} documents, {} devices logged in with open event \
              streams, then every view: resident memory",
-            size_label(n)
+            size_label(n),
+            plan.connected
         ),
         format!(
             "{} (started {}, connected {}, peak {})",
