@@ -65,6 +65,7 @@ pub(crate) async fn login(
     }
     match blocking(&state, move |s| s.login(&request, Utc::now())).await {
         Ok((token, user)) => {
+            state.metrics.login(true);
             state.limiter.succeeded(&login);
             tracing::info!(login, %device, "device logged in");
             Ok(Json(LoginReply { token, user }))
@@ -74,6 +75,7 @@ pub(crate) async fn login(
                 e,
                 AppError::Directory(DirectoryError::BadCredentials | DirectoryError::Disabled(_))
             ) {
+                state.metrics.login(false);
                 state.limiter.failed(&login, Instant::now());
                 tracing::warn!(login, %device, "login refused");
             }

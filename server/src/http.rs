@@ -34,6 +34,9 @@ use crate::{AppState, api, dashboard, views};
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/health/live", get(health))
+        .route("/health/ready", get(ready))
+        .route("/metrics", get(metrics))
         .route("/dashboard", get(dashboard::page))
         .route("/dashboard/dashboard.js", get(dashboard::script))
         .route("/dashboard/dashboard.css", get(dashboard::style))
@@ -161,6 +164,40 @@ async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
+/// `GET /health/ready`: 200 when the store answers and the server is not shutting down, 503
+/// otherwise (a load balancer stops sending requests).
+async fn ready(State(state): State<AppState>) -> Response {
+    let storage = state.storage.clone();
+    let readable = tokio::task::spawn_blocking(move || storage.feed_head().is_ok())
+        .await
+        .unwrap_or(false);
+    if readable && !*state.shutdown.borrow() {
+        Json(serde_json::json!({ "status": "ready" })).into_response()
+    } else {
+        let body = Json(serde_json::json!({ "status": "not ready" }));
+        (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
+    }
+}
+
+/// `GET /metrics`: the counters in Prometheus' text format.
+async fn metrics(State(state): State<AppState>) -> Result<Response, AppError> {
+    let storage = state.storage.clone();
+    let (feed_head, indexed) = tokio::task::spawn_blocking(move || {
+        Ok::<_, StorageError>((storage.feed_head()?.0, storage.with_rows(|rows| rows.len())))
+    })
+    .await??;
+    let gauges = crate::metrics::Gauges {
+        feed_head,
+        indexed_accounts: indexed as u64,
+        cache_docs: state.cache_docs as u64,
+    };
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(&gauges),
+    )
+        .into_response())
+}
+
 /// One sync round trip: commit the pushes durably, then reply with everything the device
 /// lacks since its checkpoint.
 async fn sync(
@@ -168,6 +205,7 @@ async fn sync(
     Caller(who): Caller,
     body: Body,
 ) -> Result<Response, AppError> {
+    let started = Instant::now();
     let bytes = axum::body::to_bytes(body, MAX_MESSAGE_BYTES)
         .await
         .map_err(|e| {
@@ -236,6 +274,9 @@ async fn sync(
         pushed,
         updates: catch.updates,
     };
+    state
+        .metrics
+        .synced(started.elapsed(), reply.pushed.iter().map(|p| &p.outcome));
     Ok((
         [(header::CONTENT_TYPE, CONTENT_TYPE)],
         outpost_protocol::encode(&reply),
@@ -253,6 +294,8 @@ async fn events(
     let scopes = reader_scopes(&who);
     let storage = state.storage.clone();
     let mut shutdown = state.shutdown.clone();
+    // Counted as open until the stream (which owns the guard) is dropped.
+    let open = state.metrics.stream_opened();
     let stream = BroadcastStream::new(state.events.subscribe())
         .filter_map(move |item| {
             let seq = match item {
@@ -262,6 +305,7 @@ async fn events(
                 // A slow subscriber missed some events: one event at the head covers them.
                 Err(BroadcastStreamRecvError::Lagged(_)) => storage.feed_head().ok(),
             };
+            let _open = &open;
             let event = seq.map(|seq| Ok(Event::default().event("change").data(seq.0.to_string())));
             std::future::ready(event)
         })

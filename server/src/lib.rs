@@ -19,6 +19,7 @@
 //! - [`projection`]: per-account summary rows, written with each commit, for team views.
 //! - [`index`]: the projection rows in memory, laid out for the views' scans.
 //! - [`views`]: the team views over the projection rows.
+//! - [`metrics`]: counters and gauges for `GET /metrics` (Prometheus text format).
 //! - [`tls`]: rustls termination (PEM certificate and key) as an axum listener.
 //!
 //! [`Server`] ties them together; it takes its listener and shutdown signal from the caller,
@@ -33,6 +34,7 @@ pub mod directory;
 pub mod freshness;
 pub mod http;
 pub mod index;
+pub mod metrics;
 pub mod projection;
 pub mod storage;
 pub mod tls;
@@ -74,6 +76,8 @@ pub struct AppState {
     shutdown: watch::Receiver<bool>,
     limiter: Arc<auth::LoginLimiter>,
     syncs: Arc<freshness::SyncTimes>,
+    metrics: Arc<metrics::Metrics>,
+    cache_docs: usize,
 }
 
 /// A server over one store, ready to serve.
@@ -100,6 +104,8 @@ impl Server {
                 shutdown,
                 limiter: Arc::default(),
                 syncs: Arc::default(),
+                metrics: Arc::default(),
+                cache_docs: config.cache_docs.get(),
             },
             writer_thread,
             stopping,

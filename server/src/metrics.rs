@@ -1,0 +1,156 @@
+//! Operational counters, served at `GET /metrics` in Prometheus' text format (series
+//! prefixed `outpost_`): syncs and their latency, pushed documents by outcome, logins, open
+//! event streams, and the sizes of the feed, the projection index and the writer's cache
+//! budget. Counters are plain atomics bumped on the request path; the gauges that describe
+//! storage are read when scraped.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use outpost_protocol::PushOutcome;
+
+/// Counters since the server started.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    syncs: AtomicU64,
+    sync_micros: AtomicU64,
+    accepted: AtomicU64,
+    rejected: AtomicU64,
+    invalid: AtomicU64,
+    missing_dependencies: AtomicU64,
+    logins: AtomicU64,
+    failed_logins: AtomicU64,
+    streams: AtomicU64,
+}
+
+/// What the scrape reads from storage.
+#[derive(Debug)]
+pub struct Gauges {
+    pub feed_head: u64,
+    pub indexed_accounts: u64,
+    pub cache_docs: u64,
+}
+
+impl Metrics {
+    /// One completed sync that took `took`, with its pushes' outcomes.
+    pub fn synced<'a>(&self, took: Duration, outcomes: impl Iterator<Item = &'a PushOutcome>) {
+        self.syncs.fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.sync_micros.fetch_add(micros, Ordering::Relaxed);
+        for outcome in outcomes {
+            let counter = match outcome {
+                PushOutcome::Accepted => &self.accepted,
+                PushOutcome::Rejected { .. } => &self.rejected,
+                PushOutcome::Invalid { .. } => &self.invalid,
+                PushOutcome::MissingDependencies => &self.missing_dependencies,
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// One login attempt.
+    pub fn login(&self, ok: bool) {
+        let counter = if ok {
+            &self.logins
+        } else {
+            &self.failed_logins
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An event stream opened; it counts as open until the guard is dropped.
+    pub fn stream_opened(self: &std::sync::Arc<Self>) -> StreamGuard {
+        self.streams.fetch_add(1, Ordering::Relaxed);
+        StreamGuard(self.clone())
+    }
+
+    /// The text exposition of every series.
+    pub fn render(&self, gauges: &Gauges) -> String {
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed).to_string();
+        let seconds = (self.sync_micros.load(Ordering::Relaxed) as f64 / 1e6).to_string();
+        let all: [Series<'_>; 8] = [
+            (
+                "syncs_total",
+                "counter",
+                "Completed sync round trips.",
+                vec![("", get(&self.syncs))],
+            ),
+            (
+                "sync_seconds_total",
+                "counter",
+                "Time spent answering syncs.",
+                vec![("", seconds)],
+            ),
+            (
+                "pushes_total",
+                "counter",
+                "Pushed documents, by outcome.",
+                vec![
+                    ("{outcome=\"accepted\"}", get(&self.accepted)),
+                    ("{outcome=\"rejected\"}", get(&self.rejected)),
+                    ("{outcome=\"invalid\"}", get(&self.invalid)),
+                    (
+                        "{outcome=\"missing_dependencies\"}",
+                        get(&self.missing_dependencies),
+                    ),
+                ],
+            ),
+            (
+                "logins_total",
+                "counter",
+                "Login attempts, by result.",
+                vec![
+                    ("{result=\"ok\"}", get(&self.logins)),
+                    ("{result=\"failed\"}", get(&self.failed_logins)),
+                ],
+            ),
+            (
+                "event_streams",
+                "gauge",
+                "Devices connected to the live event stream.",
+                vec![("", get(&self.streams))],
+            ),
+            (
+                "feed_head",
+                "gauge",
+                "Position of the last commit in the change feed.",
+                vec![("", gauges.feed_head.to_string())],
+            ),
+            (
+                "indexed_accounts",
+                "gauge",
+                "Accounts in the in-memory projection index.",
+                vec![("", gauges.indexed_accounts.to_string())],
+            ),
+            (
+                "writer_cache_capacity",
+                "gauge",
+                "Documents the writer keeps loaded at most.",
+                vec![("", gauges.cache_docs.to_string())],
+            ),
+        ];
+        let mut out = String::new();
+        for (name, kind, help, samples) in all {
+            let _ = writeln!(out, "# HELP outpost_{name} {help}");
+            let _ = writeln!(out, "# TYPE outpost_{name} {kind}");
+            for (labels, value) in samples {
+                let _ = writeln!(out, "outpost_{name}{labels} {value}");
+            }
+        }
+        out
+    }
+}
+
+/// One series: name, type, help, and its samples as (labels, value).
+type Series<'a> = (&'a str, &'a str, &'a str, Vec<(&'a str, String)>);
+
+/// Keeps one event stream counted as open.
+#[derive(Debug)]
+pub struct StreamGuard(std::sync::Arc<Metrics>);
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        self.0.streams.fetch_sub(1, Ordering::Relaxed);
+    }
+}
