@@ -398,9 +398,9 @@ pub(crate) async fn comment(
     let NewComment { text, follow_up } = json(&body)?;
     let text = text.trim().to_owned();
     if text.is_empty() || text.chars().count() > MAX_COMMENT_CHARS {
-        return Err(AppError::Directory(DirectoryError::Invalid(format!(
+        return Err(AppError::Invalid(format!(
             "a comment has 1 to {MAX_COMMENT_CHARS} characters"
-        ))));
+        )));
     }
     visible(&state, &who, doc).await?;
     let comment = Comment {

@@ -93,6 +93,9 @@ pub enum AppError {
     BadJson(String),
     #[error("the query is not valid for this endpoint: {0}")]
     BadQuery(String),
+    /// Well-formed input a rule refuses (such as an empty comment).
+    #[error("{0}")]
+    Invalid(String),
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -135,7 +138,7 @@ impl IntoResponse for AppError {
             AppError::NotFound(_) | AppError::Directory(DirectoryError::NotFound(_)) => {
                 (StatusCode::NOT_FOUND, ErrorCode::NotFound)
             }
-            AppError::Directory(DirectoryError::Invalid(_)) => {
+            AppError::Invalid(_) | AppError::Directory(DirectoryError::Invalid(_)) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::Invalid)
             }
             AppError::Directory(DirectoryError::Conflict(_)) => {

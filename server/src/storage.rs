@@ -246,9 +246,9 @@ impl Storage {
     /// Returns how many accounts it wrote.
     pub fn rebuild_projections(&self) -> Result<usize, StorageError> {
         let txn = self.begin_write()?;
-        let count = {
+        let mut rows = Vec::new();
+        {
             let mut tables = WriteTables::open(&txn)?;
-            let mut count = 0;
             for doc in tables.documents()? {
                 let Some(document) = load(&tables.snapshots, &tables.chunks, doc)? else {
                     continue;
@@ -256,16 +256,16 @@ impl Storage {
                 let record = outpost_client::account::hydrate(&document, doc)
                     .map_err(|e| corrupt(doc, e))?;
                 let team = crate::access::owner_team(&tables, &record.owner)?;
-                tables.set_projection(doc, &Projection::of(&record, team))?;
-                count += 1;
+                let row = Projection::of(&record, team);
+                tables.set_projection(doc, &row)?;
+                rows.push((doc, row));
             }
             txn.open_table(SETTINGS)?
                 .insert("projection_layout", projection::LAYOUT)?;
-            count
-        };
+        }
         txn.commit()?;
-        let rows = Index::of(self.projections()?);
-        *self.rows.write().unwrap_or_else(|e| e.into_inner()) = rows;
+        let count = rows.len();
+        *self.rows.write().unwrap_or_else(|e| e.into_inner()) = Index::of(rows);
         Ok(count)
     }
 
@@ -291,13 +291,19 @@ impl Storage {
 
     /// Every document id the server holds.
     pub fn documents(&self) -> Result<Vec<DocId>, StorageError> {
-        let tables = self.read()?;
-        let mut ids = Vec::new();
-        for entry in tables.docs.iter()? {
-            ids.push(DocId::from_u128(entry?.0.value()));
-        }
-        Ok(ids)
+        document_ids(&self.read()?.docs)
     }
+}
+
+/// The id of every document in the `docs` table.
+fn document_ids(
+    docs: &impl ReadableTable<u128, &'static [u8]>,
+) -> Result<Vec<DocId>, StorageError> {
+    let mut ids = Vec::new();
+    for entry in docs.iter()? {
+        ids.push(DocId::from_u128(entry?.0.value()));
+    }
+    Ok(ids)
 }
 
 fn meta_from(doc: DocId, bytes: Option<&[u8]>) -> Result<DocMeta, StorageError> {
@@ -516,11 +522,7 @@ impl<'txn> WriteTables<'txn> {
 
     /// Every document id the store holds.
     pub fn documents(&self) -> Result<Vec<DocId>, StorageError> {
-        let mut ids = Vec::new();
-        for entry in self.docs.iter()? {
-            ids.push(DocId::from_u128(entry?.0.value()));
-        }
-        Ok(ids)
+        document_ids(&self.docs)
     }
 
     /// Replaces the projection row of `doc`.

@@ -424,10 +424,12 @@ impl WriterThread {
         if let (Some(before), Some(survivor)) = (&before, &after.merged_into) {
             // An edit to an account merged away (made offline before the device heard of the
             // merge): carry what it added over to the survivor.
-            if let Ok(survivor) = survivor.parse::<DocId>() {
+            if let Ok(survivor) = survivor.parse::<DocId>()
+                && let Ok(into) = self.record(tables, survivor)?
+            {
                 let next = at.next(survivor, commits[0].seq);
                 if let Applied::Committed(more) =
-                    self.carry_over(tables, &next, &after, Some(before))?
+                    self.carry_over(tables, &next, into, &after, Some(before))?
                 {
                     commits.extend(more);
                 }
@@ -555,7 +557,7 @@ impl WriterThread {
                 .shares
                 .insert((at.doc.as_u128(), merged.owner.as_str()), true)?;
         }
-        let mut commits = match self.carry_over(tables, at, &merged, None)? {
+        let mut commits = match self.carry_over(tables, at, survivor, &merged, None)? {
             Applied::Committed(commits) => commits,
             other => return Ok(other),
         };
@@ -572,20 +574,18 @@ impl WriterThread {
         Ok(Applied::Committed(commits))
     }
 
-    /// Adds to the survivor `at.doc` what `from` has and `since` had not (every entry of
-    /// every collection, custom fields, notes), unless the survivor has it already.
+    /// Adds to the survivor `at.doc` (as the writer holds it: `before`) what `from` has and
+    /// `since` had not (every entry of every collection, custom fields, notes), unless the
+    /// survivor has it already.
     fn carry_over(
         &mut self,
         tables: &mut WriteTables<'_>,
         at: &Commit<'_>,
+        before: AccountDoc,
         from: &AccountDoc,
         since: Option<&AccountDoc>,
     ) -> Result<Applied, StorageError> {
         let meta = tables.meta(at.doc)?;
-        let before = match self.record(tables, at.doc)? {
-            Ok(record) => record,
-            Err(reason) => return Ok(Applied::Rejected(reason)),
-        };
         let after = absorb(&before, from, since);
         if after == before {
             return Ok(Applied::Committed(Vec::new()));

@@ -170,6 +170,25 @@ impl TestServer {
         self.running().addr
     }
 
+    /// `GET path` with `device`'s token: the status and the body as JSON (`Null` if it is not).
+    pub async fn get_json(
+        &self,
+        device: &Device,
+        path: &str,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        let response = reqwest::Client::new()
+            .get(format!("{}{path}", self.url()))
+            .bearer_auth(device.token())
+            .send()
+            .await
+            .expect("the server answers");
+        let status = response.status();
+        (
+            status,
+            response.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+
     /// The server's store, read in process.
     pub fn storage(&self) -> &Storage {
         &self.running().storage
@@ -239,6 +258,16 @@ impl Device {
 
     pub async fn sync(&self) -> SyncReport {
         self.try_sync().await.expect("sync succeeds")
+    }
+
+    /// The token the device logged in with, for the JSON API.
+    pub fn token(&self) -> String {
+        let (_, token) = self
+            .store
+            .credentials()
+            .expect("read credentials")
+            .expect("the device logged in");
+        token
     }
 }
 

@@ -14,10 +14,6 @@ fn at(hour: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 9, hour, 0, 0).unwrap()
 }
 
-fn token(device: &Device) -> String {
-    device.store.credentials().unwrap().expect("logged in").1
-}
-
 /// One JSON API call with the device's token; the status and the JSON body (or null).
 async fn api(
     server: &TestServer,
@@ -28,7 +24,7 @@ async fn api(
 ) -> (u16, Value) {
     let mut request = reqwest::Client::new().request(method, format!("{}{path}", server.url()));
     if let Some(device) = device {
-        request = request.bearer_auth(token(device));
+        request = request.bearer_auth(device.token());
     }
     if let Some(body) = body {
         request = request.json(&body);

@@ -296,7 +296,7 @@ async fn a_managers_review_comment_shows_on_the_reps_device() {
     let id = ana.create("Granite Works", "ana", &[]).await;
     ana.check(&["sync"]).await;
     let mia = server.device_of("mia").await;
-    let token = mia.store.credentials().unwrap().unwrap().1;
+    let token = mia.token();
     let response = reqwest::Client::new()
         .post(format!("{}/v1/accounts/{id}/comments", server.url()))
         .bearer_auth(token)

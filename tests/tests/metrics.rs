@@ -59,7 +59,7 @@ async fn metrics_count_what_happened_and_health_answers() {
     let id = ana.store.create_account(&new, Utc::now()).unwrap();
     ana.sync().await;
     let shared = format!("{}/v1/accounts/{id}/shares", server.url());
-    let token = ana.store.credentials().unwrap().unwrap().1;
+    let token = ana.token();
     reqwest::Client::new()
         .post(shared)
         .bearer_auth(token)
@@ -76,7 +76,7 @@ async fn metrics_count_what_happened_and_health_answers() {
     ben.sync().await;
 
     // A device listening on the event stream counts as connected while it listens.
-    let token = ben.store.credentials().unwrap().unwrap().1;
+    let token = ben.token();
     let stream = reqwest::Client::new()
         .get(format!("{}/v1/events", server.url()))
         .bearer_auth(token)

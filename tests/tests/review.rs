@@ -10,15 +10,10 @@ use outpost_tests::{Device, TestServer};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-/// The device's token, for the JSON API.
-fn token(device: &Device) -> String {
-    device.store.credentials().unwrap().unwrap().1
-}
-
 async fn get(server: &TestServer, device: &Device, path: &str) -> (StatusCode, String) {
     let response = reqwest::Client::new()
         .get(format!("{}{path}", server.url()))
-        .bearer_auth(token(device))
+        .bearer_auth(device.token())
         .send()
         .await
         .unwrap();
@@ -26,9 +21,9 @@ async fn get(server: &TestServer, device: &Device, path: &str) -> (StatusCode, S
 }
 
 async fn view(server: &TestServer, device: &Device, path: &str) -> Value {
-    let (status, body) = get(server, device, path).await;
+    let (status, body) = server.get_json(device, path).await;
     assert_eq!(status, StatusCode::OK, "{path}: {body}");
-    serde_json::from_str(&body).unwrap()
+    body
 }
 
 async fn post(
@@ -39,7 +34,7 @@ async fn post(
 ) -> (StatusCode, String) {
     let response = reqwest::Client::new()
         .post(format!("{}{path}", server.url()))
-        .bearer_auth(token(device))
+        .bearer_auth(device.token())
         .json(&body)
         .send()
         .await

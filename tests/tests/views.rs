@@ -22,15 +22,9 @@ const STAGES: [(Stage, u8, u8); 4] = [
 ];
 
 async fn view(server: &TestServer, device: &Device, query: &str) -> (StatusCode, Value) {
-    let token = device.store.credentials().unwrap().unwrap().1;
-    let response = reqwest::Client::new()
-        .get(format!("{}/v1/views/pipeline{query}", server.url()))
-        .bearer_auth(token)
-        .send()
+    server
+        .get_json(device, &format!("/v1/views/pipeline{query}"))
         .await
-        .unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 /// `(rep, stage, currency) → (count, total, weighted)` straight from the documents the admin
@@ -315,15 +309,8 @@ async fn follow_up_discipline_and_the_overdue_list_match_the_documents() {
     }
     let (mia, admin) = (server.device_of("mia").await, server.device().await);
     admin.sync().await;
-    let token = mia.store.credentials().unwrap().unwrap().1;
-    let response = reqwest::Client::new()
-        .get(format!("{}/v1/views/follow-ups", server.url()))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let view: Value = response.json().await.unwrap();
+    let (status, view) = server.get_json(&mia, "/v1/views/follow-ups").await;
+    assert_eq!(status, 200);
     assert_eq!(
         follow_up_view(&view),
         brute_force_follow_ups(&admin, &["ana", "ben"], now),
@@ -343,15 +330,7 @@ async fn follow_up_discipline_and_the_overdue_list_match_the_documents() {
     assert_eq!(view["overdue_total"].as_u64(), Some(overdue.len() as u64));
 
     // A shorter list keeps the most overdue first and still counts them all.
-    let limited: Value = reqwest::Client::new()
-        .get(format!("{}/v1/views/follow-ups?limit=1", server.url()))
-        .bearer_auth(mia.store.credentials().unwrap().unwrap().1)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, limited) = server.get_json(&mia, "/v1/views/follow-ups?limit=1").await;
     assert_eq!(limited["overdue"].as_array().unwrap().len(), 1);
     assert_eq!(limited["overdue"][0], overdue[0]);
     assert_eq!(limited["overdue_total"], view["overdue_total"]);
