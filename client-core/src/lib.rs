@@ -12,6 +12,7 @@
 //! - [`csv_io`]: CSV template, import (mapping, checks, dry run) and export.
 //! - [`duplicates`]: normalised names and contact keys for duplicate warnings.
 //! - [`store`]: the redb store of documents, unsynced set, checkpoint and synced heads.
+//! - `cache`: the documents the store worked on last, kept loaded (committed state only).
 //! - [`sync`]: the sans-IO sync engine: builds requests, applies replies, decides when done.
 //! - [`http`]: the thin reqwest driver that runs the engine and follows the live stream.
 //! - [`error`]: one error enum per operation family.
@@ -19,6 +20,7 @@
 //! The `outpost` binary (`src/bin/outpost/`) is the rep's command line over this library.
 
 pub mod account;
+pub(crate) mod cache;
 pub mod code;
 pub mod conflicts;
 pub mod csv_io;

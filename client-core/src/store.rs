@@ -19,6 +19,7 @@ use redb::{Database, MultimapTableDefinition, ReadableDatabase, ReadableTable, T
 use serde::{Deserialize, Serialize};
 
 use crate::account::{self, Account, AccountEdit, AccountSummary, EditContext, NewAccount};
+use crate::cache::DocCache;
 use crate::error::{EditError, LookupError, StoreError, SyncError};
 use crate::model::{self, AccountDoc};
 use crate::rules::{self, invalid};
@@ -113,6 +114,7 @@ pub struct RejectedEdit {
 pub struct Store {
     db: Database,
     device: DeviceId,
+    cache: DocCache,
 }
 
 fn corrupt(doc: DocId, reason: impl ToString) -> StoreError {
@@ -363,7 +365,11 @@ impl Store {
         DocTables::open(&txn)?;
         txn.open_table(REJECTED)?;
         txn.commit()?;
-        Ok(Store { db, device })
+        Ok(Store {
+            db,
+            device,
+            cache: DocCache::new(),
+        })
     }
 
     /// This device's identity, which is also the automerge actor its edits are written as.
@@ -465,17 +471,21 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), EditError> {
         let not_conflicted = || invalid(path, "is not a conflicted field of this account");
-        let doc = self.load(id)?.ok_or(EditError::NotFound(id))?;
-        let (obj, key) = conflicts::locate(&doc, path).ok_or_else(not_conflicted)?;
-        let value = conflicts::nth_value(&doc, &obj, &key, choice).ok_or_else(|| {
-            invalid(
-                path,
-                format!("has no value number {choice} (0 is the one shown)"),
-            )
-        })?;
-        if !conflicts::find(&doc).iter().any(|c| c.path == path) {
-            return Err(not_conflicted().into());
-        }
+        let (obj, key, value) = self
+            .read(id, |doc| {
+                let (obj, key) = conflicts::locate(doc, path).ok_or_else(not_conflicted)?;
+                let value = conflicts::nth_value(doc, &obj, &key, choice).ok_or_else(|| {
+                    invalid(
+                        path,
+                        format!("has no value number {choice} (0 is the one shown)"),
+                    )
+                })?;
+                if !conflicts::find(doc).iter().any(|c| c.path == path) {
+                    return Err(not_conflicted());
+                }
+                Ok((obj, key, value))
+            })?
+            .ok_or(EditError::NotFound(id))??;
         self.write(id, false, now, |tx, _| {
             tx.put(&obj, key.as_str(), value)
                 .map_err(|e| corrupt(id, e))?;
@@ -493,16 +503,19 @@ impl Store {
             &mut EditContext<'_>,
         ) -> Result<(T, AccountDoc), EditError>,
     ) -> Result<T, EditError> {
+        let _writing = self.cache.writing();
         let txn = self.db.begin_write().map_err(StoreError::from)?;
-        let result = self.write_in(&txn, id, create, now, edit)?;
+        let (result, doc) = self.write_in(&txn, id, create, now, edit)?;
         txn.commit().map_err(StoreError::from)?;
+        self.cache.put([(id, doc)]);
         Ok(result)
     }
 
     /// One document's edit inside an open write transaction. `edit` returns its result and the
     /// typed account it wrote, which the summary row is made from. On error the automerge
     /// transaction is dropped (rolled back) and the caller drops the redb one: nothing is
-    /// written.
+    /// written. Returns the edited document too, for the caller to put in the cache once the
+    /// transaction committed.
     fn write_in<T>(
         &self,
         txn: &redb::WriteTransaction,
@@ -513,9 +526,9 @@ impl Store {
             &mut Transaction<'_>,
             &mut EditContext<'_>,
         ) -> Result<(T, AccountDoc), EditError>,
-    ) -> Result<T, EditError> {
+    ) -> Result<(T, Automerge), EditError> {
         let mut tables = DocTables::open(txn)?;
-        let loaded = load(&tables.snapshots, &tables.chunks, id, &self.actor())?;
+        let loaded = self.take(&tables, id)?;
         let mut doc = match (loaded, create) {
             (Some(doc), false) => doc,
             (None, true) => Automerge::new().with_actor(self.actor()),
@@ -549,7 +562,7 @@ impl Store {
             tables.append(id, &doc, &before, &mut state)?;
             tables.finish(id, &doc, &record, &state)?;
         }
-        Ok(result)
+        Ok((result, doc))
     }
 
     /// Creates many accounts, `batch` per durable transaction, reporting progress after each
@@ -563,42 +576,72 @@ impl Store {
     ) -> Result<Vec<DocId>, EditError> {
         let mut ids = Vec::with_capacity(accounts.len());
         for chunk in accounts.chunks(batch.max(1)) {
+            let _writing = self.cache.writing();
             let txn = self.db.begin_write().map_err(StoreError::from)?;
+            let mut written = Vec::with_capacity(chunk.len());
             for new in chunk {
                 let id = DocId::from_u128(rand::random());
-                self.write_in(&txn, id, true, now, |tx, ctx| create_doc(tx, id, new, ctx))?;
+                let ((), doc) =
+                    self.write_in(&txn, id, true, now, |tx, ctx| create_doc(tx, id, new, ctx))?;
+                written.push((id, doc));
                 ids.push(id);
             }
             txn.commit().map_err(StoreError::from)?;
+            self.cache.put(written);
             progress(ids.len());
         }
         Ok(ids)
     }
 
-    fn load(&self, id: DocId) -> Result<Option<Automerge>, StoreError> {
-        let txn = self.db.begin_read()?;
-        load(
+    /// A write's document: the committed one from the cache, else from `tables`. It stays out
+    /// of the cache until the write commits and puts it back.
+    fn take(&self, tables: &DocTables<'_>, id: DocId) -> Result<Option<Automerge>, StoreError> {
+        match self.cache.take(id) {
+            Some(doc) => Ok(Some(doc)),
+            None => load(&tables.snapshots, &tables.chunks, id, &self.actor()),
+        }
+    }
+
+    /// Runs `read` on the committed document: the cached one, else one loaded in `txn`.
+    fn read_in<R>(
+        &self,
+        txn: &redb::ReadTransaction,
+        id: DocId,
+        read: impl FnOnce(&Automerge) -> R,
+    ) -> Result<Option<R>, StoreError> {
+        let read = match self.cache.read(id, read) {
+            Ok(result) => return Ok(Some(result)),
+            Err(read) => read,
+        };
+        let loaded = load(
             &txn.open_table(SNAPSHOTS)?,
             &txn.open_table(CHUNKS)?,
             id,
             &self.actor(),
-        )
+        )?;
+        Ok(loaded.map(|doc| read(&doc)))
+    }
+
+    /// Runs `read` on the committed document, if the store has it.
+    fn read<R>(
+        &self,
+        id: DocId,
+        read: impl FnOnce(&Automerge) -> R,
+    ) -> Result<Option<R>, StoreError> {
+        self.read_in(&self.db.begin_read()?, id, read)
     }
 
     /// The merged account, with any concurrently set fields listed as conflicts.
     pub fn account(&self, id: DocId) -> Result<Account, LookupError> {
-        let doc = self
-            .load(id)?
-            .ok_or_else(|| LookupError::NotFound(id.to_string()))?;
-        Ok(account::read(&doc, id).map_err(StoreError::from)?)
+        self.read(id, |doc| account::read(doc, id))?
+            .ok_or_else(|| LookupError::NotFound(id.to_string()))?
+            .map_err(|e| StoreError::from(e).into())
     }
 
     /// The document's current heads, for comparing replicas.
     pub fn heads(&self, id: DocId) -> Result<Vec<Head>, LookupError> {
-        let doc = self
-            .load(id)?
-            .ok_or_else(|| LookupError::NotFound(id.to_string()))?;
-        Ok(to_heads(&doc.get_heads()))
+        self.read(id, |doc| to_heads(&doc.get_heads()))?
+            .ok_or_else(|| LookupError::NotFound(id.to_string()))
     }
 
     /// Every account, from the summary rows (no document is loaded).
@@ -721,7 +764,6 @@ impl Store {
         budget: usize,
     ) -> Result<(Vec<DocPush>, bool), StoreError> {
         let txn = self.db.begin_read()?;
-        let (snapshots, chunks) = (txn.open_table(SNAPSHOTS)?, txn.open_table(CHUNKS)?);
         let states = txn.open_table(DOC_STATE)?;
         let mut pushes = Vec::new();
         let mut used = 0;
@@ -730,19 +772,20 @@ impl Store {
             if skip.contains(&id) {
                 continue;
             }
-            let Some(doc) = load(&snapshots, &chunks, id, &self.actor())? else {
-                continue;
-            };
             let state: DocState = match states.get(id.as_u128())? {
                 Some(bytes) => decode(id, bytes.value())?,
                 None => DocState::default(),
             };
             // Compressed where automerge finds it worthwhile: fewer bytes on the wire.
-            let changes: Vec<Vec<u8>> = doc
-                .get_changes(&state.known_synced_heads(&doc))
-                .into_iter()
-                .map(|mut c| c.bytes().into_owned())
-                .collect();
+            let unsynced = |doc: &Automerge| -> Vec<Vec<u8>> {
+                doc.get_changes(&state.known_synced_heads(doc))
+                    .into_iter()
+                    .map(|mut c| c.bytes().into_owned())
+                    .collect()
+            };
+            let Some(changes) = self.read_in(&txn, id, unsynced)? else {
+                continue;
+            };
             let size: usize = changes.iter().map(Vec::len).sum();
             if used + size > budget && !pushes.is_empty() {
                 return Ok((pushes, false));
@@ -763,7 +806,9 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Applied, SyncError> {
         let mut applied = Applied::default();
+        let _writing = self.cache.writing();
         let txn = self.db.begin_write().map_err(StoreError::from)?;
+        let mut written = Vec::new();
         {
             let mut tables = DocTables::open(&txn)?;
             let mut rejected_table = txn.open_table(REJECTED).map_err(StoreError::from)?;
@@ -794,7 +839,8 @@ impl Store {
             for update in &reply.updates {
                 let id = update.doc;
                 if let Some(reason) = rejected.get(&id) {
-                    let local = load(&tables.snapshots, &tables.chunks, id, &self.actor())?;
+                    // Taken out of the cache: the refused changes are replaced below.
+                    let local = self.take(&tables, id)?;
                     if let Some(local) = local {
                         let state = tables.state(id)?;
                         let edit = refused_edit(&local, id, &state, reason, now, next_rejected);
@@ -810,14 +856,19 @@ impl Store {
                         if tables.is_unsynced(id)? && !settled.contains(&id) {
                             continue;
                         }
+                        self.cache.take(id);
                         tables.remove(id)?;
                         applied.dropped.push(id);
                         continue;
                     }
-                    UpdateAction::Replace => tables.remove(id)?,
+                    UpdateAction::Replace => {
+                        self.cache.take(id);
+                        tables.remove(id)?;
+                    }
                     UpdateAction::Merge => {}
                 }
-                let mut doc = load(&tables.snapshots, &tables.chunks, id, &self.actor())?
+                let mut doc = self
+                    .take(&tables, id)?
                     .unwrap_or_else(|| Automerge::new().with_actor(self.actor()));
                 let before = doc.get_heads();
                 merge_update(&mut doc, update)
@@ -833,6 +884,7 @@ impl Store {
                 }
                 let record = account::hydrate(&doc, id).map_err(StoreError::from)?;
                 tables.finish(id, &doc, &record, &state)?;
+                written.push((id, doc));
             }
             let mut meta = txn.open_table(META).map_err(StoreError::from)?;
             let checkpoint = reply.checkpoint.0.to_le_bytes();
@@ -843,6 +895,7 @@ impl Store {
                 .map_err(StoreError::from)?;
         }
         txn.commit().map_err(StoreError::from)?;
+        self.cache.put(written);
         Ok(applied)
     }
 }
