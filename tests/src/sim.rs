@@ -182,6 +182,13 @@ impl fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
+/// The command that replays one seed with the `soak` binary.
+pub fn replay_command(seed: u64, steps: usize) -> String {
+    format!(
+        "cargo run --release -p outpost-tests --bin soak -- --start {seed} --seeds 1 --steps {steps}"
+    )
+}
+
 /// Runs the simulation of `seed`: `config.steps` steps with faults, then healing and the
 /// checks of the invariants.
 pub fn run(seed: u64, config: &Config) -> Result<Outcome, Failure> {
@@ -202,6 +209,21 @@ pub fn run(seed: u64, config: &Config) -> Result<Outcome, Failure> {
             last_steps: trace.split_off(from),
         }
     })
+}
+
+/// A temp dir for one run's redb files: in memory (`/dev/shm`) where there is one, since a
+/// run commits thousands of times and nothing in it needs the disk to keep what it wrote (a
+/// simulated restart closes and reopens files; it does not lose the page cache).
+fn scratch_dir() -> std::io::Result<TempDir> {
+    let shm = Path::new("/dev/shm");
+    let parent = if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
+    tempfile::Builder::new()
+        .prefix("outpost-sim-")
+        .tempdir_in(parent)
 }
 
 /// The directory every run starts from (team, manager, reps), as redb file bytes.
@@ -335,7 +357,7 @@ impl<'t> Sim<'t> {
         sabotage: Option<Sabotage>,
         trace: &'t mut Vec<String>,
     ) -> anyhow::Result<Sim<'t>> {
-        let dir = TempDir::new()?;
+        let dir = scratch_dir()?;
         std::fs::write(dir.path().join("server.redb"), directory())?;
         let server = Server::open(&dir.path().join("server.redb"))?;
         if sabotage.is_some() {

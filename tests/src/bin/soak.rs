@@ -39,10 +39,7 @@ fn main() -> ExitCode {
             Ok(outcome) => totals.add(&outcome.stats),
             Err(failure) => {
                 eprintln!("{failure}");
-                eprintln!(
-                    "replay: cargo run --release -p outpost-tests --bin soak -- --start {seed} --seeds 1 --steps {}",
-                    args.steps
-                );
+                eprintln!("replay: {}", sim::replay_command(seed, args.steps));
                 return ExitCode::FAILURE;
             }
         }
