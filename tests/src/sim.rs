@@ -49,6 +49,7 @@
 //!
 //! [`Config::sabotage`] breaks the server on purpose, to show that the checks can fail.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -311,11 +312,14 @@ struct Device {
     created: usize,
 }
 
+/// The changes a reply acknowledges, per document.
+type Acknowledged = Vec<(DocId, Vec<ChangeHash>)>;
+
 #[derive(Clone)]
 enum Payload {
     Request(Vec<u8>),
     /// A reply and the changes it acknowledges, per document.
-    Reply(Vec<u8>, Vec<(DocId, Vec<ChangeHash>)>),
+    Reply(Vec<u8>, Acknowledged),
 }
 
 #[derive(Clone)]
@@ -640,7 +644,7 @@ impl<'t> Sim<'t> {
         Ok(())
     }
 
-    fn acknowledge(&mut self, acknowledged: Vec<(DocId, Vec<ChangeHash>)>) {
+    fn acknowledge(&mut self, acknowledged: Acknowledged) {
         for (doc, changes) in acknowledged {
             self.acknowledged.entry(doc).or_default().extend(changes);
         }
@@ -648,11 +652,7 @@ impl<'t> Sim<'t> {
 
     /// The server's exchange for one request body from `device`: the reply body and the
     /// changes it acknowledges.
-    fn serve(
-        &mut self,
-        device: usize,
-        body: &[u8],
-    ) -> anyhow::Result<(Vec<u8>, Vec<(DocId, Vec<ChangeHash>)>)> {
+    fn serve(&mut self, device: usize, body: &[u8]) -> anyhow::Result<(Vec<u8>, Acknowledged)> {
         let request: SyncRequest = outpost_protocol::decode(body)?;
         let mut pushed = BTreeMap::new();
         for push in &request.pushes {
@@ -839,8 +839,8 @@ impl<'t> Sim<'t> {
         }
         let mut documents = BTreeMap::new();
         for edit in &self.edits {
-            if !documents.contains_key(&edit.doc) {
-                documents.insert(edit.doc, storage.document(edit.doc)?);
+            if let Entry::Vacant(entry) = documents.entry(edit.doc) {
+                entry.insert(storage.document(edit.doc)?);
             }
             let stored = holds(documents[&edit.doc].as_ref(), &edit.change);
             let was_refused = refused.contains(&(edit.device, edit.change));

@@ -33,7 +33,7 @@ fn main() -> ExitCode {
     };
     let started = Instant::now();
     let mut totals = sim::Stats::default();
-    let every = (args.seeds / 20).max(1);
+    let mut reported = Instant::now();
     for (done, seed) in (args.start..args.start.saturating_add(args.seeds)).enumerate() {
         match sim::run(seed, &config) {
             Ok(outcome) => totals.add(&outcome.stats),
@@ -44,7 +44,8 @@ fn main() -> ExitCode {
             }
         }
         let done = done as u64 + 1;
-        if done % every == 0 || done == args.seeds {
+        if reported.elapsed().as_secs() >= 10 || done == args.seeds {
+            reported = Instant::now();
             eprintln!(
                 "{done}/{} seeds passed ({:.1} s)",
                 args.seeds,
