@@ -2,7 +2,7 @@
 //! the first failure, printing the seed and the command that replays it.
 //!
 //! ```sh
-//! cargo run --release -p outpost-tests --bin soak -- --seeds 10000 [--start S] [--steps M]
+//! cargo run --release -p outpost-tests --bin soak -- --seeds N [--start S] [--steps M]
 //! ```
 
 use std::process::ExitCode;
@@ -15,7 +15,7 @@ use outpost_tests::sim::{self, Config};
 #[command(about = "Runs the deterministic sync simulation over many seeds")]
 struct Args {
     /// How many seeds to run.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long)]
     seeds: u64,
     /// The first seed.
     #[arg(long, default_value_t = 0)]
