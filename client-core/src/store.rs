@@ -8,6 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::Mutex;
 
 use automerge::transaction::{CommitOptions, Transactable, Transaction};
 use automerge::{ActorId, Automerge, Change, ChangeHash, LoadOptions, OnPartialLoad, ReadDoc};
@@ -15,6 +16,9 @@ use chrono::{DateTime, Utc};
 use outpost_protocol::{
     DeviceId, DocId, DocPush, DocUpdate, Head, PushOutcome, Seq, SyncReply, UpdateAction,
 };
+use rand::distr::{Distribution, StandardUniform};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
 use redb::{Database, MultimapTableDefinition, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
@@ -115,6 +119,9 @@ pub struct Store {
     db: Database,
     device: DeviceId,
     cache: DocCache,
+    /// Where new ids come from: the thread's random generator, or a seeded one
+    /// ([`Store::open_seeded`]) so that a simulated run replays exactly.
+    seeded: Option<Mutex<StdRng>>,
 }
 
 fn corrupt(doc: DocId, reason: impl ToString) -> StoreError {
@@ -315,19 +322,47 @@ where
     Ok(found.then(|| doc.with_actor(actor.clone())))
 }
 
+/// A random number from `seeded`, or from the thread's generator.
+fn random<T>(seeded: Option<&Mutex<StdRng>>) -> T
+where
+    StandardUniform: Distribution<T>,
+{
+    match seeded {
+        Some(rng) => rng.lock().expect("id generator").random(),
+        None => rand::random(),
+    }
+}
+
 impl Store {
     /// Opens the store at `path`, creating it (and this device's identity) if it is new.
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
-        Store::init(Database::create(path)?)
+        Store::init(Database::create(path)?, None)
+    }
+
+    /// Opens the store at `path` like [`Self::open`], but draws every id it makes (the device
+    /// id of a new store, account and entry ids) from a generator seeded with `seed`, so a
+    /// run that makes the same edits makes the same changes. For simulations and tests: ids
+    /// of different seeds may collide.
+    pub fn open_seeded(path: impl AsRef<Path>, seed: u64) -> Result<Store, StoreError> {
+        let seeded = Mutex::new(StdRng::seed_from_u64(seed));
+        Store::init(Database::create(path)?, Some(seeded))
     }
 
     /// A store that lives in memory only, for tests and tools.
     pub fn in_memory() -> Result<Store, StoreError> {
         let backend = redb::backends::InMemoryBackend::new();
-        Store::init(Database::builder().create_with_backend(backend)?)
+        Store::init(Database::builder().create_with_backend(backend)?, None)
     }
 
-    fn init(db: Database) -> Result<Store, StoreError> {
+    /// A new random number, from the seeded generator if there is one.
+    fn random<T>(&self) -> T
+    where
+        StandardUniform: Distribution<T>,
+    {
+        random(self.seeded.as_ref())
+    }
+
+    fn init(db: Database, seeded: Option<Mutex<StdRng>>) -> Result<Store, StoreError> {
         let txn = db.begin_write()?;
         let device = {
             let mut meta = txn.open_table(META)?;
@@ -339,7 +374,7 @@ impl Store {
                     DeviceId::from_u128(u128::from_be_bytes(raw))
                 }
                 None => {
-                    let device = DeviceId::from_u128(rand::random::<u128>() | 1);
+                    let device = DeviceId::from_u128(random::<u128>(seeded.as_ref()) | 1);
                     meta.insert(DEVICE_KEY, device.to_bytes().as_slice())?;
                     device
                 }
@@ -369,6 +404,7 @@ impl Store {
             db,
             device,
             cache: DocCache::new(),
+            seeded,
         })
     }
 
@@ -399,7 +435,7 @@ impl Store {
         new: &NewAccount,
         now: DateTime<Utc>,
     ) -> Result<DocId, EditError> {
-        let id = DocId::from_u128(rand::random());
+        let id = DocId::from_u128(self.random());
         self.write(id, true, now, |tx, ctx| create_doc(tx, id, new, ctx))?;
         Ok(id)
     }
@@ -539,7 +575,7 @@ impl Store {
         if !create {
             model::upgrade(&mut doc).map_err(|e| corrupt(id, e))?;
         }
-        let mut new_id = || format!("{:016x}", rand::random::<u64>());
+        let mut new_id = || format!("{:016x}", self.random::<u64>());
         // A new account takes the next number of this device's readable codes, in the same
         // transaction, so no number is ever handed out twice.
         let code_seq = if create {
@@ -580,7 +616,7 @@ impl Store {
             let txn = self.db.begin_write().map_err(StoreError::from)?;
             let mut written = Vec::with_capacity(chunk.len());
             for new in chunk {
-                let id = DocId::from_u128(rand::random());
+                let id = DocId::from_u128(self.random());
                 let ((), doc) =
                     self.write_in(&txn, id, true, now, |tx, ctx| create_doc(tx, id, new, ctx))?;
                 written.push((id, doc));

@@ -16,16 +16,15 @@ use axum::routing::{delete, get, post, put};
 use chrono::Utc;
 use futures_util::{Stream, StreamExt};
 use outpost_protocol::{
-    CONTENT_TYPE, DecodeError, DeviceId, DocId, ErrorCode, ErrorReply, MAX_MESSAGE_BYTES,
-    PushOutcome, SyncReply, SyncRequest,
+    CONTENT_TYPE, DecodeError, DeviceId, ErrorCode, ErrorReply, MAX_MESSAGE_BYTES, SyncRequest,
 };
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use crate::access::{reader_scopes, sees};
 use crate::auth::Caller;
-use crate::catchup::{REPLY_BUDGET, Reader, catch_up};
 use crate::directory::DirectoryError;
+use crate::exchange::exchange;
 use crate::storage::StorageError;
 use crate::writer::WriteError;
 use crate::{AppState, api, dashboard, views};
@@ -221,62 +220,26 @@ async fn sync(
             }
         })?;
     let request: SyncRequest = outpost_protocol::decode(&bytes)?;
-    let SyncRequest {
-        device,
-        checkpoint,
-        pushes,
-    } = request;
-    if device != who.device {
-        return Err(AppError::WrongDevice {
-            claimed: device,
-            caller: who.device,
-        });
-    }
-    let reader = Reader {
-        device,
-        scopes: reader_scopes(&who),
-    };
-    let login = who.login.clone();
-    let pushed = if pushes.is_empty() {
-        Vec::new()
-    } else {
-        state
-            .writer
-            .push(who, pushes, Utc::now().timestamp_millis())
-            .await?
-    };
-    let pushed_docs: Vec<(DocId, bool)> = pushed
-        .iter()
-        .map(|p| (p.doc, matches!(p.outcome, PushOutcome::Rejected { .. })))
-        .collect();
-    let storage = state.storage.clone();
-    let catch = tokio::task::spawn_blocking(move || {
-        catch_up(
-            &storage.read()?,
-            &reader,
-            checkpoint,
-            &pushed_docs,
-            REPLY_BUDGET,
-        )
-    })
-    .await??;
+    let (device, login) = (who.device, who.login.clone());
+    let reply = exchange(
+        &state.storage,
+        &state.writer,
+        who,
+        request,
+        Utc::now().timestamp_millis(),
+    )
+    .await?;
     tracing::debug!(
         %device,
-        pushed = pushed.len(),
-        updates = catch.updates.len(),
-        checkpoint = catch.checkpoint.0,
+        pushed = reply.pushed.len(),
+        updates = reply.updates.len(),
+        checkpoint = reply.checkpoint.0,
         "sync"
     );
-    if !catch.more {
+    if !reply.more {
         // The device is up to date as of now: the freshness the team views show.
         state.syncs.record(device, &login, Utc::now());
     }
-    let reply = SyncReply {
-        checkpoint: catch.checkpoint,
-        more: catch.more,
-        pushed,
-        updates: catch.updates,
-    };
     state
         .metrics
         .synced(started.elapsed(), reply.pushed.iter().map(|p| &p.outcome));

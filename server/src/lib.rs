@@ -12,6 +12,7 @@
 //!   also handovers and shares.
 //! - [`catchup`]: builds the part of a reply that brings a device up to the feed's head,
 //!   within the scopes it reads.
+//! - [`exchange`]: one sync exchange without HTTP: the pushes committed, then the catch-up.
 //! - [`auth`]: the [`auth::Caller`] extractor (device token → user) and the login limiter.
 //! - [`http`]: axum routes, the sync handler, the live stream and errors.
 //! - [`api`]: the JSON API: login, admin, handover, shares, history.
@@ -31,6 +32,7 @@ pub mod auth;
 pub mod catchup;
 pub(crate) mod dashboard;
 pub mod directory;
+pub mod exchange;
 pub mod freshness;
 pub mod http;
 pub mod index;

@@ -8,6 +8,8 @@
 //! - [`CutProxy`]: a loopback TCP proxy that cuts each reply after a set number of bytes.
 //! - [`ServerProcess`]: the real `outpost-server serve` binary as a child process.
 //! - [`binary`]: builds and finds a workspace binary for tests that run it.
+//! - [`sim`]: the deterministic simulation (devices, server logic and a faulty network in one
+//!   process, driven by a seed), run by `tests/simulation.rs` and the `soak` binary.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
@@ -24,6 +26,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+pub mod sim;
 
 /// A running server and the directory its database lives in.
 #[derive(Debug)]
