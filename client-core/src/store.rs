@@ -14,7 +14,8 @@ use automerge::transaction::{CommitOptions, Transactable, Transaction};
 use automerge::{ActorId, Automerge, Change, ChangeHash, LoadOptions, OnPartialLoad, ReadDoc};
 use chrono::{DateTime, Utc};
 use outpost_protocol::{
-    DeviceId, DocId, DocPush, DocUpdate, Head, PushOutcome, Seq, SyncReply, UpdateAction,
+    DeviceId, DocId, DocPush, DocUpdate, Head, MAX_PUSHES, PushOutcome, Seq, SyncReply,
+    UpdateAction,
 };
 use rand::distr::{Distribution, StandardUniform};
 use rand::rngs::StdRng;
@@ -792,7 +793,8 @@ impl Store {
         })
     }
 
-    /// The unsynced changes of each unsynced document, skipping `skip`, until `budget` bytes.
+    /// The unsynced changes of each unsynced document, skipping `skip`, until `budget` bytes
+    /// or [`MAX_PUSHES`] documents.
     /// Returns the pushes and whether every unsynced document fit.
     pub(crate) fn pending_pushes(
         &self,
@@ -823,7 +825,8 @@ impl Store {
                 continue;
             };
             let size: usize = changes.iter().map(Vec::len).sum();
-            if used + size > budget && !pushes.is_empty() {
+            let full = used + size > budget || pushes.len() == MAX_PUSHES;
+            if full && !pushes.is_empty() {
                 return Ok((pushes, false));
             }
             used += size;

@@ -19,7 +19,9 @@ pub mod sync;
 pub use envelope::{DecodeError, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, decode, encode};
 pub use error::{ErrorCode, ErrorReply};
 pub use ids::{DeviceId, DocId, Head, ParseIdError, Seq};
-pub use sync::{DocPush, DocUpdate, PushOutcome, PushResult, SyncReply, SyncRequest, UpdateAction};
+pub use sync::{
+    DocPush, DocUpdate, MAX_PUSHES, PushOutcome, PushResult, SyncReply, SyncRequest, UpdateAction,
+};
 
 /// The media type of an enveloped protocol message.
 pub const CONTENT_TYPE: &str = "application/x-outpost";

@@ -8,6 +8,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Documents a device pushes in one request at most (the rest follow in the next round
+/// trip); a server takes at least this many unless its operator lowered its limit.
+pub const MAX_PUSHES: usize = 1_000;
+
 use crate::ids::{DeviceId, DocId, Head, Seq};
 
 /// A device's half of one sync round trip.

@@ -251,6 +251,7 @@ mod tests {
     use tokio::sync::broadcast;
 
     use super::*;
+    use crate::Config;
     use crate::directory::Principal;
     use crate::storage::Storage;
     use crate::writer::Writer;
@@ -275,8 +276,14 @@ mod tests {
     async fn paged_catch_up_covers_the_feed_exactly_once() {
         let storage = Arc::new(Storage::in_memory().unwrap());
         let (events, _) = broadcast::channel(16);
-        let (writer, _thread) =
-            Writer::spawn(storage.clone(), NonZeroUsize::new(2).unwrap(), events);
+        let (writer, _thread) = Writer::spawn(
+            storage.clone(),
+            &Config {
+                cache_docs: NonZeroUsize::new(2).unwrap(),
+                ..Config::default()
+            },
+            events,
+        );
         storage
             .add_user(&NewUser {
                 login: "root".into(),

@@ -15,9 +15,7 @@ use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{delete, get, post, put};
 use chrono::Utc;
 use futures_util::{Stream, StreamExt};
-use outpost_protocol::{
-    CONTENT_TYPE, DecodeError, DeviceId, ErrorCode, ErrorReply, MAX_MESSAGE_BYTES, SyncRequest,
-};
+use outpost_protocol::{CONTENT_TYPE, DecodeError, DeviceId, ErrorCode, ErrorReply, SyncRequest};
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
@@ -80,8 +78,10 @@ pub fn router(state: AppState) -> Router {
 pub enum AppError {
     #[error(transparent)]
     Decode(#[from] DecodeError),
-    #[error("request body is larger than {MAX_MESSAGE_BYTES} bytes")]
-    BodyTooLarge,
+    #[error("request body is larger than {0} bytes, this server's limit")]
+    BodyTooLarge(usize),
+    #[error("the request pushes {count} accounts; this server takes at most {limit} per request")]
+    TooManyDocuments { count: usize, limit: usize },
     #[error("request body could not be read: {0}")]
     BodyUnreadable(String),
     #[error("the request carries no device token (Authorization: Bearer TOKEN); log in first")]
@@ -114,7 +114,9 @@ pub enum AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let (status, code) = match &self {
-            AppError::Decode(DecodeError::TooLarge { .. }) | AppError::BodyTooLarge => {
+            AppError::Decode(DecodeError::TooLarge { .. })
+            | AppError::BodyTooLarge(_)
+            | AppError::TooManyDocuments { .. } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::TooLarge)
             }
             AppError::Decode(DecodeError::UnsupportedVersion { .. }) => {
@@ -208,18 +210,25 @@ async fn sync(
     body: Body,
 ) -> Result<Response, AppError> {
     let started = Instant::now();
-    let bytes = axum::body::to_bytes(body, MAX_MESSAGE_BYTES)
+    let limits = &state.limits;
+    let bytes = axum::body::to_bytes(body, limits.request_bytes)
         .await
         .map_err(|e| {
             let too_large = std::error::Error::source(&e)
                 .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
             if too_large {
-                AppError::BodyTooLarge
+                AppError::BodyTooLarge(limits.request_bytes)
             } else {
                 AppError::BodyUnreadable(e.to_string())
             }
         })?;
     let request: SyncRequest = outpost_protocol::decode(&bytes)?;
+    if request.pushes.len() > limits.docs_per_request {
+        return Err(AppError::TooManyDocuments {
+            count: request.pushes.len(),
+            limit: limits.docs_per_request,
+        });
+    }
     let (device, login) = (who.device, who.login.clone());
     let reply = exchange(
         &state.storage,

@@ -20,6 +20,7 @@
 //! - [`projection`]: per-account summary rows, written with each commit, for team views.
 //! - [`index`]: the projection rows in memory, laid out for the views' scans.
 //! - [`views`]: the team views over the projection rows.
+//! - [`limits`]: bounds on what a sync request may carry (configurable).
 //! - [`metrics`]: counters and gauges for `GET /metrics` (Prometheus text format).
 //! - [`tls`]: rustls termination (PEM certificate and key) as an axum listener.
 //!
@@ -36,6 +37,7 @@ pub mod exchange;
 pub mod freshness;
 pub mod http;
 pub mod index;
+pub mod limits;
 pub mod metrics;
 pub mod projection;
 pub mod storage;
@@ -59,12 +61,15 @@ pub use writer::{WriteError, Writer};
 pub struct Config {
     /// Documents the writer keeps loaded; the rest are read from storage on demand.
     pub cache_docs: NonZeroUsize,
+    /// What one sync request may carry.
+    pub limits: limits::Limits,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             cache_docs: NonZeroUsize::new(1024).expect("non-zero"),
+            limits: limits::Limits::default(),
         }
     }
 }
@@ -80,6 +85,7 @@ pub struct AppState {
     syncs: Arc<freshness::SyncTimes>,
     metrics: Arc<metrics::Metrics>,
     cache_docs: usize,
+    limits: limits::Limits,
 }
 
 /// A server over one store, ready to serve.
@@ -95,8 +101,7 @@ impl Server {
     pub fn new(storage: Storage, config: &Config) -> Server {
         let storage = Arc::new(storage);
         let (events, _) = broadcast::channel(1024);
-        let (writer, writer_thread) =
-            Writer::spawn(storage.clone(), config.cache_docs, events.clone());
+        let (writer, writer_thread) = Writer::spawn(storage.clone(), config, events.clone());
         let (stopping, shutdown) = watch::channel(false);
         Server {
             state: AppState {
@@ -108,6 +113,7 @@ impl Server {
                 syncs: Arc::default(),
                 metrics: Arc::default(),
                 cache_docs: config.cache_docs.get(),
+                limits: config.limits.clone(),
             },
             writer_thread,
             stopping,

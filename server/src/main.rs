@@ -9,7 +9,8 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use outpost_protocol::api::{NewUser, Role};
-use outpost_protocol::{DeviceId, DocId, PushOutcome};
+use outpost_protocol::{DeviceId, DocId, MAX_MESSAGE_BYTES, PushOutcome};
+use outpost_server::limits::Limits;
 use outpost_server::storage::SERVER_DEVICE;
 use outpost_server::{Config, Principal, Server, Storage, Writer};
 use tracing_subscriber::EnvFilter;
@@ -27,6 +28,42 @@ struct Data {
     /// Directory holding the server's database (created if missing).
     #[arg(long, env = "OUTPOST_DATA", default_value = "./outpost-data")]
     data: PathBuf,
+}
+
+/// Bounds on what one sync request may carry. Devices of this version send at most 1,000
+/// accounts and 4 MiB of changes per request: limits below those refuse them.
+#[derive(Debug, Args)]
+struct LimitArgs {
+    /// Largest sync request body, in bytes (at most the protocol's 16 MiB).
+    #[arg(long, default_value_t = Limits::default().request_bytes)]
+    max_request_bytes: usize,
+    /// Accounts one sync request may push.
+    #[arg(long, default_value_t = Limits::default().docs_per_request)]
+    max_docs_per_request: usize,
+    /// Bytes of changes one request may push to one account (beyond: that push is refused).
+    #[arg(long, default_value_t = Limits::default().push_bytes)]
+    max_push_bytes: usize,
+    /// Bytes one compressed change may inflate to.
+    #[arg(long, default_value_t = Limits::default().change_bytes)]
+    max_change_bytes: usize,
+    /// Operations one account's document may hold.
+    #[arg(long, default_value_t = Limits::default().doc_ops)]
+    max_doc_ops: u64,
+}
+
+impl LimitArgs {
+    fn limits(self) -> anyhow::Result<Limits> {
+        if self.max_request_bytes > MAX_MESSAGE_BYTES {
+            bail!("--max-request-bytes may be at most {MAX_MESSAGE_BYTES}, the protocol's limit");
+        }
+        Ok(Limits {
+            request_bytes: self.max_request_bytes,
+            docs_per_request: self.max_docs_per_request,
+            push_bytes: self.max_push_bytes,
+            change_bytes: self.max_change_bytes,
+            doc_ops: self.max_doc_ops,
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -50,6 +87,8 @@ enum Command {
             value_name = "PEM"
         )]
         tls_cert: Option<PathBuf>,
+        #[command(flatten)]
+        limits: LimitArgs,
         /// The PEM private key of --tls-cert.
         #[arg(
             long,
@@ -178,11 +217,16 @@ async fn main() -> anyhow::Result<()> {
             data,
             listen,
             cache_docs,
+            limits,
             tls_cert,
             tls_key,
         } => {
+            let config = Config {
+                cache_docs,
+                limits: limits.limits()?,
+            };
             let tls = tls_cert.zip(tls_key);
-            serve(data.data, listen, cache_docs, tls).await
+            serve(data.data, listen, &config, tls).await
         }
         Command::User(command) => user(command),
         Command::Team(command) => team(command),
@@ -312,7 +356,7 @@ async fn handover(
         accounts
     };
     let (events, _) = tokio::sync::broadcast::channel(16);
-    let (writer, thread) = Writer::spawn(storage, Config::default().cache_docs, events);
+    let (writer, thread) = Writer::spawn(storage, &Config::default(), events);
     let console = Principal {
         login: "console".into(),
         role: Role::Admin,
@@ -343,7 +387,7 @@ async fn handover(
 async fn serve(
     data: PathBuf,
     listen: SocketAddr,
-    cache_docs: NonZeroUsize,
+    config: &Config,
     tls: Option<(PathBuf, PathBuf)>,
 ) -> anyhow::Result<()> {
     let storage = open(&data)?;
@@ -355,7 +399,7 @@ async fn serve(
              `outpost login --user admin`, then delete the file"
         );
     }
-    let server = Server::new(storage, &Config { cache_docs });
+    let server = Server::new(storage, config);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;

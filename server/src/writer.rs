@@ -8,7 +8,6 @@
 //! touched, so the cache never holds a change that is not stored.
 
 use std::collections::{BTreeMap, HashSet};
-use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -22,8 +21,10 @@ use outpost_protocol::{DocId, DocPush, PushOutcome, PushResult, Seq};
 use redb::ReadableTable;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use crate::Config;
 use crate::access::{check_owner, check_rules, doc_scopes, may_write, owner_team};
 use crate::directory::Principal;
+use crate::limits::Limits;
 use crate::projection::Projection;
 use crate::storage::{
     CommitWrite, Committed, DocMeta, SERVER_DEVICE, Storage, StorageError, WriteTables,
@@ -83,13 +84,14 @@ impl Writer {
     /// pushes are committed.
     pub fn spawn(
         storage: Arc<Storage>,
-        cache_docs: NonZeroUsize,
+        config: &Config,
         events: broadcast::Sender<Committed>,
     ) -> (Writer, JoinHandle<()>) {
         let (jobs, queue) = mpsc::channel(4 * MAX_BATCH);
         let mut thread = WriterThread {
             storage,
-            cache: LruCache::new(cache_docs),
+            cache: LruCache::new(config.cache_docs),
+            limits: config.limits.clone(),
             events,
         };
         let handle = std::thread::Builder::new()
@@ -197,6 +199,7 @@ impl Writer {
 struct WriterThread {
     storage: Arc<Storage>,
     cache: LruCache<DocId, Automerge>,
+    limits: Limits,
     events: broadcast::Sender<Committed>,
 }
 
@@ -323,8 +326,20 @@ impl WriterThread {
     ) -> Result<Applied, StorageError> {
         // Each change with the bytes it came in: stored and relayed as sent, so a change the
         // device compressed stays compressed.
+        let limits = self.limits.clone();
+        let pushed: usize = push.changes.iter().map(Vec::len).sum();
+        if pushed > limits.push_bytes {
+            return Ok(Applied::Rejected(format!(
+                "{pushed} bytes of changes to one account in one sync; this server takes at \
+                 most {}",
+                limits.push_bytes
+            )));
+        }
         let mut changes: Vec<(Change, &[u8])> = Vec::with_capacity(push.changes.len());
         for (i, bytes) in push.changes.iter().enumerate() {
+            if let Err(reason) = limits.check_change(bytes) {
+                return Ok(Applied::Rejected(format!("change {i}: {reason}")));
+            }
             match Change::from_bytes(bytes.clone()) {
                 Ok(change) => changes.push((change, bytes)),
                 Err(e) => {
@@ -349,6 +364,14 @@ impl WriterThread {
             |h: &ChangeHash| fresh_hashes.contains(h) || doc.get_change_by_hash(h).is_some();
         if !changes.iter().all(|(c, _)| c.deps().iter().all(known)) {
             return Ok(Applied::MissingDependencies);
+        }
+        let ops = doc.stats().num_ops + changes.iter().map(|(c, _)| c.len() as u64).sum::<u64>();
+        if ops > limits.doc_ops {
+            return Ok(Applied::Rejected(format!(
+                "account {} would hold {ops} operations; this server keeps at most {} per \
+                 account",
+                at.doc, limits.doc_ops
+            )));
         }
         let device_actor = ActorId::from(at.who.device.to_bytes().as_slice());
         let upgrade_actor = ActorId::from(&UPGRADE_ACTOR[..]);

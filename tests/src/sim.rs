@@ -68,7 +68,7 @@ use outpost_client::{
 use outpost_protocol::api::{NewUser, Role};
 use outpost_protocol::{DocId, PushOutcome, SyncRequest};
 use outpost_server::exchange::exchange;
-use outpost_server::{Principal, Storage, Writer};
+use outpost_server::{Config as ServerConfig, Principal, Storage, Writer};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use tempfile::TempDir;
@@ -271,8 +271,11 @@ impl Server {
     fn open(path: &Path) -> anyhow::Result<Server> {
         let storage = Arc::new(Storage::open(path)?);
         let (events, _) = broadcast::channel(16);
-        let cache = NonZeroUsize::new(CACHE_DOCS).expect("non-zero");
-        let (writer, thread) = Writer::spawn(storage.clone(), cache, events);
+        let config = ServerConfig {
+            cache_docs: NonZeroUsize::new(CACHE_DOCS).expect("non-zero"),
+            ..ServerConfig::default()
+        };
+        let (writer, thread) = Writer::spawn(storage.clone(), &config, events);
         Ok(Server {
             storage,
             writer,
