@@ -69,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/accounts/{id}/merge", post(api::merge))
         .route("/v1/accounts/{id}/comments", post(api::comment))
         .route("/v1/accounts/{id}/shares/{login}", delete(api::unshare))
+        .layer(middleware::from_fn(typed_errors))
         .layer(middleware::from_fn(log_request))
         .with_state(state)
 }
@@ -289,6 +290,48 @@ async fn events(
             let _ = shutdown.wait_for(|stopping| *stopping).await;
         });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// Client errors axum answers by itself (a body over its limit, a path parameter that is not
+/// an id, a wrong method, an unknown route) get the same typed JSON body as the handlers'
+/// errors, so every 4xx a device or a script sees parses as an [`ErrorReply`].
+async fn typed_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !status.is_client_error() || is_json {
+        return response;
+    }
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::TooLarge,
+        StatusCode::UNAUTHORIZED => ErrorCode::Unauthenticated,
+        StatusCode::FORBIDDEN => ErrorCode::Forbidden,
+        StatusCode::NOT_FOUND => ErrorCode::NotFound,
+        StatusCode::UNPROCESSABLE_ENTITY => ErrorCode::Invalid,
+        StatusCode::TOO_MANY_REQUESTS => ErrorCode::RateLimited,
+        _ => ErrorCode::Malformed,
+    };
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("bad request")
+            .to_lowercase()
+    } else {
+        text
+    };
+    let mut typed = (status, Json(ErrorReply { code, message })).into_response();
+    if let Some(allow) = parts.headers.get(header::ALLOW) {
+        typed.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    typed
 }
 
 async fn log_request(request: Request, next: Next) -> Response {
