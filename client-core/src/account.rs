@@ -213,6 +213,7 @@ pub(crate) fn init(new: &NewAccount, ctx: &mut EditContext<'_>) -> AccountDoc {
             .collect(),
         comments: BTreeMap::new(),
         merged_into: None,
+        archived: None,
     }
 }
 

@@ -365,6 +365,15 @@ pub struct Comment {
     pub follow_up: Option<String>,
 }
 
+/// Who took a lost account out of the working views, and when (written by the server).
+#[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize)]
+pub struct Archived {
+    /// The manager's or admin's login.
+    pub by: String,
+    /// When the server received it.
+    pub at: At,
+}
+
 /// A customer account: the whole automerge document.
 #[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize)]
 pub struct AccountDoc {
@@ -428,6 +437,10 @@ pub struct AccountDoc {
     /// account is kept, with its history, but left out of working lists and views.
     #[autosurgeon(missing = "Default::default")]
     pub merged_into: Option<String>,
+    /// A lost account archived by a manager (written by the server): kept, restorable, and
+    /// left out of the team views until it is restored.
+    #[autosurgeon(missing = "Default::default")]
+    pub archived: Option<Archived>,
 }
 
 fn text_as_str<S: Serializer>(text: &Text, s: S) -> Result<S::Ok, S::Error> {
@@ -521,7 +534,8 @@ pub fn write_changes<D: autosurgeon::Doc>(
         priority,
         needs,
         notes,
-        merged_into
+        merged_into,
+        archived
     );
     macro_rules! collections {
         ($($field:ident),*) => {$(

@@ -129,14 +129,24 @@ pub(crate) fn check_owner(
 
 /// The record rules of an edit, as a rejection reason.
 pub(crate) fn check_rules(before: Option<&AccountDoc>, after: &AccountDoc) -> Result<(), String> {
-    let (comments, merged_into) = before.map_or((None, None), |b| {
-        (Some(&b.comments), b.merged_into.as_ref())
+    let (comments, merged_into, archived) = before.map_or((None, None, None), |b| {
+        (
+            Some(&b.comments),
+            b.merged_into.as_ref(),
+            b.archived.as_ref(),
+        )
     });
     if comments.map_or(!after.comments.is_empty(), |c| *c != after.comments) {
         return Err("comments are added through the server's comment API, not by devices".into());
     }
     if merged_into != after.merged_into.as_ref() {
         return Err("accounts are merged through the server's merge API, not by devices".into());
+    }
+    if archived != after.archived.as_ref() {
+        return Err(
+            "accounts are archived and restored through the server's archive API, not by devices"
+                .into(),
+        );
     }
     outpost_client::rules::check(before, after).map_err(|e| e.to_string())
 }

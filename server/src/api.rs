@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Json};
 use axum::routing::{MethodRouter, get};
 use chrono::{DateTime, Utc};
 use outpost_client::conflicts::changed_fields;
-use outpost_client::model::{At, Comment};
+use outpost_client::model::{Archived, At, Comment};
 use outpost_protocol::api::{
     DeviceInfo, Handover, HandoverReply, HistoryChange, HistoryEntry, LoginReply, LoginRequest,
     Merge, NewComment, NewUser, Role, Share, TeamInfo, UserInfo,
@@ -411,6 +411,38 @@ pub(crate) async fn comment(
     };
     let result = state.writer.comment(who, doc, comment, now_ms()).await?;
     answer(&result, StatusCode::CREATED)
+}
+
+/// `POST /v1/accounts/{id}/archive`: a manager (or admin) takes a lost account out of the
+/// team views; it is kept, with its history, and reaches the rep's device marked archived.
+pub(crate) async fn archive(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(doc): Path<DocId>,
+) -> Result<StatusCode, AppError> {
+    let who = caller.require(Role::Manager)?.clone();
+    visible(&state, &who, doc).await?;
+    let archived = Archived {
+        by: who.login.clone(),
+        at: At(Utc::now()),
+    };
+    let result = state
+        .writer
+        .archive(who, doc, Some(archived), now_ms())
+        .await?;
+    answer(&result, StatusCode::OK)
+}
+
+/// `DELETE /v1/accounts/{id}/archive`: restores an archived account to the team views.
+pub(crate) async fn restore(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(doc): Path<DocId>,
+) -> Result<StatusCode, AppError> {
+    let who = caller.require(Role::Manager)?.clone();
+    visible(&state, &who, doc).await?;
+    let result = state.writer.archive(who, doc, None, now_ms()).await?;
+    answer(&result, StatusCode::OK)
 }
 
 /// `GET /v1/accounts/{id}/history`: every commit, who made it, from which device, when (by

@@ -68,6 +68,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/accounts/{id}/shares", post(api::share))
         .route("/v1/accounts/{id}/merge", post(api::merge))
         .route("/v1/accounts/{id}/comments", post(api::comment))
+        .route(
+            "/v1/accounts/{id}/archive",
+            post(api::archive).delete(api::restore),
+        )
         .route("/v1/accounts/{id}/shares/{login}", delete(api::unshare))
         .layer(middleware::from_fn(typed_errors))
         .layer(middleware::from_fn(log_request))

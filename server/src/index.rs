@@ -103,6 +103,7 @@ pub struct Slot {
     pub follow_ups: u32,
     pub late_follow_ups: u32,
     pub merged: bool,
+    pub archived: bool,
     opportunities: Range<u32>,
     weeks: Range<u32>,
     keys: Range<u32>,
@@ -217,6 +218,7 @@ impl Index {
             follow_ups: row.follow_ups,
             late_follow_ups: row.late_follow_ups,
             merged: row.merged,
+            archived: row.archived,
             opportunities: self.opportunities.append(opportunities, old_opportunities),
             weeks: self.weeks.append(
                 row.weeks.iter().map(|(week, n)| (week_number(*week), *n)),
@@ -368,6 +370,7 @@ mod tests {
                 .collect(),
             match_keys: vec![format!("name:account{}", n % 7)],
             merged: false,
+            archived: false,
         }
     }
 

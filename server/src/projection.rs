@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 /// The layout of [`Projection`] rows this build writes. A store whose rows were written by
 /// another layout has them rebuilt from the documents when it opens.
-pub const LAYOUT: u64 = 2;
+pub const LAYOUT: u64 = 3;
 
 /// What the team views need to know of one account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +46,8 @@ pub struct Projection {
     pub match_keys: Vec<String>,
     /// Merged into another account as a duplicate: kept, but out of the views.
     pub merged: bool,
+    /// Archived (a lost account): kept, but out of the views until restored.
+    pub archived: bool,
 }
 
 /// One opportunity of an account.
@@ -96,6 +98,7 @@ impl Projection {
             weeks: weeks(record),
             match_keys: match_keys(&record.name, record.contacts.values()),
             merged: record.merged_into.is_some(),
+            archived: record.archived.is_some(),
         }
     }
 }

@@ -119,6 +119,7 @@ impl Selection {
 
     fn keeps(&self, slot: &Slot) -> bool {
         !slot.merged
+            && !slot.archived
             && self.teams.as_ref().is_none_or(|t| t.contains(&slot.team))
             && self
                 .wanted

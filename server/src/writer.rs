@@ -16,7 +16,7 @@ use automerge::{ActorId, Automerge, Change, ChangeHash, ReadDoc};
 use lru::LruCache;
 use outpost_client::AccountDoc;
 use outpost_client::account::hydrate;
-use outpost_client::model::{Comment, UPGRADE_ACTOR, write_changes};
+use outpost_client::model::{Archived, Comment, Status, UPGRADE_ACTOR, write_changes};
 use outpost_protocol::{DocId, DocPush, PushOutcome, PushResult, Seq};
 use redb::ReadableTable;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -58,6 +58,11 @@ enum Work {
     Merge { survivor: DocId, from: DocId },
     /// Add a manager's review comment to `doc`.
     Comment { doc: DocId, comment: Comment },
+    /// Archive the lost account `doc` (`Some`), or restore it (`None`).
+    Archive {
+        doc: DocId,
+        archived: Option<Archived>,
+    },
     /// Share `doc` with `login` (`Some(write)`) or stop sharing it (`None`).
     Share {
         doc: DocId,
@@ -180,6 +185,21 @@ impl Writer {
         Ok(results.remove(0))
     }
 
+    /// Archives the lost account `doc` (`Some`, saying by whom and when) or restores it
+    /// (`None`), as `who` (who must be allowed to change it).
+    pub async fn archive(
+        &self,
+        who: Principal,
+        doc: DocId,
+        archived: Option<Archived>,
+        now_ms: i64,
+    ) -> Result<PushResult, WriteError> {
+        let mut results = self
+            .run(who, Work::Archive { doc, archived }, now_ms)
+            .await?;
+        Ok(results.remove(0))
+    }
+
     /// Shares `doc` with `login` (`write`: may edit), or stops sharing it (`None`).
     pub async fn share(
         &self,
@@ -262,7 +282,9 @@ impl WriterThread {
                     Work::Push(pushes) => pushes.iter().map(|p| p.doc).collect(),
                     Work::Reassign { docs, .. } => docs.clone(),
                     Work::Merge { survivor, .. } => vec![*survivor],
-                    Work::Share { doc, .. } | Work::Comment { doc, .. } => vec![*doc],
+                    Work::Share { doc, .. }
+                    | Work::Comment { doc, .. }
+                    | Work::Archive { doc, .. } => vec![*doc],
                 };
                 let mut results = Vec::with_capacity(docs.len());
                 for (i, doc) in docs.into_iter().enumerate() {
@@ -278,6 +300,9 @@ impl WriterThread {
                         Work::Reassign { to, .. } => self.reassign(&mut tables, &at, to)?,
                         Work::Merge { from, .. } => self.merge(&mut tables, &at, *from)?,
                         Work::Comment { comment, .. } => self.comment(&mut tables, &at, comment)?,
+                        Work::Archive { archived, .. } => {
+                            self.archive(&mut tables, &at, archived.as_ref())?
+                        }
                         Work::Share { login, write, .. } => {
                             self.share(&mut tables, &at, login, *write)?
                         }
@@ -648,6 +673,44 @@ impl WriterThread {
         after
             .comments
             .insert(format!("{:016x}", rand::random::<u64>()), comment.clone());
+        self.server_change(tables, at, meta, &before, &after)
+    }
+
+    /// Archives a lost account, or restores an archived one.
+    fn archive(
+        &mut self,
+        tables: &mut WriteTables<'_>,
+        at: &Commit<'_>,
+        archived: Option<&Archived>,
+    ) -> Result<Applied, StorageError> {
+        let meta = tables.meta(at.doc)?;
+        if meta.heads.is_empty() || !may_write(at.who, &meta, &[]) {
+            return Ok(Applied::Rejected(format!(
+                "you may not archive or restore account {}",
+                at.doc
+            )));
+        }
+        let before = match self.record(tables, at.doc)? {
+            Ok(record) => record,
+            Err(reason) => return Ok(Applied::Rejected(reason)),
+        };
+        let refusal = match (archived, &before.archived) {
+            (Some(_), Some(_)) => Some(format!("{} is archived already", before.name)),
+            (Some(_), None) if before.status != Status::Lost => Some(format!(
+                "only lost accounts are archived; {} is {}",
+                before.name,
+                before.status.as_str()
+            )),
+            (None, None) => Some(format!("{} is not archived", before.name)),
+            _ => None,
+        };
+        if let Some(reason) = refusal {
+            return Ok(Applied::Rejected(reason));
+        }
+        let after = AccountDoc {
+            archived: archived.cloned(),
+            ..before.clone()
+        };
         self.server_change(tables, at, meta, &before, &after)
     }
 

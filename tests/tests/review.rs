@@ -337,3 +337,87 @@ async fn every_view_exports_its_tables_as_csv() {
         (Some("all"), Some(1))
     );
 }
+
+async fn delete(server: &TestServer, device: &Device, path: &str) -> (StatusCode, String) {
+    let response = reqwest::Client::new()
+        .delete(format!("{}{path}", server.url()))
+        .bearer_auth(device.token())
+        .send()
+        .await
+        .unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_account_is_archived_out_of_the_views_kept_on_the_device_and_restored() {
+    let server = TestServer::start().await;
+    let (ana, mia) = (server.device_of("ana").await, server.device_of("mia").await);
+    let lost = customer(&ana, "ana", "Gone Fishing Ltd", 1);
+    let reason = AccountEdit::MarkLost {
+        reason: "price".into(),
+    };
+    ana.store.edit_account(lost, &reason, Utc::now()).unwrap();
+    let open = customer(&ana, "ana", "Still Here Co", 1);
+    ana.sync().await;
+    let lost_accounts =
+        async || view(&server, &mia, "/v1/views/lost-reasons").await["accounts"].clone();
+    assert_eq!(lost_accounts().await, json!(1));
+    let pipeline_accounts =
+        async || view(&server, &mia, "/v1/views/pipeline").await["accounts"].clone();
+    let before = pipeline_accounts().await;
+    assert_eq!(before, json!(2));
+
+    // Refused: a rep, an account that is not lost, restoring one that is not archived.
+    let path = |id: DocId| format!("/v1/accounts/{id}/archive");
+    assert_eq!(
+        post(&server, &ana, &path(lost), json!({})).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, body) = post(&server, &mia, &path(open), json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body.contains("only lost accounts are archived; Still Here Co is potential"),
+        "{body}"
+    );
+    let (status, body) = delete(&server, &mia, &path(lost)).await;
+    assert!(
+        status == StatusCode::FORBIDDEN && body.contains("is not archived"),
+        "{body}"
+    );
+
+    let (status, body) = post(&server, &mia, &path(lost), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(lost_accounts().await, json!(0));
+    assert_eq!(pipeline_accounts().await, json!(1));
+    let (status, body) = post(&server, &mia, &path(lost), json!({})).await;
+    assert!(
+        status == StatusCode::FORBIDDEN && body.contains("archived already"),
+        "{body}"
+    );
+
+    // Kept: it reaches ana's device marked archived, and she may still log work on it,
+    // which leaves it archived. Her device may not unarchive it itself.
+    ana.sync().await;
+    let archived = ana
+        .store
+        .account(lost)
+        .unwrap()
+        .record
+        .archived
+        .expect("archived");
+    assert_eq!(archived.by, "mia");
+    let call = NewFollowUp::new(Utc::now(), ContactMethod::Phone, "one last call");
+    ana.store
+        .edit_account(lost, &AccountEdit::LogFollowUp(call), Utc::now())
+        .unwrap();
+    assert_eq!(ana.sync().await.pushed, vec![lost]);
+    assert_eq!(lost_accounts().await, json!(0));
+
+    // Restored: back in the views, and on the device.
+    let (status, body) = delete(&server, &mia, &path(lost)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(lost_accounts().await, json!(1));
+    assert_eq!(pipeline_accounts().await, before);
+    ana.sync().await;
+    assert_eq!(ana.store.account(lost).unwrap().record.archived, None);
+}

@@ -123,6 +123,16 @@ fn print_account(account: &Account, facts: &Facts) {
             &format!("{survivor} (a duplicate; kept for its history, work on the other account)"),
         );
     }
+    if let Some(archived) = &doc.archived {
+        field(
+            "archived",
+            &format!(
+                "by {} on {} (out of the team views; a manager can restore it)",
+                archived.by,
+                archived.at.0.date_naive()
+            ),
+        );
+    }
     let level = doc.level.as_ref().map(|l| format!("level {l}"));
     let priority = doc
         .priority
