@@ -18,7 +18,10 @@ use std::sync::RwLock;
 
 use automerge::{Automerge, Change, ChangeHash};
 use outpost_protocol::{DeviceId, DocId, Head, Seq};
-use redb::{Database, MultimapTableDefinition, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{
+    Database, Key, MultimapTableDefinition, MultimapTableHandle, ReadTransaction, ReadableDatabase,
+    ReadableMultimapTable, ReadableTable, TableDefinition, TableHandle, Value, WriteTransaction,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::index::Index;
@@ -55,6 +58,144 @@ pub(crate) const DEVICES: TableDefinition<u128, &[u8]> = TableDefinition::new("d
 /// `SHA-256 of a device token → device`.
 pub(crate) const TOKENS: TableDefinition<[u8; 32], u128> = TableDefinition::new("tokens");
 
+/// Something done to every table of the store, table by table, each opened with its types
+/// (redb cannot open a table without them).
+pub(crate) trait TableVisitor {
+    fn table<K: Key + 'static, V: Value + 'static>(
+        &mut self,
+        table: TableDefinition<'static, K, V>,
+    ) -> Result<(), StorageError>;
+    fn multimap<K: Key + 'static, V: Key + 'static>(
+        &mut self,
+        table: MultimapTableDefinition<'static, K, V>,
+    ) -> Result<(), StorageError>;
+}
+
+/// Visits every table the server defines. This is the one list of them: a backup copies
+/// exactly these (and fails on a store holding any other, so a table added above but not
+/// here cannot go missing from backups unnoticed), and a restore checks a file has them all.
+pub(crate) fn visit_tables(visitor: &mut impl TableVisitor) -> Result<(), StorageError> {
+    visitor.table(SNAPSHOTS)?;
+    visitor.table(CHUNKS)?;
+    visitor.table(FEED)?;
+    visitor.table(DOCS)?;
+    visitor.table(SCOPE_FEED)?;
+    visitor.table(HISTORY)?;
+    visitor.table(SHARES)?;
+    visitor.multimap(OWNED)?;
+    visitor.table(PROJECTIONS)?;
+    visitor.table(SETTINGS)?;
+    visitor.table(USERS)?;
+    visitor.table(TEAMS)?;
+    visitor.table(DEVICES)?;
+    visitor.table(TOKENS)?;
+    Ok(())
+}
+
+/// Copies every table from one read transaction into a write transaction.
+struct CopyTables<'a> {
+    from: &'a ReadTransaction,
+    to: &'a WriteTransaction,
+    copied: Vec<String>,
+}
+
+impl TableVisitor for CopyTables<'_> {
+    fn table<K: Key + 'static, V: Value + 'static>(
+        &mut self,
+        table: TableDefinition<'static, K, V>,
+    ) -> Result<(), StorageError> {
+        let source = self.from.open_table(table)?;
+        let mut target = self.to.open_table(table)?;
+        for entry in source.iter()? {
+            let (key, value) = entry?;
+            target.insert(key.value(), value.value())?;
+        }
+        self.copied.push(table.name().to_owned());
+        Ok(())
+    }
+
+    fn multimap<K: Key + 'static, V: Key + 'static>(
+        &mut self,
+        table: MultimapTableDefinition<'static, K, V>,
+    ) -> Result<(), StorageError> {
+        let source = self.from.open_multimap_table(table)?;
+        let mut target = self.to.open_multimap_table(table)?;
+        for entry in source.iter()? {
+            let (key, values) = entry?;
+            for value in values {
+                target.insert(key.value(), value?.value())?;
+            }
+        }
+        self.copied.push(table.name().to_owned());
+        Ok(())
+    }
+}
+
+/// Opens every table read-only: fails if one is missing or has other types.
+struct CheckTables<'a>(&'a ReadTransaction);
+
+impl TableVisitor for CheckTables<'_> {
+    fn table<K: Key + 'static, V: Value + 'static>(
+        &mut self,
+        table: TableDefinition<'static, K, V>,
+    ) -> Result<(), StorageError> {
+        self.0.open_table(table)?;
+        Ok(())
+    }
+
+    fn multimap<K: Key + 'static, V: Key + 'static>(
+        &mut self,
+        table: MultimapTableDefinition<'static, K, V>,
+    ) -> Result<(), StorageError> {
+        self.0.open_multimap_table(table)?;
+        Ok(())
+    }
+}
+
+/// The names of every table (plain and multimap) in a read transaction, sorted.
+pub(crate) fn table_names(txn: &ReadTransaction) -> Result<Vec<String>, StorageError> {
+    let mut names: Vec<String> = txn.list_tables()?.map(|t| t.name().to_owned()).collect();
+    names.extend(txn.list_multimap_tables()?.map(|t| t.name().to_owned()));
+    names.sort();
+    Ok(names)
+}
+
+/// Copies the whole store as `from` sees it into `to` (an empty database), in one write
+/// transaction committed durably. Returns the feed head of the copy. Fails, writing nothing,
+/// if the store holds a table [`visit_tables`] does not list.
+pub(crate) fn copy_store(from: &ReadTransaction, to: &Database) -> Result<Seq, StorageError> {
+    let txn = to.begin_write()?;
+    let mut copy = CopyTables {
+        from,
+        to: &txn,
+        copied: Vec::new(),
+    };
+    visit_tables(&mut copy)?;
+    let mut copied = copy.copied;
+    copied.sort();
+    if let Some(missed) = table_names(from)?.into_iter().find(|t| !copied.contains(t)) {
+        return Err(StorageError::UnknownTable(missed));
+    }
+    txn.commit()?;
+    let head = from
+        .open_table(FEED)?
+        .last()?
+        .map_or(0, |(seq, _)| seq.value());
+    Ok(Seq(head))
+}
+
+/// Checks that `db` holds every table of an Outpost store with the types this version
+/// reads, and returns its feed head.
+pub(crate) fn check_store(db: &impl ReadableDatabase) -> Result<Seq, StorageError> {
+    let txn = db.begin_read()?;
+    visit_tables(&mut CheckTables(&txn))?;
+    let head = txn
+        .open_table(FEED)?
+        .last()?
+        .map_or(0, |(seq, _)| seq.value());
+    Ok(Seq(head))
+}
+
 /// The pseudo-device the server's own changes (handovers) are recorded as.
 pub const SERVER_DEVICE: DeviceId = DeviceId::from_u128(0);
 
@@ -66,6 +207,9 @@ pub enum StorageError {
     Redb(#[from] redb::Error),
     #[error("stored document {doc} is damaged: {reason}")]
     Corrupt { doc: DocId, reason: String },
+    /// The store holds a table the backup does not know (see [`visit_tables`]).
+    #[error("table {0} is not in the server's list of tables, so a backup would miss it")]
+    UnknownTable(String),
 }
 
 macro_rules! redb_errors {
