@@ -25,7 +25,7 @@ use outpost_protocol::Seq;
 use redb::{Database, DatabaseError, ReadOnlyDatabase};
 use serde::{Deserialize, Serialize};
 
-use crate::storage::{Storage, StorageError, check_store, copy_store};
+use crate::storage::{Storage, StorageError, check_store, copy_store, raise_feed_floor};
 
 /// Where backups go and how often the server writes one by itself.
 #[derive(Debug, Clone)]
@@ -127,6 +127,12 @@ pub fn verify(path: &Path) -> Result<Seq, BackupError> {
 /// Outpost store. Refuses to replace an existing database unless `force`, and always while a
 /// server has it open. The copy is written beside `target` and renamed over it, so `target`
 /// is either the old database or the whole backup. Returns the restored feed head.
+///
+/// The lost server may have committed after the backup, and its devices hold checkpoints
+/// past the backup's feed head. The restored store numbers new commits from far past that
+/// head ([`raise_feed_floor`]), so such a checkpoint is never a position of the restored
+/// feed: the server sees that it does not know it, and the device pushes everything again
+/// and catches up from the start (see [`crate::catchup`]).
 pub fn restore(from: &Path, target: &Path, force: bool) -> Result<Seq, BackupError> {
     let head = verify(from)?;
     // Held until the backup is in place: no server can open the old database meanwhile.
@@ -151,9 +157,8 @@ pub fn restore(from: &Path, target: &Path, force: bool) -> Result<Seq, BackupErr
     let partial = partial_path(target);
     let copied = (|| {
         fs::copy(from, &partial).map_err(io_error(&partial))?;
-        fs::File::open(&partial)
-            .and_then(|f| f.sync_all())
-            .map_err(io_error(&partial))?;
+        // Committed durably, which syncs the whole copy.
+        raise_feed_floor(&Database::open(&partial).map_err(StorageError::from)?)?;
         fs::rename(&partial, target).map_err(io_error(target))?;
         sync_parent(target)
     })();

@@ -47,8 +47,18 @@ pub(crate) const SHARES: TableDefinition<(u128, &str), bool> = TableDefinition::
 pub(crate) const OWNED: MultimapTableDefinition<&str, u128> = MultimapTableDefinition::new("owned");
 /// `doc → Projection` (postcard): the account's summary row for team views.
 const PROJECTIONS: TableDefinition<u128, &[u8]> = TableDefinition::new("projections");
-/// Settings of the store itself: `"projection_layout"` → [`projection::LAYOUT`].
+/// Settings of the store itself: `"projection_layout"` → [`projection::LAYOUT`], and
+/// [`FEED_FLOOR`].
 const SETTINGS: TableDefinition<&str, u64> = TableDefinition::new("settings");
+/// The feed position new commits are numbered after at least (0 if never set). A restore
+/// raises it far past anything the lost server could have numbered (see
+/// [`raise_feed_floor`]), so a position a device got from the lost server is never reused
+/// for another commit, and the restored server can tell that the device's checkpoint is not
+/// in its feed.
+const FEED_FLOOR: &str = "feed_floor";
+/// How far a restore moves the feed floor past the backup's head: more commits than a
+/// server makes between a backup and a restore.
+const FLOOR_GAP: u64 = 1 << 40;
 /// `login → UserRecord` (postcard).
 pub(crate) const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
 /// Team names.
@@ -182,6 +192,26 @@ pub(crate) fn copy_store(from: &ReadTransaction, to: &Database) -> Result<Seq, S
         .last()?
         .map_or(0, |(seq, _)| seq.value());
     Ok(Seq(head))
+}
+
+/// Numbers the commits of `db` (a store just restored from a backup) from far past its feed
+/// head on, so no position the lost server handed out after the backup is used again.
+/// Returns the new floor.
+pub(crate) fn raise_feed_floor(db: &Database) -> Result<Seq, StorageError> {
+    let txn = db.begin_write()?;
+    let floor = {
+        let head = txn
+            .open_table(FEED)?
+            .last()?
+            .map_or(0, |(seq, _)| seq.value());
+        let mut settings = txn.open_table(SETTINGS)?;
+        let old = settings.get(FEED_FLOOR)?.map_or(0, |v| v.value());
+        let floor = head.max(old).saturating_add(FLOOR_GAP);
+        settings.insert(FEED_FLOOR, floor)?;
+        floor
+    };
+    txn.commit()?;
+    Ok(Seq(floor))
 }
 
 /// Checks that `db` holds every table of an Outpost store with the types this version
@@ -497,6 +527,13 @@ impl ReadTables {
         Ok(Seq(self.feed.last()?.map_or(0, |(seq, _)| seq.value())))
     }
 
+    /// Whether `checkpoint` is a position in this feed (every checkpoint a reply hands out
+    /// is the position of a commit, or zero). One that is not was handed out by a server
+    /// this store does not continue: the commits up to it may be missing here.
+    pub fn knows(&self, checkpoint: Seq) -> Result<bool, StorageError> {
+        Ok(checkpoint == Seq::ZERO || self.feed.get(checkpoint.0)?.is_some())
+    }
+
     /// Feed entries after `after`, oldest first.
     pub fn feed_after(
         &self,
@@ -602,6 +639,8 @@ pub(crate) struct WriteTables<'txn> {
     pub users: redb::Table<'txn, &'static str, &'static [u8]>,
     /// Projection rows written in this transaction, to publish once it commits.
     pub written_rows: Vec<(DocId, Projection)>,
+    /// The [`FEED_FLOOR`].
+    floor: u64,
 }
 
 /// One commit to a document, as written into the feed and announced to live streams.
@@ -650,11 +689,18 @@ impl<'txn> WriteTables<'txn> {
             written_rows: Vec::new(),
             shares: txn.open_table(SHARES)?,
             users: txn.open_table(USERS)?,
+            floor: txn
+                .open_table(SETTINGS)?
+                .get(FEED_FLOOR)?
+                .map_or(0, |v| v.value()),
         })
     }
 
+    /// The position the next commit is numbered after: the last commit's, or the feed floor
+    /// if that is higher.
     pub fn feed_head(&self) -> Result<Seq, StorageError> {
-        Ok(Seq(self.feed.last()?.map_or(0, |(seq, _)| seq.value())))
+        let last = self.feed.last()?.map_or(0, |(seq, _)| seq.value());
+        Ok(Seq(last.max(self.floor)))
     }
 
     pub fn meta(&self, doc: DocId) -> Result<DocMeta, StorageError> {
