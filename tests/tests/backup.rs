@@ -343,6 +343,8 @@ async fn scheduled_backups_keep_the_newest_and_each_is_a_whole_store() {
         ],
     );
     let metrics = format!("http://{}/metrics", server.addr);
+    // A client installs the crypto provider reqwest is built to need.
+    drop(outpost_client::HttpClient::new(&metrics));
     loop {
         let scrape = reqwest::get(&metrics).await.unwrap().text().await.unwrap();
         if sample(&scrape, "outpost_backups_total{result=\"ok\"}") >= 4.0 {
