@@ -197,6 +197,24 @@ impl<'txn> DocTables<'txn> {
         Ok(())
     }
 
+    /// Forgets what the server was known to hold: every document becomes unsynced from its
+    /// first change.
+    fn forget_synced(&mut self) -> Result<(), StoreError> {
+        let mut states = Vec::new();
+        for entry in self.state.iter()? {
+            let (key, bytes) = entry?;
+            let key = key.value();
+            let state: DocState = decode(DocId::from_u128(key), bytes.value())?;
+            states.push((key, state));
+        }
+        for (key, mut state) in states {
+            state.synced_heads.clear();
+            self.state.insert(key, encode(&state).as_slice())?;
+            self.unsynced.insert(key, ())?;
+        }
+        Ok(())
+    }
+
     fn is_unsynced(&self, doc: DocId) -> Result<bool, StoreError> {
         Ok(self.unsynced.get(doc.as_u128())?.is_some())
     }
@@ -846,10 +864,18 @@ impl Store {
     ) -> Result<Applied, SyncError> {
         let mut applied = Applied::default();
         let _writing = self.cache.writing();
+        let checkpoint = self.status()?.checkpoint;
         let txn = self.db.begin_write().map_err(StoreError::from)?;
         let mut written = Vec::new();
         {
             let mut tables = DocTables::open(&txn)?;
+            if reply.checkpoint < checkpoint {
+                // The server's feed does not hold our checkpoint: it was restored from a
+                // backup (or replaced), and may lack what it acknowledged to us since. Every
+                // document is pushed again whole (the server keeps the changes it lacks) and
+                // the reply's updates then set what it holds.
+                tables.forget_synced()?;
+            }
             let mut rejected_table = txn.open_table(REJECTED).map_err(StoreError::from)?;
             let mut next_rejected = rejected_table
                 .last()

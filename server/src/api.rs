@@ -27,6 +27,7 @@ use serde::de::DeserializeOwned;
 use crate::AppState;
 use crate::access::{reader_scopes, sees};
 use crate::auth::Caller;
+use crate::backup::BackupInfo;
 use crate::directory::{DirectoryError, Principal};
 use crate::http::AppError;
 use crate::storage::{SERVER_DEVICE, Storage};
@@ -235,6 +236,27 @@ pub(crate) async fn devices(
 ) -> Result<Json<Vec<DeviceInfo>>, AppError> {
     caller.require(Role::Admin)?;
     Ok(Json(blocking(&state, |s| s.devices(None)).await?))
+}
+
+/// `POST /v1/admin/backups`: writes a backup of the store as it is now into the server's
+/// backup directory (older ones beyond the retention are deleted) and answers with its file
+/// name, size and feed position. Pushes keep being committed while it is written.
+pub(crate) async fn backup(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<(StatusCode, Json<BackupInfo>), AppError> {
+    caller.require(Role::Admin)?;
+    let Some(backups) = state.backups.clone() else {
+        return Err(AppError::NotFound(
+            "this server has no backup directory".into(),
+        ));
+    };
+    let info = tokio::task::spawn_blocking(move || {
+        backups.write(&state.storage, &state.syncs, &state.metrics)
+    })
+    .await??;
+    tracing::info!(file = info.file, by = caller.0.login, "backup asked for");
+    Ok((StatusCode::CREATED, Json(info)))
 }
 
 /// `DELETE /v1/admin/devices/{device}`.

@@ -164,23 +164,24 @@ pub(crate) fn catch_up(
     budget: usize,
 ) -> Result<CatchUp, StorageError> {
     let head = tables.feed_head()?;
-    // A checkpoint ahead of the feed comes from another server's feed (a restored or replaced
-    // server): start over rather than skip changes.
-    let start = if checkpoint > head {
-        Seq::ZERO
-    } else {
-        checkpoint
-    };
-    let mut reached = head;
-    let mut more = false;
     let mut updates = Updates {
         tables,
         order: Vec::new(),
         pending: HashMap::new(),
         used: 0,
     };
-    let mut last = start;
-    for entry in entries(tables, reader, start)? {
+    if !tables.knows(checkpoint)? {
+        // The checkpoint comes from a feed this store does not continue (the server was
+        // restored from a backup, or replaced): commits this device saw, even its own, may
+        // be missing here. A checkpoint of zero, lower than the device's, tells it so: it
+        // pushes every document again (the server keeps what it lacks) and catches up from
+        // the start.
+        return catch_up_pushed(updates, reader, pushed, Seq::ZERO, true);
+    }
+    let mut reached = head;
+    let mut more = false;
+    let mut last = checkpoint;
+    for entry in entries(tables, reader, checkpoint)? {
         if updates.used >= budget {
             more = true;
             reached = last;
@@ -222,6 +223,18 @@ pub(crate) fn catch_up(
             _ => {}
         }
     }
+    catch_up_pushed(updates, reader, pushed, reached, more)
+}
+
+/// Adds an update for each pushed document (its heads, the server's version after a
+/// rejection, or `Drop` if the reader may not see it) and finishes the reply.
+fn catch_up_pushed(
+    mut updates: Updates<'_>,
+    reader: &Reader,
+    pushed: &[(DocId, bool)],
+    checkpoint: Seq,
+    more: bool,
+) -> Result<CatchUp, StorageError> {
     for &(doc, rejected) in pushed {
         let pending = updates.entry(doc)?;
         if !reader.sees(&pending.meta) {
@@ -233,7 +246,7 @@ pub(crate) fn catch_up(
         }
     }
     Ok(CatchUp {
-        checkpoint: reached,
+        checkpoint,
         more,
         updates: updates.finish(pushed),
     })
@@ -365,6 +378,14 @@ mod tests {
             REPLY_BUDGET,
         )
         .unwrap();
-        assert_eq!(reset.updates.len(), bobs.len());
+        assert_eq!(
+            reset,
+            CatchUp {
+                checkpoint: Seq::ZERO,
+                more: true,
+                updates: vec![]
+            },
+            "a checkpoint this feed never handed out is answered with zero, to start over"
+        );
     }
 }

@@ -21,6 +21,7 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use crate::access::{reader_scopes, sees};
 use crate::auth::Caller;
+use crate::backup::BackupError;
 use crate::directory::DirectoryError;
 use crate::exchange::exchange;
 use crate::storage::StorageError;
@@ -53,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/admin/devices", get(api::devices))
         .route("/v1/admin/devices/{device}", delete(api::revoke_device))
+        .route("/v1/admin/backups", post(api::backup))
         .route("/v1/handover", post(api::handover))
         .route("/v1/accounts/{id}/history", get(api::history))
         .route("/v1/views/pipeline", api::team_view(views::pipeline))
@@ -112,6 +114,8 @@ pub enum AppError {
     Write(#[from] WriteError),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error(transparent)]
+    Backup(#[from] BackupError),
     #[error("reply task failed: {0}")]
     ReplyTask(#[from] tokio::task::JoinError),
 }
@@ -153,6 +157,7 @@ impl IntoResponse for AppError {
             AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
             AppError::Write(_)
             | AppError::Storage(_)
+            | AppError::Backup(_)
             | AppError::ReplyTask(_)
             | AppError::Directory(DirectoryError::Storage(_)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable)

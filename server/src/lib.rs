@@ -23,6 +23,8 @@
 //! - [`limits`]: bounds on what a sync request may carry (configurable).
 //! - [`metrics`]: counters and gauges for `GET /metrics` (Prometheus text format).
 //! - [`tls`]: rustls termination (PEM certificate and key) as an axum listener.
+//! - [`backup`]: consistent backups of the whole store while it runs, on demand (admin API)
+//!   and on a schedule with retention, and the restore of one.
 //!
 //! [`Server`] ties them together; it takes its listener and shutdown signal from the caller,
 //! so tests run it on `127.0.0.1:0`.
@@ -30,6 +32,7 @@
 pub(crate) mod access;
 pub(crate) mod api;
 pub mod auth;
+pub mod backup;
 pub mod catchup;
 pub(crate) mod dashboard;
 pub mod directory;
@@ -47,10 +50,13 @@ pub mod writer;
 
 use std::future::Future;
 use std::num::NonZeroUsize;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use chrono::Utc;
 use tokio::sync::{broadcast, watch};
+
+use crate::backup::{BackupConfig, BackupError, BackupInfo};
 
 pub use directory::{DirectoryError, Principal};
 pub use storage::{Committed, Storage, StorageError};
@@ -63,6 +69,9 @@ pub struct Config {
     pub cache_docs: NonZeroUsize,
     /// What one sync request may carry.
     pub limits: limits::Limits,
+    /// Where backups go and how often; `None`: the server writes none (the admin endpoint
+    /// answers 404).
+    pub backups: Option<BackupConfig>,
 }
 
 impl Default for Config {
@@ -70,7 +79,51 @@ impl Default for Config {
         Config {
             cache_docs: NonZeroUsize::new(1024).expect("non-zero"),
             limits: limits::Limits::default(),
+            backups: None,
         }
+    }
+}
+
+/// The server's backups: where they go, and a lock so one is written at a time (the
+/// schedule and the admin API share the directory and its retention).
+#[derive(Debug)]
+pub(crate) struct Backups {
+    config: BackupConfig,
+    writing: Mutex<()>,
+}
+
+impl Backups {
+    /// Writes one backup of `storage` into the backup directory (blocking), and counts it.
+    pub(crate) fn write(
+        &self,
+        storage: &Storage,
+        syncs: &freshness::SyncTimes,
+        metrics: &metrics::Metrics,
+    ) -> Result<BackupInfo, BackupError> {
+        let _one_at_a_time = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        // The sync times are flushed every few seconds; the backup gets the latest.
+        if let Err(e) = syncs.flush(storage) {
+            tracing::warn!(error = %e, "the backup holds the sync times of the last flush");
+        }
+        let now = Utc::now();
+        let written = backup::write_into(storage, &self.config, now);
+        match &written {
+            Ok(info) => {
+                metrics.backup_written(now.timestamp());
+                tracing::info!(
+                    file = info.file,
+                    bytes = info.bytes,
+                    feed_head = info.feed_head,
+                    dir = %self.config.dir.display(),
+                    "backup written"
+                );
+            }
+            Err(e) => {
+                metrics.backup_failed();
+                tracing::error!(error = %e, dir = %self.config.dir.display(), "backup failed");
+            }
+        }
+        written
     }
 }
 
@@ -86,6 +139,7 @@ pub struct AppState {
     metrics: Arc<metrics::Metrics>,
     cache_docs: usize,
     limits: limits::Limits,
+    backups: Option<Arc<Backups>>,
 }
 
 /// A server over one store, ready to serve.
@@ -114,6 +168,12 @@ impl Server {
                 metrics: Arc::default(),
                 cache_docs: config.cache_docs.get(),
                 limits: config.limits.clone(),
+                backups: config.backups.clone().map(|config| {
+                    Arc::new(Backups {
+                        config,
+                        writing: Mutex::default(),
+                    })
+                }),
             },
             writer_thread,
             stopping,
@@ -131,8 +191,9 @@ impl Server {
     }
 
     /// Serves on `listener` (a [`tokio::net::TcpListener`], or a [`tls::TlsListener`]) until `shutdown`
-    /// resolves, then lets open requests finish, ends live streams, and waits for the writer
-    /// to commit what it has queued.
+    /// resolves, then lets open requests finish, ends live streams, finishes a backup under
+    /// way, and waits for the writer to commit what it has queued. Writes scheduled backups
+    /// meanwhile if the config asks for them.
     pub async fn serve<L>(
         self,
         listener: L,
@@ -162,6 +223,21 @@ impl Server {
                 }
             }
         });
+        let schedule = state
+            .backups
+            .clone()
+            .and_then(|backups| {
+                let every = backups.config.every?;
+                Some((backups, every))
+            })
+            .map(|(backups, every)| {
+                tokio::spawn(scheduled_backups(
+                    backups,
+                    every,
+                    state.clone(),
+                    state.shutdown.clone(),
+                ))
+            });
         let app = http::router(state);
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
@@ -172,6 +248,10 @@ impl Server {
             })
             .await?;
         flusher.abort();
+        if let Some(schedule) = schedule {
+            // It stops between backups, so a backup under way is finished, not cut.
+            schedule.await?;
+        }
         if let Err(e) = tokio::task::spawn_blocking(move || syncs.flush(&storage)).await? {
             tracing::warn!(error = %e, "sync times since the last flush were not recorded");
         }
@@ -179,5 +259,39 @@ impl Server {
         tokio::task::spawn_blocking(move || writer_thread.join())
             .await?
             .map_err(|_| std::io::Error::other("the writer thread panicked"))
+    }
+}
+
+/// Writes a backup every `every` (the first when one is due: `every` after the newest backup
+/// in the directory, or at once if there is none) until the server stops. A failed backup
+/// is logged and counted, and tried again a period later; the server keeps serving.
+async fn scheduled_backups(
+    backups: Arc<Backups>,
+    every: std::time::Duration,
+    state: AppState,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let dir = backups.config.dir.clone();
+    let mut wait =
+        match tokio::task::spawn_blocking(move || backup::due_in(&dir, every, Utc::now())).await {
+            Ok(Ok(wait)) => wait,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot list earlier backups; backing up now");
+                std::time::Duration::ZERO
+            }
+            Err(_) => std::time::Duration::ZERO,
+        };
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            _ = stopping.wait_for(|stopping| *stopping) => return,
+        }
+        let (backups, state) = (backups.clone(), state.clone());
+        // The outcome is logged and counted by `Backups::write`.
+        let _ = tokio::task::spawn_blocking(move || {
+            backups.write(&state.storage, &state.syncs, &state.metrics)
+        })
+        .await;
+        wait = every;
     }
 }

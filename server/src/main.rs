@@ -5,11 +5,13 @@ use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use outpost_protocol::api::{NewUser, Role};
 use outpost_protocol::{DeviceId, DocId, MAX_MESSAGE_BYTES, PushOutcome};
+use outpost_server::backup::{self, BackupConfig};
 use outpost_server::limits::Limits;
 use outpost_server::storage::SERVER_DEVICE;
 use outpost_server::{Config, Principal, Server, Storage, Writer};
@@ -97,6 +99,35 @@ enum Command {
             value_name = "PEM"
         )]
         tls_key: Option<PathBuf>,
+        /// Directory of the backups the server writes (default: DATA/backups).
+        #[arg(long, env = "OUTPOST_BACKUP_DIR", value_name = "DIR")]
+        backup_dir: Option<PathBuf>,
+        /// How often to write a backup: a number and a unit (s, m, h, d, w), or `off`.
+        #[arg(long, env = "OUTPOST_BACKUP_EVERY", default_value = "7d", value_parser = parse_every)]
+        backup_every: Every,
+        /// Backups to keep: older ones are deleted after each new one.
+        #[arg(long, env = "OUTPOST_BACKUP_KEEP", default_value = "4")]
+        backup_keep: NonZeroUsize,
+    },
+    /// Write a backup of a stopped server's database to FILE (while the server runs, use
+    /// `POST /v1/admin/backups`).
+    Backup {
+        #[command(flatten)]
+        data: Data,
+        /// The backup file to write (must not exist).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Put a backup in place as the data directory's database (the server must be stopped).
+    Restore {
+        #[command(flatten)]
+        data: Data,
+        /// The backup file.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+        /// Replace the database the data directory holds.
+        #[arg(long)]
+        force: bool,
     },
     /// Users (on a stopped server; while it runs, use the admin API).
     #[command(subcommand)]
@@ -220,13 +251,47 @@ async fn main() -> anyhow::Result<()> {
             limits,
             tls_cert,
             tls_key,
+            backup_dir,
+            backup_every,
+            backup_keep,
         } => {
+            let tls = tls_cert.zip(tls_key);
             let config = Config {
                 cache_docs,
                 limits: limits.limits()?,
+                backups: Some(BackupConfig {
+                    dir: backup_dir.unwrap_or_else(|| data.data.join("backups")),
+                    every: backup_every.0,
+                    keep: backup_keep,
+                }),
             };
-            let tls = tls_cert.zip(tls_key);
-            serve(data.data, listen, &config, tls).await
+            serve(data.data, listen, config, tls).await
+        }
+        Command::Backup { data, out } => {
+            let path = database(&data.data);
+            if !path.is_file() {
+                bail!("there is no database in {}", data.data.display());
+            }
+            let info = backup::write(&open(&data.data)?, &out)?;
+            println!(
+                "backup of {} written to {}: {} bytes, feed position {}",
+                path.display(),
+                out.display(),
+                info.bytes,
+                info.feed_head
+            );
+            Ok(())
+        }
+        Command::Restore { data, from, force } => {
+            let path = database(&data.data);
+            let head = backup::restore(&from, &path, force)?;
+            println!(
+                "{} restored to {} (feed position {})",
+                from.display(),
+                path.display(),
+                head.0
+            );
+            Ok(())
         }
         Command::User(command) => user(command),
         Command::Team(command) => team(command),
@@ -245,11 +310,27 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
+/// How often `serve` writes a backup (`None`: never by itself).
+#[derive(Debug, Clone, Copy)]
+struct Every(Option<Duration>);
+
+fn parse_every(text: &str) -> Result<Every, String> {
+    if text == "off" {
+        return Ok(Every(None));
+    }
+    backup::parse_duration(text).map(|every| Every(Some(every)))
+}
+
+/// The database file of a data directory.
+fn database(data: &Path) -> PathBuf {
+    data.join("outpost.redb")
+}
+
 /// Opens the database of a data directory, saying so clearly when a running server holds it.
 fn open(data: &Path) -> anyhow::Result<Storage> {
     std::fs::create_dir_all(data)
         .with_context(|| format!("cannot create data directory {}", data.display()))?;
-    let path = data.join("outpost.redb");
+    let path = database(data);
     Storage::open(&path).map_err(|e| {
         if e.to_string().contains("already open") {
             anyhow::anyhow!(
@@ -387,7 +468,7 @@ async fn handover(
 async fn serve(
     data: PathBuf,
     listen: SocketAddr,
-    config: &Config,
+    config: Config,
     tls: Option<(PathBuf, PathBuf)>,
 ) -> anyhow::Result<()> {
     let storage = open(&data)?;
@@ -399,7 +480,7 @@ async fn serve(
              `outpost login --user admin`, then delete the file"
         );
     }
-    let server = Server::new(storage, config);
+    let server = Server::new(storage, &config);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;

@@ -1,6 +1,6 @@
 //! Operational counters, served at `GET /metrics` in Prometheus' text format (series
 //! prefixed `outpost_`): syncs and their latency, pushed documents by outcome, logins, open
-//! event streams, and the sizes of the feed, the projection index and the writer's cache
+//! event streams, backups by result and the time of the last one, and the sizes of the feed, the projection index and the writer's cache
 //! budget. Counters are plain atomics bumped on the request path; the gauges that describe
 //! storage are read when scraped.
 
@@ -22,6 +22,10 @@ pub struct Metrics {
     logins: AtomicU64,
     failed_logins: AtomicU64,
     streams: AtomicU64,
+    backups: AtomicU64,
+    failed_backups: AtomicU64,
+    /// Unix time of the last backup written (0: none since the start).
+    last_backup: AtomicU64,
 }
 
 /// What the scrape reads from storage.
@@ -59,6 +63,18 @@ impl Metrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A backup written at `unix_seconds`.
+    pub fn backup_written(&self, unix_seconds: i64) {
+        self.backups.fetch_add(1, Ordering::Relaxed);
+        let at = u64::try_from(unix_seconds).unwrap_or(0);
+        self.last_backup.fetch_max(at, Ordering::Relaxed);
+    }
+
+    /// A backup that failed.
+    pub fn backup_failed(&self) {
+        self.failed_backups.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// An event stream opened; it counts as open until the guard is dropped.
     pub fn stream_opened(self: &std::sync::Arc<Self>) -> StreamGuard {
         self.streams.fetch_add(1, Ordering::Relaxed);
@@ -69,7 +85,7 @@ impl Metrics {
     pub fn render(&self, gauges: &Gauges) -> String {
         let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed).to_string();
         let seconds = (self.sync_micros.load(Ordering::Relaxed) as f64 / 1e6).to_string();
-        let all: [Series<'_>; 8] = [
+        let all: [Series<'_>; 10] = [
             (
                 "syncs_total",
                 "counter",
@@ -110,6 +126,21 @@ impl Metrics {
                 "gauge",
                 "Devices connected to the live event stream.",
                 vec![("", get(&self.streams))],
+            ),
+            (
+                "backups_total",
+                "counter",
+                "Backups written since the start, by result.",
+                vec![
+                    ("{result=\"ok\"}", get(&self.backups)),
+                    ("{result=\"failed\"}", get(&self.failed_backups)),
+                ],
+            ),
+            (
+                "last_backup_timestamp_seconds",
+                "gauge",
+                "Unix time of the last backup written since the start (0: none).",
+                vec![("", get(&self.last_backup))],
             ),
             (
                 "feed_head",

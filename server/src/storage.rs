@@ -18,7 +18,10 @@ use std::sync::RwLock;
 
 use automerge::{Automerge, Change, ChangeHash};
 use outpost_protocol::{DeviceId, DocId, Head, Seq};
-use redb::{Database, MultimapTableDefinition, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{
+    Database, Key, MultimapTableDefinition, MultimapTableHandle, ReadTransaction, ReadableDatabase,
+    ReadableMultimapTable, ReadableTable, TableDefinition, TableHandle, Value, WriteTransaction,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::index::Index;
@@ -44,8 +47,18 @@ pub(crate) const SHARES: TableDefinition<(u128, &str), bool> = TableDefinition::
 pub(crate) const OWNED: MultimapTableDefinition<&str, u128> = MultimapTableDefinition::new("owned");
 /// `doc → Projection` (postcard): the account's summary row for team views.
 const PROJECTIONS: TableDefinition<u128, &[u8]> = TableDefinition::new("projections");
-/// Settings of the store itself: `"projection_layout"` → [`projection::LAYOUT`].
+/// Settings of the store itself: `"projection_layout"` → [`projection::LAYOUT`], and
+/// [`FEED_FLOOR`].
 const SETTINGS: TableDefinition<&str, u64> = TableDefinition::new("settings");
+/// The feed position new commits are numbered after at least (0 if never set). A restore
+/// raises it far past anything the lost server could have numbered (see
+/// [`raise_feed_floor`]), so a position a device got from the lost server is never reused
+/// for another commit, and the restored server can tell that the device's checkpoint is not
+/// in its feed.
+const FEED_FLOOR: &str = "feed_floor";
+/// How far a restore moves the feed floor past the backup's head: more commits than a
+/// server makes between a backup and a restore.
+const FLOOR_GAP: u64 = 1 << 40;
 /// `login → UserRecord` (postcard).
 pub(crate) const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
 /// Team names.
@@ -54,6 +67,164 @@ pub(crate) const TEAMS: TableDefinition<&str, ()> = TableDefinition::new("teams"
 pub(crate) const DEVICES: TableDefinition<u128, &[u8]> = TableDefinition::new("devices");
 /// `SHA-256 of a device token → device`.
 pub(crate) const TOKENS: TableDefinition<[u8; 32], u128> = TableDefinition::new("tokens");
+
+/// Something done to every table of the store, table by table, each opened with its types
+/// (redb cannot open a table without them).
+pub(crate) trait TableVisitor {
+    fn table<K: Key + 'static, V: Value + 'static>(
+        &mut self,
+        table: TableDefinition<'static, K, V>,
+    ) -> Result<(), StorageError>;
+    fn multimap<K: Key + 'static, V: Key + 'static>(
+        &mut self,
+        table: MultimapTableDefinition<'static, K, V>,
+    ) -> Result<(), StorageError>;
+}
+
+/// Visits every table the server defines. This is the one list of them: a backup copies
+/// exactly these (and fails on a store holding any other, so a table added above but not
+/// here cannot go missing from backups unnoticed), and a restore checks a file has them all.
+pub(crate) fn visit_tables(visitor: &mut impl TableVisitor) -> Result<(), StorageError> {
+    visitor.table(SNAPSHOTS)?;
+    visitor.table(CHUNKS)?;
+    visitor.table(FEED)?;
+    visitor.table(DOCS)?;
+    visitor.table(SCOPE_FEED)?;
+    visitor.table(HISTORY)?;
+    visitor.table(SHARES)?;
+    visitor.multimap(OWNED)?;
+    visitor.table(PROJECTIONS)?;
+    visitor.table(SETTINGS)?;
+    visitor.table(USERS)?;
+    visitor.table(TEAMS)?;
+    visitor.table(DEVICES)?;
+    visitor.table(TOKENS)?;
+    Ok(())
+}
+
+/// Copies every table from one read transaction into a write transaction.
+struct CopyTables<'a> {
+    from: &'a ReadTransaction,
+    to: &'a WriteTransaction,
+    copied: Vec<String>,
+}
+
+impl TableVisitor for CopyTables<'_> {
+    fn table<K: Key + 'static, V: Value + 'static>(
+        &mut self,
+        table: TableDefinition<'static, K, V>,
+    ) -> Result<(), StorageError> {
+        let source = self.from.open_table(table)?;
+        let mut target = self.to.open_table(table)?;
+        for entry in source.iter()? {
+            let (key, value) = entry?;
+            target.insert(key.value(), value.value())?;
+        }
+        self.copied.push(table.name().to_owned());
+        Ok(())
+    }
+
+    fn multimap<K: Key + 'static, V: Key + 'static>(
+        &mut self,
+        table: MultimapTableDefinition<'static, K, V>,
+    ) -> Result<(), StorageError> {
+        let source = self.from.open_multimap_table(table)?;
+        let mut target = self.to.open_multimap_table(table)?;
+        for entry in source.iter()? {
+            let (key, values) = entry?;
+            for value in values {
+                target.insert(key.value(), value?.value())?;
+            }
+        }
+        self.copied.push(table.name().to_owned());
+        Ok(())
+    }
+}
+
+/// Opens every table read-only: fails if one is missing or has other types.
+struct CheckTables<'a>(&'a ReadTransaction);
+
+impl TableVisitor for CheckTables<'_> {
+    fn table<K: Key + 'static, V: Value + 'static>(
+        &mut self,
+        table: TableDefinition<'static, K, V>,
+    ) -> Result<(), StorageError> {
+        self.0.open_table(table)?;
+        Ok(())
+    }
+
+    fn multimap<K: Key + 'static, V: Key + 'static>(
+        &mut self,
+        table: MultimapTableDefinition<'static, K, V>,
+    ) -> Result<(), StorageError> {
+        self.0.open_multimap_table(table)?;
+        Ok(())
+    }
+}
+
+/// The names of every table (plain and multimap) in a read transaction, sorted.
+pub(crate) fn table_names(txn: &ReadTransaction) -> Result<Vec<String>, StorageError> {
+    let mut names: Vec<String> = txn.list_tables()?.map(|t| t.name().to_owned()).collect();
+    names.extend(txn.list_multimap_tables()?.map(|t| t.name().to_owned()));
+    names.sort();
+    Ok(names)
+}
+
+/// Copies the whole store as `from` sees it into `to` (an empty database), in one write
+/// transaction committed durably. Returns the feed head of the copy. Fails, writing nothing,
+/// if the store holds a table [`visit_tables`] does not list.
+pub(crate) fn copy_store(from: &ReadTransaction, to: &Database) -> Result<Seq, StorageError> {
+    let txn = to.begin_write()?;
+    let mut copy = CopyTables {
+        from,
+        to: &txn,
+        copied: Vec::new(),
+    };
+    visit_tables(&mut copy)?;
+    let mut copied = copy.copied;
+    copied.sort();
+    if let Some(missed) = table_names(from)?.into_iter().find(|t| !copied.contains(t)) {
+        return Err(StorageError::UnknownTable(missed));
+    }
+    txn.commit()?;
+    let head = from
+        .open_table(FEED)?
+        .last()?
+        .map_or(0, |(seq, _)| seq.value());
+    Ok(Seq(head))
+}
+
+/// Numbers the commits of `db` (a store just restored from a backup) from far past its feed
+/// head on, so no position the lost server handed out after the backup is used again.
+/// Returns the new floor.
+pub(crate) fn raise_feed_floor(db: &Database) -> Result<Seq, StorageError> {
+    let txn = db.begin_write()?;
+    let floor = {
+        let head = txn
+            .open_table(FEED)?
+            .last()?
+            .map_or(0, |(seq, _)| seq.value());
+        let mut settings = txn.open_table(SETTINGS)?;
+        let old = settings.get(FEED_FLOOR)?.map_or(0, |v| v.value());
+        let floor = head.max(old).saturating_add(FLOOR_GAP);
+        settings.insert(FEED_FLOOR, floor)?;
+        floor
+    };
+    txn.commit()?;
+    Ok(Seq(floor))
+}
+
+/// Checks that `db` holds every table of an Outpost store with the types this version
+/// reads, and returns its feed head.
+pub(crate) fn check_store(db: &impl ReadableDatabase) -> Result<Seq, StorageError> {
+    let txn = db.begin_read()?;
+    visit_tables(&mut CheckTables(&txn))?;
+    let head = txn
+        .open_table(FEED)?
+        .last()?
+        .map_or(0, |(seq, _)| seq.value());
+    Ok(Seq(head))
+}
 
 /// The pseudo-device the server's own changes (handovers) are recorded as.
 pub const SERVER_DEVICE: DeviceId = DeviceId::from_u128(0);
@@ -66,6 +237,9 @@ pub enum StorageError {
     Redb(#[from] redb::Error),
     #[error("stored document {doc} is damaged: {reason}")]
     Corrupt { doc: DocId, reason: String },
+    /// The store holds a table the backup does not know (see [`visit_tables`]).
+    #[error("table {0} is not in the server's list of tables, so a backup would miss it")]
+    UnknownTable(String),
 }
 
 macro_rules! redb_errors {
@@ -353,6 +527,13 @@ impl ReadTables {
         Ok(Seq(self.feed.last()?.map_or(0, |(seq, _)| seq.value())))
     }
 
+    /// Whether `checkpoint` is a position in this feed (every checkpoint a reply hands out
+    /// is the position of a commit, or zero). One that is not was handed out by a server
+    /// this store does not continue: the commits up to it may be missing here.
+    pub fn knows(&self, checkpoint: Seq) -> Result<bool, StorageError> {
+        Ok(checkpoint == Seq::ZERO || self.feed.get(checkpoint.0)?.is_some())
+    }
+
     /// Feed entries after `after`, oldest first.
     pub fn feed_after(
         &self,
@@ -458,6 +639,8 @@ pub(crate) struct WriteTables<'txn> {
     pub users: redb::Table<'txn, &'static str, &'static [u8]>,
     /// Projection rows written in this transaction, to publish once it commits.
     pub written_rows: Vec<(DocId, Projection)>,
+    /// The [`FEED_FLOOR`].
+    floor: u64,
 }
 
 /// One commit to a document, as written into the feed and announced to live streams.
@@ -506,11 +689,18 @@ impl<'txn> WriteTables<'txn> {
             written_rows: Vec::new(),
             shares: txn.open_table(SHARES)?,
             users: txn.open_table(USERS)?,
+            floor: txn
+                .open_table(SETTINGS)?
+                .get(FEED_FLOOR)?
+                .map_or(0, |v| v.value()),
         })
     }
 
+    /// The position the next commit is numbered after: the last commit's, or the feed floor
+    /// if that is higher.
     pub fn feed_head(&self) -> Result<Seq, StorageError> {
-        Ok(Seq(self.feed.last()?.map_or(0, |(seq, _)| seq.value())))
+        let last = self.feed.last()?.map_or(0, |(seq, _)| seq.value());
+        Ok(Seq(last.max(self.floor)))
     }
 
     pub fn meta(&self, doc: DocId) -> Result<DocMeta, StorageError> {

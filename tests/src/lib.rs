@@ -14,12 +14,14 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use outpost_client::{HttpClient, Store, SyncError, SyncReport};
 use outpost_protocol::api::{NewUser, Role};
+use outpost_server::backup::BackupConfig;
 use outpost_server::{Config, Server, Storage};
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -140,7 +142,16 @@ impl TestServer {
 
     async fn boot(&mut self) {
         let storage = Storage::open(self.dir.path().join("outpost.redb")).expect("open server db");
-        let server = Server::new(storage, &Config::default());
+        // Backups on demand only (`POST /v1/admin/backups`), into DATA/backups.
+        let config = Config {
+            backups: Some(BackupConfig {
+                dir: self.dir.path().join("backups"),
+                every: None,
+                keep: NonZeroUsize::new(4).expect("non-zero"),
+            }),
+            ..Config::default()
+        };
+        let server = Server::new(storage, &config);
         let storage = server.storage();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
