@@ -39,7 +39,7 @@ async fn push_until_killed(device: Device, login: &str, acknowledged: Arc<Atomic
     loop {
         let now = start + chrono::Duration::minutes(run.edits as i64);
         let store = &run.device.store;
-        if run.edits % 5 == 0 {
+        if run.edits.is_multiple_of(5) {
             let new = NewAccount {
                 name: format!("{login} customer {}", accounts.len()),
                 owner: login.into(),
