@@ -10,7 +10,7 @@ use automerge::{ChangeHash, ReadDoc};
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Json};
 use axum::routing::{MethodRouter, get};
 use chrono::{DateTime, Utc};
@@ -437,33 +437,20 @@ pub(crate) async fn comment(
 
 /// `POST /v1/accounts/{id}/archive`: a manager (or admin) takes a lost account out of the
 /// team views; it is kept, with its history, and reaches the rep's device marked archived.
+/// `DELETE` restores it.
 pub(crate) async fn archive(
     State(state): State<AppState>,
+    method: Method,
     caller: Caller,
     Path(doc): Path<DocId>,
 ) -> Result<StatusCode, AppError> {
     let who = caller.require(Role::Manager)?.clone();
     visible(&state, &who, doc).await?;
-    let archived = Archived {
+    let archived = (method == Method::POST).then(|| Archived {
         by: who.login.clone(),
         at: At(Utc::now()),
-    };
-    let result = state
-        .writer
-        .archive(who, doc, Some(archived), now_ms())
-        .await?;
-    answer(&result, StatusCode::OK)
-}
-
-/// `DELETE /v1/accounts/{id}/archive`: restores an archived account to the team views.
-pub(crate) async fn restore(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(doc): Path<DocId>,
-) -> Result<StatusCode, AppError> {
-    let who = caller.require(Role::Manager)?.clone();
-    visible(&state, &who, doc).await?;
-    let result = state.writer.archive(who, doc, None, now_ms()).await?;
+    });
+    let result = state.writer.archive(who, doc, archived, now_ms()).await?;
     answer(&result, StatusCode::OK)
 }
 

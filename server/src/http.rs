@@ -72,7 +72,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/accounts/{id}/comments", post(api::comment))
         .route(
             "/v1/accounts/{id}/archive",
-            post(api::archive).delete(api::restore),
+            post(api::archive).delete(api::archive),
         )
         .route("/v1/accounts/{id}/shares/{login}", delete(api::unshare))
         .layer(middleware::from_fn(typed_errors))

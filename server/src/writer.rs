@@ -641,6 +641,21 @@ impl WriterThread {
         self.server_change(tables, at, meta, &before, &after)
     }
 
+    /// The metadata and record of an account `at.who` may change on its owner's behalf, or
+    /// why not (`doing` names what was asked, for the reason).
+    fn writable(
+        &mut self,
+        tables: &WriteTables<'_>,
+        at: &Commit<'_>,
+        doing: &str,
+    ) -> Result<Result<(DocMeta, AccountDoc), String>, StorageError> {
+        let meta = tables.meta(at.doc)?;
+        if meta.heads.is_empty() || !may_write(at.who, &meta, &[]) {
+            return Ok(Err(format!("you may not {doing} account {}", at.doc)));
+        }
+        Ok(self.record(tables, at.doc)?.map(|record| (meta, record)))
+    }
+
     /// Adds a manager's comment to one account.
     fn comment(
         &mut self,
@@ -648,15 +663,8 @@ impl WriterThread {
         at: &Commit<'_>,
         comment: &Comment,
     ) -> Result<Applied, StorageError> {
-        let meta = tables.meta(at.doc)?;
-        if meta.heads.is_empty() || !may_write(at.who, &meta, &[]) {
-            return Ok(Applied::Rejected(format!(
-                "you may not comment on account {}",
-                at.doc
-            )));
-        }
-        let before = match self.record(tables, at.doc)? {
-            Ok(record) => record,
+        let (meta, before) = match self.writable(tables, at, "comment on")? {
+            Ok(found) => found,
             Err(reason) => return Ok(Applied::Rejected(reason)),
         };
         if let Some(id) = comment
@@ -683,15 +691,8 @@ impl WriterThread {
         at: &Commit<'_>,
         archived: Option<&Archived>,
     ) -> Result<Applied, StorageError> {
-        let meta = tables.meta(at.doc)?;
-        if meta.heads.is_empty() || !may_write(at.who, &meta, &[]) {
-            return Ok(Applied::Rejected(format!(
-                "you may not archive or restore account {}",
-                at.doc
-            )));
-        }
-        let before = match self.record(tables, at.doc)? {
-            Ok(record) => record,
+        let (meta, before) = match self.writable(tables, at, "archive or restore")? {
+            Ok(found) => found,
             Err(reason) => return Ok(Applied::Rejected(reason)),
         };
         let refusal = match (archived, &before.archived) {
