@@ -249,6 +249,18 @@ impl Device {
         }
     }
 
+    /// A new device logged in as the fixture user `login` (password [`PASSWORD`]) at
+    /// `server_url`, for servers run as processes.
+    pub async fn logged_in(server_url: &str, login: &str) -> Device {
+        let device = Device::new(server_url);
+        device
+            .client
+            .login(&device.store, login, PASSWORD, "test device")
+            .await
+            .unwrap_or_else(|e| panic!("{login} logs in: {e}"));
+        device
+    }
+
     /// Where the device's store file lives.
     pub fn store_path(&self) -> PathBuf {
         self.dir.path().join("store.redb")

@@ -14,7 +14,7 @@ use chrono::{TimeZone, Utc};
 use outpost_client::{AccountEdit, ContactMethod, NewAccount, NewFollowUp, Store};
 use outpost_protocol::{DocId, Head};
 use outpost_server::Storage;
-use outpost_tests::{ADMIN, Device, FIELD_REPS, PASSWORD, ServerProcess, TestServer, binary};
+use outpost_tests::{ADMIN, Device, FIELD_REPS, ServerProcess, TestServer, binary};
 
 /// Pushes acknowledged in all before the server is killed.
 const ACKNOWLEDGED_BEFORE_KILL: usize = 40;
@@ -75,12 +75,7 @@ async fn server_killed_mid_push_keeps_what_it_acknowledged_and_devices_resend_th
     let acknowledged = Arc::new(AtomicUsize::new(0));
     let mut reps = Vec::new();
     for login in FIELD_REPS {
-        let device = Device::new(&url);
-        device
-            .client
-            .login(&device.store, login, PASSWORD, "crash test")
-            .await
-            .unwrap();
+        let device = Device::logged_in(&url, login).await;
         let acknowledged = acknowledged.clone();
         reps.push(tokio::spawn(async move {
             push_until_killed(device, login, acknowledged).await
@@ -128,12 +123,7 @@ async fn server_killed_mid_push_keeps_what_it_acknowledged_and_devices_resend_th
         run.device.sync().await;
         assert!(run.device.store.status().unwrap().unsynced.is_empty());
     }
-    let admin = Device::new(&url);
-    admin
-        .client
-        .login(&admin.store, ADMIN, PASSWORD, "after the crash")
-        .await
-        .unwrap();
+    let admin = Device::logged_in(&url, ADMIN).await;
     admin.sync().await;
     let mut accounts = 0;
     for run in &runs {

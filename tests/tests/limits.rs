@@ -13,7 +13,7 @@ use outpost_protocol::{
     CONTENT_TYPE, DocId, DocPush, ErrorCode, ErrorReply, MAX_PUSHES, PushOutcome, Seq, SyncReply,
     SyncRequest, decode, encode,
 };
-use outpost_tests::{ADMIN, Device, PASSWORD, ServerProcess, TestServer};
+use outpost_tests::{ADMIN, Device, ServerProcess, TestServer};
 
 /// One change by `device` whose notes hold `text`: compressed by automerge when it is large.
 fn change_with_text(device: &Device, text: &str) -> Vec<u8> {
@@ -88,11 +88,7 @@ async fn the_servers_limits_refuse_oversized_requests_and_pushes_and_store_none_
     );
     let url = format!("http://{}", server.addr);
     let now = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
-    let ana = Device::new(&url);
-    ana.client
-        .login(&ana.store, "ana", PASSWORD, "limits")
-        .await
-        .unwrap();
+    let ana = Device::logged_in(&url, "ana").await;
     let account = |i: usize| NewAccount {
         name: format!("Limit Co {i}"),
         owner: "ana".into(),
@@ -190,12 +186,7 @@ async fn the_servers_limits_refuse_oversized_requests_and_pushes_and_store_none_
     assert_eq!(ana.store.status().unwrap().unsynced.len(), 6);
 
     // Nothing refused was stored: the admin sees ana's three synced accounts only.
-    let admin = Device::new(&url);
-    admin
-        .client
-        .login(&admin.store, ADMIN, PASSWORD, "limits")
-        .await
-        .unwrap();
+    let admin = Device::logged_in(&url, ADMIN).await;
     admin.sync().await;
     let mut names: Vec<String> = admin
         .store

@@ -7,12 +7,21 @@ use chrono::{Duration, Utc};
 use outpost_client::{AccountEdit, ContactMethod, NewAccount, NewFollowUp};
 use outpost_protocol::DocId;
 use outpost_tests::{Device, TestServer};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 async fn get(server: &TestServer, device: &Device, path: &str) -> (StatusCode, String) {
+    call(server, device, Method::GET, path).await
+}
+
+async fn call(
+    server: &TestServer,
+    device: &Device,
+    method: Method,
+    path: &str,
+) -> (StatusCode, String) {
     let response = reqwest::Client::new()
-        .get(format!("{}{path}", server.url()))
+        .request(method, format!("{}{path}", server.url()))
         .bearer_auth(device.token())
         .send()
         .await
@@ -338,16 +347,6 @@ async fn every_view_exports_its_tables_as_csv() {
     );
 }
 
-async fn delete(server: &TestServer, device: &Device, path: &str) -> (StatusCode, String) {
-    let response = reqwest::Client::new()
-        .delete(format!("{}{path}", server.url()))
-        .bearer_auth(device.token())
-        .send()
-        .await
-        .unwrap();
-    (response.status(), response.text().await.unwrap())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_account_is_archived_out_of_the_views_kept_on_the_device_and_restored() {
     let server = TestServer::start().await;
@@ -379,7 +378,7 @@ async fn a_lost_account_is_archived_out_of_the_views_kept_on_the_device_and_rest
         body.contains("only lost accounts are archived; Still Here Co is potential"),
         "{body}"
     );
-    let (status, body) = delete(&server, &mia, &path(lost)).await;
+    let (status, body) = call(&server, &mia, Method::DELETE, &path(lost)).await;
     assert!(
         status == StatusCode::FORBIDDEN && body.contains("is not archived"),
         "{body}"
@@ -406,15 +405,15 @@ async fn a_lost_account_is_archived_out_of_the_views_kept_on_the_device_and_rest
         .archived
         .expect("archived");
     assert_eq!(archived.by, "mia");
-    let call = NewFollowUp::new(Utc::now(), ContactMethod::Phone, "one last call");
+    let last = NewFollowUp::new(Utc::now(), ContactMethod::Phone, "one last call");
     ana.store
-        .edit_account(lost, &AccountEdit::LogFollowUp(call), Utc::now())
+        .edit_account(lost, &AccountEdit::LogFollowUp(last), Utc::now())
         .unwrap();
     assert_eq!(ana.sync().await.pushed, vec![lost]);
     assert_eq!(lost_accounts().await, json!(0));
 
     // Restored: back in the views, and on the device.
-    let (status, body) = delete(&server, &mia, &path(lost)).await;
+    let (status, body) = call(&server, &mia, Method::DELETE, &path(lost)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(lost_accounts().await, json!(1));
     assert_eq!(pipeline_accounts().await, before);
