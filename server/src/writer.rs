@@ -425,11 +425,25 @@ impl WriterThread {
         };
         let (changes, encoded): (Vec<Change>, Vec<&[u8]>) = changes.into_iter().unzip();
         let hashes: Vec<[u8; 32]> = changes.iter().map(|c| c.hash().0).collect();
-        if let Err(e) = doc.apply_changes(changes) {
+        // Automerge trusts its input in places: a change reusing a sequence number its actor
+        // already used with other content panics inside it. Such a change comes only from a
+        // broken or hostile device; it must not take the writer thread down with it. The
+        // document may be half-changed after a panic, so it leaves the cache (storage holds
+        // it as it was).
+        let applied =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| doc.apply_changes(changes)));
+        let refused = match applied {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(format!("changes could not be applied: {e}")),
+            Err(_) => Some(
+                "changes could not be applied: they contradict the account's history (such as \
+                 a sequence number this device already used for another change)"
+                    .to_owned(),
+            ),
+        };
+        if let Some(reason) = refused {
             self.cache.pop(&at.doc);
-            return Ok(Applied::Invalid(format!(
-                "changes could not be applied: {e}"
-            )));
+            return Ok(Applied::Invalid(reason));
         }
         let after = match hydrate(&*doc, at.doc) {
             Ok(record) => record,
