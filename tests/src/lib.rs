@@ -8,6 +8,7 @@
 //! - [`CutProxy`]: a loopback TCP proxy that cuts each reply after a set number of bytes.
 //! - [`ServerProcess`]: the real `outpost-server serve` binary as a child process.
 //! - [`binary`]: builds and finds a workspace binary for tests that run it.
+//! - [`bench`]: the benchmark's and the load command's workload, scenarios and figures.
 //! - [`sim`]: the deterministic simulation (devices, server logic and a faulty network in one
 //!   process, driven by a seed), run by `tests/simulation.rs` and the `soak` binary.
 
@@ -29,6 +30,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub mod bench;
 pub mod sim;
 
 /// A running server and the directory its database lives in.

@@ -6,10 +6,10 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::{PASSWORD, ServerProcess};
 use anyhow::{Context, ensure};
 use futures_util::StreamExt;
 use outpost_protocol::DeviceId;
-use outpost_tests::{PASSWORD, ServerProcess};
 use serde_json::{Value, json};
 
 use super::proc_kib;
@@ -28,7 +28,8 @@ pub struct ServerMemory {
     pub peak: u64,
 }
 
-fn status_of(pid: u32, name: &str) -> anyhow::Result<u64> {
+/// A `Name:   123 kB` figure (such as `VmRSS:`) of process `pid`, in KiB.
+pub fn status_of(pid: u32, name: &str) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     proc_kib(&status, name).with_context(|| format!("{name} of process {pid}"))
 }

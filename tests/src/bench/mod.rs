@@ -23,7 +23,7 @@ pub mod views;
 pub mod workload;
 
 use std::fmt::Write as _;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// One line of the result table.
 #[derive(Debug)]
@@ -142,6 +142,11 @@ impl Table {
         }
         out
     }
+}
+
+/// A progress line on stderr, stamped with the time since `started`.
+pub fn progress(started: Instant, what: impl std::fmt::Display) {
+    eprintln!("[{:>6.1} s] {what}", started.elapsed().as_secs_f64());
 }
 
 /// The machine the run happened on, from the standard library and /proc.

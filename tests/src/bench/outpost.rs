@@ -11,7 +11,7 @@ use outpost_protocol::DocId;
 
 use super::proxy::{CountingProxy, Traffic};
 use super::workload::Workload;
-use outpost_tests::{ADMIN, Device, TestServer};
+use crate::{ADMIN, Device, TestServer};
 
 /// The team's other devices, folded into one: creates the accounts and makes the remote
 /// edits. Its store lives in memory (its own durability is not what is measured).

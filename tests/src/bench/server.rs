@@ -18,7 +18,7 @@ use outpost_protocol::{
 };
 
 use super::workload::Workload;
-use outpost_tests::{ADMIN, TestServer};
+use crate::{ADMIN, TestServer};
 
 /// Edits each real device cycles through (generated up front from the seed).
 const EDITS_PER_DEVICE: usize = 64;

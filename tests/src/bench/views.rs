@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
+use crate::{PASSWORD, TestServer};
 use anyhow::ensure;
 use outpost_protocol::api::{NewUser, Role};
-use outpost_tests::{PASSWORD, TestServer};
 
 /// The manager of the benchmark's team.
 pub const MANAGER: &str = "bench-lead";

@@ -5,9 +5,6 @@
 //! prints the machine, progress on stderr, then one table: scenario, Outpost, peer, ratio,
 //! bar, met.
 
-#[path = "../bench/mod.rs"]
-mod bench;
-
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -15,13 +12,14 @@ use anyhow::{Context, ensure};
 use automerge::ChangeHash;
 use clap::Parser;
 use outpost_client::Store;
+use outpost_tests::bench;
 use outpost_tests::{Device, TestServer};
 
 use bench::outpost::{self, Catchup, Generator};
 use bench::peer::{Peer, PeerCatchup};
 use bench::proxy::{CountingProxy, Framing};
 use bench::workload::{self, FOLLOW_UPS, REPS, Workload};
-use bench::{Row, Table, bytes, count, device, memory, percentile, server, time, views};
+use bench::{Row, Table, bytes, count, device, memory, percentile, progress, server, time, views};
 
 #[derive(Debug, Parser)]
 #[command(about = "Outpost's benchmark: DESIGN.md's bars, side by side with samod")]
@@ -143,10 +141,6 @@ impl Plan {
             }
         }
     }
-}
-
-fn progress(started: Instant, what: impl std::fmt::Display) {
-    eprintln!("[{:>6.1} s] {what}", started.elapsed().as_secs_f64());
 }
 
 /// `10000` as `10k`.
