@@ -5,7 +5,8 @@
 //! - [`TestServer`]: starts, stops and restarts the server on one data directory, seeded
 //!   with the [fixture team](TestServer::start).
 //! - [`Device`]: a user's store plus an HTTP client pointed at a server.
-//! - [`CutProxy`]: a loopback TCP proxy that cuts each reply after a set number of bytes.
+//! - [`CutProxy`]: a loopback TCP proxy that cuts each request or reply after a set number
+//!   of bytes.
 //! - [`ServerProcess`]: the real `outpost-server serve` binary as a child process.
 //! - [`binary`]: builds and finds a workspace binary for tests that run it.
 //! - [`bench`]: the benchmark's and the load command's workload, scenarios and figures.
@@ -300,21 +301,35 @@ impl Device {
     }
 }
 
-/// A loopback proxy that forwards requests untouched and cuts every reply after
-/// `reply_bytes` bytes, closing the connection, as a dropped mobile link would.
+/// A loopback proxy that cuts every connection after a set number of bytes of the request
+/// or of the reply ([`Cut`]), closing it, as a dropped mobile link would.
 #[derive(Debug)]
 pub struct CutProxy {
     addr: SocketAddr,
     task: JoinHandle<()>,
 }
 
+/// Where a [`CutProxy`] cuts each connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// After this many bytes of the request: the server sees the connection end early.
+    Request(usize),
+    /// After this many bytes of the reply, once the server has handled the request.
+    Reply(usize),
+}
+
 impl CutProxy {
     pub async fn start(upstream: SocketAddr, reply_bytes: usize) -> CutProxy {
+        CutProxy::cutting(upstream, Cut::Reply(reply_bytes)).await
+    }
+
+    /// A proxy that cuts every connection at `cut`.
+    pub async fn cutting(upstream: SocketAddr, cut: Cut) -> CutProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let addr = listener.local_addr().expect("proxy addr");
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                tokio::spawn(relay(client, upstream, reply_bytes));
+                tokio::spawn(relay(client, upstream, cut));
             }
         });
         CutProxy { addr, task }
@@ -331,17 +346,25 @@ impl Drop for CutProxy {
     }
 }
 
-async fn relay(client: TcpStream, upstream: SocketAddr, reply_bytes: usize) {
+async fn relay(client: TcpStream, upstream: SocketAddr, cut: Cut) {
     let Ok(server) = TcpStream::connect(upstream).await else {
         return;
     };
-    let (mut client_read, mut client_write) = client.into_split();
+    let (request_bytes, reply_bytes) = match cut {
+        Cut::Request(bytes) => (bytes, usize::MAX),
+        Cut::Reply(bytes) => (usize::MAX, bytes),
+    };
+    let (client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
     let requests = tokio::spawn(async move {
-        let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+        let mut limited = client_read.take(request_bytes as u64);
+        let _ = tokio::io::copy(&mut limited, &mut server_write).await;
+        // Cut: the server sees the connection end in the middle of the request.
+        let _ = server_write.shutdown().await;
     });
     // Wait for the reply to start (the server has handled the request by then), pass on at
-    // most `reply_bytes` of it, then close both connections.
+    // most `reply_bytes` of it, then close both connections. After a cut request, whatever
+    // the server answers (an error, or nothing) is passed on.
     let mut forwarded = 0;
     let mut buf = vec![0; 16 * 1024];
     loop {
