@@ -382,6 +382,15 @@ impl WriterThread {
             doc.get_change_by_hash(&c.hash()).is_none() && fresh_hashes.insert(c.hash())
         });
         if changes.is_empty() {
+            if doc.is_empty() {
+                // Nothing to store, for an account the server does not hold: not an
+                // acknowledgement a device may count on.
+                self.cache.pop(&at.doc);
+                return Ok(Applied::Invalid(format!(
+                    "the push carries no changes for account {}, which the server does not hold",
+                    at.doc
+                )));
+            }
             // Everything is already stored: a retry of a push whose reply was lost.
             return Ok(Applied::AlreadyStored);
         }
