@@ -341,6 +341,24 @@ where
     Ok(found.then(|| doc.with_actor(actor.clone())))
 }
 
+/// An 8-byte number kept in `meta`.
+fn meta_number(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+) -> Result<Option<[u8; 8]>, StoreError> {
+    Ok(meta
+        .get(key)?
+        .and_then(|v| <[u8; 8]>::try_from(v.value()).ok()))
+}
+
+fn checkpoint_in(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> Result<Seq, StoreError> {
+    Ok(Seq(
+        meta_number(meta, CHECKPOINT_KEY)?.map_or(0, u64::from_le_bytes)
+    ))
+}
+
 /// A random number from `seeded`, or from the thread's generator.
 fn random<T>(seeded: Option<&Mutex<StdRng>>) -> T
 where
@@ -797,18 +815,19 @@ impl Store {
             .map(|e| e.map(|(k, _)| DocId::from_u128(k.value())))
             .collect::<Result<_, _>>()?;
         let meta = txn.open_table(META)?;
-        let number = |key| -> Result<Option<[u8; 8]>, StoreError> {
-            Ok(meta
-                .get(key)?
-                .and_then(|v| <[u8; 8]>::try_from(v.value()).ok()))
-        };
         Ok(SyncStatus {
             device: self.device,
             unsynced,
-            checkpoint: Seq(number(CHECKPOINT_KEY)?.map_or(0, u64::from_le_bytes)),
-            last_sync: number(LAST_SYNC_KEY)?
+            checkpoint: checkpoint_in(&meta)?,
+            last_sync: meta_number(&meta, LAST_SYNC_KEY)?
                 .and_then(|b| DateTime::from_timestamp_millis(i64::from_le_bytes(b))),
         })
+    }
+
+    /// The position in the server's feed this device has caught up to (without listing the
+    /// unsynced documents, as [`Self::status`] does).
+    pub(crate) fn checkpoint(&self) -> Result<Seq, StoreError> {
+        checkpoint_in(&self.db.begin_read()?.open_table(META)?)
     }
 
     /// The unsynced changes of each unsynced document, skipping `skip`, until `budget` bytes
@@ -864,8 +883,8 @@ impl Store {
     ) -> Result<Applied, SyncError> {
         let mut applied = Applied::default();
         let _writing = self.cache.writing();
-        let checkpoint = self.status()?.checkpoint;
         let txn = self.db.begin_write().map_err(StoreError::from)?;
+        let checkpoint = checkpoint_in(&txn.open_table(META).map_err(StoreError::from)?)?;
         let mut written = Vec::new();
         {
             let mut tables = DocTables::open(&txn)?;

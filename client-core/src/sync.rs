@@ -72,10 +72,9 @@ impl SyncSession {
             return Err(SyncError::NoProgress(self.idle_rounds));
         }
         let (pushes, complete) = store.pending_pushes(&self.refused, PUSH_BUDGET)?;
-        let status = store.status()?;
         let body = encode(&SyncRequest {
             device: store.device(),
-            checkpoint: status.checkpoint,
+            checkpoint: store.checkpoint()?,
             pushes,
         });
         // Another round is needed if this one cannot carry every pending push.

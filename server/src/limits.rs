@@ -5,8 +5,8 @@
 //! - Documents per request: [`Limits::docs_per_request`] (413 beyond it). Devices of this
 //!   version send at most [`outpost_protocol::MAX_PUSHES`] per request and
 //!   `outpost_client::sync::PUSH_BUDGET` bytes of pushes, so limits below those refuse them.
-//! - Per document, refused as `Invalid` (the other documents of the request go ahead and the
-//!   device keeps the refused edit): the bytes of its pushed changes as sent
+//! - Per document, refused as `Rejected` with the reason (the other documents of the request
+//!   go ahead; the device keeps the refused edit in its rejected list): the bytes of its pushed changes as sent
 //!   ([`Limits::push_bytes`]); the size each compressed change inflates to, checked with a
 //!   bounded decoder *before* automerge inflates it ([`Limits::change_bytes`]), so a small
 //!   deflate bomb is refused without being expanded; and the operations the document would

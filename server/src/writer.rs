@@ -351,7 +351,7 @@ impl WriterThread {
     ) -> Result<Applied, StorageError> {
         // Each change with the bytes it came in: stored and relayed as sent, so a change the
         // device compressed stays compressed.
-        let limits = self.limits.clone();
+        let limits = &self.limits;
         let pushed: usize = push.changes.iter().map(Vec::len).sum();
         if pushed > limits.push_bytes {
             return Ok(Applied::Rejected(format!(
@@ -374,6 +374,7 @@ impl WriterThread {
                 }
             }
         }
+        let doc_ops = limits.doc_ops;
         let meta = tables.meta(at.doc)?;
         let shares = tables.shares_of(at.doc)?;
         let doc = self.doc(tables, at.doc)?;
@@ -400,11 +401,11 @@ impl WriterThread {
             return Ok(Applied::MissingDependencies);
         }
         let ops = doc.stats().num_ops + changes.iter().map(|(c, _)| c.len() as u64).sum::<u64>();
-        if ops > limits.doc_ops {
+        if ops > doc_ops {
             return Ok(Applied::Rejected(format!(
-                "account {} would hold {ops} operations; this server keeps at most {} per \
-                 account",
-                at.doc, limits.doc_ops
+                "account {} would hold {ops} operations; this server keeps at most {doc_ops} \
+                 per account",
+                at.doc
             )));
         }
         let device_actor = ActorId::from(at.who.device.to_bytes().as_slice());

@@ -23,6 +23,9 @@ use std::sync::{Arc, Mutex};
 
 use outpost_client::{HttpClient, Store, SyncError, SyncReport};
 use outpost_protocol::api::{NewUser, Role};
+use outpost_protocol::{
+    CONTENT_TYPE, DocPush, ErrorReply, Seq, SyncReply, SyncRequest, decode, encode,
+};
 use outpost_server::backup::BackupConfig;
 use outpost_server::{Config, Server, Storage};
 use tempfile::TempDir;
@@ -298,6 +301,47 @@ impl Device {
             .expect("read credentials")
             .expect("the device logged in");
         token
+    }
+
+    /// Posts `body` to the sync endpoint of the server at `url` with this device's token, and
+    /// returns the status with the decoded reply (200) or the typed error (any other).
+    pub async fn post_sync(
+        &self,
+        url: &str,
+        body: Vec<u8>,
+    ) -> (u16, Result<SyncReply, ErrorReply>) {
+        let response = reqwest::Client::new()
+            .post(format!("{url}/v1/sync"))
+            .header("content-type", CONTENT_TYPE)
+            .bearer_auth(self.token())
+            .body(body)
+            .send()
+            .await
+            .expect("the server answers");
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.expect("the reply's body");
+        let reply = if status == 200 {
+            Ok(decode(&bytes).expect("a sync reply"))
+        } else {
+            Err(serde_json::from_slice(&bytes)
+                .unwrap_or_else(|e| panic!("{status}, not a typed error ({e}): {bytes:?}")))
+        };
+        (status, reply)
+    }
+
+    /// Pushes `pushes` as they are, from checkpoint 0, to the server at `url` (see
+    /// [`Self::post_sync`]): for tests of what the server does with what a device sends.
+    pub async fn push_raw(
+        &self,
+        url: &str,
+        pushes: Vec<DocPush>,
+    ) -> (u16, Result<SyncReply, ErrorReply>) {
+        let body = encode(&SyncRequest {
+            device: self.store.device(),
+            checkpoint: Seq(0),
+            pushes,
+        });
+        self.post_sync(url, body).await
     }
 }
 

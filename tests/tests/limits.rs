@@ -9,10 +9,7 @@ use automerge::transaction::Transactable;
 use automerge::{ActorId, AutoCommit, ObjType, ROOT};
 use chrono::{TimeZone, Utc};
 use outpost_client::{NewAccount, SyncError};
-use outpost_protocol::{
-    CONTENT_TYPE, DocId, DocPush, ErrorCode, ErrorReply, MAX_PUSHES, PushOutcome, Seq, SyncReply,
-    SyncRequest, decode, encode,
-};
+use outpost_protocol::{DocId, DocPush, ErrorCode, MAX_PUSHES, PushOutcome, SyncReply};
 use outpost_tests::{ADMIN, Device, ServerProcess, TestServer};
 
 /// One change by `device` whose notes hold `text`: compressed by automerge when it is large.
@@ -22,40 +19,6 @@ fn change_with_text(device: &Device, text: &str) -> Vec<u8> {
     doc.splice_text(&notes, 0, 0, text).unwrap();
     let mut change = doc.get_last_local_change().unwrap().clone();
     change.bytes().into_owned()
-}
-
-/// Pushes `pushes` from `device` as it would, and returns the status with the decoded reply
-/// or error.
-async fn push(
-    url: &str,
-    device: &Device,
-    pushes: Vec<DocPush>,
-) -> (u16, Result<SyncReply, ErrorReply>) {
-    let body = encode(&SyncRequest {
-        device: device.store.device(),
-        checkpoint: Seq(0),
-        pushes,
-    });
-    send(url, device, body).await
-}
-
-async fn send(url: &str, device: &Device, body: Vec<u8>) -> (u16, Result<SyncReply, ErrorReply>) {
-    let response = reqwest::Client::new()
-        .post(format!("{url}/v1/sync"))
-        .header("content-type", CONTENT_TYPE)
-        .bearer_auth(device.token())
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let bytes = response.bytes().await.unwrap();
-    let reply = if status == 200 {
-        Ok(decode(&bytes).unwrap())
-    } else {
-        Err(serde_json::from_slice(&bytes).unwrap())
-    };
-    (status, reply)
 }
 
 fn refusal(reply: &SyncReply) -> &str {
@@ -106,7 +69,7 @@ async fn the_servers_limits_refuse_oversized_requests_and_pushes_and_store_none_
         changes,
     };
     let too_many: Vec<DocPush> = (0..6).map(|_| new_doc(vec![small.clone()])).collect();
-    let (status, reply) = push(&url, &ana, too_many).await;
+    let (status, reply) = ana.push_raw(&url, too_many).await;
     let error = reply.unwrap_err();
     assert_eq!((status, error.code), (413, ErrorCode::TooLarge));
     assert!(
@@ -117,7 +80,7 @@ async fn the_servers_limits_refuse_oversized_requests_and_pushes_and_store_none_
         error.message
     );
 
-    let (status, reply) = send(&url, &ana, vec![0; 1_000_001]).await;
+    let (status, reply) = ana.post_sync(&url, vec![0; 1_000_001]).await;
     let error = reply.unwrap_err();
     assert_eq!((status, error.code), (413, ErrorCode::TooLarge));
     assert!(
@@ -130,12 +93,9 @@ async fn the_servers_limits_refuse_oversized_requests_and_pushes_and_store_none_
     let noise: String = (0..250_000)
         .map(|_| char::from(b'a' + rand::random::<u8>() % 26))
         .collect();
-    let (status, reply) = push(
-        &url,
-        &ana,
-        vec![new_doc(vec![change_with_text(&ana, &noise)])],
-    )
-    .await;
+    let (status, reply) = ana
+        .push_raw(&url, vec![new_doc(vec![change_with_text(&ana, &noise)])])
+        .await;
     let reply = reply.unwrap();
     assert_eq!(status, 200);
     assert!(
@@ -149,7 +109,7 @@ async fn the_servers_limits_refuse_oversized_requests_and_pushes_and_store_none_
     // A million repeated letters compress to a few kilobytes and would inflate to a megabyte.
     let bomb = change_with_text(&ana, &"a".repeat(1_000_000));
     assert!(bomb.len() < 100_000, "{} bytes as sent", bomb.len());
-    let (_, reply) = push(&url, &ana, vec![new_doc(vec![bomb])]).await;
+    let (_, reply) = ana.push_raw(&url, vec![new_doc(vec![bomb])]).await;
     let reply = reply.unwrap();
     assert!(
         refusal(&reply).contains("change 0: a change inflates to more than 300000 bytes"),
@@ -158,12 +118,12 @@ async fn the_servers_limits_refuse_oversized_requests_and_pushes_and_store_none_
     );
 
     // 6,000 letters are 6,000 operations: more than an account may hold here.
-    let (_, reply) = push(
-        &url,
-        &ana,
-        vec![new_doc(vec![change_with_text(&ana, &"b".repeat(6_000))])],
-    )
-    .await;
+    let (_, reply) = ana
+        .push_raw(
+            &url,
+            vec![new_doc(vec![change_with_text(&ana, &"b".repeat(6_000))])],
+        )
+        .await;
     let reply = reply.unwrap();
     assert!(
         refusal(&reply).contains("would hold 6001 operations; this server keeps at most 5000"),
