@@ -25,7 +25,9 @@ use outpost_protocol::Seq;
 use redb::{Database, DatabaseError, ReadOnlyDatabase};
 use serde::{Deserialize, Serialize};
 
-use crate::storage::{Storage, StorageError, check_store, copy_store, raise_feed_floor};
+use crate::storage::{
+    DEFAULT_CACHE_BYTES, Storage, StorageError, check_store, copy_store, raise_feed_floor,
+};
 
 /// Where backups go and how often the server writes one by itself.
 #[derive(Debug, Clone)]
@@ -87,7 +89,12 @@ pub fn write(storage: &Storage, out: &Path) -> Result<BackupInfo, BackupError> {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_error(&partial)(e)),
             _ => {}
         }
-        let target = Database::create(&partial).map_err(StorageError::from)?;
+        // redb buffers writes in up to half its cache: bounded like the live store's, or a
+        // backup of a large store would hold much of it in memory before writing it out.
+        let target = Database::builder()
+            .set_cache_size(DEFAULT_CACHE_BYTES)
+            .create(&partial)
+            .map_err(StorageError::from)?;
         // Committed with `Durability::Immediate` (the default): the file is synced.
         let head = copy_store(&snapshot, &target)?;
         drop(target);

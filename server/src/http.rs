@@ -196,14 +196,19 @@ async fn ready(State(state): State<AppState>) -> Response {
 /// `GET /metrics`: the counters in Prometheus' text format.
 async fn metrics(State(state): State<AppState>) -> Result<Response, AppError> {
     let storage = state.storage.clone();
-    let (feed_head, indexed) = tokio::task::spawn_blocking(move || {
-        Ok::<_, StorageError>((storage.feed_head()?.0, storage.with_rows(|rows| rows.len())))
+    let (feed_head, indexed, page_cache) = tokio::task::spawn_blocking(move || {
+        Ok::<_, StorageError>((
+            storage.feed_head()?.0,
+            storage.with_rows(|rows| rows.len()),
+            storage.page_cache(),
+        ))
     })
     .await??;
     let gauges = crate::metrics::Gauges {
         feed_head,
         indexed_accounts: indexed as u64,
         cache_docs: state.cache_docs as u64,
+        page_cache,
     };
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -13,6 +13,7 @@ use outpost_protocol::api::{NewUser, Role};
 use outpost_protocol::{DeviceId, DocId, MAX_MESSAGE_BYTES, PushOutcome};
 use outpost_server::backup::{self, BackupConfig};
 use outpost_server::limits::Limits;
+use outpost_server::storage::DEFAULT_CACHE_BYTES;
 use outpost_server::storage::SERVER_DEVICE;
 use outpost_server::{Config, Principal, Server, Storage, Writer};
 use tracing_subscriber::EnvFilter;
@@ -81,6 +82,10 @@ enum Command {
         /// Documents kept loaded in memory; others are read from disk when needed.
         #[arg(long, default_value = "1024")]
         cache_docs: NonZeroUsize,
+        /// Memory for the database's page cache, in MiB: every read goes through it, so it
+        /// bounds what a backup or a catch-up over the whole database can take.
+        #[arg(long, env = "OUTPOST_CACHE_MB", default_value_t = default_cache_mb())]
+        cache_mb: NonZeroUsize,
         /// Serve TLS with this PEM certificate chain (with --tls-key).
         #[arg(
             long,
@@ -248,6 +253,7 @@ async fn main() -> anyhow::Result<()> {
             data,
             listen,
             cache_docs,
+            cache_mb,
             limits,
             tls_cert,
             tls_key,
@@ -265,7 +271,8 @@ async fn main() -> anyhow::Result<()> {
                     keep: backup_keep,
                 }),
             };
-            serve(data.data, listen, config, tls).await
+            let storage = open_with_cache(&data.data, cache_mb.get() << 20)?;
+            serve(storage, &data.data, listen, config, tls).await
         }
         Command::Backup { data, out } => {
             let path = database(&data.data);
@@ -310,6 +317,10 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
+fn default_cache_mb() -> NonZeroUsize {
+    NonZeroUsize::new(DEFAULT_CACHE_BYTES >> 20).expect("the default cache is at least 1 MiB")
+}
+
 /// How often `serve` writes a backup (`None`: never by itself).
 #[derive(Debug, Clone, Copy)]
 struct Every(Option<Duration>);
@@ -328,10 +339,15 @@ fn database(data: &Path) -> PathBuf {
 
 /// Opens the database of a data directory, saying so clearly when a running server holds it.
 fn open(data: &Path) -> anyhow::Result<Storage> {
+    open_with_cache(data, DEFAULT_CACHE_BYTES)
+}
+
+/// [`open`], with a page cache of `cache_bytes`.
+fn open_with_cache(data: &Path, cache_bytes: usize) -> anyhow::Result<Storage> {
     std::fs::create_dir_all(data)
         .with_context(|| format!("cannot create data directory {}", data.display()))?;
     let path = database(data);
-    Storage::open(&path).map_err(|e| {
+    Storage::open_with_cache(&path, cache_bytes).map_err(|e| {
         if e.to_string().contains("already open") {
             anyhow::anyhow!(
                 "{} is in use by a running server: stop it, or use the admin API (see README)",
@@ -466,12 +482,12 @@ async fn handover(
 }
 
 async fn serve(
-    data: PathBuf,
+    storage: Storage,
+    data: &Path,
     listen: SocketAddr,
     config: Config,
     tls: Option<(PathBuf, PathBuf)>,
 ) -> anyhow::Result<()> {
-    let storage = open(&data)?;
     let password_file = data.join("admin-password");
     if storage.bootstrap_admin(&password_file)? {
         tracing::warn!(

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use outpost_protocol::PushOutcome;
 
+use crate::storage::PageCache;
+
 /// Counters since the server started.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -34,6 +36,7 @@ pub struct Gauges {
     pub feed_head: u64,
     pub indexed_accounts: u64,
     pub cache_docs: u64,
+    pub page_cache: PageCache,
 }
 
 impl Metrics {
@@ -85,7 +88,8 @@ impl Metrics {
     pub fn render(&self, gauges: &Gauges) -> String {
         let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed).to_string();
         let seconds = (self.sync_micros.load(Ordering::Relaxed) as f64 / 1e6).to_string();
-        let all: [Series<'_>; 10] = [
+        let cache = &gauges.page_cache;
+        let all: [Series<'_>; 14] = [
             (
                 "syncs_total",
                 "counter",
@@ -159,6 +163,33 @@ impl Metrics {
                 "gauge",
                 "Documents the writer keeps loaded at most.",
                 vec![("", gauges.cache_docs.to_string())],
+            ),
+            (
+                "page_cache_capacity_bytes",
+                "gauge",
+                "The bound of the database's page cache (--cache-mb).",
+                vec![("", cache.capacity_bytes.to_string())],
+            ),
+            (
+                "page_cache_bytes",
+                "gauge",
+                "Bytes the database's page cache holds now.",
+                vec![("", cache.used_bytes.to_string())],
+            ),
+            (
+                "page_cache_reads_total",
+                "counter",
+                "Page reads, by whether the page cache held the page.",
+                vec![
+                    ("{result=\"hit\"}", cache.hits.to_string()),
+                    ("{result=\"miss\"}", cache.misses.to_string()),
+                ],
+            ),
+            (
+                "page_cache_evictions_total",
+                "counter",
+                "Pages evicted from the page cache to stay within its bound.",
+                vec![("", cache.evictions.to_string())],
             ),
         ];
         let mut out = String::new();

@@ -482,6 +482,19 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
+/// The value of the sample `name` (with its labels, such as `outpost_pushes_total{outcome=
+/// "accepted"}`) in a scrape of the server's `/metrics`.
+pub fn metric(scrape: &str, name: &str) -> Option<f64> {
+    scrape
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// [`metric`], for tests: panics with the scrape when the sample is missing.
+pub fn sample(scrape: &str, name: &str) -> f64 {
+    metric(scrape, name).unwrap_or_else(|| panic!("no sample {name} in:\n{scrape}"))
+}
+
 /// The real `outpost-server serve` process on `127.0.0.1:0`, killed when dropped.
 #[derive(Debug)]
 pub struct ServerProcess {

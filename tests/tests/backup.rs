@@ -13,7 +13,7 @@ use chrono::Utc;
 use outpost_client::{AccountEdit, ContactMethod, NewAccount, NewFollowUp};
 use outpost_protocol::{DocId, Head, Seq};
 use outpost_server::backup::{self, BackupInfo};
-use outpost_tests::{Device, ServerProcess, TestServer, binary};
+use outpost_tests::{Device, ServerProcess, TestServer, binary, sample};
 use reqwest::StatusCode;
 use tempfile::TempDir;
 
@@ -307,14 +307,6 @@ async fn backup_and_restore_commands_work_on_stopped_servers_and_refuse_what_is_
     terminate(running);
     let replaced = restore(true);
     assert!(replaced.status.success(), "{replaced:?}");
-}
-
-/// The value of the sample `name` in a `/metrics` scrape.
-fn sample(scrape: &str, name: &str) -> f64 {
-    scrape
-        .lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no sample {name} in:\n{scrape}"))
 }
 
 /// The server's backups in `dir`, by name.

@@ -1,24 +1,20 @@
 //! Operations through the real server: `/metrics` counts syncs, pushes by outcome, logins and
-//! open event streams, and reports the feed and index sizes; liveness and readiness answer.
+//! open event streams, and reports the feed, index and page cache sizes; liveness and
+//! readiness answer; the page cache stays within `--cache-mb` while a backup reads a store
+//! several times its size.
 
 use chrono::Utc;
 use futures_util::StreamExt;
 use outpost_client::{AccountEdit, NewAccount};
-use outpost_tests::TestServer;
+use outpost_tests::{ADMIN, Device, ServerProcess, TestServer, sample};
 use reqwest::StatusCode;
 
-/// The value of the sample `name` (with its labels) in a scrape.
-fn sample(scrape: &str, name: &str) -> f64 {
-    scrape
-        .lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no sample {name} in:\n{scrape}"))
+async fn scrape(server: &TestServer) -> String {
+    scrape_url(&server.url()).await
 }
 
-async fn scrape(server: &TestServer) -> String {
-    let response = reqwest::get(format!("{}/metrics", server.url()))
-        .await
-        .unwrap();
+async fn scrape_url(url: &str) -> String {
+    let response = reqwest::get(format!("{url}/metrics")).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let kind = response.headers()["content-type"]
         .to_str()
@@ -97,6 +93,13 @@ async fn metrics_count_what_happened_and_health_answers() {
         assert_eq!(sample(&listening, name), value, "{name}");
     }
     assert!(sample(&listening, "outpost_feed_head") >= 2.0);
+    assert_eq!(
+        sample(&listening, "outpost_page_cache_capacity_bytes"),
+        (64 << 20) as f64,
+        "the default page cache"
+    );
+    assert!(sample(&listening, "outpost_page_cache_bytes") > 0.0);
+    assert!(sample(&listening, "outpost_page_cache_reads_total{result=\"hit\"}") > 0.0);
     assert!(sample(&listening, "outpost_sync_seconds_total") > 0.0);
     drop(body.next());
     drop(body);
@@ -116,4 +119,49 @@ async fn metrics_count_what_happened_and_health_answers() {
             .unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{path}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_cache_stays_within_cache_mb_while_a_backup_reads_a_larger_store() {
+    const CACHE: f64 = (1 << 20) as f64;
+    let data = TestServer::start().await.stop().await;
+    let server = ServerProcess::start(data.path(), &["--cache-mb", "1", "--backup-every", "off"]);
+    let url = format!("http://{}", server.addr);
+    let ana = Device::logged_in(&url, "ana").await;
+    let accounts: Vec<NewAccount> = (0..4_000)
+        .map(|i| NewAccount {
+            name: format!("Cache Co {i}"),
+            owner: "ana".into(),
+            ..NewAccount::default()
+        })
+        .collect();
+    ana.store
+        .create_accounts(&accounts, Utc::now(), 500, &mut |_| {})
+        .unwrap();
+    assert_eq!(ana.sync().await.pushed.len(), accounts.len());
+
+    let admin = Device::logged_in(&url, ADMIN).await;
+    let response = reqwest::Client::new()
+        .post(format!("{url}/v1/admin/backups"))
+        .bearer_auth(admin.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let backup: serde_json::Value = response.json().await.unwrap();
+    let backup_bytes = backup["bytes"].as_f64().unwrap();
+    assert!(
+        backup_bytes > 3.0 * CACHE,
+        "the store ({backup_bytes} bytes) is several times the cache"
+    );
+
+    let after = scrape_url(&url).await;
+    assert_eq!(sample(&after, "outpost_page_cache_capacity_bytes"), CACHE);
+    let used = sample(&after, "outpost_page_cache_bytes");
+    // redb's bound is soft by the page being inserted when it evicts.
+    assert!(
+        used <= CACHE + 64.0 * 1024.0,
+        "{used} bytes cached with --cache-mb 1"
+    );
+    assert!(sample(&after, "outpost_page_cache_evictions_total") > 0.0);
 }

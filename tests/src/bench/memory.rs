@@ -1,7 +1,8 @@
 //! The server's resident memory with many documents and many connected devices: the real
 //! `outpost-server` binary, started on the benchmark's data directory, with devices logged
 //! in (one token each) and holding their live event streams open, while the team's manager
-//! opens every view.
+//! opens every view, then while an admin has it write an online backup (a read of every
+//! table, through the same page cache as everything else).
 
 use std::path::Path;
 use std::time::Duration;
@@ -10,6 +11,8 @@ use crate::{PASSWORD, ServerProcess};
 use anyhow::{Context, ensure};
 use futures_util::StreamExt;
 use outpost_protocol::DeviceId;
+use outpost_protocol::api::{NewUser, Role};
+use outpost_server::Storage;
 use serde_json::{Value, json};
 
 use super::proc_kib;
@@ -24,6 +27,8 @@ pub struct ServerMemory {
     pub connected: u64,
     /// Resident after the manager opened every view.
     pub after_views: u64,
+    /// Resident after an online backup of the whole database.
+    pub after_backup: u64,
     /// The peak resident size over the whole run.
     pub peak: u64,
 }
@@ -54,15 +59,28 @@ async fn log_in(http: &reqwest::Client, base: &str, login: &str) -> anyhow::Resu
         .context("login reply has a token")
 }
 
-/// Starts the server on `data`, connects `devices` devices of `reps` (round robin), then
-/// lets the manager open every view; reports the server's memory at each step.
+/// The admin who asks for the backup.
+const ADMIN: &str = "bench-admin";
+
+/// Starts the server on `data` (its own backup schedule off, so the backup happens at a
+/// known step), connects `devices` devices of `reps` (round robin), lets the manager open
+/// every view, then has an admin ask for a backup; reports the server's memory at each step.
 pub async fn server_memory(
     data: &Path,
     reps: &[String],
     devices: usize,
 ) -> anyhow::Result<ServerMemory> {
+    Storage::open(data.join("outpost.redb"))?.add_user(&NewUser {
+        login: ADMIN.into(),
+        password: PASSWORD.into(),
+        role: Role::Admin,
+        team: None,
+    })?;
     let data = data.to_owned();
-    let server = tokio::task::spawn_blocking(move || ServerProcess::start(&data, &[])).await?;
+    let server = tokio::task::spawn_blocking(move || {
+        ServerProcess::start(&data, &["--backup-every", "off"])
+    })
+    .await?;
     let (pid, base) = (server.child.id(), format!("http://{}", server.addr));
     let started = status_of(pid, "VmRSS:")?;
     let http = reqwest::Client::new();
@@ -96,6 +114,13 @@ pub async fn server_memory(
             .error_for_status()?;
     }
     let after_views = status_of(pid, "VmRSS:")?;
+    let admin = log_in(&http, &base, ADMIN).await?;
+    http.post(format!("{base}/v1/admin/backups"))
+        .bearer_auth(&admin)
+        .send()
+        .await?
+        .error_for_status()?;
+    let after_backup = status_of(pid, "VmRSS:")?;
     let peak = status_of(pid, "VmHWM:")?;
     for stream in streams {
         stream.abort();
@@ -105,6 +130,7 @@ pub async fn server_memory(
         started,
         connected,
         after_views,
+        after_backup,
         peak,
     })
 }

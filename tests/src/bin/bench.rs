@@ -375,15 +375,16 @@ async fn sync_scenarios(
     table.push(Row::info(
         format!(
             "server process, N={} documents, {} devices logged in with open event \
-             streams, then every view: resident memory",
+             streams, every view, then an online backup: resident memory",
             size_label(n),
             plan.connected
         ),
         format!(
-            "{} (started {}, connected {}, peak {})",
-            mib(memory.after_views),
+            "{} (started {}, connected {}, after views {}, peak {})",
+            mib(memory.after_backup),
             mib(memory.started),
             mib(memory.connected),
+            mib(memory.after_views),
             mib(memory.peak)
         ),
     ));

@@ -28,7 +28,7 @@ use outpost_server::Storage;
 use outpost_tests::bench::memory::status_of;
 use outpost_tests::bench::workload::Workload;
 use outpost_tests::bench::{bytes, count, machine, percentile, progress, time};
-use outpost_tests::{PASSWORD, ServerProcess};
+use outpost_tests::{PASSWORD, ServerProcess, metric};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{RngExt, SeedableRng};
@@ -63,8 +63,10 @@ const NOTES_ODDS: f64 = 0.3;
 const LOGINS_AT_ONCE: usize = 4;
 /// Tries of each device's final sync before its unsynced edits count as lost.
 const FINAL_TRIES: usize = 3;
-/// Seconds between the points of the memory series in the table.
+/// Seconds between the points of the memory series in the table, at least.
 const SERIES_STEP: usize = 10;
+/// Points of the memory series in the table, at most (a longer run spaces them out).
+const SERIES_POINTS: usize = 12;
 const ADMIN: &str = "load-admin";
 
 /// What one rep made, to be found on the admin device.
@@ -106,6 +108,10 @@ struct Tally {
 #[derive(Debug)]
 struct Second {
     rss: u64,
+    /// What the server's page cache held (`outpost_page_cache_bytes`), in bytes.
+    page_cache: u64,
+    /// Accounts in the server's projection index (`outpost_indexed_accounts`).
+    accounts: u64,
     syncs: u64,
     errors: u64,
 }
@@ -303,14 +309,35 @@ async fn log_in(base: &str, login: &str) -> anyhow::Result<(Store, HttpClient)> 
     Ok((store, client))
 }
 
-/// Samples the server's resident memory and the tally every second until `deadline`.
-async fn sample(pid: u32, tally: Arc<Tally>, deadline: Instant) -> anyhow::Result<Vec<Second>> {
+/// Samples the server's resident memory, its page cache and index sizes (from its metrics)
+/// and the tally every second until `deadline`.
+async fn sample(
+    pid: u32,
+    base: String,
+    tally: Arc<Tally>,
+    deadline: Instant,
+) -> anyhow::Result<Vec<Second>> {
+    let http = reqwest::Client::new();
     let mut seconds = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
     while Instant::now() < deadline {
         tick.tick().await;
+        let scrape = http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await?
+            .error_for_status()?
+            .text()
+            .await?;
+        let gauge = |name: &str| {
+            metric(&scrape, name)
+                .map(|value| value as u64)
+                .with_context(|| format!("{name} in the server's metrics"))
+        };
         seconds.push(Second {
+            page_cache: gauge("outpost_page_cache_bytes")?,
+            accounts: gauge("outpost_indexed_accounts")?,
             rss: status_of(pid, "VmRSS:")?,
             syncs: tally.syncs.swap(0, Ordering::Relaxed),
             errors: tally.errors.swap(0, Ordering::Relaxed),
@@ -431,7 +458,7 @@ async fn run(args: &Args) -> anyhow::Result<()> {
     let tally = Arc::new(Tally::default());
     let load_started = Instant::now();
     let deadline = load_started + Duration::from_secs(args.seconds);
-    let sampler = tokio::spawn(sample(pid, tally.clone(), deadline));
+    let sampler = tokio::spawn(sample(pid, base.clone(), tally.clone(), deadline));
     let tasks: Vec<_> = devices
         .into_iter()
         .map(|device| tokio::spawn(device.run(deadline, tally.clone())))
@@ -478,11 +505,20 @@ async fn run(args: &Args) -> anyhow::Result<()> {
     let moved: u64 = samples.iter().map(|s| s.bytes).sum();
     let managers = devices.iter().filter(|d| d.manager).count();
     let busiest = seconds.iter().map(|s| s.syncs).max().unwrap_or(0);
+    let step = (seconds.len() / SERIES_POINTS).max(SERIES_STEP);
     let series: Vec<String> = seconds
         .iter()
         .enumerate()
-        .filter(|(i, _)| (i + 1) % SERIES_STEP == 0)
-        .map(|(i, s)| format!("{} s: {}", i + 1, mib(s.rss)))
+        .filter(|(i, _)| (i + 1) % step == 0)
+        .map(|(i, s)| {
+            format!(
+                "{} s: {} ({} cached, {} accounts)",
+                i + 1,
+                mib(s.rss),
+                mib(s.page_cache / 1024),
+                count(s.accounts)
+            )
+        })
         .collect();
     let failed_seconds = seconds.iter().filter(|s| s.errors > 0).count();
     let rows = [
@@ -546,7 +582,10 @@ async fn run(args: &Args) -> anyhow::Result<()> {
                 mib(rss_end)
             ),
         ),
-        ("server RSS over time".into(), series.join(", ")),
+        (
+            "server RSS over time (page cache held, accounts indexed)".into(),
+            series.join("; "),
+        ),
         (
             "nothing lost".into(),
             format!(
