@@ -25,9 +25,10 @@ use outpost_protocol::Seq;
 use redb::{Database, DatabaseError, ReadOnlyDatabase};
 use serde::{Deserialize, Serialize};
 
-use crate::storage::{
-    DEFAULT_CACHE_BYTES, Storage, StorageError, check_store, copy_store, raise_feed_floor,
-};
+use crate::storage::{Storage, StorageError, check_store, copy_store, raise_feed_floor};
+
+/// The page cache of the backup file being written (see [`write`]).
+const WRITE_CACHE_BYTES: usize = 8 << 20;
 
 /// Where backups go and how often the server writes one by itself.
 #[derive(Debug, Clone)]
@@ -89,10 +90,11 @@ pub fn write(storage: &Storage, out: &Path) -> Result<BackupInfo, BackupError> {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_error(&partial)(e)),
             _ => {}
         }
-        // redb buffers writes in up to half its cache: bounded like the live store's, or a
-        // backup of a large store would hold much of it in memory before writing it out.
+        // redb buffers writes in up to half its cache (1 GiB by default), so a backup of a
+        // large store would hold much of it in memory before writing it out. It is written
+        // once, in order, and never read back here: a small buffer costs nothing.
         let target = Database::builder()
-            .set_cache_size(DEFAULT_CACHE_BYTES)
+            .set_cache_size(WRITE_CACHE_BYTES)
             .create(&partial)
             .map_err(StorageError::from)?;
         // Committed with `Durability::Immediate` (the default): the file is synced.

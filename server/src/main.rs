@@ -83,7 +83,8 @@ enum Command {
         #[arg(long, default_value = "1024")]
         cache_docs: NonZeroUsize,
         /// Memory for the database's page cache, in MiB: every read goes through it, so it
-        /// bounds what a backup or a catch-up over the whole database can take.
+        /// bounds what a backup or a catch-up over the whole database can take. Smaller costs
+        /// write throughput.
         #[arg(long, env = "OUTPOST_CACHE_MB", default_value_t = default_cache_mb())]
         cache_mb: NonZeroUsize,
         /// Serve TLS with this PEM certificate chain (with --tls-key).

@@ -331,10 +331,11 @@ pub struct PageCache {
     pub evictions: u64,
 }
 
-/// The page cache a database gets unless told otherwise: 64 MiB, where redb's own default is
-/// 1 GiB. Documents a device is syncing are also held by the writer's document cache, and
-/// the operating system caches the file, so a miss here costs a copy, not a disk read.
-pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
+/// The page cache a database gets unless told otherwise: 1 GiB, redb's own default. A smaller
+/// one bounds the server's memory tighter but cost write throughput in the benchmark (64 and
+/// 256 MiB: 1,444-1,523 single-change pushes/s, 1 GiB: 1,910; README, Performance), likely
+/// because every commit writes fresh copies of the pages it changes, which then evict others.
+pub const DEFAULT_CACHE_BYTES: usize = 1 << 30;
 
 /// The server's database, and the projection rows it holds kept in memory for the views.
 #[derive(Debug)]

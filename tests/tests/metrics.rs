@@ -6,6 +6,7 @@
 use chrono::Utc;
 use futures_util::StreamExt;
 use outpost_client::{AccountEdit, NewAccount};
+use outpost_server::storage::DEFAULT_CACHE_BYTES;
 use outpost_tests::{ADMIN, Device, ServerProcess, TestServer, sample};
 use reqwest::StatusCode;
 
@@ -95,7 +96,7 @@ async fn metrics_count_what_happened_and_health_answers() {
     assert!(sample(&listening, "outpost_feed_head") >= 2.0);
     assert_eq!(
         sample(&listening, "outpost_page_cache_capacity_bytes"),
-        (64 << 20) as f64,
+        DEFAULT_CACHE_BYTES as f64,
         "the default page cache"
     );
     assert!(sample(&listening, "outpost_page_cache_bytes") > 0.0);
