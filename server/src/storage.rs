@@ -332,9 +332,8 @@ pub struct PageCache {
 }
 
 /// The page cache a database gets unless told otherwise: 1 GiB, redb's own default. A smaller
-/// one bounds the server's memory tighter but cost write throughput in the benchmark (64 and
-/// 256 MiB: 1,444-1,523 single-change pushes/s, 1 GiB: 1,910; README, Performance), likely
-/// because every commit writes fresh copies of the pages it changes, which then evict others.
+/// one bounds the server's memory tighter but cost write throughput in the benchmark (README,
+/// Performance: "Page cache size").
 pub const DEFAULT_CACHE_BYTES: usize = 1 << 30;
 
 /// The server's database, and the projection rows it holds kept in memory for the views.
