@@ -166,7 +166,7 @@ pub(crate) struct EditContext<'a> {
 pub(crate) fn init(new: &NewAccount, ctx: &mut EditContext<'_>) -> AccountDoc {
     let code = ctx.code_seq.map(|seq| match new.kind {
         Kind::Lead => {
-            let source = new.source.as_ref().map_or("lead", Source::as_str);
+            let source = new.source.as_ref().map_or("lead", Source::code_prefix);
             code::lead_code(source, ctx.now.date_naive(), seq, ctx.device)
         }
         _ => code::customer_code(new.industry.as_deref(), ctx.now.year(), seq, ctx.device),
@@ -187,7 +187,7 @@ pub(crate) fn init(new: &NewAccount, ctx: &mut EditContext<'_>) -> AccountDoc {
         created_at: At(ctx.now),
         code: code.map(|c| c.to_string()),
         created_by: Some(ctx.device.to_string()),
-        industry: trimmed(&new.industry),
+        industry: new.industry.as_deref().map(industry_code),
         size: trimmed(&new.size),
         source: new.source.clone(),
         first_contact: new.first_contact,
@@ -236,6 +236,13 @@ pub(crate) fn preview(new: &NewAccount, now: DateTime<Utc>) -> AccountDoc {
     )
 }
 
+/// The classification code of an industry as written (`信息技术` → `I`); text that names no
+/// industry is kept as written, for the rules to report.
+fn industry_code(text: &str) -> String {
+    crate::industry::Industry::from_words(text)
+        .map_or_else(|| text.trim().to_owned(), |industry| industry.to_string())
+}
+
 fn trimmed(value: &Option<String>) -> Option<String> {
     value.as_ref().map(|v| v.trim().to_owned())
 }
@@ -271,14 +278,14 @@ pub(crate) fn apply(
         AccountEdit::SetName(name) => doc.name = name.trim().to_owned(),
         AccountEdit::SetOwner(owner) => doc.owner = owner.trim().to_owned(),
         AccountEdit::SetRegion(region) => set(&mut doc.region, region),
-        AccountEdit::SetIndustry(industry) => set(&mut doc.industry, industry),
+        AccountEdit::SetIndustry(industry) => doc.industry = Some(industry_code(industry)),
         AccountEdit::SetSize(size) => set(&mut doc.size, size),
         AccountEdit::SetSource(source) => doc.source = Some(source.clone()),
         AccountEdit::SetFirstContact(day) => doc.first_contact = Some(*day),
         AccountEdit::SetLevel(level) => doc.level = Some(level.clone()),
         AccountEdit::SetPriority(priority) => doc.priority = Some(priority.clone()),
         AccountEdit::SetNeeds(needs) => doc.needs = needs.clone(),
-        AccountEdit::SetNotes(text) => doc.notes.update(text),
+        AccountEdit::SetNotes(text) => doc.notes = text.as_str().into(),
         AccountEdit::SetCustom { field, value } => match value {
             Some(value) => {
                 doc.custom.insert(field.clone(), value.trim().to_owned());

@@ -26,7 +26,9 @@
 //! `0`, `I` and `L` for `1`).
 //!
 //! # Prefixes
-//! The prefix is readable decoration, not part of what makes a code unique. From free text:
+//! The prefix is readable decoration, not part of what makes a code unique. An industry of
+//! the national classification gives its section's abbreviation
+//! ([`crate::industry::Section::abbreviation`]: `I` → `IT`, `C` → `MF`). From free text:
 //! 1. If the text is a classification path (`Manufacturing / New-energy vehicles`), only its
 //!    first level counts.
 //! 2. Words are the runs of letters and digits; punctuation and spaces separate them. A word
@@ -136,7 +138,11 @@ pub fn customer_code(industry: Option<&str>, year: i32, seq: u32, device: Device
         (0..=9999).contains(&year),
         "customer code year {year} is outside 0 to 9999"
     );
-    let prefix = prefix(industry.unwrap_or(""), CUSTOMER_FALLBACK);
+    let classified = industry.and_then(crate::industry::Industry::from_words);
+    let prefix = match classified {
+        Some(industry) => industry.section().abbreviation.to_owned(),
+        None => prefix(industry.unwrap_or(""), CUSTOMER_FALLBACK),
+    };
     Code(format!(
         "{prefix}{year:04}-{seq:0SEQ_WIDTH$}-{}",
         device_tag(device)

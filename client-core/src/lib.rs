@@ -6,6 +6,7 @@
 //!   opportunities, deals, service, custom fields) and its automerge mapping.
 //! - [`account`]: creating accounts and the edits a rep makes, applied to the typed document.
 //! - [`code`]: readable account codes minted offline without collisions.
+//! - [`industry`]: industries by GB/T 4754-2017, in both languages.
 //! - [`rules`]: the record rules, checked before anything is written.
 //! - [`facts`]: derived facts: cadence, next due, overdue, late follow-ups, conversion cycle.
 //! - [`conflicts`]: fields set concurrently on two devices, with who and when.
@@ -15,6 +16,7 @@
 //! - `cache`: the documents the store worked on last, kept loaded (committed state only).
 //! - [`sync`]: the sans-IO sync engine: builds requests, applies replies, decides when done.
 //! - [`http`]: the thin reqwest driver that runs the engine and follows the live stream.
+//! - [`text`]: folding full-width forms (NFKC) and terminal widths.
 //! - [`error`]: one error enum per operation family.
 //!
 //! The `outpost` binary (`src/bin/outpost/`) is the rep's command line over this library.
@@ -29,10 +31,12 @@ pub mod error;
 pub mod facts;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod industry;
 pub mod model;
 pub mod rules;
 pub mod store;
 pub mod sync;
+pub mod text;
 
 pub use account::{Account, AccountEdit, AccountSummary, NewAccount, NewFollowUp, NewOpportunity};
 pub use error::{EditError, LookupError, StoreError, SyncError};

@@ -14,7 +14,8 @@ use std::str::FromStr;
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, Automerge, AutomergeError, ObjType, ROOT, ReadDoc, Value};
 use autosurgeon::{
-    Hydrate, HydrateError, Reconcile, ReconcileError, Reconciler, Text, reconcile_prop,
+    Hydrate, HydrateError, Reconcile, ReconcileError, Reconciler, reconcile::TextReconciler,
+    reconcile_prop,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Serialize, Serializer};
@@ -96,9 +97,13 @@ impl fmt::Display for Money {
     }
 }
 
-/// Defines an enumeration stored as a string, which keeps unknown strings as `Other`.
+/// Defines an enumeration stored as a string, which keeps unknown strings as `Other`. Each
+/// value has its stored code, its Simplified Chinese label (the team's own word for it) and
+/// other words people write for it on import.
 macro_rules! text_enum {
-    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+    ($(#[$doc:meta])* $name:ident {
+        $($(#[$vdoc:meta])* $variant:ident => $text:literal, $zh:literal $(| $alias:literal)*),+ $(,)?
+    }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum $name {
@@ -118,10 +123,32 @@ macro_rules! text_enum {
                 }
             }
 
+            /// The label a person reads in `lang` (an unknown value shows as stored).
+            pub fn label(&self, lang: Lang) -> std::borrow::Cow<'_, str> {
+                match (self, lang) {
+                    $(($name::$variant, Lang::Zh) => $zh.into(),)+
+                    (known, _) => known.as_str().replace('_', " ").into(),
+                }
+            }
+
             fn from_text(s: &str) -> $name {
                 match s {
                     $($text => $name::$variant,)+
                     other => $name::Other(other.to_owned()),
+                }
+            }
+
+            /// A value as a person writes it: the code (`-` and spaces count as `_`, any
+            /// case, full-width forms folded), the Chinese label, or a common synonym.
+            fn from_words(s: &str) -> Option<$name> {
+                let folded = crate::text::fold(s);
+                let wanted = folded.to_lowercase().replace(['-', ' '], "_");
+                match $name::from_text(&wanted) {
+                    $name::Other(_) => match folded.as_str() {
+                        $($zh $(| $alias)* => Some($name::$variant),)+
+                        _ => None,
+                    },
+                    known => Some(known),
                 }
             }
         }
@@ -132,19 +159,19 @@ macro_rules! text_enum {
             }
         }
 
-        /// Parses a known value (as typed by a person: `-` and spaces count as `_`).
+        /// Parses a known value, by its code or its Chinese label (see `from_words`).
         impl FromStr for $name {
             type Err = String;
 
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                let wanted = s.trim().to_lowercase().replace(['-', ' '], "_");
-                match $name::from_text(&wanted) {
-                    $name::Other(_) => Err(format!(
-                        "`{s}` is not one of {}",
-                        $name::KNOWN.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
-                    )),
-                    known => Ok(known),
-                }
+                $name::from_words(s).ok_or_else(|| format!(
+                    "`{s}` is not one of {}",
+                    $name::KNOWN
+                        .iter()
+                        .map(|v| format!("{} ({})", v.as_str(), v.label(Lang::Zh)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
             }
         }
 
@@ -170,82 +197,135 @@ macro_rules! text_enum {
     };
 }
 
+/// The languages Outpost speaks: Simplified Chinese first, English beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    #[default]
+    Zh,
+    En,
+}
+
+impl Lang {
+    /// The language of a locale name such as `zh_CN.UTF-8`, `zh-Hans`, `en_US` or `C`.
+    pub fn from_locale(locale: &str) -> Lang {
+        if locale.to_ascii_lowercase().starts_with("zh") {
+            Lang::Zh
+        } else {
+            Lang::En
+        }
+    }
+}
+
 text_enum!(
     /// Whether the account is still a lead or already a qualified customer.
-    Kind { Lead => "lead", Customer => "customer" }
+    Kind { Lead => "lead", "线索", Customer => "customer", "客户" }
 );
 
 text_enum!(
     /// Where the account is in its lifecycle. Leads use the first four, customers the last
     /// four (`lost` is shared). A converted lead is a customer with `converted_on` set.
     Status {
-        ToFollow => "to_follow",
-        Following => "following",
-        Dormant => "dormant",
-        Lost => "lost",
-        Potential => "potential",
-        Intent => "intent",
-        Won => "won",
+        ToFollow => "to_follow", "待跟进",
+        Following => "following", "跟进中",
+        Dormant => "dormant", "休眠",
+        Lost => "lost", "流失客户" | "已流失" | "流失",
+        Potential => "potential", "潜在客户" | "潜在",
+        Intent => "intent", "意向客户" | "意向",
+        Won => "won", "成交客户" | "成交",
     }
 );
 
 text_enum!(
     /// How much the account matters: sets the follow-up cadence with the priority.
-    Level { Key => "key", Normal => "normal", Growth => "growth" }
+    Level {
+        Key => "key", "重点客户" | "重点",
+        Normal => "normal", "普通客户" | "普通",
+        Growth => "growth", "潜力客户" | "潜力",
+    }
 );
 
 text_enum!(
     /// A: closes within a month and at least 70 % likely … D: no clear need.
-    Priority { A => "a", B => "b", C => "c", D => "d" }
+    Priority { A => "a", "A", B => "b", "B", C => "c", "C", D => "d", "D" }
 );
 
 text_enum!(
     /// The channel the account came from.
     Source {
-        TradeShow => "trade_show",
-        Referral => "referral",
-        OnlineCampaign => "online_campaign",
-        Inbound => "inbound",
-        ColdVisit => "cold_visit",
+        TradeShow => "trade_show", "展会",
+        Referral => "referral", "转介绍",
+        OnlineCampaign => "online_campaign", "线上推广",
+        Inbound => "inbound", "主动咨询",
+        ColdVisit => "cold_visit", "陌生拜访",
     }
 );
+
+impl Source {
+    /// The abbreviation lead codes from this source start with (`EXPO-20240315-001-…`).
+    pub fn code_prefix(&self) -> &str {
+        match self {
+            Source::TradeShow => "EXPO",
+            Source::Referral => "REF",
+            Source::OnlineCampaign => "WEB",
+            Source::Inbound => "INQ",
+            Source::ColdVisit => "VISIT",
+            Source::Other(other) => other,
+        }
+    }
+}
 
 text_enum!(
     /// How the rep reached the customer.
     ContactMethod {
-        Phone => "phone",
-        Messaging => "messaging",
-        Email => "email",
-        Visit => "visit",
-        Video => "video",
+        Phone => "phone", "电话",
+        /// A messaging app (WeChat and the like).
+        Messaging => "messaging", "微信" | "消息" | "wechat" | "WeChat",
+        Email => "email", "邮件" | "电子邮件",
+        Visit => "visit", "上门拜访" | "拜访",
+        Video => "video", "视频会议" | "视频",
+        /// An industry conference or trade event.
+        Conference => "conference", "行业会议" | "会议",
     }
 );
 
 text_enum!(
     /// A contact's part in the buying decision.
-    Role { DecisionMaker => "decision_maker", Executor => "executor", Influencer => "influencer" }
+    Role {
+        DecisionMaker => "decision_maker", "决策人",
+        Executor => "executor", "执行人",
+        Influencer => "influencer", "影响者",
+    }
 );
 
 text_enum!(
     /// How the customer took the contact.
-    Attitude { Positive => "positive", Hesitant => "hesitant", Refused => "refused" }
+    Attitude {
+        Positive => "positive", "积极关注" | "积极",
+        Hesitant => "hesitant", "犹豫不决" | "犹豫",
+        Refused => "refused", "明确拒绝" | "拒绝",
+    }
 );
 
 text_enum!(
     /// Where an opportunity stands; each stage has a probability range.
     Stage {
-        Potential => "potential",
-        NeedsConfirmed => "needs_confirmed",
-        SolutionAccepted => "solution_accepted",
-        Negotiation => "negotiation",
-        Won => "won",
-        Lost => "lost",
+        Potential => "potential", "潜在客户" | "潜在",
+        NeedsConfirmed => "needs_confirmed", "需求明确",
+        SolutionAccepted => "solution_accepted", "方案认可",
+        Negotiation => "negotiation", "商务谈判",
+        Won => "won", "成交",
+        Lost => "lost", "暂停·丢单" | "暂停/丢单" | "暂停" | "丢单",
     }
 );
 
 text_enum!(
     /// How a deal is paid.
-    Payment { Online => "online", Offline => "offline", Instalments => "instalments" }
+    Payment {
+        Online => "online", "线上支付",
+        Offline => "offline", "线下支付",
+        Instalments => "instalments", "分期付款" | "分期",
+    }
 );
 
 /// A person at the customer. Only what the work needs: no national ID, no home address.
@@ -374,6 +454,53 @@ pub struct Archived {
     pub at: At,
 }
 
+/// Collaborative text (the account's notes), held as its whole value.
+///
+/// It is written by handing automerge the new value (`update_text`): automerge diffs it against
+/// the stored text by grapheme and counts positions in the document's own text encoding, so
+/// concurrent edits to different parts of the text both survive. autosurgeon's `Text` counts its
+/// splice positions in UTF-8 bytes while automerge counts Unicode code points, so with it any
+/// character wider than one byte before an edit (`王总`, `Müller`) made the position run past
+/// the end, or land in the wrong place.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[serde(transparent)]
+pub struct Notes(String);
+
+impl Notes {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Notes {
+    fn from(value: String) -> Self {
+        Notes(value)
+    }
+}
+
+impl From<&str> for Notes {
+    fn from(value: &str) -> Self {
+        Notes(value.to_owned())
+    }
+}
+
+impl Reconcile for Notes {
+    type Key<'a> = autosurgeon::reconcile::NoKey;
+
+    fn reconcile<R: Reconciler>(&self, mut reconciler: R) -> Result<(), R::Error> {
+        reconciler.text()?.update(&self.0)
+    }
+}
+
+impl Hydrate for Notes {
+    fn hydrate_text<D: autosurgeon::ReadDoc>(
+        doc: &D,
+        obj: &automerge::ObjId,
+    ) -> Result<Self, HydrateError> {
+        Ok(Notes(doc.text(obj)?))
+    }
+}
+
 /// A customer account: the whole automerge document.
 #[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize)]
 pub struct AccountDoc {
@@ -413,8 +540,7 @@ pub struct AccountDoc {
     #[autosurgeon(missing = "Default::default")]
     pub needs: Needs,
     #[autosurgeon(missing = "Default::default")]
-    #[serde(serialize_with = "text_as_str")]
-    pub notes: Text,
+    pub notes: Notes,
     #[autosurgeon(missing = "Default::default")]
     pub contacts: BTreeMap<String, Contact>,
     pub follow_ups: BTreeMap<String, FollowUp>,
@@ -441,10 +567,6 @@ pub struct AccountDoc {
     /// left out of the team views until it is restored.
     #[autosurgeon(missing = "Default::default")]
     pub archived: Option<Archived>,
-}
-
-fn text_as_str<S: Serializer>(text: &Text, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(text.as_str())
 }
 
 fn schema_one() -> u64 {

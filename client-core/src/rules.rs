@@ -60,9 +60,18 @@ pub fn check(before: Option<&AccountDoc>, after: &AccountDoc) -> Result<(), Inva
     if before.is_none_or(|b| b.owner != after.owner) {
         text("owner", &after.owner)?;
     }
+    if before.is_none_or(|b| b.industry != after.industry)
+        && let Some(industry) = &after.industry
+        && crate::industry::Industry::from_words(industry).map(|i| i.to_string())
+            != Some(industry.clone())
+    {
+        return Err(invalid(
+            "industry",
+            crate::industry::unknown_industry(industry),
+        ));
+    }
     for (field, value) in [
         ("region", &after.region),
-        ("industry", &after.industry),
         ("size", &after.size),
         ("lost_reason", &after.lost_reason),
     ] {

@@ -55,7 +55,7 @@ const CODE_SEQ_KEY: &str = "code_seq";
 /// The layout of derived rows (summaries, match keys); when it changes they are rebuilt from
 /// the documents on open.
 const FORMAT_KEY: &str = "format";
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 
 /// Per-document bookkeeping kept beside the document.
 #[derive(Debug, Default, Serialize, Deserialize)]

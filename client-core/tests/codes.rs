@@ -35,15 +35,22 @@ fn check(minted: Code, expected: &str) {
 #[test]
 fn customer_prefixes_come_from_the_industry() {
     let cases: &[(Option<&str>, &str)] = &[
+        // An industry of GB/T 4754-2017 gives its section's abbreviation, however written.
         (Some("Information Technology"), "IT2024-007-{TAG}"),
         (Some("information technology"), "IT2024-007-{TAG}"),
         (Some("IT"), "IT2024-007-{TAG}"),
-        (Some("Manufacturing"), "MANU2024-007-{TAG}"),
+        (Some("I"), "IT2024-007-{TAG}"),
+        (Some("信息技术"), "IT2024-007-{TAG}"),
+        (Some("I 信息传输、软件和信息技术服务业"), "IT2024-007-{TAG}"),
+        (Some("Manufacturing"), "MF2024-007-{TAG}"),
         (
             Some("Manufacturing / New-energy vehicles"),
-            "MANU2024-007-{TAG}",
+            "MF2024-007-{TAG}",
         ),
-        (Some(" / Retail"), "RETA2024-007-{TAG}"),
+        (Some("制造业"), "MF2024-007-{TAG}"),
+        (Some("C36"), "MF2024-007-{TAG}"),
+        (Some(" / Retail"), "WR2024-007-{TAG}"),
+        // Other text gives its initials or first letters.
         (Some("Food & Beverage"), "FB2024-007-{TAG}"),
         (Some("Food and Beverage"), "FB2024-007-{TAG}"),
         (Some("Oil, Gas & Mining"), "OGM2024-007-{TAG}"),
@@ -55,7 +62,7 @@ fn customer_prefixes_come_from_the_industry() {
         (Some("3D printing"), "DP2024-007-{TAG}"),
         (Some("Café Equipment"), "EQUI2024-007-{TAG}"),
         (Some("Café"), "CU2024-007-{TAG}"),
-        (Some("制造业"), "CU2024-007-{TAG}"),
+        (Some("新材料"), "CU2024-007-{TAG}"),
         (Some("X"), "CU2024-007-{TAG}"),
         (Some("  "), "CU2024-007-{TAG}"),
         (None, "CU2024-007-{TAG}"),

@@ -15,12 +15,8 @@ fn now() -> DateTime<Utc> {
 
 /// Row `i` of the generated file, as template columns.
 fn row(i: usize) -> Vec<String> {
-    let industries = [
-        "Manufacturing",
-        "Information Technology",
-        "Food & Beverage",
-        "Logistics",
-    ];
+    // Industries as stored: GB/T 4754-2017 sections and divisions.
+    let industries = ["C", "I", "C14", "G"];
     let sources = [
         "trade_show",
         "referral",

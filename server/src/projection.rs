@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 /// The layout of [`Projection`] rows this build writes. A store whose rows were written by
 /// another layout has them rebuilt from the documents when it opens.
-pub const LAYOUT: u64 = 3;
+pub const LAYOUT: u64 = 4;
 
 /// What the team views need to know of one account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

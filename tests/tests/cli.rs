@@ -56,6 +56,10 @@ impl Rep {
         command
             .env_remove("OUTPOST_STORE")
             .env_remove("OUTPOST_SERVER")
+            // English unless a test asks for another locale: the CLI follows the locale.
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env("LANG", "C.UTF-8")
             .arg("--store")
             .arg(self.store.path())
             .args(["--server", &self.server])
@@ -987,7 +991,7 @@ async fn profile_needs_deals_and_service_show_in_full() {
         "set",
         &id,
         "--industry",
-        "Food & Beverage",
+        "制造业",
         "--size",
         "100-500",
         "--source",
@@ -1062,7 +1066,7 @@ async fn profile_needs_deals_and_service_show_in_full() {
     let service = entry_id(&rep.check(&service).await);
 
     let shown = rep.show(&id).await;
-    assert_eq!(shown["industry"], "Food & Beverage");
+    assert_eq!(shown["industry"], "C");
     assert_eq!(shown["source"], "referral");
     assert_eq!(shown["level"], "key");
     assert_eq!(shown["priority"], "a");
@@ -1079,7 +1083,7 @@ async fn profile_needs_deals_and_service_show_in_full() {
     let text = rep.check(&["show", &id]).await;
     for expected in [
         "level key · priority A",
-        "Food & Beverage",
+        "C Manufacturing",
         "Buyer prefers mornings.",
         "10000.00 EUR to 50000.50 EUR",
         "0.07 EUR  spare parts · paid instalments",
@@ -1166,5 +1170,6 @@ async fn csv_template_import_and_export_in_one_command_each() {
             .unwrap()
             .starts_with("name,owner,kind")
     );
-    assert!(exported.contains("Customer 1199,rep2,customer,Retail"));
+    // Written as "Retail", stored and exported as its GB/T 4754 section.
+    assert!(exported.contains("Customer 1199,rep2,customer,F"));
 }

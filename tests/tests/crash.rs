@@ -207,7 +207,7 @@ fn cli_killed_mid_import_leaves_every_committed_batch() {
             let account = store.account(summary.id).unwrap().record;
             assert_eq!(
                 (account.industry.as_deref(), account.region.as_deref()),
-                (Some("Retail"), Some("North")),
+                (Some("F"), Some("North")),
                 "{} is whole",
                 account.name
             );

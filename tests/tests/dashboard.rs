@@ -539,7 +539,7 @@ async fn the_dashboard_shows_the_views_and_follows_a_reps_sync() {
         &[
             (
                 "Harbor Foods",
-                "Food",
+                "C14",
                 vec![
                     opportunity("ana", Stage::Potential, 1_000_000, "EUR"),
                     opportunity("ana", Stage::Negotiation, 250_000, "EUR"),

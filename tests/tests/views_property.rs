@@ -23,7 +23,7 @@ const REPS: [(&str, &str); 4] = [
     ("sol", "south"),
 ];
 const SOURCES: [Source; 3] = [Source::Referral, Source::TradeShow, Source::ColdVisit];
-const INDUSTRIES: [&str; 2] = ["Manufacturing", "Retail"];
+const INDUSTRIES: [&str; 2] = ["C", "F"];
 const REGIONS: [&str; 2] = ["North", "East"];
 const NAMES: [&str; 4] = [
     "Acme Tools Ltd",

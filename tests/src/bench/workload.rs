@@ -56,12 +56,8 @@ const KINDS: [&str; 10] = [
 ];
 const REGIONS: [&str; 6] = ["North", "South", "East", "West", "Central", "Coast"];
 const INDUSTRIES: [&str; 6] = [
-    "Retail / Grocery",
-    "Hospitality / Hotels",
-    "Health / Pharmacy",
-    "Manufacturing / Tools",
-    "Automotive / Dealers",
-    "Food service / Restaurants",
+    // GB/T 4754-2017 sections and divisions, as devices store them.
+    "F52", "H61", "Q84", "C34", "C36", "H62",
 ];
 const SIZES: [&str; 4] = ["1-10", "10-50", "50-200", "200-1000"];
 const SOURCES: [Source; 5] = [

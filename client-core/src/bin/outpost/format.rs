@@ -3,6 +3,9 @@
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
+use outpost_client::industry::Industry;
+use outpost_client::model::Lang;
+use outpost_client::text;
 use outpost_protocol::DocId;
 use serde::Serialize;
 
@@ -59,7 +62,7 @@ pub(crate) fn table(headers: Option<&[&str]>, rows: Vec<Vec<String>>) -> Vec<Str
         .map(|c| {
             all.iter()
                 .filter_map(|row| row.get(c))
-                .map(|cell| cell.chars().count())
+                .map(|cell| text::width(cell))
                 .max()
                 .unwrap_or(0)
         })
@@ -73,13 +76,33 @@ pub(crate) fn table(headers: Option<&[&str]>, rows: Vec<Vec<String>>) -> Vec<Str
                     if c + 1 == row.len() {
                         cell.clone()
                     } else {
-                        format!("{cell:width$}", width = widths[c])
+                        // Padded by terminal columns: a CJK character takes two.
+                        let pad = widths[c].saturating_sub(text::width(cell));
+                        format!("{cell}{}", " ".repeat(pad))
                     }
                 })
                 .collect();
             cells.join("  ").trim_end().to_owned()
         })
         .collect()
+}
+
+/// The language the rep reads, from the locale (`LC_ALL`, `LC_MESSAGES`, `LANG`, the first
+/// that is set): `zh_CN.UTF-8` gives Chinese, anything else English.
+pub(crate) fn lang() -> Lang {
+    ["LC_ALL", "LC_MESSAGES", "LANG"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        .map_or(Lang::En, |locale| Lang::from_locale(&locale))
+}
+
+/// An industry as a person reads it: its code and label (`C 制造业`); text that is not a
+/// classified industry (written by an older version) as it is.
+pub(crate) fn industry(stored: &str) -> String {
+    match Industry::from_words(stored) {
+        Some(industry) => format!("{industry} {}", industry.label(lang())),
+        None => stored.to_owned(),
+    }
 }
 
 pub(crate) fn print_json(value: &impl Serialize) -> Result<()> {

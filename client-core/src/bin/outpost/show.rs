@@ -9,7 +9,7 @@ use outpost_client::{Account, Store};
 
 use crate::args::{Output, SearchArgs};
 use crate::conflicts::print_conflicts;
-use crate::format::{minutes, or_dash, print_json, short, short_entry, table};
+use crate::format::{self, minutes, or_dash, print_json, short, short_entry, table};
 
 pub(crate) fn list(store: &Store, output: Output) -> Result<()> {
     let mut accounts = store.accounts()?;
@@ -143,9 +143,10 @@ fn print_account(account: &Account, facts: &Facts) {
         field("ranking", &ranking.join(" · "));
     }
     field("owner", &doc.owner);
+    let industry = doc.industry.as_deref().map(format::industry);
     for (label, value) in [
         ("region", &doc.region),
-        ("industry", &doc.industry),
+        ("industry", &industry),
         ("size", &doc.size),
     ] {
         if let Some(value) = value {
