@@ -489,6 +489,9 @@ pub struct AccountSummary {
     pub next_due: Option<DateTime<Utc>>,
     /// Normalised name and contact details, for duplicate checks.
     pub match_keys: Vec<String>,
+    /// The contacts' names, titles, phones and emails, for search.
+    #[serde(default)]
+    pub contacts: Vec<String>,
 }
 
 impl AccountSummary {
@@ -505,6 +508,44 @@ impl AccountSummary {
             last_follow_up: doc.follow_ups.values().map(|f| f.occurred_at.0).max(),
             next_due: crate::facts::next_due(doc),
             match_keys: crate::duplicates::match_keys(&doc.name, doc.contacts.values()),
+            contacts: doc
+                .contacts
+                .values()
+                .flat_map(|c| {
+                    [
+                        Some(&c.name),
+                        c.title.as_ref(),
+                        c.phone.as_ref(),
+                        c.email.as_ref(),
+                    ]
+                })
+                .flatten()
+                .cloned()
+                .collect(),
         }
+    }
+
+    /// Whether the account's name, code, owner or a contact's name, title, phone or email
+    /// contains `query`, compared with full-width forms folded and case ignored; a query of
+    /// digits (`138 0013 8000`, `+86-755-8888-1234`) matches a phone however it is spaced.
+    pub fn matches(&self, query: &str) -> bool {
+        let wanted = crate::text::fold(query).to_lowercase();
+        if wanted.is_empty() {
+            return true;
+        }
+        let digits = |s: &str| -> String { s.chars().filter(char::is_ascii_digit).collect() };
+        let wanted_digits = digits(&wanted);
+        let is_number = wanted_digits.len() >= 3
+            && wanted
+                .chars()
+                .all(|c| c.is_ascii_digit() || " +-()转".contains(c));
+        [Some(&self.name), self.code.as_ref(), Some(&self.owner)]
+            .into_iter()
+            .flatten()
+            .chain(&self.contacts)
+            .any(|text| {
+                let folded = crate::text::fold(text).to_lowercase();
+                folded.contains(&wanted) || (is_number && digits(&folded).contains(&wanted_digits))
+            })
     }
 }

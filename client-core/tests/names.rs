@@ -24,7 +24,10 @@ fn spellings_of_one_chinese_company_share_a_name_key() {
         assert_eq!(normalise_name(name), "华强电子科技", "{name}");
     }
     // Full-width letters, digits and spaces fold into their plain forms.
-    assert_eq!(normalise_name("ＡＢＣ　Ｔｏｏｌｓ，Ｌｔｄ．"), normalise_name("ABC Tools, Ltd."));
+    assert_eq!(
+        normalise_name("ＡＢＣ　Ｔｏｏｌｓ，Ｌｔｄ．"),
+        normalise_name("ABC Tools, Ltd.")
+    );
     assert_eq!(normalise_name("ABC Tools, Ltd."), "abctools");
 }
 
@@ -54,7 +57,13 @@ fn full_width_phones_and_emails_match_their_plain_forms() {
         ..Contact::default()
     };
     let plain = match_keys("华强", [&contact("+86-755-8888-1234 转801", "wang@hq.cn")]);
-    let wide = match_keys("华强", [&contact("＋８６－７５５－８８８８－１２３４", "ＷＡＮＧ＠ＨＱ．ＣＮ")]);
+    let wide = match_keys(
+        "华强",
+        [&contact(
+            "＋８６－７５５－８８８８－１２３４",
+            "ＷＡＮＧ＠ＨＱ．ＣＮ",
+        )],
+    );
     assert!(plain.contains(&"email:wang@hq.cn".to_owned()), "{plain:?}");
     assert!(wide.contains(&"email:wang@hq.cn".to_owned()), "{wide:?}");
     assert!(wide.contains(&"phone:88881234".to_owned()), "{wide:?}");
@@ -71,12 +80,19 @@ fn the_store_warns_of_a_chinese_duplicate() {
         owner: "zhang".into(),
         ..NewAccount::default()
     };
-    store.create_account(&new("深圳市华强电子科技有限公司"), now).unwrap();
+    store
+        .create_account(&new("深圳市华强电子科技有限公司"), now)
+        .unwrap();
     let err = store
         .create_account(&new("深圳市华强电子科技股份有限公司"), now)
         .unwrap_err();
-    assert!(err.to_string().contains("深圳市华强电子科技有限公司"), "{err}");
-    store.create_account(&new("深圳市华为技术有限公司"), now).unwrap();
+    assert!(
+        err.to_string().contains("深圳市华强电子科技有限公司"),
+        "{err}"
+    );
+    store
+        .create_account(&new("深圳市华为技术有限公司"), now)
+        .unwrap();
 }
 
 #[test]
@@ -88,7 +104,10 @@ fn industries_are_read_however_they_are_written() {
         ("IT / 信息技术", "I"),
         ("I 信息传输、软件和信息技术服务业", "I"),
         ("信息传输、软件和信息技术服务业", "I"),
-        ("Information transmission, software and information technology services", "I"),
+        (
+            "Information transmission, software and information technology services",
+            "I",
+        ),
         ("Manufacturing / New-energy vehicles", "C"),
         ("C36", "C36"),
         ("Ｃ３６", "C36"),
@@ -109,7 +128,10 @@ fn industries_are_read_however_they_are_written() {
         i.label(Lang::En),
         "Information transmission, software and information technology services"
     );
-    assert_eq!(Industry::from_words("C36").unwrap().label(Lang::Zh), "制造业 · 36");
+    assert_eq!(
+        Industry::from_words("C36").unwrap().label(Lang::Zh),
+        "制造业 · 36"
+    );
 }
 
 #[test]
@@ -123,7 +145,9 @@ fn an_unclassified_industry_is_refused_and_a_classified_one_stored_as_its_code()
         industry: Some(industry.into()),
         ..NewAccount::default()
     };
-    let err = store.create_account(&new("华强", "新材料"), now).unwrap_err();
+    let err = store
+        .create_account(&new("华强", "新材料"), now)
+        .unwrap_err();
     assert!(err.to_string().contains("GB/T 4754-2017"), "{err}");
     let id = store.create_account(&new("华强", "信息技术"), now).unwrap();
     let record = store.account(id).unwrap().record;
@@ -144,4 +168,52 @@ fn enumerations_read_their_chinese_labels() {
     assert_eq!(Stage::NeedsConfirmed.label(Lang::En), "needs confirmed");
     let err = "billboard".parse::<Source>().unwrap_err();
     assert!(err.contains("trade_show (展会)"), "{err}");
+}
+
+#[test]
+fn search_finds_contacts_and_phone_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("store.redb")).unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
+    let new = NewAccount {
+        name: "深圳市华强电子科技有限公司".into(),
+        owner: "zhang".into(),
+        contact: Some(Contact {
+            name: "王总".into(),
+            title: Some("采购总监".into()),
+            role: Some(Role::DecisionMaker),
+            phone: Some("138 0013 8000".into()),
+            email: Some("Wang@HuaQiang.cn".into()),
+        }),
+        ..NewAccount::default()
+    };
+    let id = store.create_account(&new, now).unwrap();
+    let other = NewAccount {
+        name: "深圳市华为技术有限公司".into(),
+        owner: "li".into(),
+        ..NewAccount::default()
+    };
+    store.create_account(&other, now).unwrap();
+    let found = |query: &str| -> Vec<_> {
+        store
+            .accounts()
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.matches(query))
+            .map(|a| a.id)
+            .collect()
+    };
+    for query in [
+        "王总",
+        "采购",
+        "13800138000",
+        "138-0013-8000",
+        "１３８ ００１３",
+        "wang@huaqiang",
+        "华强",
+    ] {
+        assert_eq!(found(query), [id], "{query}");
+    }
+    assert!(found("赵主管").is_empty());
+    assert_eq!(found("深圳市").len(), 2);
 }

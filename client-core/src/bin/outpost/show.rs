@@ -26,23 +26,18 @@ pub(crate) fn list(store: &Store, output: Output) -> Result<()> {
 }
 
 pub(crate) fn search(store: &Store, args: SearchArgs) -> Result<()> {
-    let wanted = args.text.join(" ").trim().to_lowercase();
+    let wanted = args.text.join(" ").trim().to_owned();
     let mut found: Vec<AccountSummary> = store
         .accounts()?
         .into_iter()
-        .filter(|a| {
-            [Some(&a.name), a.code.as_ref(), Some(&a.owner)]
-                .into_iter()
-                .flatten()
-                .any(|text| text.to_lowercase().contains(&wanted))
-        })
+        .filter(|a| a.matches(&wanted))
         .collect();
     found.sort_by_cached_key(|a| (a.name.to_lowercase(), a.id));
     if args.output.json {
         return print_json(&found);
     }
     if found.is_empty() {
-        out!("No account's name, code or owner contains `{wanted}`.");
+        out!("No account's name, code, owner or contact contains `{wanted}`.");
         return Ok(());
     }
     print_accounts(&found);
