@@ -7,7 +7,7 @@
 //!
 //! Writing: an admin may change any account; an owner their own; a manager the accounts of
 //! the teams they lead; a user an account shared with them for writing. Only a manager (for
-//! their teams) or an admin changes an owner. A change is also allowed when its author owned
+//! their teams) or an admin changes an owner; a share, even for writing, never does. A change is also allowed when its author owned
 //! the account at the point the change was made (its dependencies): an edit made offline
 //! before a handover is still the old owner's work and is kept.
 
@@ -91,6 +91,22 @@ pub(crate) fn may_write(who: &Principal, meta: &DocMeta, shares: &[(String, bool
         _ => shares
             .iter()
             .any(|(login, write)| *write && *login == who.login),
+    }
+}
+
+/// Whether `who` may change the owner of an account as it stands: an admin, or a manager of
+/// the account's team (or its owner). Shares never count, read or write.
+pub(crate) fn may_reassign(who: &Principal, meta: &DocMeta) -> bool {
+    match who.role {
+        Role::Admin => true,
+        Role::Manager => {
+            meta.owner == who.login
+                || who
+                    .leads
+                    .iter()
+                    .any(|t| meta.scopes.contains(&team_scope(t)))
+        }
+        Role::Rep => false,
     }
 }
 

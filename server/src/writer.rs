@@ -22,7 +22,7 @@ use redb::ReadableTable;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::Config;
-use crate::access::{check_owner, check_rules, doc_scopes, may_write, owner_team};
+use crate::access::{check_owner, check_rules, doc_scopes, may_reassign, may_write, owner_team};
 use crate::directory::Principal;
 use crate::limits::Limits;
 use crate::projection::Projection;
@@ -467,12 +467,14 @@ impl WriterThread {
         };
         let verdict = match &before {
             None => check_owner(tables, at.who, &after.owner)?,
+            // A share, even for writing, is never a grant of ownership.
             Some(before) if before.owner != after.owner => {
-                if may_write(at.who, &meta, &shares) {
+                if may_reassign(at.who, &meta) {
                     check_owner(tables, at.who, &after.owner)?
                 } else {
                     Err(format!(
-                        "you may not change account {} (owner {})",
+                        "only a manager of its team or an admin may change the owner of \
+                         account {} (owner {})",
                         at.doc, meta.owner
                     ))
                 }
@@ -633,6 +635,11 @@ impl WriterThread {
             Applied::Committed(commits) => commits,
             other => return Ok(other),
         };
+        if commits.is_empty() && merged.owner != survivor_meta.owner {
+            // Nothing was carried over, so no change of the survivor's put it in the scope of
+            // the duplicate's owner: a commit of its scopes alone does.
+            commits.push(self.rescope(tables, at)?);
+        }
         let pointed = AccountDoc {
             merged_into: Some(at.doc.to_string()),
             ..merged.clone()
@@ -762,13 +769,23 @@ impl WriterThread {
             Some(write) => tables.shares.insert((at.doc.as_u128(), login), write)?,
             None => tables.shares.remove((at.doc.as_u128(), login))?,
         };
+        Ok(Applied::Committed(vec![self.rescope(tables, at)?]))
+    }
+
+    /// Commits a document's scopes as its owner, team and shares now give them, without a
+    /// change to the document: it enters or leaves the readers' feeds.
+    fn rescope(
+        &mut self,
+        tables: &mut WriteTables<'_>,
+        at: &Commit<'_>,
+    ) -> Result<Committed, StorageError> {
+        let meta = tables.meta(at.doc)?;
         let shares = tables.shares_of(at.doc)?;
         let owner = meta.owner.clone();
         let team = owner_team(tables, &owner)?;
         let scopes = doc_scopes(&owner, team.as_deref(), &shares);
         let doc = self.doc(tables, at.doc)?;
-        let commit = tables.commit(at.write(meta, &[], &owner, scopes, None), doc)?;
-        Ok(Applied::Committed(vec![commit]))
+        tables.commit(at.write(meta, &[], &owner, scopes, None), doc)
     }
 }
 
