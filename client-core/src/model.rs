@@ -609,14 +609,28 @@ pub(crate) fn upgrade(doc: &mut Automerge) -> Result<bool, AutomergeError> {
         // Already upgraded (here or by a change received from another device).
         return Ok(false);
     }
-    let mut upgrade = Automerge::new().with_actor(ActorId::from(&UPGRADE_ACTOR[..]));
-    let mut tx = upgrade.transaction();
-    for (key, kind) in SCHEMA_TWO_CONTAINERS {
-        tx.put_object(ROOT, key, kind)?;
-    }
-    tx.commit_with(CommitOptions::default().with_time(0));
-    doc.apply_changes(upgrade.get_changes(&[]))?;
+    doc.apply_changes([upgrade_change().clone()])?;
     Ok(true)
+}
+
+/// The one change the upgrade actor ever signs: schema 2's containers on an empty base, at
+/// time zero. The server accepts that actor for exactly this change.
+pub fn upgrade_change() -> &'static automerge::Change {
+    static CHANGE: std::sync::OnceLock<automerge::Change> = std::sync::OnceLock::new();
+    CHANGE.get_or_init(|| {
+        let mut upgrade = Automerge::new().with_actor(ActorId::from(&UPGRADE_ACTOR[..]));
+        let mut tx = upgrade.transaction();
+        for (key, kind) in SCHEMA_TWO_CONTAINERS {
+            tx.put_object(ROOT, key, kind)
+                .expect("a fresh document takes the root's containers");
+        }
+        tx.commit_with(CommitOptions::default().with_time(0));
+        upgrade
+            .get_changes(&[])
+            .into_iter()
+            .next()
+            .expect("the upgrade transaction made one change")
+    })
 }
 
 /// Writes what changed between `before` and `after` into the document: root fields that

@@ -16,7 +16,7 @@ use automerge::{ActorId, Automerge, Change, ChangeHash, ReadDoc};
 use lru::LruCache;
 use outpost_client::AccountDoc;
 use outpost_client::account::hydrate;
-use outpost_client::model::{Archived, Comment, Status, UPGRADE_ACTOR, write_changes};
+use outpost_client::model::{Archived, Comment, Status, upgrade_change, write_changes};
 use outpost_protocol::{DocId, DocPush, PushOutcome, PushResult, Seq};
 use redb::ReadableTable;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -409,11 +409,13 @@ impl WriterThread {
             )));
         }
         let device_actor = ActorId::from(at.who.device.to_bytes().as_slice());
-        let upgrade_actor = ActorId::from(&UPGRADE_ACTOR[..]);
-        if let Some((c, _)) = changes
-            .iter()
-            .find(|(c, _)| *c.actor_id() != device_actor && *c.actor_id() != upgrade_actor)
-        {
+        // The shared upgrade actor signs exactly one change, which every device builds alike;
+        // anything else under its name is a forgery.
+        let upgrade = upgrade_change();
+        if let Some((c, _)) = changes.iter().find(|(c, _)| {
+            *c.actor_id() != device_actor
+                && (c.actor_id() != upgrade.actor_id() || c.hash() != upgrade.hash())
+        }) {
             return Ok(Applied::Rejected(format!(
                 "a change is signed by actor {}, not by this device",
                 c.actor_id()

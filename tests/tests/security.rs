@@ -2,7 +2,8 @@
 //! seen and fixed at its root:
 //! - a write share used as an ownership grant (`owner = self` pushed by a share holder, also
 //!   after a merge gave the duplicate's owner a share), and a merge whose duplicate carried
-//!   nothing over never reaching the duplicate's owner.
+//!   nothing over never reaching the duplicate's owner;
+//! - the shared schema-upgrade actor accepted for any change, not only the upgrade.
 
 use chrono::{DateTime, TimeZone, Utc};
 use outpost_client::{AccountEdit, NewAccount};
@@ -133,4 +134,71 @@ async fn a_write_share_never_grants_ownership() {
         .unwrap();
     assert!(mia.sync().await.rejected.is_empty());
     assert!(server.storage().owned_by("ben").unwrap().contains(&anas));
+}
+
+/// The shared schema-upgrade actor signs one change only, the deterministic upgrade; an
+/// ordinary rename under its name was accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_upgrade_actor_signs_nothing_but_the_upgrade() {
+    use automerge::transaction::Transactable;
+    use automerge::{ActorId, ROOT};
+    use outpost_client::model::{UPGRADE_ACTOR, upgrade_change};
+    use outpost_protocol::{DocPush, PushOutcome};
+
+    let server = TestServer::start().await;
+    let ana = server.device_of("ana").await;
+    let id = create(&ana, "Ana Account", "ana").await;
+    let before = server.storage().heads(id).unwrap();
+    let mut forged = server
+        .storage()
+        .document(id)
+        .unwrap()
+        .unwrap()
+        .with_actor(ActorId::from(&UPGRADE_ACTOR[..]));
+    let heads = forged.get_heads();
+    let mut tx = forged.transaction();
+    tx.put(ROOT, "name", "Renamed By Nobody").unwrap();
+    tx.commit();
+    let change = forged.get_changes(&heads).remove(0).raw_bytes().to_vec();
+    let push = DocPush {
+        doc: id,
+        changes: vec![change],
+    };
+    let (status, reply) = ana.push_raw(&server.url(), vec![push]).await;
+    assert_eq!(status, 200);
+    match &reply.unwrap().pushed[0].outcome {
+        PushOutcome::Rejected { reason } => {
+            assert!(reason.contains("not by this device"), "{reason}")
+        }
+        other => panic!("a rename signed by the upgrade actor was {other:?}"),
+    }
+    assert_eq!(
+        server.storage().heads(id).unwrap(),
+        before,
+        "server untouched"
+    );
+
+    // The upgrade itself is still taken: a schema-1 document pushed with it is accepted.
+    let mut old = automerge::Automerge::new()
+        .with_actor(ActorId::from(ana.store.device().to_bytes().as_slice()));
+    let mut tx = old.transaction();
+    tx.put(ROOT, "name", "Schema One").unwrap();
+    tx.put(ROOT, "owner", "ana").unwrap();
+    tx.put(ROOT, "created_at", automerge::ScalarValue::Timestamp(0))
+        .unwrap();
+    tx.put_object(ROOT, "follow_ups", automerge::ObjType::Map)
+        .unwrap();
+    tx.commit();
+    let mut changes: Vec<Vec<u8>> = old
+        .get_changes(&[])
+        .into_iter()
+        .map(|c| c.raw_bytes().to_vec())
+        .collect();
+    changes.push(upgrade_change().raw_bytes().to_vec());
+    let push = DocPush {
+        doc: DocId::from_u128(0x5c4e_0001),
+        changes,
+    };
+    let (_, reply) = ana.push_raw(&server.url(), vec![push]).await;
+    assert_eq!(reply.unwrap().pushed[0].outcome, PushOutcome::Accepted);
 }
