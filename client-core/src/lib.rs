@@ -17,6 +17,7 @@
 //! - [`sync`]: the sans-IO sync engine: builds requests, applies replies, decides when done.
 //! - [`http`]: the thin reqwest driver that runs the engine and follows the live stream.
 //! - [`text`]: folding full-width forms (NFKC) and terminal widths.
+//! - [`private`]: databases and folders created readable by their owner only.
 //! - [`error`]: one error enum per operation family.
 //!
 //! The `outpost` binary (`src/bin/outpost/`) is the rep's command line over this library.
@@ -33,6 +34,7 @@ pub mod facts;
 pub mod http;
 pub mod industry;
 pub mod model;
+pub mod private;
 pub mod rules;
 pub mod store;
 pub mod sync;

@@ -371,9 +371,13 @@ where
 }
 
 impl Store {
-    /// Opens the store at `path`, creating it (and this device's identity) if it is new.
+    /// Opens the store at `path`, creating it (and this device's identity) if it is new. The
+    /// file is readable by its owner only.
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
-        Store::init(Database::create(path)?, None)
+        Store::init(
+            crate::private::database(&Database::builder(), path.as_ref())?,
+            None,
+        )
     }
 
     /// Opens the store at `path` like [`Self::open`], but draws every id it makes (the device
@@ -382,7 +386,8 @@ impl Store {
     /// of different seeds may collide.
     pub fn open_seeded(path: impl AsRef<Path>, seed: u64) -> Result<Store, StoreError> {
         let seeded = Mutex::new(StdRng::seed_from_u64(seed));
-        Store::init(Database::create(path)?, Some(seeded))
+        let db = crate::private::database(&Database::builder(), path.as_ref())?;
+        Store::init(db, Some(seeded))
     }
 
     /// A store that lives in memory only, for tests and tools.

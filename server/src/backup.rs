@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use outpost_client::private;
 use outpost_protocol::Seq;
 use redb::{Database, DatabaseError, ReadOnlyDatabase};
 use serde::{Deserialize, Serialize};
@@ -93,10 +94,11 @@ pub fn write(storage: &Storage, out: &Path) -> Result<BackupInfo, BackupError> {
         // redb buffers writes in up to half its cache (1 GiB by default), so a backup of a
         // large store would hold much of it in memory before writing it out. It is written
         // once, in order, and never read back here: a small buffer costs nothing.
-        let target = Database::builder()
-            .set_cache_size(WRITE_CACHE_BYTES)
-            .create(&partial)
-            .map_err(StorageError::from)?;
+        let target = private::database(
+            Database::builder().set_cache_size(WRITE_CACHE_BYTES),
+            &partial,
+        )
+        .map_err(StorageError::from)?;
         // Committed with `Durability::Immediate` (the default): the file is synced.
         let head = copy_store(&snapshot, &target)?;
         drop(target);
@@ -160,12 +162,14 @@ pub fn restore(from: &Path, target: &Path, force: bool) -> Result<Seq, BackupErr
     } else {
         None
     };
-    if let Some(dir) = target.parent() {
-        fs::create_dir_all(dir).map_err(io_error(dir))?;
+    if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
+        private::private_dir(dir).map_err(io_error(dir))?;
     }
     let partial = partial_path(target);
     let copied = (|| {
         fs::copy(from, &partial).map_err(io_error(&partial))?;
+        // The copy takes the backup's mode; the store is private whatever that was.
+        private::private_file(&partial, false).map_err(io_error(&partial))?;
         // Committed durably, which syncs the whole copy.
         raise_feed_floor(&Database::open(&partial).map_err(StorageError::from)?)?;
         fs::rename(&partial, target).map_err(io_error(target))?;
@@ -239,7 +243,7 @@ pub fn write_into(
     now: DateTime<Utc>,
 ) -> Result<BackupInfo, BackupError> {
     let dir = &config.dir;
-    fs::create_dir_all(dir).map_err(io_error(dir))?;
+    private::private_dir(dir).map_err(io_error(dir))?;
     let written = write(storage, &dir.join(file_name(now)))?;
     for (_, old) in backups(dir)?.into_iter().skip(config.keep.get()) {
         fs::remove_file(&old).map_err(io_error(&old))?;

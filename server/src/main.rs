@@ -345,7 +345,7 @@ fn open(data: &Path) -> anyhow::Result<Storage> {
 
 /// [`open`], with a page cache of `cache_bytes`.
 fn open_with_cache(data: &Path, cache_bytes: usize) -> anyhow::Result<Storage> {
-    std::fs::create_dir_all(data)
+    outpost_client::private::private_dir(data)
         .with_context(|| format!("cannot create data directory {}", data.display()))?;
     let path = database(data);
     Storage::open_with_cache(&path, cache_bytes).map_err(|e| {

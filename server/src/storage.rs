@@ -353,16 +353,17 @@ impl Storage {
         Storage::open_with_cache(path, DEFAULT_CACHE_BYTES)
     }
 
-    /// Opens (or creates) the database file at `path`, keeping at most `cache_bytes` of its
-    /// pages in memory. Every read goes through this cache, a backup's too, so it is what
+    /// Opens (or creates) the database file at `path` (readable by its owner only), keeping
+    /// at most `cache_bytes` of its pages in memory. Every read goes through this cache, a backup's too, so it is what
     /// bounds the memory a full scan can take.
     pub fn open_with_cache(
         path: impl AsRef<Path>,
         cache_bytes: usize,
     ) -> Result<Storage, StorageError> {
-        let db = Database::builder()
-            .set_cache_size(cache_bytes)
-            .create(path)?;
+        let db = outpost_client::private::database(
+            Database::builder().set_cache_size(cache_bytes),
+            path.as_ref(),
+        )?;
         Storage::init(db, cache_bytes)
     }
 

@@ -3,7 +3,10 @@
 //! - a write share used as an ownership grant (`owner = self` pushed by a share holder, also
 //!   after a merge gave the duplicate's owner a share), and a merge whose duplicate carried
 //!   nothing over never reaching the duplicate's owner;
-//! - the shared schema-upgrade actor accepted for any change, not only the upgrade.
+//! - the shared schema-upgrade actor accepted for any change, not only the upgrade;
+//! - databases, backups and device stores created world-readable under the usual umask;
+//! - a dashboard with no Content-Security-Policy or frame protection, and API replies
+//!   without `nosniff` or `no-store`.
 
 use chrono::{DateTime, TimeZone, Utc};
 use outpost_client::{AccountEdit, NewAccount};
@@ -201,4 +204,160 @@ async fn the_upgrade_actor_signs_nothing_but_the_upgrade() {
     };
     let (_, reply) = ana.push_raw(&server.url(), vec![push]).await;
     assert_eq!(reply.unwrap().pushed[0].outcome, PushOutcome::Accepted);
+}
+
+/// Runs `binary ARGS` under umask 000, so anything it creates without an explicit mode is
+/// world-readable and writable.
+fn run_under_open_umask(binary: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg("umask 000; exec \"$0\" \"$@\"")
+        .arg(binary)
+        .args(args)
+        .env_remove("OUTPOST_DATA")
+        .env_remove("OUTPOST_STORE")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run under sh")
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// The server's database, its data directory and backups, and a device's store were created
+/// 0644/0755 under the usual umask: any local user could read token and password hashes and
+/// every customer. They are private whatever the umask, and an old world-readable database is
+/// narrowed when opened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn databases_backups_and_stores_are_private_whatever_the_umask() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let server = outpost_tests::binary("outpost-server");
+    let data_arg = data.to_str().unwrap();
+    let output = run_under_open_umask(&server, &["team", "add", "south", "--data", data_arg]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let backup = root.path().join("manual.redb");
+    let output = run_under_open_umask(
+        &server,
+        &[
+            "backup",
+            "--data",
+            data_arg,
+            "--out",
+            backup.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("outpost.redb")), 0o600);
+    assert_eq!(mode(&backup), 0o600);
+
+    // A database left world-readable by an older version is narrowed at its next open.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        data.join("outpost.redb"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let output = run_under_open_umask(&server, &["team", "list", "--data", data_arg]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(mode(&data.join("outpost.redb")), 0o600);
+
+    // A device's store and its folder.
+    let store = root.path().join("device");
+    let output = run_under_open_umask(
+        &outpost_tests::binary("outpost"),
+        &["--store", store.to_str().unwrap(), "status"],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(mode(&store), 0o700);
+    assert_eq!(mode(&store.join("store.redb")), 0o600);
+
+    // The backups a running server writes, into its backup directory.
+    let server = TestServer::start().await;
+    let admin = server.device().await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/admin/backups", server.url()))
+        .bearer_auth(admin.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let file: Value = response.json().await.unwrap();
+    let backups = server.dir().join("backups");
+    assert_eq!(mode(&backups), 0o700);
+    assert_eq!(mode(&backups.join(file["file"].as_str().unwrap())), 0o600);
+    assert_eq!(mode(&server.dir().join("outpost.redb")), 0o600);
+}
+
+/// The dashboard was sent with no Content-Security-Policy, no frame protection and no
+/// `nosniff`, and the JSON API without `nosniff`: a browser could frame the page, run what an
+/// injected value smuggled in, or cache customers' data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browsers_get_strict_headers() {
+    let server = TestServer::start().await;
+    let admin = server.device().await;
+    let client = reqwest::Client::new();
+    for path in [
+        "/dashboard",
+        "/dashboard/dashboard.js",
+        "/dashboard/dashboard.css",
+    ] {
+        let response = client
+            .get(format!("{}{path}", server.url()))
+            .send()
+            .await
+            .unwrap();
+        let headers = response.headers();
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        for directive in [
+            "default-src 'none'",
+            "script-src 'self'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(csp.contains(directive), "{path}: {csp}");
+        }
+        assert!(!csp.contains("unsafe"), "{path}: {csp}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+    }
+    for path in [
+        "/v1/me",
+        "/v1/views/pipeline",
+        "/v1/accounts/not-an-id/history",
+    ] {
+        let response = client
+            .get(format!("{}{path}", server.url()))
+            .bearer_auth(admin.token())
+            .send()
+            .await
+            .unwrap();
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["cache-control"], "no-store", "{path}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+    }
 }

@@ -1,6 +1,5 @@
 //! Opening this device's store, waiting a little while another `outpost` process holds it.
 
-use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
@@ -43,7 +42,7 @@ pub(crate) async fn open_store_async(dir: &Path) -> Result<Store> {
 
 /// The store in `dir`, or `None` while another process has it open (redb locks the file).
 fn try_open_store(dir: &Path) -> Result<Option<Store>> {
-    fs::create_dir_all(dir)
+    outpost_client::private::private_dir(dir)
         .with_context(|| format!("cannot create the store folder {}", dir.display()))?;
     let path = dir.join("store.redb");
     match Store::open(&path) {
