@@ -47,20 +47,32 @@ pub const COLUMNS: &[&str] = &[
 /// The Chinese header of each template column (the first is the template's), then other
 /// headers people give that column. Matched after NFKC folding, ignoring spaces.
 const CHINESE_HEADERS: &[(&str, &[&str])] = &[
-    ("name", &["客户名称", "公司名称", "企业名称", "客户", "名称"]),
-    ("owner", &["负责人", "销售", "业务员", "所属销售", "客户经理"]),
+    (
+        "name",
+        &["客户名称", "公司名称", "企业名称", "客户", "名称"],
+    ),
+    (
+        "owner",
+        &["负责人", "销售", "业务员", "所属销售", "客户经理"],
+    ),
     ("kind", &["类型", "客户类型"]),
     ("industry", &["行业", "所属行业"]),
     ("size", &["规模", "企业规模", "公司规模"]),
     ("region", &["区域", "地区", "所在地区"]),
     ("source", &["来源", "客户来源", "线索来源"]),
-    ("first_contact", &["首次接触日期", "首次接触", "首次联系日期"]),
+    (
+        "first_contact",
+        &["首次接触日期", "首次接触", "首次联系日期"],
+    ),
     ("level", &["客户级别", "级别", "客户等级"]),
     ("priority", &["优先级"]),
     ("contact_name", &["联系人", "联系人姓名"]),
     ("contact_title", &["职务", "职位", "联系人职务"]),
     ("contact_role", &["角色", "联系人角色", "决策角色"]),
-    ("contact_phone", &["电话", "联系电话", "手机", "手机号", "电话号码"]),
+    (
+        "contact_phone",
+        &["电话", "联系电话", "手机", "手机号", "电话号码"],
+    ),
     ("contact_email", &["邮箱", "电子邮箱", "电子邮件", "邮件"]),
     ("budget_min", &["预算下限", "最低预算"]),
     ("budget_max", &["预算上限", "预算", "最高预算"]),
@@ -160,7 +172,11 @@ pub fn template(lang: Lang) -> String {
     let header: Vec<&str> = COLUMNS.iter().map(|c| header_label(c, lang)).collect();
     format!(
         "{}\n{}\n",
-        header.iter().map(|h| quote(h)).collect::<Vec<_>>().join(","),
+        header
+            .iter()
+            .map(|h| quote(h))
+            .collect::<Vec<_>>()
+            .join(","),
         example.map(quote).join(",")
     )
 }
@@ -187,7 +203,8 @@ impl FromStr for Mapping {
             let (from, to) = pair
                 .split_once('=')
                 .ok_or_else(|| format!("`{pair}` is not COLUMN=field"))?;
-            let to = column_for(to).ok_or_else(|| format!("`{}` is not a template column", to.trim()))?;
+            let to = column_for(to)
+                .ok_or_else(|| format!("`{}` is not a template column", to.trim()))?;
             map.insert(from.trim().to_owned(), to);
         }
         Ok(Mapping(map))
@@ -280,9 +297,7 @@ pub enum CsvError {
     /// The CSV structure is broken (the text itself decoded).
     #[error("the file is not valid CSV: {0}")]
     Csv(csv::Error),
-    #[error(
-        "the file is not valid {encoding} text ({position}); {hint}"
-    )]
+    #[error("the file is not valid {encoding} text ({position}); {hint}")]
     Decode {
         encoding: Encoding,
         /// Where the first bad byte is, as `line N, byte M`.
@@ -385,7 +400,10 @@ pub fn decode(bytes: &[u8], forced: Option<Encoding>) -> Result<(String, Encodin
 /// Where the first byte `decoder` cannot read is: `line N, byte M`.
 fn first_bad_byte(decoder: &'static encoding_rs::Encoding, bytes: &[u8]) -> String {
     let mut decoder = decoder.new_decoder_without_bom_handling();
-    let mut out = String::with_capacity(bytes.len() * 3);
+    let capacity = decoder
+        .max_utf8_buffer_length_without_replacement(bytes.len())
+        .unwrap_or(bytes.len() * 4);
+    let mut out = String::with_capacity(capacity);
     let (result, read) = decoder.decode_to_string_without_replacement(bytes, &mut out, true);
     let at = match result {
         encoding_rs::DecoderResult::Malformed(bad, after) => {
@@ -416,7 +434,9 @@ pub fn read_csv(bytes: &[u8], encoding: Option<Encoding>) -> Result<Table, CsvEr
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = record?;
-        let line = record.position().map_or(rows.len() + 2, |p| p.line() as usize);
+        let line = record
+            .position()
+            .map_or(rows.len() + 2, |p| p.line() as usize);
         rows.push((line, record.iter().map(str::to_owned).collect()));
     }
     Ok(Table {
@@ -514,7 +534,10 @@ pub fn check_table(
                     .iter()
                     .any(|(_, r)| r.get(index).is_some_and(|v| !v.is_empty()))
                 {
-                    return Err(CsvError::UnknownColumn(format!("(column {} without a header)", index + 1)));
+                    return Err(CsvError::UnknownColumn(format!(
+                        "(column {} without a header)",
+                        index + 1
+                    )));
                 }
                 None
             }
@@ -576,7 +599,10 @@ pub fn check_table(
                     .unwrap_or(COLUMNS.len())
             });
             for (field, reason) in errors {
-                let column = headers.get(&field).cloned().unwrap_or_else(|| field.clone());
+                let column = headers
+                    .get(&field)
+                    .cloned()
+                    .unwrap_or_else(|| field.clone());
                 checked.errors.push(RowError {
                     line,
                     field,
@@ -698,8 +724,12 @@ fn parse_row(fields: &HashMap<&str, &str>) -> (NewAccount, Needs, Vec<FieldError
         custom,
     };
     let needs = Needs {
-        budget_min: fields.get("budget_min").and_then(|v| words::parse_money(v).ok()),
-        budget_max: fields.get("budget_max").and_then(|v| words::parse_money(v).ok()),
+        budget_min: fields
+            .get("budget_min")
+            .and_then(|v| words::parse_money(v).ok()),
+        budget_max: fields
+            .get("budget_max")
+            .and_then(|v| words::parse_money(v).ok()),
         purchase_period: fields
             .get("purchase_period")
             .and_then(|v| words::parse_period(v).ok()),
@@ -918,11 +948,14 @@ pub fn workbook(sheet: &str, header: &[String], rows: &[Vec<String>]) -> Result<
     let page = book.add_worksheet();
     page.set_name(sheet).map_err(failed)?;
     for (col, title) in header.iter().enumerate() {
-        let col = u16::try_from(col).map_err(|_| CsvError::WriteWorkbook("too many columns".into()))?;
-        page.write_string_with_format(0, col, title, &bold).map_err(failed)?;
+        let col =
+            u16::try_from(col).map_err(|_| CsvError::WriteWorkbook("too many columns".into()))?;
+        page.write_string_with_format(0, col, title, &bold)
+            .map_err(failed)?;
     }
     for (r, row) in rows.iter().enumerate() {
-        let r = u32::try_from(r + 1).map_err(|_| CsvError::WriteWorkbook("too many rows".into()))?;
+        let r =
+            u32::try_from(r + 1).map_err(|_| CsvError::WriteWorkbook("too many rows".into()))?;
         for (col, value) in row.iter().enumerate() {
             if !value.is_empty() {
                 page.write_string(r, col as u16, value).map_err(failed)?;

@@ -15,11 +15,8 @@ pub const DEFAULT_CURRENCY: &str = "CNY";
 /// an optional time after it (`2026/11/3 0:00`, as Excel writes a date cell to CSV), or an
 /// Excel day number (`46329`).
 pub fn parse_day(text: &str) -> Result<NaiveDate, String> {
-    let refused = || {
-        format!(
-            "`{text}` is not a date; write it like 2026-11-03, 2026/11/3 or 2026年11月3日"
-        )
-    };
+    let refused =
+        || format!("`{text}` is not a date; write it like 2026-11-03, 2026/11/3 or 2026年11月3日");
     // Full-width digits and separators (２０２６／１１／３) are folded to ASCII first.
     let folded = fold(text);
     let folded = folded.trim();
@@ -131,10 +128,7 @@ pub fn parse_money(text: &str) -> Result<Money, String> {
         )
     };
     // NFKC turns the full-width yen sign ￥ and full-width digits into their ASCII forms.
-    let mut rest: String = fold(text)
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
+    let mut rest: String = fold(text).chars().filter(|c| !c.is_whitespace()).collect();
     let mut currency: Option<&str> = None;
     for (prefix, code) in [
         ("CN¥", "CNY"),
@@ -179,10 +173,11 @@ pub fn parse_money(text: &str) -> Result<Money, String> {
     let (whole, fraction) = rest.split_once('.').unwrap_or((rest.as_str(), ""));
     let groups: Vec<&str> = whole.split(',').collect();
     let grouped_well = groups.len() == 1
-        || (!groups[0].is_empty() && groups[0].len() <= 3 && groups[1..].iter().all(|g| g.len() == 3));
+        || (!groups[0].is_empty()
+            && groups[0].len() <= 3
+            && groups[1..].iter().all(|g| g.len() == 3));
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if whole.is_empty() || !grouped_well || !groups.iter().all(|g| digits(g)) || !digits(fraction)
-    {
+    if whole.is_empty() || !grouped_well || !groups.iter().all(|g| digits(g)) || !digits(fraction) {
         return Err(refused(""));
     }
     if rest.ends_with('.') {
@@ -246,7 +241,15 @@ mod tests {
         ] {
             assert_eq!(parse_day(text), Ok(day(2026, 11, 3)), "{text}");
         }
-        for text in ["", "2026/13/1", "2026/2/30", "11/3/2026", "26/11/3", "last spring", "2026-11"] {
+        for text in [
+            "",
+            "2026/13/1",
+            "2026/2/30",
+            "11/3/2026",
+            "26/11/3",
+            "last spring",
+            "2026-11",
+        ] {
             let error = parse_day(text).unwrap_err();
             assert!(error.contains("2026年11月3日"), "{text}: {error}");
         }
@@ -280,7 +283,14 @@ mod tests {
         ] {
             assert_eq!(parse_period(text).as_deref(), Ok(stored), "{text}");
         }
-        for text in ["2027年13月", "2027-Q5", "soon", "27年1月", "2027", "2027年第五季度"] {
+        for text in [
+            "2027年13月",
+            "2027-Q5",
+            "soon",
+            "27年1月",
+            "2027",
+            "2027年第五季度",
+        ] {
             assert!(parse_period(text).is_err(), "{text}");
         }
     }
@@ -324,7 +334,16 @@ mod tests {
         );
         assert_eq!(parse_money("US$300").map(|m| m.currency), Ok("USD".into()));
         for text in [
-            "", "fifty", "1.234", "-5", "50,00", "1,2345", "5.", "¥", "¥10 EUR", "99999999999999999999",
+            "",
+            "fifty",
+            "1.234",
+            "-5",
+            "50,00",
+            "1,2345",
+            "5.",
+            "¥",
+            "¥10 EUR",
+            "99999999999999999999",
         ] {
             assert!(parse_money(text).is_err(), "{text}");
         }

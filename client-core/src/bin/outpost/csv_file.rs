@@ -112,7 +112,7 @@ pub(crate) fn import(
             if e.column == e.field {
                 out!("line {}: {}: {}", e.line, e.field, e.reason);
             } else {
-                out!("line {}: {} ({}): {}", e.line, e.column, e.field, e.reason);
+                out!("line {}: {} ({}): {}", e.line, e.field, e.column, e.reason);
             }
         }
         for d in &report.duplicates {
@@ -155,11 +155,7 @@ pub(crate) fn import(
     if report.errors.is_empty() {
         Ok(())
     } else {
-        bail!(
-            "{} bad row(s) in {}",
-            report.bad_rows,
-            args.file.display()
-        )
+        bail!("{} bad row(s) in {}", report.bad_rows, args.file.display())
     }
 }
 
