@@ -79,6 +79,9 @@ const CHINESE_HEADERS: &[(&str, &[&str])] = &[
     ("purchase_period", &["采购周期", "采购时间", "预计采购时间"]),
 ];
 
+/// Columns an export adds after the template's, which an import skips.
+const EXPORT_ONLY: &[&str] = &["code", "id"];
+
 /// The prefix of an admin-defined field's column.
 pub const CUSTOM_PREFIX: &str = "custom.";
 
@@ -541,6 +544,8 @@ pub fn check_table(
                 }
                 None
             }
+            // What only an export writes: a new account gets its own code and id.
+            None if EXPORT_ONLY.contains(&h.trim()) => None,
             None => Some(column_for(h).ok_or_else(|| CsvError::UnknownColumn(h.clone()))?),
         };
         if let Some(field) = &field {

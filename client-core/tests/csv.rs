@@ -247,8 +247,8 @@ fn duplicates_dry_runs_and_column_mappings() {
 /// them.
 fn chinese_sheet() -> String {
     "客户名称,负责人,类型,行业,来源,首次接触日期,客户级别,优先级,联系人,角色,电话,预算下限,预算上限,采购周期\n\
-     深圳市华强电子科技有限公司,ana,客户,制造业,展会,2026/11/3,重点客户,A,王总,决策人,138 0013 8000,30万,\"¥500,000\",2027年Q1\n\
-     北京中关村软件有限公司,ben,线索,信息技术,转介绍,2026年11月4日,普通,b,李工,执行人,010-6275 1234,,CN¥1000,2027年1月\n"
+     深圳市华强电子科技有限公司,ana,客户,制造业,展会,2026/11/3,重点客户,A,王总,决策人,138 0013 8000,30万,\"￥500,000\",2027年Q1\n\
+     北京中关村软件有限公司,ben,线索,信息技术,转介绍,2026年11月4日,普通,b,李工,执行人,010-6275 1234,,1000元,2027年1月\n"
         .to_owned()
 }
 
@@ -299,8 +299,8 @@ fn gbk_bom_utf8_and_workbooks_with_chinese_headers_read_alike() {
         assert!(checked.errors.is_empty(), "{:?}", checked.errors);
         let report = csv_io::import(&store, checked, false, now(), &mut |_| {}).unwrap();
         assert_eq!(report.created, 2);
-        let exported = exported(&store);
-        let huaqiang = &exported["深圳市华强电子科技有限公司"];
+        let first = exported(&store);
+        let huaqiang = &first["深圳市华强电子科技有限公司"];
         for (column, value) in [
             ("kind", "customer"),
             ("industry", "C"),
@@ -315,7 +315,7 @@ fn gbk_bom_utf8_and_workbooks_with_chinese_headers_read_alike() {
         ] {
             assert_eq!(huaqiang[column], value, "{column}");
         }
-        let zgc = &exported["北京中关村软件有限公司"];
+        let zgc = &first["北京中关村软件有限公司"];
         assert_eq!(
             (
                 &*zgc["kind"],
@@ -335,7 +335,7 @@ fn gbk_bom_utf8_and_workbooks_with_chinese_headers_read_alike() {
         assert!(checked.errors.is_empty(), "{:?}", checked.errors);
         csv_io::import(&again, checked, false, now(), &mut |_| {}).unwrap();
         let back = exported(&again);
-        for (name, row) in &exported {
+        for (name, row) in &first {
             for (column, value) in row {
                 if column != "code" && column != "id" {
                     assert_eq!(&back[name][column], value, "{column} of {name}");

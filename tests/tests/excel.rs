@@ -119,8 +119,9 @@ const HEADER: [&str; 15] = [
 ];
 
 /// Rows as a Chinese team writes them: labels, not codes; dates, money and periods in their
-/// own forms.
-fn rows(names: &[&str]) -> Vec<[String; 15]> {
+/// own forms. Phones and emails count from `first`, so files of different companies do not
+/// look like each other.
+fn rows(names: &[&str], first: usize) -> Vec<[String; 15]> {
     names
         .iter()
         .enumerate()
@@ -137,8 +138,8 @@ fn rows(names: &[&str]) -> Vec<[String; 15]> {
                 format!("王{}", ["总", "经理", "工"][i % 3]),
                 "采购经理".into(),
                 ["决策人", "执行人", "影响者"][i % 3].into(),
-                format!("138 0013 {:04}", 8000 + i),
-                format!("wang{i}@example.cn"),
+                format!("138 0013 {:04}", 8000 + first + i),
+                format!("wang{}@example.cn", first + i),
                 ["50万", "￥500,000", "1,000元"][i % 3].into(),
                 ["2027年1月", "2027年Q1", "2027-Q2"][i % 3].into(),
             ]
@@ -258,12 +259,16 @@ async fn gbk_bom_and_xlsx_files_in_chinese_import_and_round_trip_through_export(
     let dir = TempDir::new().unwrap();
 
     // GBK, as Chinese Excel saves "CSV (逗号分隔)": not UTF-8 at all.
-    let gbk_rows = rows(&[
-        "深圳市华强电子科技有限公司",
-        "北京中关村软件园有限公司",
-        "广州天河贸易商行",
-    ]);
-    let (gbk, _, unmappable) = encoding_rs::GBK.encode(&csv_text(&gbk_rows));
+    let gbk_rows = rows(
+        &[
+            "深圳市华强电子科技有限公司",
+            "北京中关村软件园有限公司",
+            "广州天河贸易商行",
+        ],
+        0,
+    );
+    let text = csv_text(&gbk_rows);
+    let (gbk, _, unmappable) = encoding_rs::GBK.encode(&text);
     assert!(!unmappable && std::str::from_utf8(&gbk).is_err());
     let gbk_file = path(&dir, "gbk.csv");
     std::fs::write(&gbk_file, &gbk).unwrap();
@@ -275,18 +280,21 @@ async fn gbk_bom_and_xlsx_files_in_chinese_import_and_round_trip_through_export(
     );
 
     // UTF-8 with a BOM, as Excel saves "CSV UTF-8".
-    let bom_rows = rows(&[
-        "上海浦东新材料股份有限公司",
-        "杭州西湖茶叶合作社",
-        "Müller GmbH 北京代表处",
-    ]);
+    let bom_rows = rows(
+        &[
+            "上海浦东新材料股份有限公司",
+            "杭州西湖茶叶合作社",
+            "Müller GmbH 北京代表处",
+        ],
+        10,
+    );
     let bom_file = path(&dir, "bom.csv");
     std::fs::write(&bom_file, [BOM, csv_text(&bom_rows).as_bytes()].concat()).unwrap();
     let printed = ana.check(&["import", bom_file.to_str().unwrap()]).await;
     assert!(printed.contains("imported 3"), "{printed}");
 
-    // A workbook: the date a real date cell, the phone and the budget number cells.
-    let xlsx_rows = rows(&["成都高新区云计算中心", "武汉光谷激光科技有限公司"]);
+    // A workbook: the date a real date cell, a phone a number cell.
+    let xlsx_rows = rows(&["成都高新区云计算中心", "武汉光谷激光科技有限公司"], 20);
     let mut book = Workbook::new();
     let sheet = book.add_worksheet();
     let date = Format::new().set_num_format("yyyy/m/d");
@@ -304,7 +312,7 @@ async fn gbk_bom_and_xlsx_files_in_chinese_import_and_round_trip_through_export(
             .unwrap();
     }
     // The second row's phone as a number, as Excel keeps one typed into a General cell.
-    sheet.write_number(2, 11, 13_800_138_001.0).unwrap();
+    sheet.write_number(2, 11, 13_900_139_021.0).unwrap();
     let xlsx_file = path(&dir, "book.xlsx");
     book.save(&xlsx_file).unwrap();
     let printed = ana.check(&["import", xlsx_file.to_str().unwrap()]).await;
@@ -317,7 +325,7 @@ async fn gbk_bom_and_xlsx_files_in_chinese_import_and_round_trip_through_export(
     from_book
         .get_mut("武汉光谷激光科技有限公司")
         .unwrap()
-        .insert("contact_phone", "13800138001".into());
+        .insert("contact_phone", "13900139021".into());
     all.extend(from_book);
 
     // The server takes them all: the owner is a user and the rules hold.
@@ -381,14 +389,17 @@ async fn every_error_of_every_row_is_reported_at_once_and_nothing_is_imported() 
     let server = TestServer::start().await;
     let ana = Rep::new(&server, "ana").await;
     let dir = TempDir::new().unwrap();
-    let mut bad = rows(&[
-        "好公司一",
-        "坏公司二",
-        "坏公司三",
-        "坏公司四",
-        "好公司五",
-        "坏公司六",
-    ]);
+    let mut bad = rows(
+        &[
+            "好公司一",
+            "坏公司二",
+            "坏公司三",
+            "坏公司四",
+            "好公司五",
+            "坏公司六",
+        ],
+        0,
+    );
     // Line 3: three bad fields.
     bad[1][4] = "广告牌".into();
     bad[1][5] = "明年春天".into();
@@ -438,7 +449,7 @@ async fn a_dry_run_checks_owners_against_the_server_and_says_when_it_cannot() {
     let server = TestServer::start().await;
     let mut ana = Rep::new(&server, "ana").await;
     let dir = TempDir::new().unwrap();
-    let mut sheet = rows(&["深圳市华强电子科技有限公司", "深圳市南山区某某商行"]);
+    let mut sheet = rows(&["深圳市华强电子科技有限公司", "深圳市南山区某某商行"], 0);
     sheet[1][1] = "zhangwei".into();
     let file = path(&dir, "owners.csv");
     std::fs::write(&file, csv_text(&sheet)).unwrap();
@@ -466,7 +477,8 @@ async fn a_decoding_error_names_the_encoding_and_the_fix_once() {
     let server = TestServer::start().await;
     let ana = Rep::new(&server, "ana").await;
     let dir = TempDir::new().unwrap();
-    let (gbk, _, _) = encoding_rs::GBK.encode(&csv_text(&rows(&["深圳市华强电子科技有限公司"])));
+    let text = csv_text(&rows(&["深圳市华强电子科技有限公司"], 0));
+    let (gbk, _, _) = encoding_rs::GBK.encode(&text);
     let file = path(&dir, "gbk.csv");
     std::fs::write(&file, &gbk).unwrap();
     let file = file.to_str().unwrap();
