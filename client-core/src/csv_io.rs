@@ -548,10 +548,10 @@ pub fn check_table(
             None if EXPORT_ONLY.contains(&h.trim()) => None,
             None => Some(column_for(h).ok_or_else(|| CsvError::UnknownColumn(h.clone()))?),
         };
-        if let Some(field) = &field {
-            if let Some(earlier) = headers.insert(field.clone(), h.clone()) {
-                return Err(CsvError::DuplicateColumn(earlier, h.clone(), field.clone()));
-            }
+        if let Some(field) = &field
+            && let Some(earlier) = headers.insert(field.clone(), h.clone())
+        {
+            return Err(CsvError::DuplicateColumn(earlier, h.clone(), field.clone()));
         }
         columns.push(field);
     }
@@ -596,7 +596,6 @@ pub fn check_table(
         errors.extend(validate(&new, &needs, now));
         if !errors.is_empty() {
             checked.bad_rows += 1;
-            let mut errors: Vec<FieldError> = errors;
             errors.sort_by_key(|(field, _)| {
                 COLUMNS
                     .iter()
