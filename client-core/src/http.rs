@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use chrono::Utc;
 use futures_util::stream::{BoxStream, StreamExt};
-use outpost_protocol::api::{HistoryEntry, LoginReply, LoginRequest, UserInfo};
+use outpost_protocol::api::{HistoryEntry, LoginReply, LoginRequest, Person, UserInfo};
 use outpost_protocol::{CONTENT_TYPE, DocId, ErrorCode, ErrorReply, Seq};
 
 use crate::error::SyncError;
@@ -125,6 +125,20 @@ impl HttpClient {
         let response = self
             .http
             .get(format!("{}/v1/accounts/{account}/history", self.base))
+            .bearer_auth(Self::token(store)?)
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            return Err(refused(response).await);
+        }
+        Ok(response.json().await?)
+    }
+
+    /// The server's active users (`GET /v1/people`), such as to check an import's owners.
+    pub async fn people(&self, store: &Store) -> Result<Vec<Person>, SyncError> {
+        let response = self
+            .http
+            .get(format!("{}/v1/people", self.base))
             .bearer_auth(Self::token(store)?)
             .send()
             .await?;

@@ -10,7 +10,9 @@
 //! - [`rules`]: the record rules, checked before anything is written.
 //! - [`facts`]: derived facts: cadence, next due, overdue, late follow-ups, conversion cycle.
 //! - [`conflicts`]: fields set concurrently on two devices, with who and when.
-//! - [`csv_io`]: CSV template, import (mapping, checks, dry run) and export.
+//! - [`csv_io`]: CSV and Excel template, import (encodings, mapping, checks, dry run) and
+//!   export.
+//! - [`words`]: values as people write them in sheets: dates, months, quarters, money.
 //! - [`duplicates`]: normalised names and contact keys for duplicate warnings.
 //! - [`store`]: the redb store of documents, unsynced set, checkpoint and synced heads.
 //! - `cache`: the documents the store worked on last, kept loaded (committed state only).
@@ -39,6 +41,7 @@ pub mod rules;
 pub mod store;
 pub mod sync;
 pub mod text;
+pub mod words;
 
 pub use account::{Account, AccountEdit, AccountSummary, NewAccount, NewFollowUp, NewOpportunity};
 pub use error::{EditError, LookupError, StoreError, SyncError};

@@ -1,7 +1,9 @@
 //! CSV import and export: a 10,000-row file imports in one call and exports back to the same
 //! data; a file with malformed rows reports each by line and field and imports nothing;
 //! duplicates (in the store or earlier in the file) are skipped and reported; a dry run writes
-//! nothing; a column mapping reads files with their own headers.
+//! nothing; a column mapping reads files with their own headers; GBK, UTF-8 with a BOM and
+//! `.xlsx` files with Chinese headers and values read alike; every error of every row is
+//! reported in one pass.
 
 use std::collections::BTreeMap;
 
@@ -64,8 +66,13 @@ fn file(rows: impl IntoIterator<Item = Vec<String>>, header: &[&str]) -> Vec<u8>
     writer.into_inner().unwrap()
 }
 
+/// The columns `row` fills: the profile and contact columns, then a custom field.
 fn header() -> Vec<&'static str> {
-    COLUMNS.iter().copied().chain(["custom.social"]).collect()
+    COLUMNS[..15]
+        .iter()
+        .copied()
+        .chain(["custom.social"])
+        .collect()
 }
 
 /// Reads a CSV export into maps of column → value, keyed by name.
@@ -234,4 +241,217 @@ fn duplicates_dry_runs_and_column_mappings() {
     let bad = file([vec!["x".into()]], &["Customer name"]);
     let error = csv_io::check(&store, bad.as_slice(), &Mapping::default(), now()).unwrap_err();
     assert!(error.to_string().contains("Customer name"), "{error}");
+}
+
+/// A sheet in Chinese: headers, enumeration labels, dates, money and periods as people write
+/// them.
+fn chinese_sheet() -> String {
+    "客户名称,负责人,类型,行业,来源,首次接触日期,客户级别,优先级,联系人,角色,电话,预算下限,预算上限,采购周期\n\
+     深圳市华强电子科技有限公司,ana,客户,制造业,展会,2026/11/3,重点客户,A,王总,决策人,138 0013 8000,30万,\"￥500,000\",2027年Q1\n\
+     北京中关村软件有限公司,ben,线索,信息技术,转介绍,2026年11月4日,普通,b,李工,执行人,010-6275 1234,,1000元,2027年1月\n"
+        .to_owned()
+}
+
+fn check_bytes(store: &Store, bytes: &[u8]) -> csv_io::Checked {
+    csv_io::check(store, bytes, &Mapping::default(), now()).unwrap()
+}
+
+#[test]
+fn gbk_bom_utf8_and_workbooks_with_chinese_headers_read_alike() {
+    let text = chinese_sheet();
+    let (gbk, _, unmappable) = encoding_rs::GBK.encode(&text);
+    assert!(!unmappable && std::str::from_utf8(&gbk).is_err());
+    let with_bom = [csv_io::BOM.as_bytes(), text.as_bytes()].concat();
+    let table = csv_io::read_table(&gbk, None).unwrap();
+    assert_eq!(table.encoding, Some(csv_io::Encoding::Gb18030));
+    assert_eq!(
+        csv_io::read_table(&with_bom, None).unwrap().encoding,
+        Some(csv_io::Encoding::Utf8)
+    );
+    assert_eq!(table.header[0], "客户名称");
+    assert_eq!(
+        table,
+        csv_io::Table {
+            encoding: Some(csv_io::Encoding::Gb18030),
+            ..csv_io::read_table(text.as_bytes(), None).unwrap()
+        }
+    );
+
+    // The same sheet as a workbook.
+    let rows: Vec<Vec<String>> = table.rows.iter().map(|(_, r)| r.clone()).collect();
+    let book = csv_io::workbook("客户", &table.header, &rows).unwrap();
+    assert!(csv_io::is_workbook(&book));
+    let from_book = csv_io::read_table(&book, None).unwrap();
+    assert_eq!(
+        (from_book.header.clone(), from_book.encoding),
+        (table.header.clone(), None)
+    );
+    assert_eq!(from_book.rows, table.rows);
+
+    for bytes in [
+        gbk.as_ref(),
+        with_bom.as_slice(),
+        text.as_bytes(),
+        book.as_slice(),
+    ] {
+        let store = Store::in_memory().unwrap();
+        let checked = check_bytes(&store, bytes);
+        assert!(checked.errors.is_empty(), "{:?}", checked.errors);
+        let report = csv_io::import(&store, checked, false, now(), &mut |_| {}).unwrap();
+        assert_eq!(report.created, 2);
+        let first = exported(&store);
+        let huaqiang = &first["深圳市华强电子科技有限公司"];
+        for (column, value) in [
+            ("kind", "customer"),
+            ("industry", "C"),
+            ("source", "trade_show"),
+            ("first_contact", "2026-11-03"),
+            ("level", "key"),
+            ("priority", "a"),
+            ("contact_role", "decision_maker"),
+            ("budget_min", "300000.00 CNY"),
+            ("budget_max", "500000.00 CNY"),
+            ("purchase_period", "2027-Q1"),
+        ] {
+            assert_eq!(huaqiang[column], value, "{column}");
+        }
+        let zgc = &first["北京中关村软件有限公司"];
+        assert_eq!(
+            (
+                &*zgc["kind"],
+                &*zgc["first_contact"],
+                &*zgc["budget_max"],
+                &*zgc["purchase_period"]
+            ),
+            ("lead", "2026-11-04", "1000.00 CNY", "2027-01")
+        );
+        assert_eq!(zgc["budget_min"], "");
+        // The export is UTF-8 with a BOM and reads back as the same accounts.
+        let mut out = Vec::new();
+        csv_io::export(&store, &mut out).unwrap();
+        assert!(out.starts_with(csv_io::BOM.as_bytes()));
+        let again = Store::in_memory().unwrap();
+        let checked = check_bytes(&again, &out);
+        assert!(checked.errors.is_empty(), "{:?}", checked.errors);
+        csv_io::import(&again, checked, false, now(), &mut |_| {}).unwrap();
+        let back = exported(&again);
+        for (name, row) in &first {
+            for (column, value) in row {
+                if column != "code" && column != "id" {
+                    assert_eq!(&back[name][column], value, "{column} of {name}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn undecodable_text_names_the_encoding_and_the_fix() {
+    let (gbk, _, _) = encoding_rs::GBK.encode("客户名称,负责人\n华强,ana\n");
+    let error = csv_io::read_table(&gbk, Some(csv_io::Encoding::Utf8))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("UTF-8") && error.contains("line 1") && error.contains("--encoding gb18030"),
+        "{error}"
+    );
+    assert_eq!(
+        csv_io::read_table(&gbk, Some("gbk".parse().unwrap()))
+            .unwrap()
+            .rows[0]
+            .1[0],
+        "华强"
+    );
+    // Neither UTF-8 nor GB18030: 0xFF never starts a GB18030 character.
+    let error = csv_io::read_table(b"name,owner\n\xFF\xFF,ana\n", None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("GB18030") && error.contains("line 2"),
+        "{error}"
+    );
+    // UTF-16 with a BOM, tab-separated: Excel's "Unicode text".
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(
+            "客户名称\t负责人\n华强\tana\n"
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes),
+        )
+        .collect();
+    let table = csv_io::read_table(&utf16, None).unwrap();
+    assert_eq!(
+        (table.header[0].as_str(), table.rows[0].1[1].as_str()),
+        ("客户名称", "ana")
+    );
+}
+
+#[test]
+fn every_error_of_every_row_is_reported_in_one_pass() {
+    let store = Store::in_memory().unwrap();
+    let text = "客户名称,负责人,来源,首次接触日期,客户级别,联系人,电话,邮箱,预算下限,预算上限,采购周期,行业\n\
+                好公司,ana,展会,2026/11/3,重点,王总,13800138000,a@b.cn,10万,20万,2027年Q1,制造业\n\
+                ,,广告牌,明年,超级,王总,打电话,nope,很多,5万,尽快,火星采矿\n\
+                坏公司,ana,展会,2026/11/3,重点,王总,13800138000,a@b.cn,30万,20万,2027年Q1,制造业\n";
+    let checked = check_bytes(&store, text.as_bytes());
+    let found: Vec<(usize, &str, &str)> = checked
+        .errors
+        .iter()
+        .map(|e| (e.line, e.field.as_str(), e.column.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (3, "name", "客户名称"),
+            (3, "owner", "负责人"),
+            (3, "industry", "行业"),
+            (3, "source", "来源"),
+            (3, "first_contact", "首次接触日期"),
+            (3, "level", "客户级别"),
+            (3, "contact_phone", "电话"),
+            (3, "contact_email", "邮箱"),
+            (3, "budget_min", "预算下限"),
+            (3, "purchase_period", "采购周期"),
+            (4, "budget_max", "预算上限"),
+        ]
+    );
+    assert_eq!(checked.bad_rows, 2);
+    let report = csv_io::import(&store, checked, false, now(), &mut |_| {}).unwrap();
+    assert_eq!((report.created, report.importable, report.rows), (0, 1, 3));
+    assert!(store.accounts().unwrap().is_empty());
+}
+
+#[test]
+fn owners_are_checked_against_the_servers_users_when_given() {
+    let store = Store::in_memory().unwrap();
+    let table = csv_io::read_table(
+        "客户名称,负责人\n华强,ana\n中关村,zhangwei\n".as_bytes(),
+        None,
+    )
+    .unwrap();
+    let users = ["ana".to_owned(), "ben".to_owned()].into();
+    let checked =
+        csv_io::check_table(&store, &table, &Mapping::default(), Some(&users), now()).unwrap();
+    assert_eq!(checked.errors.len(), 1);
+    assert_eq!(
+        (checked.errors[0].line, checked.errors[0].field.as_str()),
+        (3, "owner")
+    );
+    assert!(checked.errors[0].reason.contains("zhangwei"));
+    let unchecked = csv_io::check_table(&store, &table, &Mapping::default(), None, now()).unwrap();
+    assert!(unchecked.errors.is_empty());
+}
+
+#[test]
+fn templates_in_both_languages_import() {
+    use outpost_client::model::Lang;
+    for lang in [Lang::Zh, Lang::En] {
+        let store = Store::in_memory().unwrap();
+        let template = csv_io::template(lang);
+        let checked = check_bytes(&store, template.as_bytes());
+        assert!(checked.errors.is_empty(), "{lang:?}: {:?}", checked.errors);
+        assert_eq!(checked.importable(), 1);
+    }
+    assert!(csv_io::template(Lang::Zh).starts_with("客户名称,负责人,类型,行业"));
+    assert!(csv_io::template(Lang::En).starts_with("name,owner,kind,industry"));
 }

@@ -92,6 +92,16 @@ pub struct UserInfo {
     pub disabled: bool,
 }
 
+/// One active user as any logged-in user sees them (`GET /v1/people`): enough to name an
+/// account's owner, for instance when an import is checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    pub login: String,
+    pub role: Role,
+    /// The team a rep belongs to.
+    pub team: Option<String>,
+}
+
 /// `POST /v1/admin/users`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewUser {

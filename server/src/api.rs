@@ -18,7 +18,7 @@ use outpost_client::conflicts::changed_fields;
 use outpost_client::model::{Archived, At, Comment};
 use outpost_protocol::api::{
     DeviceInfo, Handover, HandoverReply, HistoryChange, HistoryEntry, LoginReply, LoginRequest,
-    Merge, NewComment, NewUser, Role, Share, TeamInfo, UserInfo,
+    Merge, NewComment, NewUser, Person, Role, Share, TeamInfo, UserInfo,
 };
 use outpost_protocol::{DeviceId, DocId, PushOutcome, PushResult};
 use serde::Serialize;
@@ -120,6 +120,25 @@ pub(crate) async fn users(
 ) -> Result<Json<Vec<UserInfo>>, AppError> {
     caller.require(Role::Admin)?;
     Ok(Json(blocking(&state, |s| s.users()).await?))
+}
+
+/// `GET /v1/people`: the active users, for any logged-in user (owners must be users).
+pub(crate) async fn people(
+    State(state): State<AppState>,
+    Caller(_who): Caller,
+) -> Result<Json<Vec<Person>>, AppError> {
+    let users = blocking(&state, |s| s.users()).await?;
+    Ok(Json(
+        users
+            .into_iter()
+            .filter(|u| !u.disabled)
+            .map(|u| Person {
+                login: u.login,
+                role: u.role,
+                team: u.team,
+            })
+            .collect(),
+    ))
 }
 
 /// `POST /v1/admin/users`.
@@ -542,7 +561,13 @@ where
             Ok::<_, AppError>(match table {
                 None => Json(view).into_response(),
                 Some(table) => {
-                    let csv = view.csv(&table).expect("the table name was checked");
+                    // With a UTF-8 BOM: without one Excel (Chinese Excel above all) reads the
+                    // file in the system's code page and shows mojibake.
+                    let csv = format!(
+                        "{}{}",
+                        outpost_client::csv_io::BOM,
+                        view.csv(&table).expect("the table name was checked")
+                    );
                     let disposition = format!("attachment; filename=\"{table}.csv\"");
                     (
                         [

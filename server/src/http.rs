@@ -43,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/events", get(events))
         .route("/v1/me", get(api::me))
         .route("/v1/me/devices", get(api::my_devices))
+        .route("/v1/people", get(api::people))
         .route("/v1/me/devices/{device}", delete(api::revoke_my_device))
         .route("/v1/admin/users", get(api::users).post(api::add_user))
         .route("/v1/admin/users/{login}/disable", post(api::disable_user))

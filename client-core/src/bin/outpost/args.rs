@@ -101,8 +101,9 @@ pub(crate) enum Command {
     Conflicts(ConflictsArgs),
     /// Settle a conflict by keeping one of its values: `outpost settle 1a2b name 1`.
     Settle(SettleArgs),
-    /// Print the CSV import template: the columns and one example row.
-    Template,
+    /// The import template in your language (from the locale): the columns and one example
+    /// row, on the screen or to a CSV or `.xlsx` file.
+    Template(TemplateArgs),
     /// Import accounts from a CSV file (check it first with --dry-run). A file with any bad
     /// row imports nothing; rows that look like existing accounts are skipped and listed.
     Import(ImportArgs),
@@ -172,8 +173,13 @@ pub(crate) struct ShowArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct ImportArgs {
-    /// The CSV file, with a header row.
+    /// The CSV file or `.xlsx` workbook (its first sheet), with a header row; headers and
+    /// values may be the template's codes or their Chinese labels.
     pub(crate) file: PathBuf,
+    /// The CSV file's encoding, if detection guesses wrong: utf-8, gb18030 or gbk (by
+    /// default a BOM decides, else valid UTF-8 is UTF-8, else GB18030 as Chinese Excel writes).
+    #[arg(long, value_name = "ENCODING")]
+    pub(crate) encoding: Option<outpost_client::csv_io::Encoding>,
     /// Which template column each of the file's columns fills: `Company=name,Rep=owner`.
     /// Columns already named like the template need no mapping.
     #[arg(long, value_name = "COLUMN=field,...", default_value = "")]
@@ -187,9 +193,29 @@ pub(crate) struct ImportArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct ExportArgs {
-    /// Write to this file instead of the screen.
+    /// Write to this file instead of the screen (a `.xlsx` name writes a workbook).
     #[arg(long, short)]
     pub(crate) output: Option<PathBuf>,
+    /// csv (UTF-8 with a BOM, as Excel reads it) or xlsx; by default from the file name.
+    #[arg(long, value_enum)]
+    pub(crate) format: Option<SheetFormat>,
+}
+
+/// The kind of file an export or template is written as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum SheetFormat {
+    Csv,
+    Xlsx,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TemplateArgs {
+    /// Write to this file instead of the screen (a `.xlsx` name writes a workbook).
+    #[arg(long, short)]
+    pub(crate) output: Option<PathBuf>,
+    /// csv (UTF-8 with a BOM) or xlsx; by default from the file name.
+    #[arg(long, value_enum)]
+    pub(crate) format: Option<SheetFormat>,
 }
 
 #[derive(Debug, Args)]

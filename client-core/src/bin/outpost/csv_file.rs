@@ -1,22 +1,96 @@
-//! Accounts in and out as CSV: the template, import with a progress bar, and export.
+//! Accounts in and out as CSV or Excel workbooks: the template in the rep's language, import
+//! (any encoding Excel saves, `.xlsx`, owners checked against the server on a dry run) with
+//! a progress bar, and export.
+
+use std::collections::BTreeSet;
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 use outpost_client::Store;
+use outpost_client::csv_io;
+use outpost_client::model::Lang;
 
-use crate::args::{ExportArgs, ImportArgs};
-use crate::format::print_json;
+use crate::args::{ExportArgs, ImportArgs, SheetFormat, TemplateArgs};
+use crate::format::{lang, print_json};
+use crate::sync::Remote;
 
-/// Prints the CSV import template: the columns and one example row.
-pub(crate) fn template() {
-    out!("{}", outpost_client::csv_io::template().trim_end());
+/// The format a file is written in: as asked, else `.xlsx` by its name, else CSV.
+fn format_of(asked: Option<SheetFormat>, path: Option<&Path>) -> SheetFormat {
+    asked.unwrap_or_else(|| {
+        let xlsx = path
+            .and_then(|p| p.extension())
+            .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"));
+        if xlsx {
+            SheetFormat::Xlsx
+        } else {
+            SheetFormat::Csv
+        }
+    })
 }
 
-pub(crate) fn import(store: &Store, args: ImportArgs, now: DateTime<Utc>) -> Result<()> {
-    use outpost_client::csv_io;
-    let file = std::fs::File::open(&args.file)
-        .with_context(|| format!("cannot open {}", args.file.display()))?;
-    let checked = csv_io::check(store, std::io::BufReader::new(file), &args.map, now)?;
+/// The import template in the rep's language, on the screen or to a file (CSV with a BOM,
+/// or a workbook).
+pub(crate) fn template(args: TemplateArgs) -> Result<()> {
+    let lang = lang();
+    let text = csv_io::template(lang);
+    let Some(path) = &args.output else {
+        out!("{}", text.trim_end());
+        return Ok(());
+    };
+    let bytes = match format_of(args.format, Some(path)) {
+        SheetFormat::Csv => format!("{}{text}", csv_io::BOM).into_bytes(),
+        SheetFormat::Xlsx => {
+            let table = csv_io::read_csv(text.as_bytes(), None)?;
+            let rows: Vec<Vec<String>> = table.rows.into_iter().map(|(_, r)| r).collect();
+            let sheet = match lang {
+                Lang::Zh => "客户",
+                Lang::En => "accounts",
+            };
+            csv_io::workbook(sheet, &table.header, &rows)?
+        }
+    };
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    eprintln!("wrote the template to {}", path.display());
+    Ok(())
+}
+
+/// The logins of the server's active users, or why they could not be had.
+fn server_users(store: &Store, remote: &dyn Fn() -> Result<Remote>) -> Result<BTreeSet<String>> {
+    if store.credentials()?.is_none() {
+        bail!("this device has not logged in");
+    }
+    let remote = remote()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let people = runtime
+        .block_on(remote.client().people(store))
+        .with_context(|| format!("{} did not answer", remote.url()))?;
+    Ok(people.into_iter().map(|p| p.login).collect())
+}
+
+pub(crate) fn import(
+    store: &Store,
+    args: ImportArgs,
+    remote: &dyn Fn() -> Result<Remote>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let bytes = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let table = csv_io::read_table(&bytes, args.encoding)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    // A dry run asks the server who its users are, so an unknown owner shows now and not as a
+    // refused sync later; an import on its own stays offline.
+    let (users, owners_unchecked) = if args.dry_run {
+        match server_users(store, remote) {
+            Ok(users) => (Some(users), None),
+            Err(e) => (None, Some(format!("{e:#}"))),
+        }
+    } else {
+        (None, None)
+    };
+    let checked = csv_io::check_table(store, &table, &args.map, users.as_ref(), now)?;
     let total = checked.importable();
     let mut bar = ProgressBar::new(total, !args.output.json && !args.dry_run);
     let report = csv_io::import(store, checked, args.dry_run, now, &mut |done| {
@@ -24,10 +98,22 @@ pub(crate) fn import(store: &Store, args: ImportArgs, now: DateTime<Utc>) -> Res
     })?;
     bar.finish();
     if args.output.json {
-        print_json(&report)?;
+        let mut value = serde_json::to_value(&report)?;
+        value["encoding"] = serde_json::to_value(table.encoding)?;
+        value["owners_checked"] = serde_json::Value::Bool(users.is_some());
+        print_json(&value)?;
     } else {
+        if let Some(encoding) = table.encoding
+            && encoding != csv_io::Encoding::Utf8
+        {
+            out!("read as {encoding}");
+        }
         for e in &report.errors {
-            out!("line {}: {}: {}", e.line, e.field, e.reason);
+            if e.column == e.field {
+                out!("line {}: {}: {}", e.line, e.field, e.reason);
+            } else {
+                out!("line {}: {} ({}): {}", e.line, e.field, e.column, e.reason);
+            }
         }
         for d in &report.duplicates {
             out!(
@@ -48,9 +134,10 @@ pub(crate) fn import(store: &Store, args: ImportArgs, now: DateTime<Utc>) -> Res
             report.created
         };
         out!(
-            "{} rows: {verb} {imported}, {} duplicate(s) skipped, {} bad row(s){}",
+            "{} rows: {verb} {imported}, {} duplicate(s) skipped, {} bad row(s) with {} error(s){}",
             report.rows,
             report.duplicates.len(),
+            report.bad_rows,
             report.errors.len(),
             if report.errors.is_empty() {
                 ""
@@ -59,33 +146,47 @@ pub(crate) fn import(store: &Store, args: ImportArgs, now: DateTime<Utc>) -> Res
             }
         );
     }
+    if let Some(why) = &owners_unchecked {
+        eprintln!(
+            "note: owners were not checked against the server's users ({why}); sync will \
+             refuse accounts whose owner is not a user"
+        );
+    }
     if report.errors.is_empty() {
         Ok(())
     } else {
-        bail!(
-            "{} bad row(s) in {}",
-            report.errors.len(),
-            args.file.display()
-        )
+        bail!("{} bad row(s) in {}", report.bad_rows, args.file.display())
     }
 }
 
 pub(crate) fn export(store: &Store, args: ExportArgs) -> Result<()> {
-    use outpost_client::csv_io;
     match &args.output {
         Some(path) => {
             let file = std::fs::File::create(path)
                 .with_context(|| format!("cannot create {}", path.display()))?;
-            let count = csv_io::export(store, std::io::BufWriter::new(file))?;
+            let file = std::io::BufWriter::new(file);
+            let count = match format_of(args.format, Some(path)) {
+                SheetFormat::Csv => csv_io::export(store, file)?,
+                SheetFormat::Xlsx => csv_io::export_workbook(store, file)?,
+            };
             eprintln!("exported {count} account(s) to {}", path.display());
         }
-        None => {
-            csv_io::export(store, std::io::stdout().lock())?;
-        }
+        None => match format_of(args.format, None) {
+            // Text on the screen or in a pipe has no BOM; `-o FILE` writes one for Excel.
+            SheetFormat::Csv => {
+                csv_io::export_csv(store, std::io::stdout().lock(), false)?;
+            }
+            SheetFormat::Xlsx => {
+                use std::io::IsTerminal;
+                if std::io::stdout().is_terminal() {
+                    bail!("a workbook is not for the screen; write it with -o FILE.xlsx");
+                }
+                csv_io::export_workbook(store, std::io::stdout().lock())?;
+            }
+        },
     }
     Ok(())
 }
-
 /// A one-line progress bar on stderr, for long imports.
 struct ProgressBar {
     total: usize,

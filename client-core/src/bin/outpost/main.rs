@@ -60,11 +60,8 @@ fn run(cli: Cli, now: DateTime<Utc>) -> Result<()> {
         Command::Show(args) => show::show(&store()?, &args.id, args.output, now),
         Command::List(output) => show::list(&store()?, output),
         Command::Search(args) => show::search(&store()?, args),
-        Command::Template => {
-            csv_file::template();
-            Ok(())
-        }
-        Command::Import(args) => csv_file::import(&store()?, args, now),
+        Command::Template(args) => csv_file::template(args),
+        Command::Import(args) => csv_file::import(&store()?, args, &remote, now),
         Command::Export(args) => csv_file::export(&store()?, args),
         Command::Create(args) => records::create(&store()?, *args, now),
         Command::Set(args) => records::set(&store()?, *args, now),

@@ -63,6 +63,14 @@ impl Remote {
             client,
         })
     }
+
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub(crate) fn client(&self) -> &HttpClient {
+        &self.client
+    }
 }
 
 pub(crate) fn sync(store: &Store, remote: &Remote, output: Output) -> Result<()> {
