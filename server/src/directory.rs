@@ -34,6 +34,9 @@ pub enum DirectoryError {
     Disabled(String),
     #[error("{0}")]
     Invalid(String),
+    /// A display name that cannot be used (empty, too long, control characters): a 400.
+    #[error("{0}")]
+    BadDisplayName(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -153,7 +156,7 @@ pub const MAX_DISPLAY_NAME: usize = 64;
 pub fn check_display_name(name: &str) -> Result<String, DirectoryError> {
     let name = name.trim();
     let refuse = |why: &str| {
-        Err(DirectoryError::Invalid(format!(
+        Err(DirectoryError::BadDisplayName(format!(
             "display name {name:?} {why}; it takes 1 to {MAX_DISPLAY_NAME} characters in any script (张伟, Ana Müller)"
         )))
     };
@@ -165,12 +168,18 @@ pub fn check_display_name(name: &str) -> Result<String, DirectoryError> {
     }
     let hidden = |c: char| {
         c.is_control()
-            || matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{2028}' | '\u{2029}')
+            || matches!(
+                c,
+                '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{2028}' | '\u{2029}'
+            )
             || ('\u{202A}'..='\u{202E}').contains(&c)
             || ('\u{2066}'..='\u{2069}').contains(&c)
     };
     if let Some(c) = name.chars().find(|&c| hidden(c)) {
-        return refuse(&format!("holds the control character U+{:04X}", u32::from(c)));
+        return refuse(&format!(
+            "holds the control character U+{:04X}",
+            u32::from(c)
+        ));
     }
     Ok(name.to_owned())
 }
@@ -532,7 +541,11 @@ impl Storage {
     }
 
     /// Renames a team for people: its key (in scopes, filters, users' records) stays.
-    pub fn set_team_display_name(&self, team: &str, name: &str) -> Result<TeamInfo, DirectoryError> {
+    pub fn set_team_display_name(
+        &self,
+        team: &str,
+        name: &str,
+    ) -> Result<TeamInfo, DirectoryError> {
         let name = check_display_name(name)?;
         let txn = self.begin_write()?;
         {
@@ -793,4 +806,75 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
         options.mode(0o600);
     }
     options.open(path)?.write_all(content.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A user row as versions before display names wrote it.
+    #[derive(Serialize)]
+    struct OldRow<'a> {
+        role: Role,
+        team: Option<&'a str>,
+        leads: Vec<String>,
+        password_hash: &'a str,
+        disabled: bool,
+    }
+
+    #[test]
+    fn rows_written_before_display_names_load_with_the_login_shown() {
+        let old = postcard::to_stdvec(&OldRow {
+            role: Role::Rep,
+            team: Some("field"),
+            leads: Vec::new(),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+            disabled: true,
+        })
+        .unwrap();
+        let record = decode_user("ana", &old).unwrap();
+        assert_eq!(record.display_name, None);
+        assert_eq!(record.team.as_deref(), Some("field"));
+        assert!(record.disabled);
+        assert_eq!(record.info("ana").display_name, "ana");
+
+        let new = UserRecord {
+            display_name: Some("张伟".into()),
+            ..record
+        };
+        let decoded = decode_user("ana", &encode(&new)).unwrap();
+        assert_eq!(decoded, new);
+        assert_eq!(decoded.info("ana").display_name, "张伟");
+    }
+
+    #[test]
+    fn display_names_take_any_script_but_no_control_characters() {
+        for good in [
+            "张伟",
+            "Ana Müller",
+            "Jose\u{301}",
+            "👩‍💼 蔡",
+            &"伟".repeat(64),
+        ] {
+            assert_eq!(check_display_name(good).unwrap(), good);
+        }
+        assert_eq!(check_display_name(" 张伟\u{3000}").unwrap(), "张伟");
+        for bad in [
+            "",
+            " ",
+            "a\u{0}b",
+            "a\tb",
+            "\u{202E}x",
+            "x\u{2066}",
+            &"伟".repeat(65),
+        ] {
+            assert!(
+                matches!(
+                    check_display_name(bad),
+                    Err(DirectoryError::BadDisplayName(_))
+                ),
+                "{bad:?}"
+            );
+        }
+    }
 }

@@ -143,6 +143,9 @@ impl IntoResponse for AppError {
             AppError::BadJson(_) | AppError::BadQuery(_) => {
                 (StatusCode::BAD_REQUEST, ErrorCode::Malformed)
             }
+            AppError::Directory(DirectoryError::BadDisplayName(_)) => {
+                (StatusCode::BAD_REQUEST, ErrorCode::Invalid)
+            }
             AppError::NoToken
             | AppError::WrongDevice { .. }
             | AppError::Directory(
