@@ -214,7 +214,7 @@ const MESSAGES = {
     others: (n) => `其他 ${n} 项`,
     "pie.aria": "各行业客户",
     "pie.title": (label, n, share, won) => `${label}：${n} 个客户（${share}），成交 ${won}`,
-    "pie.accounts": "个客户",
+    "pie.accounts": () => "个客户",
     showOnly: (v) => `只看 ${v}`,
     "activity.none": "当前筛选下没有跟进。",
     "activity.aria": "各代表每周跟进次数",
@@ -365,7 +365,7 @@ const MESSAGES = {
     "funnel.won": "Won",
     "funnel.aria": "Funnel",
     "funnel.step": (label, value, all) => `${label}: ${value} of ${plural(all, "account", "accounts")}`,
-    "funnel.facts": (accounts, intent, won, rate) => [accounts, " accounts → ", intent, " with intent → ", won, ` won (${rate} of intent). `],
+    "funnel.facts": (accounts, intent, won, rate, n) => [accounts, pluralRules.select(n) === "one" ? " account → " : " accounts → ", intent, " with intent → ", won, ` won (${rate} of intent). `],
     "funnel.converted": (n) => `${n} converted from lead`,
     "funnel.cycle": (d) => `, in ${plural(d, "day", "days")} on average.`,
     "funnel.end": ".",
@@ -374,7 +374,7 @@ const MESSAGES = {
     others: (n) => `${n} others`,
     "pie.aria": "Accounts by industry",
     "pie.title": (label, n, share, won) => `${label}: ${plural(n, "account", "accounts")} (${share}), ${won} won`,
-    "pie.accounts": "accounts",
+    "pie.accounts": (n) => (pluralRules.select(n) === "one" ? "account" : "accounts"),
     showOnly: (v) => `Show only ${v}`,
     "activity.none": "No follow-ups in this selection.",
     "activity.aria": "Follow-ups per rep and week",
@@ -1371,7 +1371,8 @@ function renderFunnel() {
       h("span", { "data-testid": "funnel-accounts" }, number(all.accounts)),
       h("span", { "data-testid": "funnel-intent" }, number(all.intent)),
       h("span", { "data-testid": "funnel-won" }, number(all.won)),
-      percent(all.won, all.intent)),
+      percent(all.won, all.intent),
+      all.accounts),
     t("funnel.converted", number(all.converted)),
     all.cycle_days_avg === null ? t("funnel.end") : t("funnel.cycle", Math.round(all.cycle_days_avg))));
 
@@ -1437,7 +1438,7 @@ function renderIndustries() {
     }),
     svg("circle", { cx: c, cy: c, r: 48, class: "hole" }),
     svg("text", { x: c, y: c - 2, "text-anchor": "middle", class: "pie-total" }, number(total)),
-    svg("text", { x: c, y: c + 16, "text-anchor": "middle", class: "sub" }, t("pie.accounts")));
+    svg("text", { x: c, y: c + 16, "text-anchor": "middle", class: "sub" }, t("pie.accounts", total)));
   const legend = h("ul", { class: "pie-legend" }, slices.map((slice, i) => h("li", {},
     h("span", { class: "swatch", style: `background:${PALETTE[i]}` }),
     slice.value

@@ -832,9 +832,11 @@ async fn the_dashboard_speaks_chinese_and_english_and_remembers_the_choice() {
     // (date pickers follow `<html lang>`).
     let heading = browser.find("#login-panel h2").await;
     browser
-        .wait_until("the login form in Chinese", &"登录".to_owned(), async |b| {
-            b.text(&heading).await
-        })
+        .wait_until(
+            "the login form in Chinese",
+            &"登录".to_owned(),
+            async |b| b.text(&heading).await,
+        )
         .await;
     assert_eq!(
         browser
@@ -857,7 +859,10 @@ async fn the_dashboard_speaks_chinese_and_english_and_remembers_the_choice() {
         ("[data-i18n='filter.from']", "创建日期从"),
         ("[data-testid=logout]", "退出登录"),
         ("[data-testid=pipeline-reps] thead th", "销售代表"),
-        ("[data-testid=pipeline-chart] g[data-stage=negotiation] text", "商务谈判"),
+        (
+            "[data-testid=pipeline-chart] g[data-stage=negotiation] text",
+            "商务谈判",
+        ),
         ("#industry-chart .pie-legend li button", "制造业"),
     ] {
         browser
@@ -873,11 +878,7 @@ async fn the_dashboard_speaks_chinese_and_english_and_remembers_the_choice() {
         assert_eq!(browser.text_of(css).await.unwrap(), "张伟", "{css}");
     }
     assert!(
-        browser
-            .text_of("#user")
-            .await
-            .unwrap()
-            .ends_with("· 经理"),
+        browser.text_of("#user").await.unwrap().ends_with("· 经理"),
         "{}",
         browser.page_text().await
     );
@@ -889,15 +890,15 @@ async fn the_dashboard_speaks_chinese_and_english_and_remembers_the_choice() {
             .unwrap(),
         "¥50万"
     );
-    assert_eq!(
-        browser.text_of("[data-testid=due]").await.unwrap(),
-        due_zh
-    );
+    assert_eq!(browser.text_of("[data-testid=due]").await.unwrap(), due_zh);
     assert_eq!(
         browser.text_of("[data-testid=overdue-by]").await.unwrap(),
         "1 天"
     );
-    assert_eq!(browser.text_of("[data-testid=accounts]").await.unwrap(), "1");
+    assert_eq!(
+        browser.text_of("[data-testid=accounts]").await.unwrap(),
+        "1"
+    );
     let shot = "/tmp/outpost-dashboard-zh-CN.png";
     browser.screenshot(shot).await;
     eprintln!("screenshot of the Chinese dashboard: {shot}");
@@ -938,7 +939,9 @@ async fn the_dashboard_speaks_chinese_and_english_and_remembers_the_choice() {
         json!("张伟"),
         json!("中文"),
     ];
-    browser.wait_until("the page in English", &want, english).await;
+    browser
+        .wait_until("the page in English", &want, english)
+        .await;
     browser
         .wait_until("the figures, in English", &expected(&team), shown)
         .await;
@@ -988,14 +991,22 @@ async fn the_vocabulary_serves_every_label_in_both_languages() {
     assert_eq!(label("method", "messaging")["zh"], "微信");
     assert_eq!(label("status", "intent")["zh"], "意向客户");
     assert_eq!(label("level", "key")["zh"], "重点客户");
-    assert_eq!(label("industry", "I")["zh"], "信息传输、软件和信息技术服务业");
+    assert_eq!(
+        label("industry", "I")["zh"],
+        "信息传输、软件和信息技术服务业"
+    );
     assert_eq!(label("industry", "C")["en"], "Manufacturing");
     assert_eq!(vocabulary["industry"].as_array().unwrap().len(), 20);
     assert_eq!(
         vocabulary["source"].as_array().unwrap().len(),
         Source::KNOWN.len()
     );
-    for (term, source) in vocabulary["source"].as_array().unwrap().iter().zip(Source::KNOWN) {
+    for (term, source) in vocabulary["source"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(Source::KNOWN)
+    {
         assert_eq!(term["code"], source.as_str());
         assert_eq!(term["zh"], source.label(Lang::Zh).as_ref());
     }
