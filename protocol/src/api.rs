@@ -84,6 +84,9 @@ impl fmt::Debug for LoginReply {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserInfo {
     pub login: String,
+    /// The name people read, in any script (`张伟`); the login when none was given.
+    #[serde(default)]
+    pub display_name: String,
     pub role: Role,
     /// The team a rep belongs to.
     pub team: Option<String>,
@@ -123,10 +126,35 @@ impl fmt::Debug for NewUser {
     }
 }
 
+/// `POST /v1/admin/users` as sent: the new user and, optionally, the name people read
+/// (`张伟`; the login when not given). Kept beside [`NewUser`] so code that builds a
+/// `NewUser` needs no change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewUserRequest {
+    #[serde(flatten)]
+    pub user: NewUser,
+    #[serde(default)]
+    pub display_name: Option<String>,
+}
+
+/// `PATCH` (or `PUT`) `/v1/admin/users/{login}`, and `PATCH /v1/admin/teams/{team}`: what
+/// to change; a field left out stays as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisplayNameChange {
+    /// The name people read, in any script (1 to 64 characters, no control characters).
+    #[serde(default)]
+    pub display_name: Option<String>,
+}
+
 /// A team and who is in it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeamInfo {
+    /// The team's key: ASCII, as in scopes and filters.
     pub name: String,
+    /// The name people read, in any script (`华南销售部`); the key when none was given.
+    #[serde(default)]
+    pub display_name: String,
     pub managers: Vec<String>,
     pub members: Vec<String>,
 }
@@ -194,6 +222,12 @@ pub struct HistoryEntry {
     pub device: Option<DeviceId>,
     /// The user that device belonged to, or `server` for the server's own changes.
     pub user: String,
+    /// That user's display name (`张伟`), as it is now; `user` for the server's changes.
+    #[serde(default)]
+    pub display_name: String,
+    /// The label of the device that pushed it, as it is now.
+    #[serde(default)]
+    pub device_label: Option<String>,
     pub changes: Vec<HistoryChange>,
 }
 

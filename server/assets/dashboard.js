@@ -29,8 +29,6 @@ const STAGE_COLORS = {
   won: "#3a9a6b",
   lost: "#c9736b",
 };
-const STATUSES = ["to_follow", "following", "dormant", "lost", "potential", "intent", "won"];
-const SOURCES = ["trade_show", "referral", "online_campaign", "inbound", "cold_visit"];
 const PALETTE = [
   "#3f7cc4", "#e39b3b", "#4fa37a", "#c8575a", "#8b6cc1",
   "#3fa6b3", "#c97fb2", "#8c8f3a", "#7a8a99", "#b5835a",
@@ -64,9 +62,448 @@ const state = {
   /** Aborts the live stream. */
   stream: null,
   reloadTimer: null,
+  /** When the views were last loaded. */
+  updatedAt: null,
+  /** Why the views were refused (a rep's token), while that notice shows. */
+  refusal: null,
+  /** Teams' display names by key. */
+  teamNames: new Map(),
   /** Filter suggestions seen so far, per filter. */
   choices: Object.fromEntries(FILTERS.map((name) => [name, new Set()])),
 };
+
+// ---------------------------------------------------------------------------------------
+// Language: Simplified Chinese and English. Chosen from the browser's languages, switched
+// with the 中文 / English button and remembered here; numbers, money and dates go through
+// Intl in the page's locale, enumeration labels come from the server (/v1/vocabulary).
+
+const LANG_KEY = "outpost.dashboard.lang";
+/** The page's languages and the locale each formats with (also `<html lang>`). */
+const LOCALES = { zh: "zh-CN", en: "en" };
+
+/** Every text the page writes itself, per language; functions take the parts that vary. */
+const MESSAGES = {
+  zh: {
+    title: "Outpost · 团队看板",
+    subtitle: "团队看板",
+    switchTo: "English",
+    logout: "退出登录",
+    "login.title": "登录",
+    "login.hint": "供团队经理使用：用户名和密码与您设备上的相同。",
+    "login.user": "用户名",
+    "login.password": "密码",
+    "login.submit": "登录",
+    "login.unreachable": (m) => `无法连接服务器（${m}）`,
+    serverAnswered: (status) => `服务器返回 ${status}`,
+    "live.on": "实时",
+    "live.off": "正在重新连接…",
+    "live.onTitle": "正在跟随服务器：销售代表同步后数据会自动刷新。",
+    "live.offTitle": "实时连接已断开，正在重试。",
+    connecting: "正在连接…",
+    notLoaded: "尚未加载",
+    updated: (t) => `更新于 ${t}`,
+    computed: (t) => `计算于 ${t}`,
+    "filter.team": "团队",
+    "filter.rep": "销售代表",
+    "filter.source": "来源",
+    "filter.industry": "行业",
+    "filter.region": "区域",
+    "filter.status": "状态",
+    "filter.from": "创建日期从",
+    "filter.to": "至",
+    "filter.apply": "应用",
+    "filter.clear": "清除",
+    "filters.all": "您所在团队的全部客户。",
+    "filters.showing": (parts) => `当前显示：${parts.join("，")}。`,
+    "filters.fromPart": (d) => `创建于 ${d} 之后`,
+    "filters.toPart": (d) => `创建于 ${d} 之前`,
+    "filters.part": (name, value) => `${name}：${value}`,
+    tiles: "关键指标",
+    "tile.accounts": "客户数",
+    "tile.opportunities": "商机数",
+    "tile.total": "商机总额",
+    "tile.weighted": "加权金额",
+    "tile.overdue": "逾期跟进",
+    "tile.cadence": "按时跟进",
+    none: "无",
+    currency: "币种",
+    "panel.pipeline": "各阶段商机",
+    "panel.funnel": "转化漏斗",
+    "panel.industry": "各行业客户",
+    "panel.activity": "每周跟进次数",
+    "panel.freshness": "各销售代表数据新鲜度",
+    "panel.discipline": "跟进纪律",
+    "panel.overdue": "逾期未跟进",
+    "panel.duplicates": "疑似重复客户",
+    "panel.lost": "流失原因",
+    "panel.won": "成交客户画像",
+    "freshness.hint": "销售代表离线工作：数据的新鲜程度取决于其最近一次同步。",
+    "funnel.by": "细分维度",
+    "dim.rep": "销售代表",
+    "dim.source": "来源",
+    "dim.region": "区域",
+    "dim.industry": "行业",
+    unspecified: "未填写",
+    justNow: "刚刚",
+    lastSync: (ago) => `最近同步 ${ago}`,
+    neverSynced: "从未同步",
+    stale: "数据陈旧",
+    staleTitle: "超过 24 小时未同步：数据可能滞后。",
+    "notice.title": "看板仅供经理使用",
+    "notice.who": (login, role) => `您当前以 ${login}（${role}）身份登录。`,
+    "notice.body": "团队数据仅对团队经理和管理员开放。",
+    loginAgain: (m) => `请重新登录：${m}`,
+    unavailable: "此服务器不提供该视图。",
+    refreshFailed: (m) => `刷新失败：${m}`,
+    csvTitle: (name) => `下载 ${name} 的 CSV（应用当前筛选）`,
+    csvButton: (name) => `CSV ${name}`,
+    csvFailed: (m) => `CSV 下载失败：${m}`,
+    "table.total": "总额",
+    "table.by_rep": "按代表",
+    "table.freshness": "新鲜度",
+    "table.rows": "明细",
+    "table.weeks": "每周",
+    "table.discipline": "纪律",
+    "table.late": "补录",
+    "table.overdue": "逾期",
+    "table.groups": "分组",
+    "table.reasons": "原因",
+    "table.by_industry": "按行业",
+    "table.by_size": "按规模",
+    "table.by_source": "按来源",
+    "pipeline.none": "当前筛选下没有商机。",
+    "pipeline.aria": (c) => `各阶段商机（${c ?? "无币种"}）`,
+    "pipeline.title": (stage, n, total, weighted) => `${stage}：${n} 个商机，总额 ${total}，加权 ${weighted}`,
+    opportunities: (n) => `${n} 个商机`,
+    weightedAmount: (m) => `加权 ${m}`,
+    "legend.total": "总额 ",
+    "legend.weighted": "按赢单概率加权",
+    "col.rep": "销售代表",
+    "col.opportunities": "商机",
+    "col.total": (c) => `总额 ${c}`,
+    "col.weighted": (c) => `加权 ${c}`,
+    "col.byStage": "阶段分布",
+    "col.accounts": "客户",
+    "col.intent": "有意向",
+    "col.won": "成交",
+    "col.winRate": "成交率",
+    "col.cycle": "周期（天）",
+    "col.lastSync": "最近同步",
+    "col.newestFollowUp": "最新跟进",
+    "col.withinCadence": "按时跟进",
+    "col.followUps": "跟进次数",
+    "col.late": "补录",
+    "col.account": "客户",
+    "col.priority": "优先级",
+    "col.due": "应跟进日期",
+    "col.overdueBy": "逾期",
+    "col.match": "匹配依据",
+    "col.duplicateAccounts": "客户",
+    stageMix: "各阶段商机",
+    "funnel.accounts": "全部客户",
+    "funnel.intent": "有意向或成交",
+    "funnel.won": "成交",
+    "funnel.aria": "转化漏斗",
+    "funnel.step": (label, value, all) => `${label}：${value} / ${all} 个客户`,
+    "funnel.facts": (accounts, intent, won, rate) => [accounts, " 个客户 → ", intent, " 个有意向 → ", won, ` 个成交（占有意向的 ${rate}）。`],
+    "funnel.converted": (n) => `${n} 个由线索转化`,
+    "funnel.cycle": (d) => `，平均 ${d} 天。`,
+    "funnel.end": "。",
+    "funnel.noBreakdown": (d) => `没有按${d}的细分。`,
+    noAccounts: "当前筛选下没有客户。",
+    others: (n) => `其他 ${n} 项`,
+    "pie.aria": "各行业客户",
+    "pie.title": (label, n, share, won) => `${label}：${n} 个客户（${share}），成交 ${won}`,
+    "pie.accounts": () => "个客户",
+    showOnly: (v) => `只看 ${v}`,
+    "activity.none": "当前筛选下没有跟进。",
+    "activity.aria": "各代表每周跟进次数",
+    "activity.title": (rep, week, n) => `${rep}，${week} 当周：${n} 次跟进`,
+    "activity.hint": (first, last) => `自 ${first} 至 ${last} 各周；右侧数字为每位代表的合计。`,
+    "activity.more": (shown, all) => ` 仅显示最近 ${shown} 周；CSV 包含全部 ${all} 周。`,
+    noReps: "当前筛选下没有销售代表。",
+    nothingOverdue: "没有逾期。每个客户都已按时跟进。",
+    overdueBy: (n) => `${n} 天`,
+    noName: "（无名称）",
+    overdueMore: (shown, all) => `逾期最久的 ${shown} 个，共 ${all} 个；CSV 包含全部。`,
+    matchKey: (kind, value) => `${({ name: "名称相同", phone: "电话相同", email: "邮箱相同" })[kind] ?? `${kind}相同`}（${value}）`,
+    noDuplicates: "没有疑似重复的客户。",
+    duplicatesMore: (shown, all) => `${shown} 组，共 ${all} 组；CSV 包含全部。`,
+    noLost: "当前筛选下没有流失客户。",
+    lostFacts: (n) => `${n} 个流失客户，按原因：`,
+    noReason: "未填写原因",
+    accountsUnit: "个客户",
+    noWon: "当前筛选下没有成交客户。",
+    wonFacts: (n) => `${n} 个成交客户。`,
+    "won.industry": "行业",
+    "won.size": "规模",
+    "won.source": "来源",
+    wonUnit: "个成交客户",
+    "role.rep": "销售代表",
+    "role.manager": "经理",
+    "role.admin": "管理员",
+  },
+  en: {
+    title: "Outpost · team dashboard",
+    subtitle: "team dashboard",
+    switchTo: "中文",
+    logout: "Log out",
+    "login.title": "Log in",
+    "login.hint": "For team managers: use the same name and password as on your device.",
+    "login.user": "User",
+    "login.password": "Password",
+    "login.submit": "Log in",
+    "login.unreachable": (m) => `cannot reach the server (${m})`,
+    serverAnswered: (status) => `the server answered ${status}`,
+    "live.on": "live",
+    "live.off": "reconnecting…",
+    "live.onTitle": "Following the server: the figures refresh when a rep syncs.",
+    "live.offTitle": "The live connection dropped; retrying.",
+    connecting: "connecting…",
+    notLoaded: "not loaded yet",
+    updated: (t) => `updated ${t}`,
+    computed: (t) => `computed ${t}`,
+    "filter.team": "Team",
+    "filter.rep": "Rep",
+    "filter.source": "Source",
+    "filter.industry": "Industry",
+    "filter.region": "Region",
+    "filter.status": "Status",
+    "filter.from": "Created from",
+    "filter.to": "to",
+    "filter.apply": "Apply",
+    "filter.clear": "Clear",
+    "filters.all": "All accounts of your teams.",
+    "filters.showing": (parts) => `Showing ${parts.join(", ")}.`,
+    "filters.fromPart": (d) => `created from ${d}`,
+    "filters.toPart": (d) => `created up to ${d}`,
+    "filters.part": (name, value) => `${name.toLowerCase()} ${value}`,
+    tiles: "Key figures",
+    "tile.accounts": "Accounts",
+    "tile.opportunities": "Opportunities",
+    "tile.total": "Pipeline total",
+    "tile.weighted": "Weighted",
+    "tile.overdue": "Overdue follow-ups",
+    "tile.cadence": "Within cadence",
+    none: "none",
+    currency: "Currency",
+    "panel.pipeline": "Pipeline by stage",
+    "panel.funnel": "Funnel",
+    "panel.industry": "Accounts by industry",
+    "panel.activity": "Follow-ups per week",
+    "panel.freshness": "Freshness per rep",
+    "panel.discipline": "Follow-up discipline",
+    "panel.overdue": "Overdue",
+    "panel.duplicates": "Possible duplicates",
+    "panel.lost": "Lost reasons",
+    "panel.won": "What won accounts look like",
+    "freshness.hint": "Reps work offline: their figures are as fresh as their last sync.",
+    "funnel.by": "Break down by",
+    "dim.rep": "rep",
+    "dim.source": "source",
+    "dim.region": "region",
+    "dim.industry": "industry",
+    unspecified: "unspecified",
+    justNow: "just now",
+    lastSync: (ago) => `last sync ${ago}`,
+    neverSynced: "never synced",
+    stale: "stale",
+    staleTitle: "No sync for more than 24 hours: figures may be behind.",
+    "notice.title": "The dashboard is for managers",
+    "notice.who": (login, role) => `You are logged in as ${login} (${role}).`,
+    "notice.body": "Team figures are open to the managers of a team and to admins.",
+    loginAgain: (m) => `Please log in again: ${m}`,
+    unavailable: "This view is not available on this server.",
+    refreshFailed: (m) => `Could not refresh: ${m}`,
+    csvTitle: (name) => `Download ${name} as CSV (with the filters applied)`,
+    csvButton: (name) => `CSV ${name}`,
+    csvFailed: (m) => `The CSV download failed: ${m}`,
+    "table.total": "total",
+    "table.by_rep": "by rep",
+    "table.freshness": "freshness",
+    "table.rows": "rows",
+    "table.weeks": "weeks",
+    "table.discipline": "discipline",
+    "table.late": "late",
+    "table.overdue": "overdue",
+    "table.groups": "groups",
+    "table.reasons": "reasons",
+    "table.by_industry": "by industry",
+    "table.by_size": "by size",
+    "table.by_source": "by source",
+    "pipeline.none": "No opportunities in this selection.",
+    "pipeline.aria": (c) => `Pipeline by stage in ${c ?? "no currency"}`,
+    "pipeline.title": (stage, n, total, weighted) => `${stage}: ${plural(n, "opportunity", "opportunities")}, ${total} total, ${weighted} weighted`,
+    opportunities: (n) => plural(n, "opportunity", "opportunities"),
+    weightedAmount: (m) => `${m} weighted`,
+    "legend.total": "total ",
+    "legend.weighted": "weighted by probability",
+    "col.rep": "Rep",
+    "col.opportunities": "Opportunities",
+    "col.total": (c) => `Total ${c}`,
+    "col.weighted": (c) => `Weighted ${c}`,
+    "col.byStage": "By stage",
+    "col.accounts": "Accounts",
+    "col.intent": "Intent",
+    "col.won": "Won",
+    "col.winRate": "Win rate",
+    "col.cycle": "Cycle (days)",
+    "col.lastSync": "Last sync",
+    "col.newestFollowUp": "Newest follow-up",
+    "col.withinCadence": "Within cadence",
+    "col.followUps": "Follow-ups",
+    "col.late": "Logged late",
+    "col.account": "Account",
+    "col.priority": "Priority",
+    "col.due": "Next contact was due",
+    "col.overdueBy": "Overdue by",
+    "col.match": "Match",
+    "col.duplicateAccounts": "Accounts",
+    stageMix: "opportunities by stage",
+    "funnel.accounts": "Accounts",
+    "funnel.intent": "Intent or won",
+    "funnel.won": "Won",
+    "funnel.aria": "Funnel",
+    "funnel.step": (label, value, all) => `${label}: ${value} of ${plural(all, "account", "accounts")}`,
+    "funnel.facts": (accounts, intent, won, rate, n) => [accounts, pluralRules.select(n) === "one" ? " account → " : " accounts → ", intent, " with intent → ", won, ` won (${rate} of intent). `],
+    "funnel.converted": (n) => `${n} converted from lead`,
+    "funnel.cycle": (d) => `, in ${plural(d, "day", "days")} on average.`,
+    "funnel.end": ".",
+    "funnel.noBreakdown": (d) => `No breakdown by ${d}.`,
+    noAccounts: "No accounts in this selection.",
+    others: (n) => `${n} others`,
+    "pie.aria": "Accounts by industry",
+    "pie.title": (label, n, share, won) => `${label}: ${plural(n, "account", "accounts")} (${share}), ${won} won`,
+    "pie.accounts": (n) => (pluralRules.select(n) === "one" ? "account" : "accounts"),
+    showOnly: (v) => `Show only ${v}`,
+    "activity.none": "No follow-ups in this selection.",
+    "activity.aria": "Follow-ups per rep and week",
+    "activity.title": (rep, week, n) => `${rep}, week of ${week}: ${plural(n, "follow-up", "follow-ups")}`,
+    "activity.hint": (first, last) => `Weeks starting ${first} to ${last}; the number on the right is each rep's total.`,
+    "activity.more": (shown, all) => ` Showing the last ${shown} weeks; the CSV has all ${all}.`,
+    noReps: "No reps in this selection.",
+    nothingOverdue: "Nothing overdue. Every account has been followed up in time.",
+    overdueBy: (n) => plural(n, "day", "days"),
+    noName: "(no name)",
+    overdueMore: (shown, all) => `The ${shown} most overdue of ${all}; the CSV has all.`,
+    matchKey: (kind, value) => `same ${kind} (${value})`,
+    noDuplicates: "No likely duplicates.",
+    duplicatesMore: (shown, all) => `${shown} of ${all} groups; the CSV has all.`,
+    noLost: "No lost accounts in this selection.",
+    lostFacts: (n) => `${plural(n, "lost account", "lost accounts")}, by the reason given:`,
+    noReason: "no reason given",
+    accountsUnit: "accounts",
+    noWon: "No won accounts in this selection.",
+    wonFacts: (n) => `${plural(n, "won account", "won accounts")}.`,
+    "won.industry": "Industry",
+    "won.size": "Size",
+    "won.source": "Source",
+    wonUnit: "won accounts",
+    "role.rep": "rep",
+    "role.manager": "manager",
+    "role.admin": "admin",
+  },
+};
+
+/** The language to start in: the one chosen here before, else the browser's first of ours. */
+function initialLanguage() {
+  const chosen = localStorage.getItem(LANG_KEY);
+  if (chosen in LOCALES) return chosen;
+  for (const tag of navigator.languages ?? [navigator.language]) {
+    const lower = String(tag).toLowerCase();
+    if (lower.startsWith("zh")) return "zh";
+    if (lower.startsWith("en")) return "en";
+  }
+  // Neither: the team's own language.
+  return "zh";
+}
+
+const i18n = {
+  lang: "zh",
+  /** Labels of the enumerations, `kind → code → {zh, en}`, once loaded. */
+  vocabulary: {},
+};
+
+const locale = () => LOCALES[i18n.lang];
+
+/** The text `key` in the page's language (a function's result for `args`). */
+function t(key, ...args) {
+  const message = MESSAGES[i18n.lang][key] ?? MESSAGES.en[key] ?? key;
+  return typeof message === "function" ? message(...args) : message;
+}
+
+const pluralRules = new Intl.PluralRules("en");
+
+/** "1 day", "2 days": English counts with their noun (the number in the page's format). */
+function plural(n, one, other) {
+  return `${number(n)} ${pluralRules.select(n) === "one" ? one : other}`;
+}
+
+/** The label of an enumeration value (`stage`, `negotiation`) in the page's language. */
+function term(kind, code) {
+  if (code === null || code === undefined || code === "") return t("unspecified");
+  if (kind === "industry") return industryLabel(code);
+  const known = i18n.vocabulary[kind]?.[code];
+  if (known) return capital(known[i18n.lang]);
+  return human(code);
+}
+
+/** An industry by GB/T 4754-2017: `C` → 制造业, `C36` → 制造业 · 36; free text as written. */
+function industryLabel(code) {
+  const match = /^([A-T])(\d\d)?$/.exec(String(code));
+  const section = match && i18n.vocabulary.industry?.[match[1]];
+  if (!section) return String(code);
+  const name = section[i18n.lang];
+  return match[2] ? `${name} · ${match[2]}` : name;
+}
+
+const capital = (text) => (i18n.lang === "en" ? text.charAt(0).toUpperCase() + text.slice(1) : text);
+
+/** Reads the labels of every enumeration from the server (once; the page works without). */
+async function loadVocabulary() {
+  try {
+    const response = await fetch("/v1/vocabulary", { cache: "no-store" });
+    if (!response.ok) return;
+    const lists = await response.json();
+    i18n.vocabulary = Object.fromEntries(Object.entries(lists).map(([kind, terms]) =>
+      [kind, Object.fromEntries(terms.map((entry) => [entry.code, entry]))]));
+  } catch {
+    // Codes are shown as they are.
+  }
+}
+
+/** Sets the page's language: `<html lang>` (date pickers follow it), every static label. */
+function applyLanguage(lang) {
+  i18n.lang = lang;
+  document.documentElement.lang = locale();
+  document.title = t("title");
+  for (const element of document.querySelectorAll("[data-i18n]")) {
+    element.textContent = t(element.dataset.i18n);
+  }
+  for (const element of document.querySelectorAll("[data-i18n-aria-label]")) {
+    element.setAttribute("aria-label", t(element.dataset.i18nAriaLabel));
+  }
+  const toggle = $("#lang-toggle");
+  toggle.textContent = t("switchTo");
+  toggle.lang = lang === "zh" ? "en" : "zh-CN";
+  formats.clear();
+  addCsvButtons();
+}
+
+function switchLanguage() {
+  const next = i18n.lang === "zh" ? "en" : "zh";
+  localStorage.setItem(LANG_KEY, next);
+  applyLanguage(next);
+  setLive($("#live").dataset.state === "on");
+  describeFilters();
+  fillChoices();
+  if (state.user) showUser();
+  if (!$("#board").hidden && Object.keys(state.views).length) {
+    $("#updated").textContent = state.updatedAt ? t("updated", clock(state.updatedAt)) : t("notLoaded");
+    render();
+  }
+  if (!$("#notice").hidden && state.refusal) forbidden(state.refusal);
+}
 
 // ---------------------------------------------------------------------------------------
 // Small helpers
@@ -105,70 +542,132 @@ function svg(tag, attributes = {}, ...content) {
   return element;
 }
 
-const numberFormat = new Intl.NumberFormat();
-const percentFormat = new Intl.NumberFormat(undefined, { style: "percent", maximumFractionDigits: 0 });
-const number = (value) => numberFormat.format(value);
-const percent = (part, whole) => (whole ? percentFormat.format(part / whole) : "–");
+/** Intl formatters of the page's locale by purpose, made once per language. */
+const formats = new Map();
+
+/** The formatter `key` of the page's locale, made by `make(locale)` the first time. */
+function format(key, make) {
+  const full = `${i18n.lang}/${zone() ?? ""}/${key}`;
+  if (!formats.has(full)) formats.set(full, make(locale()));
+  return formats.get(full);
+}
+
+const number = (value) => format("number", (l) => new Intl.NumberFormat(l)).format(value);
+const percent = (part, whole) => (whole
+  ? format("percent", (l) => new Intl.NumberFormat(l, { style: "percent", maximumFractionDigits: 0 })).format(part / whole)
+  : "–");
 const sum = (items, value) => items.reduce((total, item) => total + value(item), 0);
 
-const moneyFormats = new Map();
+/** In Chinese, amounts from this many units on are written in 万 (500000 → 50万). */
+const WAN = 10000;
 
 /** A formatter for `currency` (`null` when the code is not one Intl knows how to write). */
 function moneyFormat(currency, compact) {
-  const key = `${currency}/${compact}`;
-  if (!moneyFormats.has(key)) {
-    let format = null;
+  return format(`money/${currency}/${compact}`, (l) => {
     try {
-      format = new Intl.NumberFormat(undefined, {
+      return new Intl.NumberFormat(l, {
         style: "currency",
         currency,
-        ...(compact ? { notation: "compact", maximumFractionDigits: 1 } : {}),
+        // Compact in zh-CN is 万 and 亿; two decimals keep ¥12.35万 close to the amount.
+        ...(compact ? { notation: "compact", maximumFractionDigits: 2 } : {}),
       });
     } catch {
       // Not a well-formed currency code: written plainly below.
+      return null;
     }
-    moneyFormats.set(key, format);
-  }
-  return moneyFormats.get(key);
+  });
 }
 
-/** Minor units of `currency` as money, e.g. 123450 EUR → "€1,234.50". */
+/**
+ * Minor units of `currency` as money in the page's locale: 123450 EUR → "€1,234.50";
+ * CNY → "CN¥500,000.00" in English, and in Chinese large amounts in 万: "¥50万".
+ */
 function money(minor, currency, compact = false) {
   if (!currency) return number(minor);
   const exact = moneyFormat(currency, false);
-  if (!exact) return `${(minor / 100).toFixed(2)} ${currency}`;
+  if (!exact) return `${number(minor / 100)} ${currency}`;
   const digits = exact.resolvedOptions().maximumFractionDigits;
-  return moneyFormat(currency, compact).format(minor / 10 ** digits);
+  const amount = minor / 10 ** digits;
+  const wan = i18n.lang === "zh" && Math.abs(amount) >= WAN;
+  return moneyFormat(currency, compact || wan).format(amount);
 }
 
-/** "needs_confirmed" → "Needs confirmed". */
+/** "needs_confirmed" → "Needs confirmed": a code no label is known for. */
 function human(text) {
-  if (text === null || text === undefined || text === "") return "unspecified";
+  if (text === null || text === undefined || text === "") return t("unspecified");
   const spaced = String(text).replaceAll("_", " ");
   return spaced.charAt(0).toUpperCase() + spaced.slice(1);
 }
 
-/** HH:MM:SS of a time, in the browser's time zone. */
-function clock(time) {
-  return new Date(time).toLocaleTimeString([], {
-    hour: "2-digit",
-    minute: "2-digit",
-    second: "2-digit",
-    hourCycle: "h23",
+/**
+ * The time zone the views count days in (`time_zone` of a view's reply, when the server
+ * sends one), so the page shows the team's local time; else the browser's.
+ */
+function zone() {
+  for (const result of Object.values(state.views)) {
+    const name = result.data?.time_zone;
+    if (typeof name === "string" && name) return name;
+  }
+  return undefined;
+}
+
+function dateTimeFormat(key, options) {
+  return format(key, (l) => {
+    try {
+      return new Intl.DateTimeFormat(l, { ...options, timeZone: zone() });
+    } catch {
+      return new Intl.DateTimeFormat(l, options);
+    }
   });
 }
 
-/** "just now", "3 min ago", "5 h ago", "2 days ago". */
+/** HH:MM:SS of a time. */
+const clock = (time) => dateTimeFormat("clock", {
+  hour: "2-digit",
+  minute: "2-digit",
+  second: "2-digit",
+  hourCycle: "h23",
+}).format(new Date(time));
+
+/** A day: "2026年11月30日", "Nov 30, 2026". */
+const dateOf = (time) => dateTimeFormat("day", { year: "numeric", month: "short", day: "numeric" })
+  .format(new Date(time));
+
+/** A calendar day of the views (`2026-11-30`, a Monday of a week) as people write it. */
+const calendarDay = (text) => format("calendar", (l) => new Intl.DateTimeFormat(l, {
+  year: "numeric", month: "short", day: "numeric", timeZone: "UTC",
+})).format(new Date(`${text}T00:00:00Z`));
+
+/** "just now", "3 minutes ago", "5 hours ago", "2 days ago" (刚刚, 3分钟前 …). */
 function ago(time) {
   const seconds = Math.max(0, (Date.now() - new Date(time).getTime()) / 1000);
-  if (seconds < 45) return "just now";
-  if (seconds < 90 * 60) return `${Math.max(1, Math.round(seconds / 60))} min ago`;
-  if (seconds < 48 * 3600) return `${Math.round(seconds / 3600)} h ago`;
-  return `${Math.round(seconds / 86400)} days ago`;
+  if (seconds < 45) return t("justNow");
+  const relative = format("relative", (l) => new Intl.RelativeTimeFormat(l, { numeric: "auto" }));
+  if (seconds < 90 * 60) return relative.format(-Math.max(1, Math.round(seconds / 60)), "minute");
+  if (seconds < 48 * 3600) return relative.format(-Math.round(seconds / 3600), "hour");
+  return relative.format(-Math.round(seconds / 86400), "day");
 }
 
 /** A full local date and time, for tooltips. */
-const fullTime = (time) => new Date(time).toLocaleString();
+const fullTime = (time) => dateTimeFormat("full", { dateStyle: "long", timeStyle: "medium" })
+  .format(new Date(time));
+
+/** The name people read for a rep's row: the display name, else the login. */
+const shownName = (row) => row.display_name || row.rep || "";
+
+/** Display names by login, from every view loaded (their per-rep rows carry them). */
+function displayNames() {
+  const names = new Map();
+  for (const result of Object.values(state.views)) {
+    for (const item of result.data?.freshness ?? []) {
+      if (item.display_name) names.set(item.rep, item.display_name);
+    }
+  }
+  return names;
+}
+
+/** The name people read for the login `rep`. */
+const repName = (rep) => displayNames().get(rep) ?? rep;
 
 /** The text fits in `length` characters, with an ellipsis when cut. */
 const fit = (text, length) => (text.length > length ? `${text.slice(0, length - 1)}…` : text);
@@ -211,7 +710,7 @@ class ApiError extends Error {
 
 async function apiError(response) {
   let code = `http_${response.status}`;
-  let message = `the server answered ${response.status} ${response.statusText}`.trim();
+  let message = t("serverAnswered", `${response.status} ${response.statusText}`.trim());
   try {
     const body = await response.json();
     if (body && typeof body.message === "string") {
@@ -235,7 +734,7 @@ async function api(path, options = {}) {
     });
   } catch (error) {
     if (error.name === "AbortError") throw error;
-    throw new ApiError(0, "unreachable", `cannot reach the server (${error.message})`);
+    throw new ApiError(0, "unreachable", t("login.unreachable", error.message));
   }
   if (!response.ok) throw await apiError(response);
   return response;
@@ -280,6 +779,7 @@ function sessionEnded(message) {
   sessionStorage.removeItem(USER_KEY);
   state.token = null;
   state.user = null;
+  state.refusal = null;
   showLogin(message);
 }
 
@@ -303,7 +803,7 @@ async function logIn(event) {
     $("#login-password").value = "";
     start();
   } catch (error) {
-    showLogin(error instanceof ApiError ? error.message : `cannot reach the server (${error.message})`);
+    showLogin(error instanceof ApiError ? error.message : t("login.unreachable", error.message));
   } finally {
     button.disabled = false;
   }
@@ -324,12 +824,22 @@ async function logOut() {
 function forbidden(message) {
   stopFollowing();
   show("notice");
-  const who = state.user ? `You are logged in as ${state.user.login} (${state.user.role}).` : "";
+  state.refusal = message;
+  const who = state.user ? t("notice.who", userName(state.user), t(`role.${state.user.role}`)) : "";
   $("#notice").replaceChildren(
-    h("h2", {}, "The dashboard is for managers"),
-    h("p", {}, `${who} Team figures are open to the managers of a team and to admins.`),
+    h("h2", {}, t("notice.title")),
+    h("p", {}, `${who} ${t("notice.body")}`),
     h("p", { class: "detail" }, message),
   );
+}
+
+/** "张伟 (zhang.wei)", or the login alone when it is the display name. */
+const userName = (user) => (user.display_name && user.display_name !== user.login
+  ? `${user.display_name} (${user.login})`
+  : user.login);
+
+function showUser() {
+  $("#user").textContent = `${userName(state.user)} · ${t(`role.${state.user.role}`)}`;
 }
 
 /** Shows the board for the stored session (or the login form without one). */
@@ -345,7 +855,8 @@ function start() {
     return;
   }
   show("board");
-  $("#user").textContent = `${state.user.login} · ${state.user.role}`;
+  state.refusal = null;
+  showUser();
   readFiltersFromAddress();
   loadTeams();
   reload().then((loaded) => {
@@ -392,15 +903,28 @@ function filterOn(name, value) {
   applyFilters();
 }
 
+/** A filter's value as people read it: a rep's or team's name, a label, a date. */
+function filterValue(name, value) {
+  switch (name) {
+    case "rep": return repName(value);
+    case "team": return state.teamNames.get(value) ?? value;
+    case "source": return term("source", value);
+    case "status": return term("status", value);
+    case "industry": return term("industry", value);
+    case "from":
+    case "to": return /^\d{4}-\d{2}-\d{2}$/.test(value) ? calendarDay(value) : value;
+    default: return value;
+  }
+}
+
 function describeFilters() {
   const parts = [...state.filters].map(([name, value]) => {
-    if (name === "from") return `created from ${value}`;
-    if (name === "to") return `created up to ${value}`;
-    return `${name} ${value}`;
+    const shown = filterValue(name, value);
+    if (name === "from") return t("filters.fromPart", shown);
+    if (name === "to") return t("filters.toPart", shown);
+    return t("filters.part", t(`filter.${name}`), shown);
   });
-  $("#active-filters").textContent = parts.length
-    ? `Showing ${parts.join(", ")}.`
-    : "All accounts of your teams.";
+  $("#active-filters").textContent = parts.length ? t("filters.showing", parts) : t("filters.all");
 }
 
 /** Teams and their members, for the team and rep suggestions. */
@@ -409,8 +933,10 @@ async function loadTeams() {
     const teams = await (await api("/v1/admin/teams")).json();
     for (const team of teams) {
       state.choices.team.add(team.name);
+      if (team.display_name) state.teamNames.set(team.name, team.display_name);
       for (const member of team.members) state.choices.rep.add(member);
     }
+    describeFilters();
     fillChoices();
   } catch {
     // Suggestions only: the views still load, and reps are learnt from them.
@@ -423,8 +949,9 @@ function learnChoices() {
   for (const row of views.funnel?.rows ?? []) {
     if (row.value && state.choices[row.dimension]) state.choices[row.dimension].add(row.value);
   }
-  for (const value of SOURCES) state.choices.source.add(value);
-  for (const value of STATUSES) state.choices.status.add(value);
+  for (const value of Object.keys(i18n.vocabulary.source ?? {})) state.choices.source.add(value);
+  for (const value of Object.keys(i18n.vocabulary.status ?? {})) state.choices.status.add(value);
+  for (const value of Object.keys(i18n.vocabulary.industry ?? {})) state.choices.industry.add(value);
   fillChoices();
 }
 
@@ -432,7 +959,11 @@ function fillChoices() {
   for (const [name, values] of Object.entries(state.choices)) {
     const list = $(`#choices-${name}`);
     if (!list) continue;
-    list.replaceChildren(...[...values].sort().map((value) => h("option", { value })));
+    // The filter takes the code (a login, a stage); the suggestion shows its name.
+    list.replaceChildren(...[...values].sort().map((value) => {
+      const label = filterValue(name, value);
+      return h("option", { value, label: label !== value ? label : null });
+    }));
   }
 }
 
@@ -454,7 +985,7 @@ async function reload() {
   $("#board").removeAttribute("aria-busy");
   const unauthenticated = results.find((result) => result.error?.status === 401);
   if (unauthenticated) {
-    sessionEnded(`Please log in again: ${unauthenticated.error.message}`);
+    sessionEnded(t("loginAgain", unauthenticated.error.message));
     return false;
   }
   const refused = results.find((result) => result.error?.status === 403);
@@ -466,7 +997,8 @@ async function reload() {
     // A failed refresh keeps the figures shown before, with the failure said on the panel.
     state.views[view] = error ? { data: state.views[view]?.data, error } : { data };
   }
-  $("#updated").textContent = `updated ${clock(new Date())}`;
+  state.updatedAt = new Date();
+  $("#updated").textContent = t("updated", clock(state.updatedAt));
   render();
   return true;
 }
@@ -482,10 +1014,8 @@ function scheduleReload() {
 function setLive(on) {
   const live = $("#live");
   live.dataset.state = on ? "on" : "off";
-  live.textContent = on ? "live" : "reconnecting…";
-  live.title = on
-    ? "Following the server: the figures refresh when a rep syncs."
-    : "The live connection dropped; retrying.";
+  live.textContent = on ? t("live.on") : t("live.off");
+  live.title = on ? t("live.onTitle") : t("live.offTitle");
 }
 
 function stopFollowing() {
@@ -513,7 +1043,7 @@ function follow() {
         });
       } catch (error) {
         if (error instanceof ApiError && error.status === 401) {
-          sessionEnded(`Please log in again: ${error.message}`);
+          sessionEnded(t("loginAgain", error.message));
           return;
         }
       }
@@ -596,10 +1126,10 @@ function addCsvButtons() {
     holder.replaceChildren(...tables.map((name) => h("button", {
       type: "button",
       class: "quiet small",
-      title: `Download ${name.replaceAll("_", " ")} as CSV (with the filters applied)`,
+      title: t("csvTitle", t(`table.${name}`)),
       "data-testid": `csv-${holder.dataset.view}-${name}`,
       onclick: (event) => download(holder.dataset.view, name, event.currentTarget),
-    }, tables.length > 1 ? `CSV ${name.replaceAll("_", " ")}` : "CSV")));
+    }, tables.length > 1 ? t("csvButton", t(`table.${name}`)) : "CSV")));
   }
 }
 
@@ -619,13 +1149,13 @@ async function download(view, name, button) {
     setTimeout(() => URL.revokeObjectURL(url), 60 * 1000);
   } catch (error) {
     if (error.status === 401) {
-      sessionEnded(`Please log in again: ${error.message}`);
+      sessionEnded(t("loginAgain", error.message));
       return;
     }
     const message = button.closest(".panel").querySelector(".panel-message");
     if (message) {
       message.hidden = false;
-      message.textContent = `The CSV download failed: ${error.message}`;
+      message.textContent = t("csvFailed", error.message);
     }
   } finally {
     button.disabled = false;
@@ -659,12 +1189,10 @@ function panelData(panel) {
   const error = result?.error;
   message.hidden = !error;
   if (error) {
-    message.textContent = error.status === 404
-      ? "This view is not available on this server."
-      : `Could not refresh: ${error.message}`;
+    message.textContent = error.status === 404 ? t("unavailable") : t("refreshFailed", error.message);
   }
   const computed = section.querySelector(".computed");
-  computed.textContent = result?.data ? `computed ${clock(result.data.computed_at)}` : "";
+  computed.textContent = result?.data ? t("computed", clock(result.data.computed_at)) : "";
   computed.title = result?.data ? fullTime(result.data.computed_at) : "";
   return result?.data;
 }
@@ -687,7 +1215,7 @@ function moneyTile(selector, pipeline, field, testid) {
     "data-currency": currency,
     "data-minor": minor,
   }, money(minor, currency))));
-  if (!totals.size) tile.textContent = pipeline ? "none" : "–";
+  if (!totals.size) tile.textContent = pipeline ? t("none") : "–";
 }
 
 function renderTiles() {
@@ -719,7 +1247,7 @@ function renderPipeline() {
   reps.replaceChildren();
   if (!pipeline) return;
   if (!pipeline.total.length) {
-    chart.append(empty("No opportunities in this selection."));
+    chart.append(empty(t("pipeline.none")));
     $("#currency-choice").hidden = true;
     return;
   }
@@ -749,24 +1277,24 @@ function renderPipeline() {
   chart.append(svg("svg", {
     viewBox: `0 0 ${width} ${rows.length * rowHeight + 8}`,
     role: "img",
-    "aria-label": `Pipeline by stage in ${currency ?? "no currency"}`,
+    "aria-label": t("pipeline.aria", currency),
   }, rows.map((row, i) => {
     const y = i * rowHeight + 4;
     const totalWidth = (row.total / max) * barSpace;
     const weightedWidth = (row.weighted / max) * barSpace;
     return svg("g", { "data-stage": row.stage },
-      svg("title", {}, `${human(row.stage)}: ${row.count} opportunities, ${money(row.total, currency)} total, ${money(row.weighted, currency)} weighted`),
-      svg("text", { x: 0, y: y + 16, class: "label" }, human(row.stage)),
-      svg("text", { x: 0, y: y + 31, class: "sub" }, `${number(row.count)} ${row.count === 1 ? "opportunity" : "opportunities"}`),
+      svg("title", {}, t("pipeline.title", term("stage", row.stage), row.count, money(row.total, currency), money(row.weighted, currency))),
+      svg("text", { x: 0, y: y + 16, class: "label" }, term("stage", row.stage)),
+      svg("text", { x: 0, y: y + 31, class: "sub" }, t("opportunities", row.count)),
       svg("rect", { x: label, y: y + 6, width: barSpace, height: 22, rx: 3, class: "track" }),
       svg("rect", { x: label, y: y + 6, width: totalWidth, height: 22, rx: 3, fill: stageColor(row.stage), "fill-opacity": 0.4 }),
       svg("rect", { x: label, y: y + 6, width: weightedWidth, height: 22, rx: 3, fill: stageColor(row.stage) }),
       svg("text", { x: label + barSpace + 12, y: y + 16, class: "value" }, money(row.total, currency)),
-      svg("text", { x: label + barSpace + 12, y: y + 31, class: "sub" }, `${money(row.weighted, currency)} weighted`));
+      svg("text", { x: label + barSpace + 12, y: y + 31, class: "sub" }, t("weightedAmount", money(row.weighted, currency))));
   })));
   chart.append(h("p", { class: "legend" },
-    h("span", { class: "swatch light" }), "total ",
-    h("span", { class: "swatch dark" }), "weighted by probability"));
+    h("span", { class: "swatch light" }), t("legend.total"),
+    h("span", { class: "swatch dark" }), t("legend.weighted")));
 
   // Per rep: opportunities, amounts in the chosen currency, and the stage mix as one bar.
   const byRep = new Map();
@@ -782,9 +1310,9 @@ function renderPipeline() {
     weighted: sum(cells.filter((c) => c.currency === currency), (c) => c.weighted_minor),
   })).sort((a, b) => b.weighted - a.weighted || b.count - a.count || a.rep.localeCompare(b.rep));
   reps.append(table(
-    ["Rep", ["Opportunities", "num"], [`Total ${currency ?? ""}`, "num"], [`Weighted ${currency ?? ""}`, "num"], "By stage"],
+    [t("col.rep"), [t("col.opportunities"), "num"], [t("col.total", currency ?? ""), "num"], [t("col.weighted", currency ?? ""), "num"], t("col.byStage")],
     repRows.map((row) => h("tr", { "data-rep": row.rep },
-      h("td", {}, row.rep),
+      h("td", { "data-testid": "rep-name", title: row.rep }, repName(row.rep)),
       h("td", { class: "num", "data-testid": "rep-count" }, number(row.count)),
       h("td", { class: "num", "data-testid": "rep-total", "data-minor": row.total }, money(row.total, currency)),
       h("td", { class: "num", "data-testid": "rep-weighted", "data-minor": row.weighted }, money(row.weighted, currency)),
@@ -797,13 +1325,13 @@ function stageMix(cells, stages) {
   const total = sum(cells, (c) => c.count);
   const width = 160;
   let x = 0;
-  return svg("svg", { viewBox: `0 0 ${width} 14`, class: "mix", role: "img", "aria-label": "opportunities by stage" },
+  return svg("svg", { viewBox: `0 0 ${width} 14`, class: "mix", role: "img", "aria-label": t("stageMix") },
     stages.map((stage) => {
       const count = sum(cells.filter((c) => c.stage === stage), (c) => c.count);
       if (!count) return null;
       const w = (count / total) * width;
       const part = svg("rect", { x, y: 0, width: w, height: 14, fill: stageColor(stage) },
-        svg("title", {}, `${human(stage)}: ${count}`));
+        svg("title", {}, `${term("stage", stage)}: ${number(count)}`));
       x += w;
       return part;
     }));
@@ -818,48 +1346,59 @@ function renderFunnel() {
   if (!funnel) return;
   const all = funnel.rows.find((row) => row.dimension === "all");
   if (!all || !all.accounts) {
-    chart.append(empty("No accounts in this selection."));
+    chart.append(empty(t("noAccounts")));
     return;
   }
   const steps = [
-    { key: "accounts", label: "Accounts", value: all.accounts },
-    { key: "intent", label: "Intent or won", value: all.intent },
-    { key: "won", label: "Won", value: all.won },
+    { key: "accounts", label: t("funnel.accounts"), value: all.accounts },
+    { key: "intent", label: t("funnel.intent"), value: all.intent },
+    { key: "won", label: t("funnel.won"), value: all.won },
   ];
   const width = chartWidth(chart);
   const label = 120;
   const stepHeight = 44;
   const barSpace = width - label;
-  chart.append(svg("svg", { viewBox: `0 0 ${width} ${steps.length * stepHeight}`, role: "img", "aria-label": "Funnel" },
+  chart.append(svg("svg", { viewBox: `0 0 ${width} ${steps.length * stepHeight}`, role: "img", "aria-label": t("funnel.aria") },
     steps.map((step, i) => {
       const w = Math.max(3, (step.value / all.accounts) * barSpace);
       const y = i * stepHeight;
       return svg("g", { "data-step": step.key },
-        svg("title", {}, `${step.label}: ${step.value} of ${all.accounts} accounts`),
+        svg("title", {}, t("funnel.step", step.label, number(step.value), all.accounts)),
         svg("text", { x: 0, y: y + 18, class: "label" }, step.label),
         svg("text", { x: 0, y: y + 33, class: "sub" }, `${number(step.value)} · ${percent(step.value, all.accounts)}`),
         svg("rect", { x: label + (barSpace - w) / 2, y: y + 4, width: w, height: stepHeight - 10, rx: 4, fill: ["#86b3e0", "#4f8fcf", "#3a9a6b"][i] }));
     })));
   chart.append(h("p", { class: "facts" },
-    h("span", { "data-testid": "funnel-accounts" }, number(all.accounts)), " accounts → ",
-    h("span", { "data-testid": "funnel-intent" }, number(all.intent)), " with intent → ",
-    h("span", { "data-testid": "funnel-won" }, number(all.won)), ` won (${percent(all.won, all.intent)} of intent). `,
-    `${number(all.converted)} converted from lead`,
-    all.cycle_days_avg === null ? "." : `, in ${number(Math.round(all.cycle_days_avg))} days on average.`));
+    t("funnel.facts",
+      h("span", { "data-testid": "funnel-accounts" }, number(all.accounts)),
+      h("span", { "data-testid": "funnel-intent" }, number(all.intent)),
+      h("span", { "data-testid": "funnel-won" }, number(all.won)),
+      percent(all.won, all.intent),
+      all.accounts),
+    t("funnel.converted", number(all.converted)),
+    all.cycle_days_avg === null ? t("funnel.end") : t("funnel.cycle", Math.round(all.cycle_days_avg))));
 
   const dimension = $("#funnel-dimension").value;
   const rows = funnel.rows.filter((row) => row.dimension === dimension).sort((a, b) => b.accounts - a.accounts);
   breakdown.append(rows.length
-    ? table([human(dimension), ["Accounts", "num"], ["Intent", "num"], ["Won", "num"], ["Win rate", "num"], ["Cycle (days)", "num"]],
+    ? table([capital(t(`dim.${dimension}`)), [t("col.accounts"), "num"], [t("col.intent"), "num"], [t("col.won"), "num"], [t("col.winRate"), "num"], [t("col.cycle"), "num"]],
       rows.map((row) => h("tr", { [`data-${dimension}`]: row.value ?? "" },
-        h("td", {}, row.value ?? "unspecified"),
+        h("td", {}, dimensionValue(dimension, row.value)),
         h("td", { class: "num" }, number(row.accounts)),
         h("td", { class: "num" }, number(row.intent)),
         h("td", { class: "num" }, number(row.won)),
         h("td", { class: "num" }, percent(row.won, row.accounts)),
         h("td", { class: "num" }, row.cycle_days_avg === null ? "–" : number(Math.round(row.cycle_days_avg))))),
       { "data-testid": `funnel-by-${dimension}` })
-    : empty(`No breakdown by ${dimension}.`));
+    : empty(t("funnel.noBreakdown", t(`dim.${dimension}`))));
+}
+
+/** A funnel group's value as people read it: a rep's name, a source's label. */
+function dimensionValue(dimension, value) {
+  if (value === null || value === undefined) return t("unspecified");
+  if (dimension === "rep") return repName(value);
+  if (dimension === "source" || dimension === "industry") return term(dimension, value);
+  return value;
 }
 
 function renderIndustries() {
@@ -869,17 +1408,17 @@ function renderIndustries() {
   if (!funnel) return;
   let slices = funnel.rows
     .filter((row) => row.dimension === "industry" && row.accounts > 0)
-    .map((row) => ({ value: row.value, label: row.value ?? "unspecified", accounts: row.accounts, won: row.won }))
+    .map((row) => ({ value: row.value, label: term("industry", row.value), accounts: row.accounts, won: row.won }))
     .sort((a, b) => b.accounts - a.accounts);
   if (!slices.length) {
-    chart.append(empty("No accounts in this selection."));
+    chart.append(empty(t("noAccounts")));
     return;
   }
   if (slices.length > PALETTE.length) {
     const rest = slices.slice(PALETTE.length - 1);
     slices = [...slices.slice(0, PALETTE.length - 1), {
       value: null,
-      label: `${rest.length} others`,
+      label: t("others", rest.length),
       accounts: sum(rest, (s) => s.accounts),
       won: sum(rest, (s) => s.won),
     }];
@@ -889,9 +1428,9 @@ function renderIndustries() {
   const r = 92;
   const c = size / 2;
   let angle = -Math.PI / 2;
-  const pie = svg("svg", { viewBox: `0 0 ${size} ${size}`, class: "pie-chart", role: "img", "aria-label": "Accounts by industry" },
+  const pie = svg("svg", { viewBox: `0 0 ${size} ${size}`, class: "pie-chart", role: "img", "aria-label": t("pie.aria") },
     slices.map((slice, i) => {
-      const title = svg("title", {}, `${slice.label}: ${slice.accounts} accounts (${percent(slice.accounts, total)}), ${slice.won} won`);
+      const title = svg("title", {}, t("pie.title", slice.label, slice.accounts, percent(slice.accounts, total), number(slice.won)));
       if (slices.length === 1) return svg("circle", { cx: c, cy: c, r, fill: PALETTE[i] }, title);
       const start = angle;
       angle += (slice.accounts / total) * 2 * Math.PI;
@@ -901,11 +1440,11 @@ function renderIndustries() {
     }),
     svg("circle", { cx: c, cy: c, r: 48, class: "hole" }),
     svg("text", { x: c, y: c - 2, "text-anchor": "middle", class: "pie-total" }, number(total)),
-    svg("text", { x: c, y: c + 16, "text-anchor": "middle", class: "sub" }, "accounts"));
+    svg("text", { x: c, y: c + 16, "text-anchor": "middle", class: "sub" }, t("pie.accounts", total)));
   const legend = h("ul", { class: "pie-legend" }, slices.map((slice, i) => h("li", {},
     h("span", { class: "swatch", style: `background:${PALETTE[i]}` }),
     slice.value
-      ? h("button", { type: "button", class: "link", title: `Show only ${slice.value}`, onclick: () => filterOn("industry", slice.value) }, slice.label)
+      ? h("button", { type: "button", class: "link", title: t("showOnly", slice.label), onclick: () => filterOn("industry", slice.value) }, slice.label)
       : h("span", {}, slice.label),
     h("span", { class: "count" }, `${number(slice.accounts)} · ${percent(slice.accounts, total)}`))));
   chart.append(pie, legend);
@@ -931,7 +1470,7 @@ function renderActivity() {
   if (!activity) return;
   const allWeeks = weekRange([...new Set(activity.weeks.map((w) => w.week))]);
   if (!allWeeks.length) {
-    chart.append(empty("No follow-ups in this selection."));
+    chart.append(empty(t("activity.none")));
     return;
   }
   const weeks = allWeeks.slice(-WEEKS_SHOWN);
@@ -949,11 +1488,11 @@ function renderActivity() {
   const rowHeight = 40;
   const slot = (width - label - totalWidth) / weeks.length;
   const height = reps.length * rowHeight + 22;
-  chart.append(svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "Follow-ups per rep and week" },
+  chart.append(svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": t("activity.aria") },
     reps.map((row, i) => {
       const y = i * rowHeight;
       return svg("g", { "data-rep": row.rep },
-        svg("text", { x: 0, y: y + rowHeight / 2 + 4, class: "label" }, fit(row.rep, 12)),
+        svg("text", { x: 0, y: y + rowHeight / 2 + 4, class: "label" }, fit(repName(row.rep), 12)),
         svg("line", { x1: label, x2: width - totalWidth, y1: y + rowHeight - 4, y2: y + rowHeight - 4, class: "axis" }),
         weeks.map((week, k) => {
           const count = row.byWeek.get(week) ?? 0;
@@ -965,7 +1504,7 @@ function renderActivity() {
             height: barHeight,
             rx: 2,
             class: "activity-bar",
-          }, svg("title", {}, `${row.rep}, week of ${week}: ${count} follow-ups`));
+          }, svg("title", {}, t("activity.title", repName(row.rep), calendarDay(week), count)));
         }),
         svg("text", { x: width, y: y + rowHeight / 2 + 4, "text-anchor": "end", class: "value" }, number(row.total)));
     }),
@@ -973,8 +1512,8 @@ function renderActivity() {
       ? svg("text", { x: label + k * slot + slot / 2, y: height - 6, "text-anchor": "middle", class: "sub" }, week.slice(5))
       : null)));
   chart.append(h("p", { class: "hint" },
-    `Weeks starting ${weeks[0]} to ${weeks[weeks.length - 1]}; the number on the right is each rep's total.`,
-    allWeeks.length > weeks.length ? ` Showing the last ${WEEKS_SHOWN} weeks; the CSV has all ${allWeeks.length}.` : ""));
+    t("activity.hint", calendarDay(weeks[0]), calendarDay(weeks[weeks.length - 1])),
+    allWeeks.length > weeks.length ? t("activity.more", WEEKS_SHOWN, allWeeks.length) : ""));
 }
 
 /** Each rep's freshness from every view loaded, the newest times winning. */
@@ -983,7 +1522,7 @@ function allFreshness() {
   const newer = (a, b) => (!a ? b : !b ? a : Date.parse(a) >= Date.parse(b) ? a : b);
   for (const result of Object.values(state.views)) {
     for (const item of result.data?.freshness ?? []) {
-      const seen = reps.get(item.rep) ?? { rep: item.rep, last_sync: null, newest_follow_up: null };
+      const seen = reps.get(item.rep) ?? { rep: item.rep, display_name: item.display_name, last_sync: null, newest_follow_up: null };
       seen.last_sync = newer(seen.last_sync, item.last_sync ?? null);
       seen.newest_follow_up = newer(seen.newest_follow_up, item.newest_follow_up ?? null);
       reps.set(item.rep, seen);
@@ -996,20 +1535,20 @@ function renderFreshness() {
   const target = $("#freshness");
   const reps = allFreshness();
   target.replaceChildren(reps.length
-    ? table(["Rep", "Last sync", "Newest follow-up", ""], reps.map((item) => {
+    ? table([t("col.rep"), t("col.lastSync"), t("col.newestFollowUp"), ""], reps.map((item) => {
       const stale = !item.last_sync || Date.now() - Date.parse(item.last_sync) > STALE_MS;
       return h("tr", { "data-rep": item.rep, class: stale ? "stale" : null },
-        h("td", {}, item.rep),
+        h("td", { "data-testid": "rep-name", title: item.rep }, shownName(item)),
         h("td", {
           "data-testid": "last-sync",
           "data-last-sync": item.last_sync ?? "",
           title: item.last_sync ? fullTime(item.last_sync) : null,
-        }, item.last_sync ? `last sync ${ago(item.last_sync)}` : "never synced"),
+        }, item.last_sync ? t("lastSync", ago(item.last_sync)) : t("neverSynced")),
         h("td", { title: item.newest_follow_up ? fullTime(item.newest_follow_up) : null },
           item.newest_follow_up ? ago(item.newest_follow_up) : "–"),
-        h("td", {}, stale ? h("span", { class: "badge warn", title: "No sync for more than 24 hours: figures may be behind." }, "stale") : null));
+        h("td", {}, stale ? h("span", { class: "badge warn", title: t("staleTitle") }, t("stale")) : null));
     }), { "data-testid": "freshness-table" })
-    : empty("No reps in this selection."));
+    : empty(t("noReps")));
 }
 
 function renderDiscipline() {
@@ -1032,14 +1571,14 @@ function renderDiscipline() {
   }
   const rows = [...reps.values()].sort((a, b) => a.rep.localeCompare(b.rep));
   target.append(rows.length
-    ? table(["Rep", ["Accounts", "num"], "Within cadence", ["Follow-ups", "num"], ["Logged late", "num"]],
+    ? table([t("col.rep"), [t("col.accounts"), "num"], t("col.withinCadence"), [t("col.followUps"), "num"], [t("col.late"), "num"]],
       rows.map((row) => h("tr", { "data-rep": row.rep },
-        h("td", {}, row.rep),
+        h("td", { title: row.rep }, repName(row.rep)),
         h("td", { class: "num" }, number(row.accounts)),
         h("td", {}, meter(row.within, row.accounts)),
         h("td", { class: "num" }, number(row.followUps)),
         h("td", { class: "num" }, row.late ? `${number(row.late)} (${percent(row.late, row.followUps)})` : "0"))))
-    : empty("No accounts in this selection."));
+    : empty(t("noAccounts")));
 }
 
 /** A small bar with its percentage. */
@@ -1058,27 +1597,27 @@ function renderOverdue() {
   target.replaceChildren();
   if (!followUps) return;
   if (!followUps.overdue.length) {
-    target.append(empty("Nothing overdue. Every account has been followed up in time."));
+    target.append(empty(t("nothingOverdue")));
     return;
   }
   const day = 24 * 60 * 60 * 1000;
-  target.append(table(["Account", "Rep", "Priority", "Next contact was due", ["Overdue by", "num"]],
+  target.append(table([t("col.account"), t("col.rep"), t("col.priority"), t("col.due"), [t("col.overdueBy"), "num"]],
     followUps.overdue.map((row) => h("tr", { "data-account": row.account, "data-rep": row.rep },
-      h("td", {}, row.name || "(no name)"),
-      h("td", {}, row.rep),
-      h("td", {}, row.priority ? row.priority.toUpperCase() : "–"),
-      h("td", { title: fullTime(row.next_due) }, new Date(row.next_due).toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" })),
-      h("td", { class: "num" }, `${number(Math.max(0, Math.floor((Date.now() - Date.parse(row.next_due)) / day)))} days`)))));
+      h("td", {}, row.name || t("noName")),
+      h("td", { title: row.rep }, shownName(row)),
+      h("td", {}, row.priority ? term("priority", row.priority) : "–"),
+      h("td", { "data-testid": "due", "data-due": row.next_due, title: fullTime(row.next_due) }, dateOf(row.next_due)),
+      h("td", { class: "num", "data-testid": "overdue-by" }, t("overdueBy", Math.max(0, Math.floor((Date.now() - Date.parse(row.next_due)) / day))))))));
   if (followUps.overdue_total > followUps.overdue.length) {
     target.append(h("p", { class: "hint" },
-      `The ${followUps.overdue.length} most overdue of ${number(followUps.overdue_total)}; the CSV has all.`));
+      t("overdueMore", number(followUps.overdue.length), number(followUps.overdue_total))));
   }
 }
 
-/** `name:acmetools` → "same name (acmetools)". */
+/** `name:acmetools` → "same name (acmetools)", 名称相同（…）. */
 function matchKey(key) {
   const colon = key.indexOf(":");
-  return colon < 0 ? key : `same ${key.slice(0, colon)} (${key.slice(colon + 1)})`;
+  return colon < 0 ? key : t("matchKey", key.slice(0, colon), key.slice(colon + 1));
 }
 
 function renderDuplicates() {
@@ -1087,17 +1626,17 @@ function renderDuplicates() {
   target.replaceChildren();
   if (!duplicates) return;
   if (!duplicates.groups.length) {
-    target.append(empty("No likely duplicates."));
+    target.append(empty(t("noDuplicates")));
     return;
   }
-  target.append(table(["Match", "Accounts"], duplicates.groups.map((group) => h("tr", { "data-key": group.key },
+  target.append(table([t("col.match"), t("col.duplicateAccounts")], duplicates.groups.map((group) => h("tr", { "data-key": group.key },
     h("td", {}, matchKey(group.key)),
     h("td", {}, h("ul", { class: "plain" }, group.accounts.map((account) => h("li", { "data-account": account.account },
-      account.name || "(no name)", " ", h("span", { class: "muted" }, `· ${account.rep}`))))))),
+      account.name || t("noName"), " ", h("span", { class: "muted", title: account.rep }, `· ${shownName(account)}`))))))),
   { "data-testid": "duplicates-table" }));
   if (duplicates.groups_total > duplicates.groups.length) {
     target.append(h("p", { class: "hint" },
-      `${duplicates.groups.length} of ${number(duplicates.groups_total)} groups; the CSV has all.`));
+      t("duplicatesMore", number(duplicates.groups.length), number(duplicates.groups_total))));
   }
 }
 
@@ -1112,7 +1651,7 @@ function barList(items, color, unit, width) {
     sorted.map((item, i) => {
       const y = i * rowHeight + 2;
       return svg("g", {},
-        svg("title", {}, `${item.label}: ${item.value} ${unit}`),
+        svg("title", {}, `${item.label}: ${number(item.value)} ${unit}`),
         svg("text", { x: 0, y: y + 15, class: "label" }, fit(item.label, 22)),
         svg("rect", { x: label, y: y + 4, width: Math.max(2, (item.value / max) * barSpace), height: 15, rx: 2, fill: color }),
         svg("text", { x: label + (item.value / max) * barSpace + 6, y: y + 16, class: "value" }, number(item.value)));
@@ -1125,12 +1664,12 @@ function renderLostReasons() {
   target.replaceChildren();
   if (!lost) return;
   if (!lost.reasons.length) {
-    target.append(empty("No lost accounts in this selection."));
+    target.append(empty(t("noLost")));
     return;
   }
   target.append(
-    h("p", { class: "facts" }, `${number(lost.accounts)} lost accounts, by the reason given:`),
-    barList(lost.reasons.map((r) => ({ label: r.reason || "no reason given", value: r.accounts })), STAGE_COLORS.lost, "accounts", chartWidth(target)));
+    h("p", { class: "facts" }, t("lostFacts", lost.accounts)),
+    barList(lost.reasons.map((r) => ({ label: r.reason || t("noReason"), value: r.accounts })), STAGE_COLORS.lost, t("accountsUnit"), chartWidth(target)));
 }
 
 function renderWonProfile() {
@@ -1139,14 +1678,14 @@ function renderWonProfile() {
   target.replaceChildren();
   if (!won) return;
   if (!won.accounts) {
-    target.append(empty("No won accounts in this selection."));
+    target.append(empty(t("noWon")));
     return;
   }
-  target.append(h("p", { class: "facts" }, `${number(won.accounts)} won accounts.`));
-  for (const [title, items] of [["Industry", won.by_industry], ["Size", won.by_size], ["Source", won.by_source]]) {
+  target.append(h("p", { class: "facts" }, t("wonFacts", won.accounts)));
+  for (const [title, kind, items] of [["won.industry", "industry", won.by_industry], ["won.size", "size", won.by_size], ["won.source", "source", won.by_source]]) {
     if (!items.length) continue;
-    target.append(h("h3", {}, title),
-      barList(items.map((item) => ({ label: item.value ?? "unspecified", value: item.accounts })), STAGE_COLORS.won, "won accounts", chartWidth(target)));
+    target.append(h("h3", {}, t(title)),
+      barList(items.map((item) => ({ label: kind === "size" ? item.value ?? t("unspecified") : term(kind, item.value), value: item.accounts })), STAGE_COLORS.won, t("wonUnit"), chartWidth(target)));
   }
 }
 
@@ -1185,6 +1724,12 @@ document.addEventListener("DOMContentLoaded", () => {
   setInterval(() => {
     if (!$("#board").hidden) scheduleReload();
   }, 60 * 1000);
-  addCsvButtons();
-  start();
+  $("#lang-toggle").addEventListener("click", switchLanguage);
+  applyLanguage(initialLanguage());
+  setLive(false);
+  $("#live").textContent = t("connecting");
+  $("#updated").textContent = t("notLoaded");
+  describeFilters();
+  // Labels first, so the first drawing already names stages and industries.
+  loadVocabulary().then(start);
 });

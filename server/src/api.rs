@@ -17,8 +17,9 @@ use chrono::{DateTime, Utc};
 use outpost_client::conflicts::changed_fields;
 use outpost_client::model::{Archived, At, Comment};
 use outpost_protocol::api::{
-    DeviceInfo, Handover, HandoverReply, HistoryChange, HistoryEntry, LoginReply, LoginRequest,
-    Merge, NewComment, NewUser, Person, Role, Share, TeamInfo, UserInfo,
+    DeviceInfo, DisplayNameChange, Handover, HandoverReply, HistoryChange, HistoryEntry,
+    LoginReply, LoginRequest, Merge, NewComment, NewUserRequest, Person, Role, Share, TeamInfo,
+    UserInfo,
 };
 use outpost_protocol::{DeviceId, DocId, PushOutcome, PushResult};
 use serde::Serialize;
@@ -148,8 +149,11 @@ pub(crate) async fn add_user(
     body: Bytes,
 ) -> Result<(StatusCode, Json<UserInfo>), AppError> {
     caller.require(Role::Admin)?;
-    let new: NewUser = json(&body)?;
-    let user = blocking(&state, move |s| s.add_user(&new)).await?;
+    let NewUserRequest { user, display_name } = json(&body)?;
+    let user = blocking(&state, move |s| {
+        s.add_named_user(&user, display_name.as_deref())
+    })
+    .await?;
     tracing::info!(login = user.login, role = %user.role, by = caller.0.login, "user added");
     Ok((StatusCode::CREATED, Json(user)))
 }
@@ -168,6 +172,24 @@ async fn set_disabled(
         by = caller.0.login,
         "user updated"
     );
+    Ok(Json(user))
+}
+
+/// `PATCH` or `PUT /v1/admin/users/{login}` with `{"display_name": "张伟"}`: renames the
+/// user for people; the login stays. A bad name is refused and nothing changes.
+pub(crate) async fn update_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(login): Path<String>,
+    body: Bytes,
+) -> Result<Json<UserInfo>, AppError> {
+    caller.require(Role::Admin)?;
+    let DisplayNameChange { display_name } = json(&body)?;
+    let user = match display_name {
+        Some(name) => blocking(&state, move |s| s.set_display_name(&login, &name)).await?,
+        None => blocking(&state, move |s| s.user(&login)).await?,
+    };
+    tracing::info!(login = user.login, by = caller.0.login, "user renamed");
     Ok(Json(user))
 }
 
@@ -212,10 +234,38 @@ pub(crate) async fn add_team(
     #[derive(serde::Deserialize)]
     struct NewTeam {
         name: String,
+        #[serde(default)]
+        display_name: Option<String>,
     }
-    let NewTeam { name } = json(&body)?;
-    let team = blocking(&state, move |s| s.add_team(&name)).await?;
+    let NewTeam { name, display_name } = json(&body)?;
+    let team = blocking(&state, move |s| {
+        s.add_named_team(&name, display_name.as_deref())
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(team)))
+}
+
+/// `PATCH /v1/admin/teams/{team}` with `{"display_name": "华南销售部"}`: renames the team
+/// for people; its key stays.
+pub(crate) async fn update_team(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(team): Path<String>,
+    body: Bytes,
+) -> Result<Json<TeamInfo>, AppError> {
+    caller.require(Role::Admin)?;
+    let DisplayNameChange { display_name } = json(&body)?;
+    let team = blocking(&state, move |s| match display_name {
+        Some(name) => s.set_team_display_name(&team, &name),
+        None => s
+            .teams()?
+            .into_iter()
+            .find(|t| t.name == team)
+            .ok_or_else(|| DirectoryError::NotFound(format!("no team named {team}"))),
+    })
+    .await?;
+    tracing::info!(team = team.name, by = caller.0.login, "team renamed");
+    Ok(Json(team))
 }
 
 async fn set_lead(
@@ -487,8 +537,11 @@ pub(crate) async fn history(
         let Some(document) = tables.document(doc)? else {
             return Ok(Vec::new());
         };
+        let history = tables.history(doc)?;
+        let names = storage.display_names()?;
+        let labels = storage.device_labels(history.iter().map(|(_, r)| r.device))?;
         let mut entries = Vec::new();
-        for (seq, record) in tables.history(doc)? {
+        for (seq, record) in history {
             let changes = record
                 .hashes
                 .iter()
@@ -509,11 +562,13 @@ pub(crate) async fn history(
                 server_time: DateTime::from_timestamp_millis(record.received_at_ms)
                     .unwrap_or_default(),
                 device: (record.device != SERVER_DEVICE).then_some(record.device),
+                display_name: names.get(&record.user).unwrap_or(&record.user).clone(),
+                device_label: labels.get(&record.device).cloned(),
                 user: record.user,
                 changes,
             });
         }
-        Ok::<_, crate::StorageError>(entries)
+        Ok::<_, AppError>(entries)
     })
     .await??;
     Ok(Json(entries))
@@ -531,7 +586,7 @@ where
               caller: Caller,
               query: Result<Query<Filters>, QueryRejection>| async move {
             let who = caller.require(Role::Manager)?.clone();
-            let Query(filters) = query.map_err(|e| AppError::BadQuery(e.body_text()))?;
+            let Query(mut filters) = query.map_err(|e| AppError::BadQuery(e.body_text()))?;
             let table = match (&filters.format, &filters.table) {
                 (Format::Json, None) => None,
                 (Format::Json, Some(_)) => {
@@ -551,6 +606,7 @@ where
             let (storage, syncs) = (state.storage.clone(), state.syncs.clone());
             let view = tokio::task::spawn_blocking(move || {
                 let last_syncs = syncs.last_syncs(&storage)?;
+                filters.display_names = storage.display_names()?;
                 let teams = (who.role != Role::Admin).then_some(who.leads.as_slice());
                 let now = Utc::now();
                 Ok::<_, AppError>(

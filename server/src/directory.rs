@@ -3,9 +3,9 @@
 //! so a copy of the database does not hand out working tokens. Revoking a device or disabling
 //! a user takes effect on the next request, because every request looks the token up.
 
+use std::collections::HashMap;
 use std::path::Path;
-
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 
 use argon2::password_hash::{self, Output, ParamsString, PasswordHash, Salt, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -16,7 +16,7 @@ use redb::{ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::storage::{DEVICES, Storage, StorageError, TEAMS, TOKENS, USERS};
+use crate::storage::{DEVICES, Storage, StorageError, TEAM_NAMES, TEAMS, TOKENS, USERS};
 use crate::views::LastSyncs;
 
 /// The shortest password the server accepts.
@@ -34,6 +34,9 @@ pub enum DirectoryError {
     Disabled(String),
     #[error("{0}")]
     Invalid(String),
+    /// A display name that cannot be used (empty, too long, control characters): a 400.
+    #[error("{0}")]
+    BadDisplayName(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -72,12 +75,31 @@ pub(crate) struct UserRecord {
     pub leads: Vec<String>,
     pub password_hash: String,
     pub disabled: bool,
+    /// The name people read (`张伟`); `None`: the login. Last, so rows written before it
+    /// existed are the same bytes without it (see [`decode_user`]).
+    pub display_name: Option<String>,
+}
+
+/// A user as stored before display names: read from rows written by earlier versions.
+#[derive(Deserialize)]
+struct UserRecordV1 {
+    role: Role,
+    team: Option<String>,
+    leads: Vec<String>,
+    password_hash: String,
+    disabled: bool,
 }
 
 impl UserRecord {
+    /// The name people read: the display name, or the login without one.
+    pub(crate) fn shown<'a>(&'a self, login: &'a str) -> &'a str {
+        self.display_name.as_deref().unwrap_or(login)
+    }
+
     fn info(&self, login: &str) -> UserInfo {
         UserInfo {
             login: login.to_owned(),
+            display_name: self.shown(login).to_owned(),
             role: self.role,
             team: self.team.clone(),
             leads: self.leads.clone(),
@@ -109,8 +131,92 @@ pub struct Principal {
 }
 
 pub(crate) fn decode_user(login: &str, bytes: &[u8]) -> Result<UserRecord, DirectoryError> {
+    // postcard is not self-describing, so a serde default cannot fill a field a row lacks:
+    // a row that ends before the display name is one written before it existed.
     postcard::from_bytes(bytes)
+        .or_else(|_| {
+            postcard::from_bytes::<UserRecordV1>(bytes).map(|old| UserRecord {
+                role: old.role,
+                team: old.team,
+                leads: old.leads,
+                password_hash: old.password_hash,
+                disabled: old.disabled,
+                display_name: None,
+            })
+        })
         .map_err(|e| DirectoryError::Invalid(format!("stored user {login} is damaged: {e}")))
+}
+
+/// The longest display name, in characters.
+pub const MAX_DISPLAY_NAME: usize = 64;
+
+/// A display name as given, trimmed, or why it is refused: any script is fine, but not
+/// empty, not longer than [`MAX_DISPLAY_NAME`] characters, and without control characters
+/// or the invisible direction marks that make one name look like another.
+pub fn check_display_name(name: &str) -> Result<String, DirectoryError> {
+    let name = name.trim();
+    let refuse = |why: &str| {
+        Err(DirectoryError::BadDisplayName(format!(
+            "display name {name:?} {why}; it takes 1 to {MAX_DISPLAY_NAME} characters in any script (张伟, Ana Müller)"
+        )))
+    };
+    if name.is_empty() {
+        return refuse("is empty");
+    }
+    if name.chars().count() > MAX_DISPLAY_NAME {
+        return refuse("is too long");
+    }
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(
+                c,
+                '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{2028}' | '\u{2029}'
+            )
+            || ('\u{202A}'..='\u{202E}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c)
+    };
+    if let Some(c) = name.chars().find(|&c| hidden(c)) {
+        return refuse(&format!(
+            "holds the control character U+{:04X}",
+            u32::from(c)
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// Users' display names by login, kept in memory for the views (which name every rep of
+/// every row) and rebuilt from the `users` table after every change to a user.
+#[derive(Debug, Default)]
+pub(crate) struct DisplayNames {
+    by_login: RwLock<Option<Arc<HashMap<String, String>>>>,
+}
+
+impl DisplayNames {
+    /// The current map: loaded from `storage` the first time.
+    fn get(&self, storage: &Storage) -> Result<Arc<HashMap<String, String>>, DirectoryError> {
+        if let Some(map) = &*self.by_login.read().unwrap_or_else(|e| e.into_inner()) {
+            return Ok(map.clone());
+        }
+        self.reload(storage)
+    }
+
+    /// Reads the map anew. The lock is held while reading, so a reload started after a
+    /// commit always lands after (and over) one that read before it.
+    fn reload(&self, storage: &Storage) -> Result<Arc<HashMap<String, String>>, DirectoryError> {
+        let mut slot = self.by_login.write().unwrap_or_else(|e| e.into_inner());
+        let txn = storage.begin_read()?;
+        let mut map = HashMap::new();
+        for entry in txn.open_table(USERS)?.iter()? {
+            let (login, bytes) = entry?;
+            let record = decode_user(login.value(), bytes.value())?;
+            if let Some(name) = record.display_name {
+                map.insert(login.value().to_owned(), name);
+            }
+        }
+        let map = Arc::new(map);
+        *slot = Some(map.clone());
+        Ok(map)
+    }
 }
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
@@ -242,9 +348,19 @@ impl Storage {
         Ok(true)
     }
 
-    /// Creates a user.
+    /// Creates a user whose display name is their login.
     pub fn add_user(&self, new: &NewUser) -> Result<UserInfo, DirectoryError> {
+        self.add_named_user(new, None)
+    }
+
+    /// Creates a user with the name people read (`None`: the login).
+    pub fn add_named_user(
+        &self,
+        new: &NewUser,
+        display_name: Option<&str>,
+    ) -> Result<UserInfo, DirectoryError> {
         check_name("login", &new.login)?;
+        let display_name = display_name.map(check_display_name).transpose()?;
         let password_hash = hash_password(&new.password)?;
         let txn = self.begin_write()?;
         let info = {
@@ -281,12 +397,30 @@ impl Storage {
                 leads: Vec::new(),
                 password_hash,
                 disabled: false,
+                display_name,
             };
             users.insert(new.login.as_str(), encode(&record).as_slice())?;
             record.info(&new.login)
         };
         txn.commit()?;
+        self.names.reload(self)?;
         Ok(info)
+    }
+
+    /// Renames a user for people: the login stays.
+    pub fn set_display_name(&self, login: &str, name: &str) -> Result<UserInfo, DirectoryError> {
+        let name = check_display_name(name)?;
+        let info = self.update_user(login, |record, _| {
+            record.display_name = Some(name);
+            Ok(())
+        })?;
+        self.names.reload(self)?;
+        Ok(info)
+    }
+
+    /// Display names by login (only users who have one), from memory.
+    pub fn display_names(&self) -> Result<Arc<HashMap<String, String>>, DirectoryError> {
+        self.names.get(self)
     }
 
     fn update_user(
@@ -375,7 +509,17 @@ impl Storage {
 
     /// Creates a team.
     pub fn add_team(&self, name: &str) -> Result<TeamInfo, DirectoryError> {
+        self.add_named_team(name, None)
+    }
+
+    /// Creates a team with the name people read (`华南销售部`; `None`: the key `name`).
+    pub fn add_named_team(
+        &self,
+        name: &str,
+        display_name: Option<&str>,
+    ) -> Result<TeamInfo, DirectoryError> {
         check_name("team name", name)?;
+        let display_name = display_name.map(check_display_name).transpose()?;
         let txn = self.begin_write()?;
         {
             let mut teams = txn.open_table(TEAMS)?;
@@ -383,22 +527,51 @@ impl Storage {
                 return Err(DirectoryError::Conflict(format!("team {name} exists")));
             }
             teams.insert(name, ())?;
+            if let Some(shown) = &display_name {
+                txn.open_table(TEAM_NAMES)?.insert(name, shown.as_str())?;
+            }
         }
         txn.commit()?;
         Ok(TeamInfo {
             name: name.to_owned(),
+            display_name: display_name.unwrap_or_else(|| name.to_owned()),
             managers: Vec::new(),
             members: Vec::new(),
         })
+    }
+
+    /// Renames a team for people: its key (in scopes, filters, users' records) stays.
+    pub fn set_team_display_name(
+        &self,
+        team: &str,
+        name: &str,
+    ) -> Result<TeamInfo, DirectoryError> {
+        let name = check_display_name(name)?;
+        let txn = self.begin_write()?;
+        {
+            if txn.open_table(TEAMS)?.get(team)?.is_none() {
+                return Err(DirectoryError::NotFound(format!("no team named {team}")));
+            }
+            txn.open_table(TEAM_NAMES)?.insert(team, name.as_str())?;
+        }
+        txn.commit()?;
+        self.teams()?
+            .into_iter()
+            .find(|t| t.name == team)
+            .ok_or_else(|| DirectoryError::NotFound(format!("no team named {team}")))
     }
 
     /// Every team with its managers and members.
     pub fn teams(&self) -> Result<Vec<TeamInfo>, DirectoryError> {
         let users = self.users()?;
         let txn = self.begin_read()?;
+        let shown = txn.open_table(TEAM_NAMES)?;
         let mut out = Vec::new();
         for entry in txn.open_table(TEAMS)?.iter()? {
             let name = entry?.0.value().to_owned();
+            let display_name = shown
+                .get(name.as_str())?
+                .map_or_else(|| name.clone(), |v| v.value().to_owned());
             let managers = users
                 .iter()
                 .filter(|u| u.leads.contains(&name))
@@ -411,6 +584,7 @@ impl Storage {
                 .collect();
             out.push(TeamInfo {
                 name,
+                display_name,
                 managers,
                 members,
             });
@@ -533,6 +707,27 @@ impl Storage {
         Ok(out)
     }
 
+    /// The labels of `devices` (those that exist), for naming them beside their users.
+    pub fn device_labels(
+        &self,
+        devices: impl IntoIterator<Item = DeviceId>,
+    ) -> Result<HashMap<DeviceId, String>, DirectoryError> {
+        let txn = self.begin_read()?;
+        let table = txn.open_table(DEVICES)?;
+        let mut out = HashMap::new();
+        for device in devices {
+            if out.contains_key(&device) {
+                continue;
+            }
+            if let Some(bytes) = table.get(device.as_u128())? {
+                let record: DeviceRecord = postcard::from_bytes(bytes.value())
+                    .map_err(|e| DirectoryError::Invalid(format!("stored device: {e}")))?;
+                out.insert(device, record.label);
+            }
+        }
+        Ok(out)
+    }
+
     /// Records when devices completed a sync (server clock), in one transaction.
     pub fn record_syncs(&self, syncs: &[(DeviceId, i64)]) -> Result<(), DirectoryError> {
         let txn = self.begin_write()?;
@@ -611,4 +806,75 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
         options.mode(0o600);
     }
     options.open(path)?.write_all(content.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A user row as versions before display names wrote it.
+    #[derive(Serialize)]
+    struct OldRow<'a> {
+        role: Role,
+        team: Option<&'a str>,
+        leads: Vec<String>,
+        password_hash: &'a str,
+        disabled: bool,
+    }
+
+    #[test]
+    fn rows_written_before_display_names_load_with_the_login_shown() {
+        let old = postcard::to_stdvec(&OldRow {
+            role: Role::Rep,
+            team: Some("field"),
+            leads: Vec::new(),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+            disabled: true,
+        })
+        .unwrap();
+        let record = decode_user("ana", &old).unwrap();
+        assert_eq!(record.display_name, None);
+        assert_eq!(record.team.as_deref(), Some("field"));
+        assert!(record.disabled);
+        assert_eq!(record.info("ana").display_name, "ana");
+
+        let new = UserRecord {
+            display_name: Some("张伟".into()),
+            ..record
+        };
+        let decoded = decode_user("ana", &encode(&new)).unwrap();
+        assert_eq!(decoded, new);
+        assert_eq!(decoded.info("ana").display_name, "张伟");
+    }
+
+    #[test]
+    fn display_names_take_any_script_but_no_control_characters() {
+        for good in [
+            "张伟",
+            "Ana Müller",
+            "Jose\u{301}",
+            "👩‍💼 蔡",
+            &"伟".repeat(64),
+        ] {
+            assert_eq!(check_display_name(good).unwrap(), good);
+        }
+        assert_eq!(check_display_name(" 张伟\u{3000}").unwrap(), "张伟");
+        for bad in [
+            "",
+            " ",
+            "a\u{0}b",
+            "a\tb",
+            "\u{202E}x",
+            "x\u{2066}",
+            &"伟".repeat(65),
+        ] {
+            assert!(
+                matches!(
+                    check_display_name(bad),
+                    Err(DirectoryError::BadDisplayName(_))
+                ),
+                "{bad:?}"
+            );
+        }
+    }
 }

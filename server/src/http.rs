@@ -12,7 +12,7 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Json, Response};
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use chrono::Utc;
 use futures_util::{Stream, StreamExt};
 use outpost_protocol::{CONTENT_TYPE, DecodeError, DeviceId, ErrorCode, ErrorReply, SyncRequest};
@@ -46,9 +46,15 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/people", get(api::people))
         .route("/v1/me/devices/{device}", delete(api::revoke_my_device))
         .route("/v1/admin/users", get(api::users).post(api::add_user))
+        .route(
+            "/v1/admin/users/{login}",
+            patch(api::update_user).put(api::update_user),
+        )
         .route("/v1/admin/users/{login}/disable", post(api::disable_user))
         .route("/v1/admin/users/{login}/enable", post(api::enable_user))
         .route("/v1/admin/teams", get(api::teams).post(api::add_team))
+        .route("/v1/admin/teams/{team}", patch(api::update_team))
+        .route("/v1/vocabulary", get(dashboard::vocabulary))
         .route(
             "/v1/admin/teams/{team}/managers/{login}",
             put(api::add_lead).delete(api::remove_lead),
@@ -138,6 +144,9 @@ impl IntoResponse for AppError {
             }
             AppError::BadJson(_) | AppError::BadQuery(_) => {
                 (StatusCode::BAD_REQUEST, ErrorCode::Malformed)
+            }
+            AppError::Directory(DirectoryError::BadDisplayName(_)) => {
+                (StatusCode::BAD_REQUEST, ErrorCode::Invalid)
             }
             AppError::NoToken
             | AppError::WrongDevice { .. }

@@ -175,6 +175,16 @@ enum UserCommand {
         /// The team of a rep.
         #[arg(long)]
         team: Option<String>,
+        /// The name people read, in any script (`张伟`); the login when not given.
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+    /// Set the name people read for a user (`张伟`); the login stays.
+    Rename {
+        #[command(flatten)]
+        data: Data,
+        login: String,
+        display_name: String,
     },
     /// Set a user's password, read from the first line of standard input.
     Password {
@@ -207,7 +217,18 @@ enum TeamCommand {
     Add {
         #[command(flatten)]
         data: Data,
+        /// The team's key: a-z, 0-9, '.', '_' or '-'.
         name: String,
+        /// The name people read, in any script (`华南销售部`); the key when not given.
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+    /// Set the name people read for a team (`华南销售部`); its key stays.
+    Rename {
+        #[command(flatten)]
+        data: Data,
+        team: String,
+        display_name: String,
     },
     /// Make a manager lead a team (or, with --remove, stop leading it).
     Lead {
@@ -372,17 +393,33 @@ fn user(command: UserCommand) -> anyhow::Result<()> {
             login,
             role,
             team,
+            display_name,
         } => {
             let storage = open(&data.data)?;
             let password = outpost_client::read_password()
                 .context("cannot read the password from standard input")?;
-            let user = storage.add_user(&NewUser {
-                login,
-                password,
-                role,
-                team,
-            })?;
-            println!("added {} {}", user.role, user.login);
+            let user = storage.add_named_user(
+                &NewUser {
+                    login,
+                    password,
+                    role,
+                    team,
+                },
+                display_name.as_deref(),
+            )?;
+            if user.display_name == user.login {
+                println!("added {} {}", user.role, user.login);
+            } else {
+                println!("added {} {} ({})", user.role, user.login, user.display_name);
+            }
+        }
+        UserCommand::Rename {
+            data,
+            login,
+            display_name,
+        } => {
+            let user = open(&data.data)?.set_display_name(&login, &display_name)?;
+            println!("{} is now shown as {}", user.login, user.display_name);
         }
         UserCommand::Password { data, login } => {
             let storage = open(&data.data)?;
@@ -406,9 +443,25 @@ fn user(command: UserCommand) -> anyhow::Result<()> {
 
 fn team(command: TeamCommand) -> anyhow::Result<()> {
     match command {
-        TeamCommand::Add { data, name } => {
-            open(&data.data)?.add_team(&name)?;
-            println!("team {name} added");
+        TeamCommand::Add {
+            data,
+            name,
+            display_name,
+        } => {
+            let team = open(&data.data)?.add_named_team(&name, display_name.as_deref())?;
+            if team.display_name == name {
+                println!("team {name} added");
+            } else {
+                println!("team {name} added ({})", team.display_name);
+            }
+        }
+        TeamCommand::Rename {
+            data,
+            team,
+            display_name,
+        } => {
+            let team = open(&data.data)?.set_team_display_name(&team, &display_name)?;
+            println!("team {} is now shown as {}", team.name, team.display_name);
         }
         TeamCommand::Lead {
             data,

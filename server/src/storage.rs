@@ -63,6 +63,8 @@ const FLOOR_GAP: u64 = 1 << 40;
 pub(crate) const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
 /// Team names.
 pub(crate) const TEAMS: TableDefinition<&str, ()> = TableDefinition::new("teams");
+/// `team → the name people read` (`华南销售部`), for teams given one.
+pub(crate) const TEAM_NAMES: TableDefinition<&str, &str> = TableDefinition::new("team_names");
 /// `device → DeviceRecord` (postcard).
 pub(crate) const DEVICES: TableDefinition<u128, &[u8]> = TableDefinition::new("devices");
 /// `SHA-256 of a device token → device`.
@@ -97,6 +99,7 @@ pub(crate) fn visit_tables(visitor: &mut impl TableVisitor) -> Result<(), Storag
     visitor.table(SETTINGS)?;
     visitor.table(USERS)?;
     visitor.table(TEAMS)?;
+    visitor.table(TEAM_NAMES)?;
     visitor.table(DEVICES)?;
     visitor.table(TOKENS)?;
     Ok(())
@@ -344,6 +347,8 @@ pub struct Storage {
     cache_bytes: usize,
     /// The projection table's rows, updated after each commit that writes one.
     rows: RwLock<Index>,
+    /// Users' display names by login, for the views.
+    pub(crate) names: crate::directory::DisplayNames,
 }
 
 impl Storage {
@@ -382,6 +387,7 @@ impl Storage {
         WriteTables::open(&txn)?;
         txn.open_table(USERS)?;
         txn.open_table(TEAMS)?;
+        txn.open_table(TEAM_NAMES)?;
         txn.open_table(DEVICES)?;
         txn.open_table(TOKENS)?;
         let layout = txn
@@ -393,6 +399,7 @@ impl Storage {
             db,
             cache_bytes,
             rows: RwLock::default(),
+            names: Default::default(),
         };
         if layout == Some(projection::LAYOUT) {
             let rows = Index::of(storage.projections()?);

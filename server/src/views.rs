@@ -8,6 +8,7 @@
 //! on interned labels, and names are looked up only for the groups a view returns.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use outpost_protocol::DocId;
@@ -45,6 +46,10 @@ pub struct Filters {
     /// Output: how many entries the long lists (overdue accounts, duplicate groups) carry in
     /// JSON, first ones first; [`DEFAULT_LIMIT`] when not given. CSV carries them all.
     pub limit: Option<usize>,
+    /// Not a query parameter: users' display names by login (from the directory's map in
+    /// memory), which every per-rep row carries beside the login.
+    #[serde(skip)]
+    pub display_names: Arc<HashMap<String, String>>,
 }
 
 /// How many overdue accounts or duplicate groups a JSON view lists unless asked otherwise.
@@ -60,6 +65,13 @@ pub enum Format {
 }
 
 impl Filters {
+    /// The name people read for the rep `login`: the display name, or the login.
+    fn shown(&self, login: &str) -> String {
+        self.display_names
+            .get(login)
+            .map_or_else(|| login.to_owned(), Clone::clone)
+    }
+
     /// How many entries of a long list to send.
     fn limit(&self) -> usize {
         match self.format {
@@ -168,6 +180,7 @@ pub struct StageTotal {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Freshness {
     pub rep: String,
+    pub display_name: String,
     pub last_sync: Option<DateTime<Utc>>,
     pub newest_follow_up: Option<DateTime<Utc>>,
 }
@@ -245,7 +258,7 @@ pub fn pipeline(
         accounts: selected.len() as u64,
         by_rep,
         total,
-        freshness: freshness(index, &selected, last_syncs),
+        freshness: freshness(index, &selected, last_syncs, filters),
     }
 }
 
@@ -255,6 +268,7 @@ pub struct Overdue {
     pub account: DocId,
     pub name: String,
     pub rep: String,
+    pub display_name: String,
     pub priority: Option<String>,
     pub next_due: DateTime<Utc>,
 }
@@ -263,6 +277,7 @@ pub struct Overdue {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Discipline {
     pub rep: String,
+    pub display_name: String,
     pub priority: Option<String>,
     pub accounts: u64,
     /// Accounts whose next contact is not overdue: followed up within their cadence.
@@ -273,6 +288,7 @@ pub struct Discipline {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LateLogging {
     pub rep: String,
+    pub display_name: String,
     pub follow_ups: u64,
     pub late: u64,
 }
@@ -342,6 +358,7 @@ pub fn follow_ups(
         .into_iter()
         .map(|((rep, priority), (accounts, within_cadence))| Discipline {
             rep: name(index, rep),
+            display_name: filters.shown(&name(index, rep)),
             priority: optional(index, priority),
             accounts,
             within_cadence,
@@ -352,6 +369,7 @@ pub fn follow_ups(
         .into_iter()
         .map(|(rep, (follow_ups, late))| LateLogging {
             rep: name(index, rep),
+            display_name: filters.shown(&name(index, rep)),
             follow_ups,
             late,
         })
@@ -370,13 +388,14 @@ pub fn follow_ups(
                     account,
                     name: index.account(i).1.to_owned(),
                     rep: name(index, slot.owner),
+                    display_name: filters.shown(&name(index, slot.owner)),
                     priority: optional(index, slot.priority),
                     next_due: time_of(due_ms)?,
                 })
             })
             .collect(),
         late,
-        freshness: freshness(index, &selected, last_syncs),
+        freshness: freshness(index, &selected, last_syncs, filters),
     }
 }
 
@@ -484,7 +503,7 @@ pub fn funnel(
     Funnel {
         computed_at: now,
         rows,
-        freshness: freshness(index, &selected, last_syncs),
+        freshness: freshness(index, &selected, last_syncs, filters),
     }
 }
 
@@ -492,6 +511,7 @@ pub fn funnel(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WeekActivity {
     pub rep: String,
+    pub display_name: String,
     /// The Monday the week starts.
     pub week: NaiveDate,
     pub follow_ups: u64,
@@ -567,6 +587,7 @@ pub fn activity(
         .filter_map(|((rep, week), follow_ups)| {
             Some(WeekActivity {
                 rep: name(index, rep),
+                display_name: filters.shown(&name(index, rep)),
                 week: monday_of(week)?,
                 follow_ups,
             })
@@ -576,7 +597,7 @@ pub fn activity(
     Activity {
         computed_at: now,
         weeks,
-        freshness: freshness(index, &selected, last_syncs),
+        freshness: freshness(index, &selected, last_syncs, filters),
     }
 }
 
@@ -655,7 +676,7 @@ pub fn lost_reasons(
         accounts: lost,
         reasons,
         by_rep,
-        freshness: freshness(index, &selected, last_syncs),
+        freshness: freshness(index, &selected, last_syncs, filters),
     }
 }
 
@@ -730,7 +751,7 @@ pub fn won_profile(
         by_industry: count_by(|slot| slot.industry),
         by_size: count_by(|slot| slot.size),
         by_source: count_by(|slot| slot.source),
-        freshness: freshness(index, &selected, last_syncs),
+        freshness: freshness(index, &selected, last_syncs, filters),
     }
 }
 
@@ -740,6 +761,7 @@ pub struct DuplicateAccount {
     pub account: DocId,
     pub name: String,
     pub rep: String,
+    pub display_name: String,
 }
 
 /// Accounts that share a match key (normalised name, phone or email): probably one customer.
@@ -858,6 +880,8 @@ pub fn duplicates(
                         account,
                         name: name.to_owned(),
                         rep: self::name(index, index.slot(i as usize).owner),
+                        display_name: filters
+                            .shown(&self::name(index, index.slot(i as usize).owner)),
                     }
                 })
                 .collect();
@@ -872,7 +896,7 @@ pub fn duplicates(
         computed_at: now,
         groups_total,
         groups,
-        freshness: freshness(index, &selected, last_syncs),
+        freshness: freshness(index, &selected, last_syncs, filters),
     }
 }
 
@@ -892,7 +916,12 @@ fn select(index: &Index, teams: Option<&[String]>, filters: &Filters, dated: boo
 }
 
 /// The freshness of every rep owning one of `selected`.
-fn freshness(index: &Index, selected: &[usize], last_syncs: &LastSyncs) -> Vec<Freshness> {
+fn freshness(
+    index: &Index,
+    selected: &[usize],
+    last_syncs: &LastSyncs,
+    filters: &Filters,
+) -> Vec<Freshness> {
     let mut newest: HashMap<Label, i64> = HashMap::new();
     for &i in selected {
         let slot = index.slot(i);
@@ -906,6 +935,7 @@ fn freshness(index: &Index, selected: &[usize], last_syncs: &LastSyncs) -> Vec<F
             Freshness {
                 last_sync: last_syncs.get(&rep).copied(),
                 newest_follow_up: time_of(ms),
+                display_name: filters.shown(&rep),
                 rep,
             }
         })

@@ -56,7 +56,14 @@ struct Browser {
 }
 
 impl Browser {
+    /// A browser speaking English (as the English assertions of the first test expect).
     async fn start() -> Browser {
+        Browser::start_in("en-US", "UTC").await
+    }
+
+    /// A browser whose languages are `lang` (`zh-CN`: `navigator.languages` starts with
+    /// it) and whose clock is in the time zone `tz`.
+    async fn start_in(lang: &str, tz: &str) -> Browser {
         for path in [CHROMIUM, CHROMEDRIVER] {
             assert!(
                 Path::new(path).is_file(),
@@ -71,6 +78,8 @@ impl Browser {
             .port();
         let driver = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
+            // Chromium inherits it: the browser's local time zone.
+            .env("TZ", tz)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -102,7 +111,10 @@ impl Browser {
                     "--disable-quic", "--no-first-run", "--disable-background-networking",
                     "--disable-component-update", "--disable-sync", "--window-size=1280,1000",
                     format!("--user-data-dir={}", profile.path().display()),
+                    format!("--lang={lang}"), format!("--accept-lang={lang}"),
                 ],
+                // What `navigator.languages` reports comes from this preference.
+                "prefs": { "intl": { "accept_languages": lang } },
             },
         }}});
         let reply: Value = http
@@ -713,5 +725,289 @@ async fn the_page_and_its_assets_are_served_by_the_server_itself() {
             assert!(body.contains(r#"src="/dashboard/dashboard.js""#));
             assert!(body.contains(r#"href="/dashboard/dashboard.css""#));
         }
+    }
+}
+
+impl Browser {
+    /// The text of the first element matching `css`.
+    async fn text_of(&self, css: &str) -> Result<String, DriverError> {
+        let found = self.find_all(css).await?;
+        let element = found
+            .first()
+            .ok_or_else(|| DriverError(format!("no {css}")))?;
+        self.text(element).await
+    }
+
+    /// A PNG of what the browser shows, written to `path`.
+    async fn screenshot(&self, path: &str) {
+        use base64::Engine;
+        let png = self
+            .command(Method::GET, "/screenshot", None)
+            .await
+            .expect("screenshot");
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().expect("base64 PNG"))
+            .expect("base64");
+        std::fs::write(path, bytes).expect("write the screenshot");
+    }
+}
+
+/// A day as the page writes it in Chinese (`2026年11月30日`) and in English (`Nov 30,
+/// 2026`).
+fn written_day(day: chrono::NaiveDate) -> (String, String) {
+    use chrono::Datelike;
+    (
+        format!("{}年{}月{}日", day.year(), day.month(), day.day()),
+        format!("{} {}, {}", day.format("%b"), day.day(), day.year()),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_speaks_chinese_and_english_and_remembers_the_choice() {
+    use chrono::{Duration as Span, Timelike};
+    let server = TestServer::start().await;
+    server
+        .storage()
+        .set_display_name("ana", "张伟")
+        .expect("rename ana");
+    server
+        .storage()
+        .set_team_display_name("field", "华东销售部")
+        .expect("rename the team");
+    // A lead not contacted since it came in: due 24 h after, at the latest 12:00 UTC at
+    // least a day ago, so it is overdue by exactly one day, on the same date from UTC-11
+    // to UTC+11 (whichever zone the page counts in).
+    let now = Utc::now();
+    let noon = now.date_naive().and_hms_opt(12, 0, 0).unwrap().and_utc();
+    let due = if now.hour() >= 12 {
+        noon - Span::days(1)
+    } else {
+        noon - Span::days(2)
+    };
+    let ana = server.device_of("ana").await;
+    let id = ana
+        .store
+        .create_account_anyway(
+            &NewAccount {
+                name: "深圳市华强电子科技有限公司".into(),
+                owner: "ana".into(),
+                kind: outpost_client::model::Kind::Lead,
+                industry: Some("C".into()),
+                ..NewAccount::default()
+            },
+            due - Span::days(1),
+        )
+        .unwrap();
+    ana.store
+        .edit_account(
+            id,
+            &opportunity("ana", Stage::Negotiation, 50_000_000, "CNY"),
+            now,
+        )
+        .unwrap();
+    ana.sync().await;
+
+    let mia = token(&server, "mia").await;
+    let team = pipeline(&server, &mia, "").await;
+    assert_eq!(expected(&team).total["CNY"], 50_000_000, "{team}");
+    let follow_ups: Value = http()
+        .get(format!("{}/v1/views/follow-ups", server.url()))
+        .bearer_auth(&mia)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let overdue = &follow_ups["overdue"][0];
+    assert_eq!(overdue["rep"], "ana", "{follow_ups}");
+    assert_eq!(overdue["display_name"], "张伟");
+    let next_due: chrono::DateTime<Utc> = overdue["next_due"].as_str().unwrap().parse().unwrap();
+    assert_eq!(next_due, due);
+    let (due_zh, due_en) = written_day(due.date_naive());
+
+    let browser = Browser::start_in("zh-CN", "Asia/Shanghai").await;
+    browser.goto(&format!("{}/dashboard", server.url())).await;
+    // The browser's language decides, before any choice: Chinese, and the page says so
+    // (date pickers follow `<html lang>`).
+    let heading = browser.find("#login-panel h2").await;
+    browser
+        .wait_until(
+            "the login form in Chinese",
+            &"登录".to_owned(),
+            async |b| b.text(&heading).await,
+        )
+        .await;
+    assert_eq!(
+        browser
+            .script("return [document.documentElement.lang, navigator.languages[0]];")
+            .await,
+        json!(["zh-CN", "zh-CN"])
+    );
+    assert_eq!(browser.text_of("#lang-toggle").await.unwrap(), "English");
+    browser.type_into("#login-name", "mia").await;
+    browser.type_into("#login-password", PASSWORD).await;
+    browser.click("#login-submit").await;
+    browser
+        .wait_until("the figures of the API", &expected(&team), shown)
+        .await;
+    // Labels, headings and table headers in Chinese; stage and industry labels from the
+    // server's vocabulary.
+    for (css, text) in [
+        ("[data-i18n='tile.accounts']", "客户数"),
+        ("[data-i18n='panel.pipeline']", "各阶段商机"),
+        ("[data-i18n='filter.from']", "创建日期从"),
+        ("[data-testid=logout]", "退出登录"),
+        ("[data-testid=pipeline-reps] thead th", "销售代表"),
+        (
+            "[data-testid=pipeline-chart] g[data-stage=negotiation] text",
+            "商务谈判",
+        ),
+        ("#industry-chart .pie-legend li button", "制造业"),
+    ] {
+        browser
+            .wait_until(css, &text.to_owned(), async |b| b.text_of(css).await)
+            .await;
+    }
+    // The rep by her display name, the login kept as the row's key.
+    for css in [
+        "[data-testid=pipeline-reps] tr[data-rep=ana] [data-testid=rep-name]",
+        "[data-testid=freshness-table] tr[data-rep=ana] [data-testid=rep-name]",
+        "[data-testid=overdue] tr[data-rep=ana] td:nth-child(2)",
+    ] {
+        assert_eq!(browser.text_of(css).await.unwrap(), "张伟", "{css}");
+    }
+    assert!(
+        browser.text_of("#user").await.unwrap().ends_with("· 经理"),
+        "{}",
+        browser.page_text().await
+    );
+    // Money in yuan, 500,000 as 50万; dates and "overdue by" in Chinese.
+    assert_eq!(
+        browser
+            .text_of("[data-testid=pipeline-total-value]")
+            .await
+            .unwrap(),
+        "¥50万"
+    );
+    assert_eq!(browser.text_of("[data-testid=due]").await.unwrap(), due_zh);
+    assert_eq!(
+        browser.text_of("[data-testid=overdue-by]").await.unwrap(),
+        "1 天"
+    );
+    assert_eq!(
+        browser.text_of("[data-testid=accounts]").await.unwrap(),
+        "1"
+    );
+    let shot = "/tmp/outpost-dashboard-zh-CN.png";
+    browser.screenshot(shot).await;
+    eprintln!("screenshot of the Chinese dashboard: {shot}");
+
+    // Switched to English: every label, the money in CN¥, English plurals and dates.
+    browser.click("#lang-toggle").await;
+    let english = async |b: &Browser| {
+        Ok(vec![
+            b.script("return document.documentElement.lang;").await,
+            // The tiles' labels are upper-cased by the stylesheet: read the text itself.
+            b.script("return document.querySelector(\"[data-i18n='tile.accounts']\").textContent;")
+                .await,
+            json!(b.text_of("[data-i18n='panel.pipeline']").await?),
+            json!(b.text_of("[data-testid=pipeline-reps] thead th").await?),
+            json!(
+                b.text_of("[data-testid=pipeline-chart] g[data-stage=negotiation] text")
+                    .await?
+            ),
+            json!(b.text_of("[data-testid=pipeline-total-value]").await?),
+            json!(b.text_of("[data-testid=due]").await?),
+            json!(b.text_of("[data-testid=overdue-by]").await?),
+            json!(
+                b.text_of("[data-testid=freshness-table] tr[data-rep=ana] [data-testid=rep-name]")
+                    .await?
+            ),
+            json!(b.text_of("#lang-toggle").await?),
+        ])
+    };
+    let want = vec![
+        json!("en"),
+        json!("Accounts"),
+        json!("Pipeline by stage"),
+        json!("Rep"),
+        json!("Negotiation"),
+        json!("CN¥500,000.00"),
+        json!(due_en),
+        json!("1 day"),
+        json!("张伟"),
+        json!("中文"),
+    ];
+    browser
+        .wait_until("the page in English", &want, english)
+        .await;
+    browser
+        .wait_until("the figures, in English", &expected(&team), shown)
+        .await;
+    let shot = "/tmp/outpost-dashboard-en.png";
+    browser.screenshot(shot).await;
+    eprintln!("screenshot of the English dashboard: {shot}");
+
+    // Remembered: a reload of the page (same session) comes back in English.
+    browser.goto(&format!("{}/dashboard", server.url())).await;
+    browser
+        .wait_until("English after a reload", &want, english)
+        .await;
+    assert_eq!(
+        browser
+            .script("return localStorage.getItem('outpost.dashboard.lang');")
+            .await,
+        "en"
+    );
+}
+
+#[tokio::test]
+async fn the_vocabulary_serves_every_label_in_both_languages() {
+    use outpost_client::model::{Lang, Source};
+    let server = TestServer::start().await;
+    // No token needed: labels only.
+    let vocabulary: Value = http()
+        .get(format!("{}/v1/vocabulary", server.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let label = |kind: &str, code: &str| {
+        vocabulary[kind]
+            .as_array()
+            .unwrap_or_else(|| panic!("no {kind} in {vocabulary}"))
+            .iter()
+            .find(|term| term["code"] == code)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {kind} {code}"))
+    };
+    assert_eq!(
+        label("stage", "negotiation"),
+        json!({"code": "negotiation", "zh": "商务谈判", "en": "negotiation"})
+    );
+    assert_eq!(label("method", "messaging")["zh"], "微信");
+    assert_eq!(label("status", "intent")["zh"], "意向客户");
+    assert_eq!(label("level", "key")["zh"], "重点客户");
+    assert_eq!(
+        label("industry", "I")["zh"],
+        "信息传输、软件和信息技术服务业"
+    );
+    assert_eq!(label("industry", "C")["en"], "Manufacturing");
+    assert_eq!(vocabulary["industry"].as_array().unwrap().len(), 20);
+    assert_eq!(
+        vocabulary["source"].as_array().unwrap().len(),
+        Source::KNOWN.len()
+    );
+    for (term, source) in vocabulary["source"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(Source::KNOWN)
+    {
+        assert_eq!(term["code"], source.as_str());
+        assert_eq!(term["zh"], source.label(Lang::Zh).as_ref());
     }
 }

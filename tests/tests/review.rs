@@ -303,7 +303,7 @@ async fn every_view_exports_its_tables_as_csv() {
         .await;
         assert_eq!(status, StatusCode::OK);
         assert!(
-            fresh.starts_with("rep,last_sync,newest_follow_up\nana,20"),
+            fresh.starts_with("rep,display_name,last_sync,newest_follow_up\nana,ana,20"),
             "{fresh}"
         );
         let (status, body) = get(
@@ -336,7 +336,7 @@ async fn every_view_exports_its_tables_as_csv() {
     )
     .await;
     assert!(
-        overdue.starts_with("rep,priority,accounts,within_cadence\n"),
+        overdue.starts_with("rep,display_name,priority,accounts,within_cadence\n"),
         "{overdue}"
     );
     let funnel = view(&server, &mia, "/v1/views/funnel").await;
