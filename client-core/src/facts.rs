@@ -1,14 +1,61 @@
 //! Facts derived from an account, never stored: when the next contact is due (by plan or by
 //! the priority/level cadence), whether it is overdue, which follow-ups were logged late, and
 //! how long a lead took to convert.
+//!
+//! Instants are UTC; days are the days of a time zone given as an argument (the rep's on a
+//! device, the team's on the server). The library never reads the clock or the zone itself.
 
-use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
+use chrono::{
+    DateTime, Days, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
+};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{AccountDoc, Kind, Level, Priority, Status};
 
 /// A follow-up logged more than this long after it happened is late.
 pub const LATE_AFTER: Duration = Duration::hours(24);
+
+/// The time of day an agreed next-contact day or a wake-up day is due, in local time.
+pub const DUE_TIME: NaiveTime = match NaiveTime::from_hms_opt(9, 0, 0) {
+    Some(t) => t,
+    None => panic!("09:00 is a time"),
+};
+
+/// A time-zone name that is not in the IANA database.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown time zone `{0}`: give an IANA name such as Asia/Shanghai, Europe/Berlin or UTC")]
+pub struct UnknownZone(pub String);
+
+/// Reads an IANA time-zone name (`Asia/Shanghai`).
+pub fn zone(name: &str) -> Result<Tz, UnknownZone> {
+    name.trim()
+        .parse::<Tz>()
+        .map_err(|_| UnknownZone(name.to_owned()))
+}
+
+/// The day `at` falls on in `tz`.
+pub fn local_day(at: DateTime<Utc>, tz: Tz) -> NaiveDate {
+    at.with_timezone(&tz).date_naive()
+}
+
+/// The instant a local wall-clock time stands for in `tz`. In the hour a clock goes back it
+/// is the earlier of the two; in the hour it skips, the time an hour later (as a clock set
+/// forward reads).
+pub fn from_local(local: NaiveDateTime, tz: Tz) -> DateTime<Utc> {
+    match tz.from_local_datetime(&local) {
+        LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.with_timezone(&Utc),
+        LocalResult::None => tz
+            .from_local_datetime(&(local + Duration::hours(1)))
+            .earliest()
+            .map_or_else(|| local.and_utc(), |t| t.with_timezone(&Utc)),
+    }
+}
+
+/// The instant local `day` begins in `tz`.
+pub fn start_of_day(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    from_local(day.and_time(NaiveTime::MIN), tz)
+}
 
 /// The longest gap between contacts the account's priority and level allow: A weekly, B every
 /// two weeks, C monthly, D quarterly; key weekly, normal every two weeks, growth monthly. With
@@ -35,40 +82,75 @@ pub fn cadence(priority: Option<&Priority>, level: Option<&Level>) -> Duration {
     Duration::days(days)
 }
 
-/// When the next contact is due: the earliest open plan or next-contact date agreed in the
-/// latest follow-up (at 09:00 UTC that day), or else the cadence after the last contact (a new
-/// lead: within 24 h of entry). `None` for lost accounts; a dormant lead is due
-/// on its wake-up day.
-pub fn next_due(doc: &AccountDoc) -> Option<DateTime<Utc>> {
+/// What the next contact's due time is made of, before a time zone is chosen: the earliest
+/// of an instant (an open plan, a new lead's first day), a day (agreed in the latest
+/// follow-up, or a dormant lead's wake-up day: due at [`DUE_TIME`] local) and the cadence
+/// (local calendar days after the last contact, so it falls at the same wall-clock time
+/// across a daylight-saving change). Kept in this form in summary rows, so a row reads the
+/// same in any zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Due {
+    pub at: Option<DateTime<Utc>>,
+    pub on: Option<NaiveDate>,
+    /// The last contact (or entry) and the cadence days after it.
+    pub cadence: Option<(DateTime<Utc>, u16)>,
+}
+
+impl Due {
+    /// When it is due in `tz`; `None` only if it holds nothing.
+    pub fn resolve(&self, tz: Tz) -> Option<DateTime<Utc>> {
+        let on = self.on.map(|day| from_local(day.and_time(DUE_TIME), tz));
+        let cadence = self.cadence.map(|(from, days)| {
+            let local = from.with_timezone(&tz).naive_local();
+            local
+                .checked_add_days(Days::new(u64::from(days)))
+                .map_or(from + Duration::days(i64::from(days)), |l| {
+                    from_local(l, tz)
+                })
+        });
+        [self.at, on, cadence].into_iter().flatten().min()
+    }
+}
+
+/// The parts of the account's next due time (see [`Due`]); `None` for lost accounts and a
+/// dormant lead without a wake-up day.
+pub fn due(doc: &AccountDoc) -> Option<Due> {
     match doc.status {
         Status::Lost => return None,
         Status::Dormant => {
-            return doc
-                .wake_up_on
-                .and_then(|d| d.0.and_hms_opt(9, 0, 0))
-                .map(|t| t.and_utc());
+            return doc.wake_up_on.map(|d| Due {
+                at: None,
+                on: Some(d.0),
+                cadence: None,
+            });
         }
         _ => {}
     }
     let latest = doc.follow_ups.values().max_by_key(|f| f.occurred_at);
-    let agreed = latest
-        .and_then(|f| f.next_due)
-        .and_then(|d| d.0.and_hms_opt(9, 0, 0))
-        .map(|t| t.and_utc());
     let planned = doc
         .plans
         .values()
         .filter(|p| !p.done)
         .map(|p| p.due.0)
-        .chain(agreed)
         .min();
+    let days = u16::try_from(cadence(doc.priority.as_ref(), doc.level.as_ref()).num_days())
+        .unwrap_or(u16::MAX);
     let last_contact = doc.follow_ups.values().map(|f| f.occurred_at.0).max();
-    let by_cadence = match last_contact {
-        Some(last) => last + cadence(doc.priority.as_ref(), doc.level.as_ref()),
-        None if doc.kind == Kind::Lead => doc.created_at.0 + Duration::hours(24),
-        None => doc.created_at.0 + cadence(doc.priority.as_ref(), doc.level.as_ref()),
+    let (first_day, cadence) = match last_contact {
+        Some(last) => (None, Some((last, days))),
+        None if doc.kind == Kind::Lead => (Some(doc.created_at.0 + Duration::hours(24)), None),
+        None => (None, Some((doc.created_at.0, days))),
     };
-    Some(planned.map_or(by_cadence, |p| p.min(by_cadence)))
+    Some(Due {
+        at: [planned, first_day].into_iter().flatten().min(),
+        on: latest.and_then(|f| f.next_due).map(|d| d.0),
+        cadence,
+    })
+}
+
+/// When the next contact is due in `tz` (see [`due`]).
+pub fn next_due(doc: &AccountDoc, tz: Tz) -> Option<DateTime<Utc>> {
+    due(doc).and_then(|d| d.resolve(tz))
 }
 
 /// What the account's record says at `now`.
@@ -79,16 +161,16 @@ pub struct Facts {
     pub overdue: bool,
     /// Follow-ups recorded more than 24 h after they happened, by id.
     pub late_follow_ups: Vec<String>,
-    /// Days from first contact (or entry) to conversion, for converted leads.
+    /// Days from first contact (or the local day of entry) to conversion, for converted leads.
     pub conversion_days: Option<i64>,
 }
 
-/// Derives the facts of an account at `now`.
-pub fn facts(doc: &AccountDoc, now: DateTime<Utc>) -> Facts {
-    let next_due = next_due(doc);
+/// Derives the facts of an account at `now`, with days counted in `tz`.
+pub fn facts(doc: &AccountDoc, now: DateTime<Utc>, tz: Tz) -> Facts {
+    let next_due = next_due(doc, tz);
     let start = doc
         .first_contact
-        .map_or(doc.created_at.0.date_naive(), |d| d.0);
+        .map_or(local_day(doc.created_at.0, tz), |d| d.0);
     Facts {
         cadence_days: cadence(doc.priority.as_ref(), doc.level.as_ref()).num_days(),
         next_due,
@@ -101,4 +183,10 @@ pub fn facts(doc: &AccountDoc, now: DateTime<Utc>) -> Facts {
             .collect(),
         conversion_days: doc.converted_on.map(|on| (on.0 - start).num_days()),
     }
+}
+
+/// The Monday of the week `day` falls in.
+pub fn week_of(day: NaiveDate) -> NaiveDate {
+    use chrono::Datelike;
+    day - Days::new(u64::from(day.weekday().num_days_from_monday()))
 }

@@ -63,6 +63,9 @@ const FLOOR_GAP: u64 = 1 << 40;
 pub(crate) const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
 /// Team names.
 pub(crate) const TEAMS: TableDefinition<&str, ()> = TableDefinition::new("teams");
+/// `team → IANA time zone`: the zone a team's views count days in (teams without one use
+/// the server's).
+pub(crate) const TEAM_ZONES: TableDefinition<&str, &str> = TableDefinition::new("team_zones");
 /// `device → DeviceRecord` (postcard).
 pub(crate) const DEVICES: TableDefinition<u128, &[u8]> = TableDefinition::new("devices");
 /// `SHA-256 of a device token → device`.
@@ -97,6 +100,7 @@ pub(crate) fn visit_tables(visitor: &mut impl TableVisitor) -> Result<(), Storag
     visitor.table(SETTINGS)?;
     visitor.table(USERS)?;
     visitor.table(TEAMS)?;
+    visitor.table(TEAM_ZONES)?;
     visitor.table(DEVICES)?;
     visitor.table(TOKENS)?;
     Ok(())
@@ -381,6 +385,7 @@ impl Storage {
         WriteTables::open(&txn)?;
         txn.open_table(USERS)?;
         txn.open_table(TEAMS)?;
+        txn.open_table(TEAM_ZONES)?;
         txn.open_table(DEVICES)?;
         txn.open_table(TOKENS)?;
         let layout = txn
