@@ -190,3 +190,163 @@ pub fn week_of(day: NaiveDate) -> NaiveDate {
     use chrono::Datelike;
     day - Days::new(u64::from(day.weekday().num_days_from_monday()))
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use chrono_tz::Tz;
+
+    use super::*;
+    use crate::model::{ContactMethod, Day};
+    use crate::{AccountEdit, NewAccount, NewFollowUp, Store};
+
+    const SHANGHAI: Tz = Tz::Asia__Shanghai;
+    const BERLIN: Tz = Tz::Europe__Berlin;
+
+    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
+    }
+
+    fn day(y: i32, mo: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, mo, d).unwrap()
+    }
+
+    /// An account entered at `created` with `edits` made a day later, as the store wrote it.
+    fn account(new: NewAccount, created: DateTime<Utc>, edits: &[AccountEdit]) -> AccountDoc {
+        let store = Store::in_memory().unwrap();
+        let id = store.create_account_anyway(&new, created).unwrap();
+        store
+            .edit_account_all(id, edits, created + Duration::days(1))
+            .unwrap();
+        store.account(id).unwrap().record
+    }
+
+    fn customer() -> NewAccount {
+        NewAccount {
+            name: "华强电子".into(),
+            owner: "ana".into(),
+            ..NewAccount::default()
+        }
+    }
+
+    #[test]
+    fn zones_are_read_by_iana_name_and_an_unknown_one_says_what_to_give() {
+        assert_eq!(zone("Asia/Shanghai"), Ok(SHANGHAI));
+        assert_eq!(zone(" Europe/Berlin "), Ok(BERLIN));
+        let e = zone("Beijing").unwrap_err().to_string();
+        assert!(
+            e.contains("`Beijing`") && e.contains("Asia/Shanghai"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn local_times_name_the_instants_of_their_zone_and_a_skipped_hour_moves_forward() {
+        let local = day(2026, 11, 27).and_hms_opt(10, 0, 0).unwrap();
+        assert_eq!(from_local(local, SHANGHAI), utc(2026, 11, 27, 2, 0));
+        assert_eq!(from_local(local, BERLIN), utc(2026, 11, 27, 9, 0));
+        // 02:30 does not exist in Berlin on 2026-03-29 (clocks go 02:00 → 03:00): 03:30 CEST.
+        let skipped = day(2026, 3, 29).and_hms_opt(2, 30, 0).unwrap();
+        assert_eq!(from_local(skipped, BERLIN), utc(2026, 3, 29, 1, 30));
+        // 02:30 happens twice on 2026-10-25: the first (CEST).
+        let twice = day(2026, 10, 25).and_hms_opt(2, 30, 0).unwrap();
+        assert_eq!(from_local(twice, BERLIN), utc(2026, 10, 25, 0, 30));
+        assert_eq!(
+            start_of_day(day(2026, 11, 30), SHANGHAI),
+            utc(2026, 11, 29, 16, 0)
+        );
+        // Sunday 15:30 UTC is Sunday 23:30 in Shanghai; 16:30 UTC is already Monday there.
+        assert_eq!(
+            local_day(utc(2026, 11, 29, 15, 30), SHANGHAI),
+            day(2026, 11, 29)
+        );
+        assert_eq!(
+            local_day(utc(2026, 11, 29, 16, 30), SHANGHAI),
+            day(2026, 11, 30)
+        );
+        assert_eq!(
+            local_day(utc(2026, 11, 29, 16, 30), BERLIN),
+            day(2026, 11, 29)
+        );
+        assert_eq!(week_of(day(2026, 11, 29)), day(2026, 11, 23));
+        assert_eq!(week_of(day(2026, 11, 30)), day(2026, 11, 30));
+    }
+
+    #[test]
+    fn an_agreed_day_is_due_at_nine_local_time_and_overdue_by_the_zones_clock() {
+        let visit = utc(2026, 11, 26, 2, 0);
+        let doc = account(
+            customer(),
+            visit - Duration::hours(1),
+            &[AccountEdit::LogFollowUp(NewFollowUp {
+                next_due: Some(Day(day(2026, 11, 30))),
+                ..NewFollowUp::new(visit, ContactMethod::Visit, "看样品")
+            })],
+        );
+        assert_eq!(next_due(&doc, SHANGHAI), Some(utc(2026, 11, 30, 1, 0)));
+        assert_eq!(next_due(&doc, BERLIN), Some(utc(2026, 11, 30, 8, 0)));
+        // At 05:00 UTC it is 13:00 in Shanghai (past 09:00) and 06:00 in Berlin (not yet).
+        let now = utc(2026, 11, 30, 5, 0);
+        assert!(facts(&doc, now, SHANGHAI).overdue);
+        assert!(!facts(&doc, now, BERLIN).overdue);
+        // The summary row keeps the parts, and reads the same in every zone as the facts.
+        let parts = due(&doc).unwrap();
+        for tz in [SHANGHAI, BERLIN, Tz::UTC] {
+            assert_eq!(parts.resolve(tz), facts(&doc, now, tz).next_due);
+        }
+    }
+
+    #[test]
+    fn cadence_counts_local_calendar_days_across_a_daylight_saving_change() {
+        // Weekly (priority A); last contact Tuesday 2026-03-24 23:30 in Berlin (CET, 22:30 UTC).
+        let contact = utc(2026, 3, 24, 22, 30);
+        let doc = account(
+            NewAccount {
+                priority: Some(crate::model::Priority::A),
+                ..customer()
+            },
+            contact - Duration::hours(1),
+            &[AccountEdit::LogFollowUp(NewFollowUp::new(
+                contact,
+                ContactMethod::Phone,
+                "call",
+            ))],
+        );
+        // Due the next Tuesday at 23:30 Berlin time, now CEST (21:30 UTC): still Tuesday
+        // there, where 7 × 24 h would have been Wednesday 00:30.
+        let due = next_due(&doc, BERLIN).unwrap();
+        assert_eq!(due, utc(2026, 3, 31, 21, 30));
+        assert_eq!(local_day(due, BERLIN), day(2026, 3, 31));
+        // Shanghai has no daylight saving: exactly a week.
+        assert_eq!(next_due(&doc, SHANGHAI), Some(contact + Duration::days(7)));
+    }
+
+    #[test]
+    fn a_wake_up_day_and_the_conversion_cycle_follow_the_local_day() {
+        // A lead entered Sunday 20:00 UTC: Monday 04:00 in Shanghai.
+        let created = utc(2026, 11, 29, 20, 0);
+        let lead = NewAccount {
+            kind: crate::model::Kind::Lead,
+            ..customer()
+        };
+        let dormant = account(
+            lead.clone(),
+            created,
+            &[AccountEdit::MarkDormant {
+                wake_up_on: Day(day(2027, 1, 4)),
+            }],
+        );
+        assert_eq!(next_due(&dormant, SHANGHAI), Some(utc(2027, 1, 4, 1, 0)));
+        assert_eq!(next_due(&dormant, BERLIN), Some(utc(2027, 1, 4, 8, 0)));
+        let converted = account(
+            lead,
+            created,
+            &[AccountEdit::ConvertLead {
+                on: Day(day(2026, 12, 7)),
+            }],
+        );
+        let now = utc(2026, 12, 8, 0, 0);
+        assert_eq!(facts(&converted, now, Tz::UTC).conversion_days, Some(8));
+        assert_eq!(facts(&converted, now, SHANGHAI).conversion_days, Some(7));
+    }
+}

@@ -74,7 +74,9 @@ pub fn check_times(
             return Err(invalid(
                 format!("follow_ups/{id}/occurred_at"),
                 format!(
-                    "{} (UTC) is in the future (now {} UTC): log a follow-up when it has                      happened, or plan it with `outpost plan` / 未来的联系请用计划",
+                    "{} UTC is in the future (now {} UTC); a follow-up records a contact that \
+                     happened: plan one to come with `outpost plan` / 跟进记录只能记已发生的联系，\
+                     未来的联系请用计划",
                     at.format("%Y-%m-%d %H:%M"),
                     now.format("%Y-%m-%d %H:%M")
                 ),
