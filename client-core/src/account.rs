@@ -485,8 +485,9 @@ pub struct AccountSummary {
     pub priority: Option<String>,
     pub follow_ups: u32,
     pub last_follow_up: Option<DateTime<Utc>>,
-    /// When the next contact is due by plan or cadence; `None` for closed accounts.
-    pub next_due: Option<DateTime<Utc>>,
+    /// When the next contact is due by plan or cadence, in parts that any time zone resolves
+    /// ([`crate::facts::Due::resolve`]); `None` for closed accounts.
+    pub next_due: Option<crate::facts::Due>,
     /// Normalised name and contact details, for duplicate checks.
     pub match_keys: Vec<String>,
     /// The contacts' names, titles, phones and emails, for search.
@@ -506,7 +507,7 @@ impl AccountSummary {
             priority: doc.priority.as_ref().map(ToString::to_string),
             follow_ups: u32::try_from(doc.follow_ups.len()).unwrap_or(u32::MAX),
             last_follow_up: doc.follow_ups.values().map(|f| f.occurred_at.0).max(),
-            next_due: crate::facts::next_due(doc),
+            next_due: crate::facts::due(doc),
             match_keys: crate::duplicates::match_keys(&doc.name, doc.contacts.values()),
             contacts: doc
                 .contacts

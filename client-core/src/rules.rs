@@ -7,6 +7,8 @@
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 
+use chrono::{DateTime, Duration, Utc};
+
 use crate::model::{AccountDoc, Contact, Kind, Money, Needs, Opportunity, Stage, Status};
 
 /// The longest free text any field takes.
@@ -50,6 +52,38 @@ pub fn default_probability(stage: &Stage) -> u8 {
         Stage::Won => 100,
         Stage::Lost | Stage::Other(_) => 0,
     }
+}
+
+/// How far past `now` a follow-up may be dated: clocks differ by a little, and a rep who
+/// logs a call as it ends may type the minute it ends. Anything later is a typing mistake (a
+/// follow-up records what happened; what will happen is a plan).
+pub const FUTURE_TOLERANCE: Duration = Duration::minutes(5);
+
+/// Checks the times of what `after` changed relative to `before` as of `now` (the device's
+/// clock when the rep edits, the server's receive time for a push, so an edit made offline
+/// and synced later is in the past either way): no follow-up dated more than
+/// [`FUTURE_TOLERANCE`] after `now`.
+pub fn check_times(
+    before: Option<&AccountDoc>,
+    after: &AccountDoc,
+    now: DateTime<Utc>,
+) -> Result<(), InvalidField> {
+    for (id, follow_up) in changed_entries(before.map(|b| &b.follow_ups), &after.follow_ups) {
+        let at = follow_up.occurred_at.0;
+        if at > now + FUTURE_TOLERANCE {
+            return Err(invalid(
+                format!("follow_ups/{id}/occurred_at"),
+                format!(
+                    "{} UTC is in the future (now {} UTC); a follow-up records a contact that \
+                     happened: plan one to come with `outpost plan` / 跟进记录只能记已发生的联系，\
+                     未来的联系请用计划",
+                    at.format("%Y-%m-%d %H:%M"),
+                    now.format("%Y-%m-%d %H:%M")
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Checks everything `after` changed relative to `before` (all of it for a new account).

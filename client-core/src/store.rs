@@ -55,7 +55,7 @@ const CODE_SEQ_KEY: &str = "code_seq";
 /// The layout of derived rows (summaries, match keys); when it changes they are rebuilt from
 /// the documents on open.
 const FORMAT_KEY: &str = "format";
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 
 /// Per-document bookkeeping kept beside the document.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -299,6 +299,7 @@ fn create_doc(
 ) -> Result<((), AccountDoc), EditError> {
     let doc = account::init(new, ctx);
     rules::check(None, &doc)?;
+    rules::check_times(None, &doc, ctx.now)?;
     autosurgeon::reconcile(tx, &doc).map_err(|e| corrupt(id, e))?;
     Ok(((), doc))
 }
@@ -534,6 +535,7 @@ impl Store {
                 .map(|edit| account::apply(&mut after, edit, ctx))
                 .collect::<Result<Vec<_>, _>>()?;
             rules::check(Some(&before), &after)?;
+            rules::check_times(Some(&before), &after, now)?;
             model::write_changes(tx, &before, &after).map_err(|e| corrupt(id, e))?;
             Ok((added, after))
         })

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use automerge::transaction::Transactable;
 use automerge::{ActorId, Automerge, Change, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
 use outpost_client::facts::{self, Facts};
 use outpost_client::model::{
     Contact, Day, Deal, Kind, Level, Money, Needs, Payment, Priority, Role, Service, Stage, Status,
@@ -885,7 +886,7 @@ fn check_facts(what: &str, story: Story, now: DateTime<Utc>, expect: Expect) -> 
         added.push(entry);
     }
     let account = store.account(id).unwrap();
-    let got = facts::facts(&account.record, now);
+    let got = facts::facts(&account.record, now, Tz::UTC);
     if let Some(days) = expect.cadence_days {
         assert_eq!(got.cadence_days, days, "{what}: cadence");
     }
@@ -914,7 +915,8 @@ fn check_facts(what: &str, story: Story, now: DateTime<Utc>, expect: Expect) -> 
         .find(|s| s.id == id)
         .unwrap();
     assert_eq!(
-        summary.next_due, got.next_due,
+        summary.next_due.and_then(|d| d.resolve(Tz::UTC)),
+        got.next_due,
         "{what}: summary and facts disagree"
     );
     got
@@ -1081,7 +1083,8 @@ fn next_due_comes_from_the_last_contact_or_the_earliest_open_plan() {
         .edit_account(id, &plan(late + days(2)), late)
         .unwrap()
         .unwrap();
-    let due = |store: &Store| facts::facts(&store.account(id).unwrap().record, late).next_due;
+    let due =
+        |store: &Store| facts::facts(&store.account(id).unwrap().record, late, Tz::UTC).next_due;
     assert_eq!(due(&store), Some(late + days(2)));
     store
         .edit_account(id, &AccountEdit::CompletePlan(planned), late + days(2))
@@ -1416,7 +1419,7 @@ fn converting_a_lead_makes_an_intent_customer_and_keeps_its_history() {
     );
     assert_eq!(account.record.first_contact, Some(day(2025, 6, 1)));
     assert_eq!(
-        facts::facts(&account.record, at(10)).conversion_days,
+        facts::facts(&account.record, at(10), Tz::UTC).conversion_days,
         Some(14)
     );
 
@@ -1778,7 +1781,7 @@ fn a_schema_one_document_loads_and_can_be_edited() {
         // Facts work on it: due one cadence after its last contact.
         let record = store.account(id).unwrap().record;
         assert_eq!(
-            facts::facts(&record, at(60)).next_due,
+            facts::facts(&record, at(60), Tz::UTC).next_due,
             Some(at(30) + days(14)),
             "{what}"
         );

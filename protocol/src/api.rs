@@ -157,6 +157,9 @@ pub struct TeamInfo {
     pub display_name: String,
     pub managers: Vec<String>,
     pub members: Vec<String>,
+    /// The IANA time zone the team's views count days in; `None`: the server's.
+    #[serde(default)]
+    pub time_zone: Option<String>,
 }
 
 /// A device a user logged in from.

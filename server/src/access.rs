@@ -143,8 +143,13 @@ pub(crate) fn check_owner(
     })
 }
 
-/// The record rules of an edit, as a rejection reason.
-pub(crate) fn check_rules(before: Option<&AccountDoc>, after: &AccountDoc) -> Result<(), String> {
+/// The record rules of an edit, as a rejection reason; times are checked against `now`, the
+/// server's receive time.
+pub(crate) fn check_rules(
+    before: Option<&AccountDoc>,
+    after: &AccountDoc,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), String> {
     let (comments, merged_into, archived) = before.map_or((None, None, None), |b| {
         (
             Some(&b.comments),
@@ -164,5 +169,7 @@ pub(crate) fn check_rules(before: Option<&AccountDoc>, after: &AccountDoc) -> Re
                 .into(),
         );
     }
-    outpost_client::rules::check(before, after).map_err(|e| e.to_string())
+    outpost_client::rules::check(before, after)
+        .and_then(|()| outpost_client::rules::check_times(before, after, now))
+        .map_err(|e| e.to_string())
 }

@@ -268,6 +268,52 @@ pub(crate) async fn update_team(
     Ok(Json(team))
 }
 
+/// `PUT /v1/admin/teams/{team}` with `{"time_zone": "Asia/Shanghai"}` (an IANA name; `null`
+/// returns the team to the server's zone): the zone the team's views count days in.
+pub(crate) async fn set_team(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(team): Path<String>,
+    body: Bytes,
+) -> Result<Json<TeamInfo>, AppError> {
+    caller.require(Role::Admin)?;
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct TeamSettings {
+        time_zone: Option<String>,
+    }
+    let TeamSettings { time_zone } = json(&body)?;
+    Ok(Json(
+        blocking(&state, move |s| {
+            s.set_team_zone(&team, time_zone.as_deref())
+        })
+        .await?,
+    ))
+}
+
+/// The time zone a view counts days in: the `tz` parameter; else the zone of the team the
+/// query selects (if the caller sees it), else of the first team the caller leads, else the
+/// server's.
+fn view_zone(
+    storage: &Storage,
+    who: &crate::Principal,
+    filters: &Filters,
+    server_zone: chrono_tz::Tz,
+) -> Result<chrono_tz::Tz, AppError> {
+    if let Some(name) = &filters.tz {
+        return Ok(outpost_client::facts::zone(name)?);
+    }
+    let zones = storage.team_zones()?;
+    let selected = filters
+        .team
+        .as_ref()
+        .filter(|team| who.role == Role::Admin || who.leads.contains(team));
+    Ok(selected
+        .or(who.leads.first())
+        .and_then(|team| zones.get(team).copied())
+        .unwrap_or(server_zone))
+}
+
 async fn set_lead(
     state: &AppState,
     caller: &Caller,
@@ -604,13 +650,15 @@ where
                 }
             };
             let (storage, syncs) = (state.storage.clone(), state.syncs.clone());
+            let server_zone = state.time_zone;
             let view = tokio::task::spawn_blocking(move || {
+                let tz = view_zone(&storage, &who, &filters, server_zone)?;
                 let last_syncs = syncs.last_syncs(&storage)?;
                 filters.display_names = storage.display_names()?;
                 let teams = (who.role != Role::Admin).then_some(who.leads.as_slice());
                 let now = Utc::now();
                 Ok::<_, AppError>(
-                    storage.with_rows(|rows| build(rows, teams, &filters, &last_syncs, now)),
+                    storage.with_rows(|rows| build(rows, teams, &filters, &last_syncs, now, tz)),
                 )
             })
             .await??;

@@ -352,7 +352,7 @@ mod tests {
         let copy = ReadOnlyDatabase::open(&out).unwrap();
         let copied = table_names(&redb::ReadableDatabase::begin_read(&copy).unwrap()).unwrap();
         assert_eq!(copied, live);
-        assert_eq!(live.len(), 15, "{live:?}");
+        assert_eq!(live.len(), 16, "{live:?}");
         assert!(!partial_path(&out).exists());
         assert!(matches!(write(&storage, &out), Err(BackupError::Exists(_))));
     }

@@ -16,7 +16,9 @@ use redb::{ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::storage::{DEVICES, Storage, StorageError, TEAM_NAMES, TEAMS, TOKENS, USERS};
+use crate::storage::{
+    DEVICES, Storage, StorageError, TEAM_NAMES, TEAM_ZONES, TEAMS, TOKENS, USERS,
+};
 use crate::views::LastSyncs;
 
 /// The shortest password the server accepts.
@@ -537,6 +539,7 @@ impl Storage {
             display_name: display_name.unwrap_or_else(|| name.to_owned()),
             managers: Vec::new(),
             members: Vec::new(),
+            time_zone: None,
         })
     }
 
@@ -561,9 +564,61 @@ impl Storage {
             .ok_or_else(|| DirectoryError::NotFound(format!("no team named {team}")))
     }
 
+    /// Sets the time zone a team's views count days in (an IANA name, checked); `None`
+    /// returns the team to the server's zone.
+    pub fn set_team_zone(
+        &self,
+        team: &str,
+        zone: Option<&str>,
+    ) -> Result<TeamInfo, DirectoryError> {
+        let zone = zone
+            .map(|name| {
+                outpost_client::facts::zone(name)
+                    .map_err(|e| DirectoryError::Invalid(e.to_string()))
+            })
+            .transpose()?;
+        let txn = self.begin_write()?;
+        {
+            if txn.open_table(TEAMS)?.get(team)?.is_none() {
+                return Err(DirectoryError::NotFound(format!("no team {team}")));
+            }
+            let mut zones = txn.open_table(TEAM_ZONES)?;
+            match zone {
+                Some(zone) => {
+                    zones.insert(team, zone.name())?;
+                }
+                None => {
+                    zones.remove(team)?;
+                }
+            }
+        }
+        txn.commit()?;
+        self.teams()?
+            .into_iter()
+            .find(|t| t.name == team)
+            .ok_or_else(|| DirectoryError::NotFound(format!("no team {team}")))
+    }
+
+    /// The time zones teams have, by team (teams without one are absent).
+    pub fn team_zones(
+        &self,
+    ) -> Result<std::collections::HashMap<String, chrono_tz::Tz>, DirectoryError> {
+        let txn = self.begin_read()?;
+        let mut out = std::collections::HashMap::new();
+        for entry in txn.open_table(TEAM_ZONES)?.iter()? {
+            let (team, zone) = entry?;
+            // Names were checked when set; one this build's database lacks is left out.
+            if let Ok(zone) = outpost_client::facts::zone(zone.value()) {
+                out.insert(team.value().to_owned(), zone);
+            }
+        }
+        Ok(out)
+    }
+
     /// Every team with its managers and members.
     pub fn teams(&self) -> Result<Vec<TeamInfo>, DirectoryError> {
         let users = self.users()?;
+        let zones = self.team_zones()?;
         let txn = self.begin_read()?;
         let shown = txn.open_table(TEAM_NAMES)?;
         let mut out = Vec::new();
@@ -583,6 +638,7 @@ impl Storage {
                 .map(|u| u.login.clone())
                 .collect();
             out.push(TeamInfo {
+                time_zone: zones.get(&name).map(|z| z.name().to_owned()),
                 name,
                 display_name,
                 managers,

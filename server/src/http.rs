@@ -53,7 +53,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/users/{login}/disable", post(api::disable_user))
         .route("/v1/admin/users/{login}/enable", post(api::enable_user))
         .route("/v1/admin/teams", get(api::teams).post(api::add_team))
-        .route("/v1/admin/teams/{team}", patch(api::update_team))
+        .route(
+            "/v1/admin/teams/{team}",
+            patch(api::update_team).put(api::set_team),
+        )
         .route("/v1/vocabulary", get(dashboard::vocabulary))
         .route(
             "/v1/admin/teams/{team}/managers/{login}",
@@ -107,6 +110,8 @@ pub enum AppError {
     BadJson(String),
     #[error("the query is not valid for this endpoint: {0}")]
     BadQuery(String),
+    #[error(transparent)]
+    UnknownZone(#[from] outpost_client::facts::UnknownZone),
     /// Well-formed input a rule refuses (such as an empty comment).
     #[error("{0}")]
     Invalid(String),
@@ -142,7 +147,7 @@ impl IntoResponse for AppError {
             AppError::Decode(_) | AppError::BodyUnreadable(_) => {
                 (StatusCode::BAD_REQUEST, ErrorCode::Malformed)
             }
-            AppError::BadJson(_) | AppError::BadQuery(_) => {
+            AppError::BadJson(_) | AppError::BadQuery(_) | AppError::UnknownZone(_) => {
                 (StatusCode::BAD_REQUEST, ErrorCode::Malformed)
             }
             AppError::Directory(DirectoryError::BadDisplayName(_)) => {

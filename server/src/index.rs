@@ -4,7 +4,7 @@
 //! Each row's labels (owner, team, status, source, industry, region, size, priority, lost
 //! reason) are interned as small numbers ([`Label`]) in one [`Slot`] per account, with its
 //! dates and counts; a scan walks the slots without following a pointer. What only some views
-//! need — opportunities, follow-ups per week, match keys — sits in flat side tables, each
+//! need — opportunities, follow-ups per quarter hour, match keys — sits in flat side tables, each
 //! slot owning one range of each. A slot's ranges are replaced when its row is, and the side
 //! tables are compacted once half of them is stale. Beside each slot: the account's id and
 //! name, for what a view shows of single accounts.
@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use outpost_client::facts::Due;
 use outpost_protocol::DocId;
 
 use crate::projection::Projection;
@@ -94,9 +95,10 @@ pub struct Slot {
     pub size: Label,
     pub priority: Label,
     pub lost_reason: Label,
-    pub created: NaiveDate,
-    /// Unix ms; `i64::MAX` when nothing is due.
-    pub next_due_ms: i64,
+    /// When the account was entered, Unix ms.
+    pub created_ms: i64,
+    /// When the next contact is due, before a time zone is chosen; `None` when nothing is.
+    pub next_due: Option<Due>,
     /// Unix ms; `i64::MIN` when no follow-up happened.
     pub last_activity_ms: i64,
     pub conversion_days: Option<i64>,
@@ -105,7 +107,7 @@ pub struct Slot {
     pub merged: bool,
     pub archived: bool,
     opportunities: Range<u32>,
-    weeks: Range<u32>,
+    quarters: Range<u32>,
     keys: Range<u32>,
 }
 
@@ -157,10 +159,10 @@ pub struct Index {
     names: Vec<(DocId, String)>,
     by_doc: HashMap<DocId, usize>,
     opportunities: Side<Opportunity>,
-    weeks: Side<(i32, u32)>,
+    quarters: Side<(i32, u32)>,
     match_keys: Side<Label>,
-    /// The earliest and latest week number any row has had.
-    week_span: Option<(i32, i32)>,
+    /// The earliest and latest quarter hour any row has had a follow-up in.
+    quarter_span: Option<(i32, i32)>,
 }
 
 impl Index {
@@ -180,11 +182,11 @@ impl Index {
             let slot = &self.slots[i];
             (
                 slot.opportunities.clone(),
-                slot.weeks.clone(),
+                slot.quarters.clone(),
                 slot.keys.clone(),
             )
         });
-        let (old_opportunities, old_weeks, old_keys) = old.unwrap_or((0..0, 0..0, 0..0));
+        let (old_opportunities, old_quarters, old_keys) = old.unwrap_or((0..0, 0..0, 0..0));
         let labels = &mut self.labels;
         let opportunities: Vec<Opportunity> = row
             .opportunities
@@ -211,8 +213,8 @@ impl Index {
             size: self.labels.intern(row.size.as_deref()),
             priority: self.labels.intern(row.priority.as_deref()),
             lost_reason: self.labels.intern(row.lost_reason.as_deref()),
-            created: row.created_at.date_naive(),
-            next_due_ms: row.next_due.map_or(i64::MAX, |t| t.timestamp_millis()),
+            created_ms: row.created_at.timestamp_millis(),
+            next_due: row.next_due,
             last_activity_ms: row.last_activity.map_or(i64::MIN, |t| t.timestamp_millis()),
             conversion_days: row.conversion_days,
             follow_ups: row.follow_ups,
@@ -220,15 +222,14 @@ impl Index {
             merged: row.merged,
             archived: row.archived,
             opportunities: self.opportunities.append(opportunities, old_opportunities),
-            weeks: self.weeks.append(
-                row.weeks.iter().map(|(week, n)| (week_number(*week), *n)),
-                old_weeks,
-            ),
+            quarters: self
+                .quarters
+                .append(row.activity.iter().copied(), old_quarters),
             keys: self.match_keys.append(keys, old_keys),
         };
-        for &(week, _) in self.weeks.get(&slot.weeks) {
-            let (low, high) = self.week_span.unwrap_or((week, week));
-            self.week_span = Some((low.min(week), high.max(week)));
+        for &(quarter, _) in self.quarters.get(&slot.quarters) {
+            let (low, high) = self.quarter_span.unwrap_or((quarter, quarter));
+            self.quarter_span = Some((low.min(quarter), high.max(quarter)));
         }
         match at {
             Some(i) => {
@@ -248,22 +249,22 @@ impl Index {
     fn compact_if_stale(&mut self) {
         let stale = |len: usize, stale: usize| stale > 1024 && stale * 2 > len;
         if !(stale(self.opportunities.entries.len(), self.opportunities.stale)
-            || stale(self.weeks.entries.len(), self.weeks.stale)
+            || stale(self.quarters.entries.len(), self.quarters.stale)
             || stale(self.match_keys.entries.len(), self.match_keys.stale))
         {
             return;
         }
-        let (mut opportunities, mut weeks, mut keys) =
+        let (mut opportunities, mut quarters, mut keys) =
             (Side::default(), Side::default(), Side::default());
         for slot in &mut self.slots {
             let o = self.opportunities.get(&slot.opportunities).to_vec();
             slot.opportunities = opportunities.append(o, 0..0);
-            let w = self.weeks.get(&slot.weeks).to_vec();
-            slot.weeks = weeks.append(w, 0..0);
+            let q = self.quarters.get(&slot.quarters).to_vec();
+            slot.quarters = quarters.append(q, 0..0);
             let k = self.match_keys.get(&slot.keys).to_vec();
             slot.keys = keys.append(k, 0..0);
         }
-        (self.opportunities, self.weeks, self.match_keys) = (opportunities, weeks, keys);
+        (self.opportunities, self.quarters, self.match_keys) = (opportunities, quarters, keys);
     }
 
     /// How many accounts there are.
@@ -295,14 +296,15 @@ impl Index {
         self.opportunities.get(&slot.opportunities)
     }
 
-    /// Follow-ups per week, by [`week_number`].
-    pub fn weeks(&self, slot: &Slot) -> &[(i32, u32)] {
-        self.weeks.get(&slot.weeks)
+    /// Follow-ups per quarter hour ([`crate::projection::quarter_of`]).
+    pub fn quarters(&self, slot: &Slot) -> &[(i32, u32)] {
+        self.quarters.get(&slot.quarters)
     }
 
-    /// The earliest and latest week number of any row (`None`: no follow-ups anywhere).
-    pub fn week_span(&self) -> Option<(i32, i32)> {
-        self.week_span
+    /// The earliest and latest quarter hour of any row's follow-ups (`None`: no follow-ups
+    /// anywhere).
+    pub fn quarter_span(&self) -> Option<(i32, i32)> {
+        self.quarter_span
     }
 
     pub fn match_keys(&self, slot: &Slot) -> &[Label] {
@@ -352,7 +354,11 @@ mod tests {
             created_at: at,
             converted_on: None,
             conversion_days: None,
-            next_due: Some(at),
+            next_due: Some(Due {
+                at: Some(at),
+                on: None,
+                cadence: None,
+            }),
             last_activity: None,
             follow_ups: n,
             late_follow_ups: 0,
@@ -365,8 +371,11 @@ mod tests {
                     owner: "rep-0".into(),
                 })
                 .collect(),
-            weeks: (0..n % 5)
-                .map(|k| (at.date_naive() + chrono::Days::new(7 * u64::from(k)), k + 1))
+            activity: (0..n % 5)
+                .map(|k| {
+                    let when = at + chrono::Duration::days(7 * i64::from(k));
+                    (crate::projection::quarter_of(when), k + 1)
+                })
                 .collect(),
             match_keys: vec![format!("name:account{}", n % 7)],
             merged: false,
@@ -374,7 +383,7 @@ mod tests {
         }
     }
 
-    /// What the side tables hold for one account: opportunity amounts, weeks, match keys.
+    /// What the side tables hold for one account: opportunity amounts, quarters, match keys.
     type Facts = (Vec<i64>, Vec<(i32, u32)>, Vec<String>);
 
     /// What the side tables hold for account `i`, in plain values.
@@ -386,7 +395,7 @@ mod tests {
                 .iter()
                 .map(|o| o.amount_minor)
                 .collect(),
-            index.weeks(slot).to_vec(),
+            index.quarters(slot).to_vec(),
             index
                 .match_keys(slot)
                 .iter()

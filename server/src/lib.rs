@@ -72,6 +72,9 @@ pub struct Config {
     /// Where backups go and how often; `None`: the server writes none (the admin endpoint
     /// answers 404).
     pub backups: Option<BackupConfig>,
+    /// The time zone views count days in for a team without one of its own (`serve` reads
+    /// the system's; `--tz` overrides it).
+    pub time_zone: chrono_tz::Tz,
 }
 
 impl Default for Config {
@@ -80,6 +83,7 @@ impl Default for Config {
             cache_docs: NonZeroUsize::new(1024).expect("non-zero"),
             limits: limits::Limits::default(),
             backups: None,
+            time_zone: chrono_tz::Tz::UTC,
         }
     }
 }
@@ -140,6 +144,7 @@ pub struct AppState {
     cache_docs: usize,
     limits: limits::Limits,
     backups: Option<Arc<Backups>>,
+    time_zone: chrono_tz::Tz,
 }
 
 /// A server over one store, ready to serve.
@@ -168,6 +173,7 @@ impl Server {
                 metrics: Arc::default(),
                 cache_docs: config.cache_docs.get(),
                 limits: config.limits.clone(),
+                time_zone: config.time_zone,
                 backups: config.backups.clone().map(|config| {
                     Arc::new(Backups {
                         config,

@@ -114,6 +114,10 @@ enum Command {
         /// Backups to keep: older ones are deleted after each new one.
         #[arg(long, env = "OUTPOST_BACKUP_KEEP", default_value = "4")]
         backup_keep: NonZeroUsize,
+        /// The time zone (IANA name, such as Asia/Shanghai) views count days in for teams
+        /// without one of their own; default: this system's.
+        #[arg(long, env = "OUTPOST_TZ", value_name = "ZONE", value_parser = parse_zone)]
+        tz: Option<chrono_tz::Tz>,
     },
     /// Write a backup of a stopped server's database to FILE (while the server runs, use
     /// `POST /v1/admin/backups`).
@@ -244,6 +248,14 @@ enum TeamCommand {
         #[command(flatten)]
         data: Data,
     },
+    /// Set the time zone a team's views count days and weeks in (an IANA name such as
+    /// Asia/Shanghai), or with `default` return it to the server's.
+    Tz {
+        #[command(flatten)]
+        data: Data,
+        team: String,
+        zone: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -282,8 +294,13 @@ async fn main() -> anyhow::Result<()> {
             backup_dir,
             backup_every,
             backup_keep,
+            tz,
         } => {
             let tls = tls_cert.zip(tls_key);
+            let time_zone = match tz {
+                Some(zone) => zone,
+                None => system_zone(),
+            };
             let config = Config {
                 cache_docs,
                 limits: limits.limits()?,
@@ -292,6 +309,7 @@ async fn main() -> anyhow::Result<()> {
                     every: backup_every.0,
                     keep: backup_keep,
                 }),
+                time_zone,
             };
             let storage = open_with_cache(&data.data, cache_mb.get() << 20)?;
             serve(storage, &data.data, listen, config, tls).await
@@ -474,8 +492,40 @@ fn team(command: TeamCommand) -> anyhow::Result<()> {
             println!("{manager} {verb} {team}");
         }
         TeamCommand::List { data } => print_json(&open(&data.data)?.teams()?)?,
+        TeamCommand::Tz { data, team, zone } => {
+            let zone = (zone != "default").then_some(zone);
+            let info = open(&data.data)?.set_team_zone(&team, zone.as_deref())?;
+            match info.time_zone {
+                Some(zone) => println!("team {team} counts days in {zone}"),
+                None => println!("team {team} counts days in the server's time zone"),
+            }
+        }
     }
     Ok(())
+}
+
+fn parse_zone(name: &str) -> Result<chrono_tz::Tz, String> {
+    outpost_client::facts::zone(name).map_err(|e| e.to_string())
+}
+
+/// This system's time zone; UTC (with a warning) when it cannot be read or is not an IANA
+/// name this build knows.
+fn system_zone() -> chrono_tz::Tz {
+    match iana_time_zone::get_timezone() {
+        Ok(name) => match outpost_client::facts::zone(&name) {
+            Ok(zone) => zone,
+            Err(e) => {
+                tracing::warn!("{e}; views count days in UTC (set --tz)");
+                chrono_tz::Tz::UTC
+            }
+        },
+        Err(e) => {
+            tracing::warn!(
+                "cannot read the system's time zone ({e}); views count days in UTC (set --tz)"
+            );
+            chrono_tz::Tz::UTC
+        }
+    }
 }
 
 fn device(command: DeviceCommand) -> anyhow::Result<()> {

@@ -4,15 +4,16 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, Days, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
 use outpost_client::AccountDoc;
 use outpost_client::duplicates::match_keys;
-use outpost_client::facts::facts;
+use outpost_client::facts::{Due, due, facts};
 use serde::{Deserialize, Serialize};
 
 /// The layout of [`Projection`] rows this build writes. A store whose rows were written by
 /// another layout has them rebuilt from the documents when it opens.
-pub const LAYOUT: u64 = 4;
+pub const LAYOUT: u64 = 5;
 
 /// What the team views need to know of one account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,16 +33,19 @@ pub struct Projection {
     pub created_at: DateTime<Utc>,
     pub converted_on: Option<NaiveDate>,
     pub conversion_days: Option<i64>,
-    /// When the next contact is due (planned, agreed, or by cadence).
-    pub next_due: Option<DateTime<Utc>>,
+    /// When the next contact is due (planned, agreed, or by cadence), in parts a view
+    /// resolves in its time zone.
+    pub next_due: Option<Due>,
     /// When the latest follow-up happened.
     pub last_activity: Option<DateTime<Utc>>,
     pub follow_ups: u32,
     /// Follow-ups recorded more than 24 h after they happened.
     pub late_follow_ups: u32,
     pub opportunities: Vec<OpportunityRow>,
-    /// Follow-ups per week (the Monday it starts), by when they happened.
-    pub weeks: Vec<(NaiveDate, u32)>,
+    /// Follow-ups per quarter hour ([`quarter_of`]) they happened in: a view counts them into
+    /// the days and weeks of any time zone (every zone in use is a whole number of quarter
+    /// hours from UTC). At most one entry per follow-up.
+    pub activity: Vec<(i32, u32)>,
     /// What two records of the same customer would share (normalised name, phone, email).
     pub match_keys: Vec<String>,
     /// Merged into another account as a duplicate: kept, but out of the views.
@@ -64,7 +68,9 @@ pub struct OpportunityRow {
 impl Projection {
     /// The row of `record`, owned by a member of `team`.
     pub fn of(record: &AccountDoc, team: Option<String>) -> Projection {
-        let derived = facts(record, record.created_at.0);
+        // Conversion days count from the local day of entry only for leads without a first
+        // contact; the row takes that day in UTC.
+        let derived = facts(record, record.created_at.0, Tz::UTC);
         Projection {
             name: record.name.clone(),
             owner: record.owner.clone(),
@@ -80,7 +86,7 @@ impl Projection {
             created_at: record.created_at.0,
             converted_on: record.converted_on.map(|d| d.0),
             conversion_days: derived.conversion_days,
-            next_due: derived.next_due,
+            next_due: due(record),
             last_activity: record.follow_ups.values().map(|f| f.occurred_at.0).max(),
             follow_ups: u32::try_from(record.follow_ups.len()).unwrap_or(u32::MAX),
             late_follow_ups: u32::try_from(derived.late_follow_ups.len()).unwrap_or(u32::MAX),
@@ -95,7 +101,7 @@ impl Projection {
                     owner: o.owner.clone(),
                 })
                 .collect(),
-            weeks: weeks(record),
+            activity: activity(record),
             match_keys: match_keys(&record.name, record.contacts.values()),
             merged: record.merged_into.is_some(),
             archived: record.archived.is_some(),
@@ -103,17 +109,31 @@ impl Projection {
     }
 }
 
-/// The Monday of the week `day` falls in.
-pub fn week_of(day: NaiveDate) -> NaiveDate {
-    day - Days::new(u64::from(day.weekday().num_days_from_monday()))
+/// The quarter hour since the Unix epoch `at` falls in.
+pub fn quarter_of(at: DateTime<Utc>) -> i32 {
+    i32::try_from(at.timestamp().div_euclid(15 * 60)).unwrap_or(if at.timestamp() < 0 {
+        i32::MIN
+    } else {
+        i32::MAX
+    })
 }
 
-fn weeks(record: &AccountDoc) -> Vec<(NaiveDate, u32)> {
-    let mut weeks: BTreeMap<NaiveDate, u32> = BTreeMap::new();
+/// The instant quarter hour `quarter` begins.
+pub fn quarter_start(quarter: i32) -> DateTime<Utc> {
+    DateTime::from_timestamp(i64::from(quarter) * 15 * 60, 0).unwrap_or_default()
+}
+
+fn activity(record: &AccountDoc) -> Vec<(i32, u32)> {
+    let mut quarters: BTreeMap<i32, u32> = BTreeMap::new();
     for follow_up in record.follow_ups.values() {
-        *weeks
-            .entry(week_of(follow_up.occurred_at.0.date_naive()))
+        *quarters
+            .entry(quarter_of(follow_up.occurred_at.0))
             .or_default() += 1;
     }
-    weeks.into_iter().collect()
+    quarters.into_iter().collect()
+}
+
+/// The Monday of the week `day` falls in.
+pub fn week_of(day: NaiveDate) -> NaiveDate {
+    outpost_client::facts::week_of(day)
 }

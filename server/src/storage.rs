@@ -65,6 +65,9 @@ pub(crate) const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("use
 pub(crate) const TEAMS: TableDefinition<&str, ()> = TableDefinition::new("teams");
 /// `team → the name people read` (`华南销售部`), for teams given one.
 pub(crate) const TEAM_NAMES: TableDefinition<&str, &str> = TableDefinition::new("team_names");
+/// `team → IANA time zone`: the zone a team's views count days in (teams without one use
+/// the server's).
+pub(crate) const TEAM_ZONES: TableDefinition<&str, &str> = TableDefinition::new("team_zones");
 /// `device → DeviceRecord` (postcard).
 pub(crate) const DEVICES: TableDefinition<u128, &[u8]> = TableDefinition::new("devices");
 /// `SHA-256 of a device token → device`.
@@ -100,6 +103,7 @@ pub(crate) fn visit_tables(visitor: &mut impl TableVisitor) -> Result<(), Storag
     visitor.table(USERS)?;
     visitor.table(TEAMS)?;
     visitor.table(TEAM_NAMES)?;
+    visitor.table(TEAM_ZONES)?;
     visitor.table(DEVICES)?;
     visitor.table(TOKENS)?;
     Ok(())
@@ -388,6 +392,7 @@ impl Storage {
         txn.open_table(USERS)?;
         txn.open_table(TEAMS)?;
         txn.open_table(TEAM_NAMES)?;
+        txn.open_table(TEAM_ZONES)?;
         txn.open_table(DEVICES)?;
         txn.open_table(TOKENS)?;
         let layout = txn

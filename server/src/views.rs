@@ -4,25 +4,31 @@
 //! synced and when their newest follow-up happened, because reps work offline and a number
 //! is only as fresh as their last sync. Every table of every view also comes as CSV.
 //!
+//! Days and weeks (the `from`/`to` filters, the activity view's weeks, an agreed day's due
+//! time) are those of one time zone, given to every view: the selected team's, or the `tz`
+//! query parameter; each view names it in `time_zone`.
+//!
 //! The rows are scanned per request from the in-memory [`Index`]: filters and groups work
 //! on interned labels, and names are looked up only for the groups a view returns.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono_tz::Tz;
+use outpost_client::facts::{local_day, start_of_day};
 use outpost_protocol::DocId;
 use serde::{Deserialize, Serialize};
 
 use crate::index::{Index, Label, NONE, Slot, monday_of, time_of, week_number};
-use crate::projection::week_of;
+use crate::projection::{quarter_start, week_of};
 
 /// When each user's devices last synced, by login.
 pub type LastSyncs = HashMap<String, DateTime<Utc>>;
 
 /// How a view is built: from the rows, the teams the caller sees (`None`: all), the
-/// query, each rep's last sync, and the time.
-pub type Build<T> = fn(&Index, Option<&[String]>, &Filters, &LastSyncs, DateTime<Utc>) -> T;
+/// query, each rep's last sync, the time, and the time zone its days are counted in.
+pub type Build<T> = fn(&Index, Option<&[String]>, &Filters, &LastSyncs, DateTime<Utc>, Tz) -> T;
 
 /// The query every view takes: filters, all optional, and the output options.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +44,8 @@ pub struct Filters {
     pub from: Option<NaiveDate>,
     /// Accounts created on or before this day (in the activity view: weeks up to this day).
     pub to: Option<NaiveDate>,
+    /// The IANA time zone days and weeks are counted in, overriding the team's.
+    pub tz: Option<String>,
     /// Output: `json` (the default) or `csv`.
     #[serde(default)]
     pub format: Format,
@@ -86,13 +94,21 @@ struct Selection {
     teams: Option<Vec<Label>>,
     /// `(field, wanted)`: slot field by position in [`Selection::fields`], its label.
     wanted: Vec<(usize, Label)>,
-    from: Option<NaiveDate>,
-    to: Option<NaiveDate>,
+    /// Entered at or after (Unix ms): the start of the `from` day in the view's zone.
+    from_ms: Option<i64>,
+    /// Entered before (Unix ms): the start of the day after `to` in the view's zone.
+    until_ms: Option<i64>,
 }
 
 impl Selection {
     /// The selection, or `None` when a filter names a value no account has.
-    fn of(index: &Index, teams: Option<&[String]>, filters: &Filters, dated: bool) -> Option<Self> {
+    fn of(
+        index: &Index,
+        teams: Option<&[String]>,
+        filters: &Filters,
+        dated: bool,
+        tz: Tz,
+    ) -> Option<Self> {
         let mut wanted = Vec::new();
         for (field, value) in [
             &filters.team,
@@ -113,8 +129,14 @@ impl Selection {
         Some(Selection {
             teams,
             wanted,
-            from: filters.from.filter(|_| dated),
-            to: filters.to.filter(|_| dated),
+            from_ms: filters
+                .from
+                .filter(|_| dated)
+                .map(|day| start_of_day(day, tz).timestamp_millis()),
+            until_ms: filters.to.filter(|_| dated).map(|day| {
+                day.checked_add_days(Days::new(1))
+                    .map_or(i64::MAX, |next| start_of_day(next, tz).timestamp_millis())
+            }),
         })
     }
 
@@ -137,8 +159,8 @@ impl Selection {
                 .wanted
                 .iter()
                 .all(|&(field, label)| Self::fields(slot)[field] == label)
-            && self.from.is_none_or(|from| slot.created >= from)
-            && self.to.is_none_or(|to| slot.created <= to)
+            && self.from_ms.is_none_or(|from| slot.created_ms >= from)
+            && self.until_ms.is_none_or(|until| slot.created_ms < until)
     }
 }
 
@@ -189,6 +211,8 @@ pub struct Freshness {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pipeline {
     pub computed_at: DateTime<Utc>,
+    /// The IANA time zone the view's days and weeks are counted in.
+    pub time_zone: String,
     pub accounts: u64,
     pub by_rep: Vec<StageTotal>,
     pub total: Vec<StageTotal>,
@@ -215,9 +239,10 @@ pub fn pipeline(
     filters: &Filters,
     last_syncs: &LastSyncs,
     now: DateTime<Utc>,
+    tz: Tz,
 ) -> Pipeline {
     let mut cells: HashMap<(Label, Label, Label), (u64, i64, i64)> = HashMap::new();
-    let selected = select(index, teams, filters, true);
+    let selected = select(index, teams, filters, true, tz);
     for &i in &selected {
         let slot = index.slot(i);
         for opportunity in index.opportunities(slot) {
@@ -255,6 +280,7 @@ pub fn pipeline(
     }
     Pipeline {
         computed_at: now,
+        time_zone: tz.name().to_owned(),
         accounts: selected.len() as u64,
         by_rep,
         total,
@@ -298,6 +324,8 @@ pub struct LateLogging {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FollowUps {
     pub computed_at: DateTime<Utc>,
+    /// The IANA time zone the view's days and weeks are counted in.
+    pub time_zone: String,
     pub accounts: u64,
     pub discipline: Vec<Discipline>,
     /// How many accounts are overdue; `overdue` lists the most overdue of them.
@@ -328,15 +356,20 @@ pub fn follow_ups(
     filters: &Filters,
     last_syncs: &LastSyncs,
     now: DateTime<Utc>,
+    tz: Tz,
 ) -> FollowUps {
     let mut discipline: HashMap<(Label, Label), (u64, u64)> = HashMap::new();
     let mut late: HashMap<Label, (u64, u64)> = HashMap::new();
     let mut overdue = Vec::new();
     let now_ms = now.timestamp_millis();
-    let selected = select(index, teams, filters, true);
+    let selected = select(index, teams, filters, true, tz);
     for &i in &selected {
         let slot = index.slot(i);
-        let is_overdue = slot.next_due_ms < now_ms;
+        let due_ms = slot
+            .next_due
+            .and_then(|due| due.resolve(tz))
+            .map_or(i64::MAX, |t| t.timestamp_millis());
+        let is_overdue = due_ms < now_ms;
         let cell = discipline.entry((slot.owner, slot.priority)).or_default();
         cell.0 += 1;
         cell.1 += u64::from(!is_overdue);
@@ -344,7 +377,7 @@ pub fn follow_ups(
         logged.0 += u64::from(slot.follow_ups);
         logged.1 += u64::from(slot.late_follow_ups);
         if is_overdue {
-            overdue.push((slot.next_due_ms, index.account(i).0, i));
+            overdue.push((due_ms, index.account(i).0, i));
         }
     }
     let overdue_total = overdue.len() as u64;
@@ -377,6 +410,7 @@ pub fn follow_ups(
     late.sort_by(|a, b| a.rep.cmp(&b.rep));
     FollowUps {
         computed_at: now,
+        time_zone: tz.name().to_owned(),
         accounts: selected.len() as u64,
         discipline,
         overdue_total,
@@ -421,6 +455,8 @@ pub struct FunnelRow {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Funnel {
     pub computed_at: DateTime<Utc>,
+    /// The IANA time zone the view's days and weeks are counted in.
+    pub time_zone: String,
     pub rows: Vec<FunnelRow>,
     pub freshness: Vec<Freshness>,
 }
@@ -450,6 +486,7 @@ pub fn funnel(
     filters: &Filters,
     last_syncs: &LastSyncs,
     now: DateTime<Utc>,
+    tz: Tz,
 ) -> Funnel {
     #[derive(Default)]
     struct Cell {
@@ -464,7 +501,7 @@ pub fn funnel(
     let mut cells: Vec<Vec<Cell>> = (0..DIMENSIONS.len())
         .map(|_| (0..index.labels.len()).map(|_| Cell::default()).collect())
         .collect();
-    let selected = select(index, teams, filters, true);
+    let selected = select(index, teams, filters, true, tz);
     for &i in &selected {
         let slot = index.slot(i);
         let values = [NONE, slot.owner, slot.source, slot.industry, slot.region];
@@ -502,6 +539,7 @@ pub fn funnel(
     }
     Funnel {
         computed_at: now,
+        time_zone: tz.name().to_owned(),
         rows,
         freshness: freshness(index, &selected, last_syncs, filters),
     }
@@ -521,6 +559,8 @@ pub struct WeekActivity {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Activity {
     pub computed_at: DateTime<Utc>,
+    /// The IANA time zone the view's days and weeks are counted in.
+    pub time_zone: String,
     pub weeks: Vec<WeekActivity>,
     pub freshness: Vec<Freshness>,
 }
@@ -545,10 +585,16 @@ pub fn activity(
     filters: &Filters,
     last_syncs: &LastSyncs,
     now: DateTime<Utc>,
+    tz: Tz,
 ) -> Activity {
-    let selected = select(index, teams, filters, false);
+    let selected = select(index, teams, filters, false, tz);
     let mut weeks: HashMap<(Label, i32), u64> = HashMap::new();
-    if let Some((low, high)) = index.week_span() {
+    // The week (in the view's zone) a quarter hour falls in.
+    let week = |quarter: i32| week_number(week_of(local_day(quarter_start(quarter), tz)));
+    if let Some((low, high)) = index
+        .quarter_span()
+        .map(|(first, last)| (week(first), week(last)))
+    {
         let first = filters
             .from
             .map_or(low, |from| week_number(week_of(from)).max(low));
@@ -563,7 +609,8 @@ pub fn activity(
             for &i in &selected {
                 let slot = index.slot(i);
                 let row = slot.owner as usize * span;
-                for &(week, count) in index.weeks(slot) {
+                for &(quarter, count) in index.quarters(slot) {
+                    let week = week(quarter);
                     if kept(week) {
                         counts[row + (week - low) as usize] += u64::from(count);
                     }
@@ -576,8 +623,11 @@ pub fn activity(
         } else {
             for &i in &selected {
                 let slot = index.slot(i);
-                for &(week, count) in index.weeks(slot).iter().filter(|(w, _)| kept(*w)) {
-                    *weeks.entry((slot.owner, week)).or_default() += u64::from(count);
+                for &(quarter, count) in index.quarters(slot) {
+                    let week = week(quarter);
+                    if kept(week) {
+                        *weeks.entry((slot.owner, week)).or_default() += u64::from(count);
+                    }
                 }
             }
         }
@@ -596,6 +646,7 @@ pub fn activity(
     weeks.sort_by(|a, b| (&a.rep, a.week).cmp(&(&b.rep, b.week)));
     Activity {
         computed_at: now,
+        time_zone: tz.name().to_owned(),
         weeks,
         freshness: freshness(index, &selected, last_syncs, filters),
     }
@@ -613,6 +664,8 @@ pub struct LostReason {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LostReasons {
     pub computed_at: DateTime<Utc>,
+    /// The IANA time zone the view's days and weeks are counted in.
+    pub time_zone: String,
     /// Lost accounts in the selection.
     pub accounts: u64,
     pub reasons: Vec<LostReason>,
@@ -640,9 +693,10 @@ pub fn lost_reasons(
     filters: &Filters,
     last_syncs: &LastSyncs,
     now: DateTime<Utc>,
+    tz: Tz,
 ) -> LostReasons {
     let mut counts: HashMap<(Label, Label), u64> = HashMap::new();
-    let selected = select(index, teams, filters, true);
+    let selected = select(index, teams, filters, true, tz);
     let lost_label = index.labels.find("lost");
     let mut lost = 0;
     for &i in &selected {
@@ -673,6 +727,7 @@ pub fn lost_reasons(
     }
     LostReasons {
         computed_at: now,
+        time_zone: tz.name().to_owned(),
         accounts: lost,
         reasons,
         by_rep,
@@ -691,6 +746,8 @@ pub struct Count {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WonProfile {
     pub computed_at: DateTime<Utc>,
+    /// The IANA time zone the view's days and weeks are counted in.
+    pub time_zone: String,
     /// Won accounts in the selection.
     pub accounts: u64,
     pub by_industry: Vec<Count>,
@@ -720,8 +777,9 @@ pub fn won_profile(
     filters: &Filters,
     last_syncs: &LastSyncs,
     now: DateTime<Utc>,
+    tz: Tz,
 ) -> WonProfile {
-    let selected = select(index, teams, filters, true);
+    let selected = select(index, teams, filters, true, tz);
     let won_label = index.labels.find("won");
     let won: Vec<&Slot> = selected
         .iter()
@@ -747,6 +805,7 @@ pub fn won_profile(
     };
     WonProfile {
         computed_at: now,
+        time_zone: tz.name().to_owned(),
         accounts: won.len() as u64,
         by_industry: count_by(|slot| slot.industry),
         by_size: count_by(|slot| slot.size),
@@ -786,6 +845,8 @@ struct DuplicateLine<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Duplicates {
     pub computed_at: DateTime<Utc>,
+    /// The IANA time zone the view's days and weeks are counted in.
+    pub time_zone: String,
     /// How many groups there are; `groups` lists the first of them, by key.
     pub groups_total: u64,
     pub groups: Vec<DuplicateGroup>,
@@ -825,8 +886,9 @@ pub fn duplicates(
     filters: &Filters,
     last_syncs: &LastSyncs,
     now: DateTime<Utc>,
+    tz: Tz,
 ) -> Duplicates {
-    let selected = select(index, teams, filters, true);
+    let selected = select(index, teams, filters, true, tz);
     // How many selected accounts carry each key; then (key, account) for the keys shared,
     // sorted so that each key's accounts are one run.
     let mut counts = vec![0u32; index.keys.len()];
@@ -894,6 +956,7 @@ pub fn duplicates(
         .collect();
     Duplicates {
         computed_at: now,
+        time_zone: tz.name().to_owned(),
         groups_total,
         groups,
         freshness: freshness(index, &selected, last_syncs, filters),
@@ -902,8 +965,14 @@ pub fn duplicates(
 
 /// The positions of the accounts in the caller's teams (`None`: all) that pass the filters
 /// (`dated`: including the creation-date range); accounts merged into another are left out.
-fn select(index: &Index, teams: Option<&[String]>, filters: &Filters, dated: bool) -> Vec<usize> {
-    let Some(selection) = Selection::of(index, teams, filters, dated) else {
+fn select(
+    index: &Index,
+    teams: Option<&[String]>,
+    filters: &Filters,
+    dated: bool,
+    tz: Tz,
+) -> Vec<usize> {
+    let Some(selection) = Selection::of(index, teams, filters, dated, tz) else {
         return Vec::new();
     };
     index

@@ -487,7 +487,11 @@ impl WriterThread {
                 at.doc, meta.owner
             )),
         };
-        if let Err(reason) = verdict.and_then(|()| check_rules(before.as_ref(), &after)) {
+        if let Err(reason) = verdict.and_then(|()| {
+            let received = chrono::DateTime::from_timestamp_millis(at.received_at_ms)
+                .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
+            check_rules(before.as_ref(), &after, received)
+        }) {
             return Ok(Applied::Rejected(reason));
         }
         let team = owner_team(tables, &after.owner)?;

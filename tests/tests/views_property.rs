@@ -2,11 +2,14 @@
 //! teams, with statuses, sources, industries, regions, sizes, lost reasons, conversions,
 //! follow-ups in different weeks, opportunities, and names and phones that collide), every
 //! view built from the projection rows equals a brute-force recomputation straight from the
-//! account documents, under any filter and for a manager's or the admin's scope.
+//! account documents, under any filter, for a manager's or the admin's scope, and with days
+//! and weeks counted in any of several time zones (east and west of UTC, with and without
+//! daylight saving).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
 use outpost_client::model::{Contact, Day, Money, Source, Stage, Status};
 use outpost_client::{AccountDoc, AccountEdit, ContactMethod, NewAccount, NewFollowUp};
 use outpost_client::{NewOpportunity, Store};
@@ -144,13 +147,19 @@ fn build(specs: &[Spec]) -> Vec<(DocId, AccountDoc)> {
             }),
             _ => {}
         }
-        for days in &spec.follow_ups {
+        for (k, days) in spec.follow_ups.iter().enumerate() {
             let occurred = created + Duration::hours(*days * 7);
-            edits.push(AccountEdit::LogFollowUp(NewFollowUp::new(
-                occurred.min(now()),
-                ContactMethod::Phone,
-                "call",
-            )));
+            // The last follow-up of an account with a phone agrees a next-contact day (today
+            // or up to two days ago): due at 09:00 local, so whether it is overdue at noon UTC
+            // depends on the zone.
+            let agreed = spec
+                .phone
+                .filter(|_| k + 1 == spec.follow_ups.len())
+                .map(|p| Day((now() - Duration::days(i64::from(p))).date_naive()));
+            edits.push(AccountEdit::LogFollowUp(NewFollowUp {
+                next_due: agreed,
+                ..NewFollowUp::new(occurred.min(now()), ContactMethod::Phone, "call")
+            }));
         }
         for (stage, amount) in &spec.opportunities {
             let (stage, probability) = [
@@ -184,10 +193,11 @@ fn team_of(rep: &str) -> Option<String> {
         .map(|(_, t)| (*t).to_owned())
 }
 
-/// Whether the brute force keeps `doc` for `filters` in `teams` (`dated`: by creation day).
-fn kept(doc: &AccountDoc, teams: Option<&[String]>, f: &Filters, dated: bool) -> bool {
+/// Whether the brute force keeps `doc` for `filters` in `teams` (`dated`: by creation day in
+/// `tz`).
+fn kept(doc: &AccountDoc, teams: Option<&[String]>, f: &Filters, dated: bool, tz: Tz) -> bool {
     let team = team_of(&doc.owner);
-    let day = doc.created_at.0.date_naive();
+    let day = doc.created_at.0.with_timezone(&tz).date_naive();
     teams.is_none_or(|t| team.as_ref().is_some_and(|team| t.contains(team)))
         && f.team.as_ref().is_none_or(|t| team.as_ref() == Some(t))
         && f.rep.as_ref().is_none_or(|r| *r == doc.owner)
@@ -215,6 +225,13 @@ proptest! {
         specs in proptest::collection::vec(spec(), 1..24),
         filters in filters(),
         admin in any::<bool>(),
+        tz in prop_oneof![
+            Just(Tz::UTC),
+            Just(Tz::Asia__Shanghai),
+            Just(Tz::Europe__Berlin),
+            Just(Tz::America__Los_Angeles),
+            Just(Tz::Asia__Kathmandu),
+        ],
     ) {
         let docs = build(&specs);
         let rows = Index::of(
@@ -225,10 +242,10 @@ proptest! {
         let teams = (!admin).then_some(&leads[..]);
         let syncs = LastSyncs::from([("ana".to_owned(), now())]);
         let selected: Vec<&(DocId, AccountDoc)> =
-            docs.iter().filter(|(_, d)| kept(d, teams, &filters, true)).collect();
+            docs.iter().filter(|(_, d)| kept(d, teams, &filters, true, tz)).collect();
 
         // Pipeline: (rep, stage) → (count, total, weighted).
-        let pipeline = views::pipeline(&rows, teams, &filters, &syncs, now());
+        let pipeline = views::pipeline(&rows, teams, &filters, &syncs, now(), tz);
         let mut expected = BTreeMap::new();
         for (_, doc) in &selected {
             for o in doc.opportunities.values() {
@@ -248,7 +265,7 @@ proptest! {
         prop_assert_eq!(pipeline.accounts, selected.len() as u64);
 
         // Funnel, overall and by rep: (accounts, intent, won, converted).
-        let funnel = views::funnel(&rows, teams, &filters, &syncs, now());
+        let funnel = views::funnel(&rows, teams, &filters, &syncs, now(), tz);
         let mut expected = BTreeMap::new();
         for (_, doc) in &selected {
             for key in [("all".to_owned(), None), ("rep".to_owned(), Some(doc.owner.clone()))] {
@@ -268,11 +285,11 @@ proptest! {
         prop_assert_eq!(got, expected);
 
         // Activity: follow-ups per rep per week, weeks from `from` on.
-        let activity = views::activity(&rows, teams, &filters, &syncs, now());
+        let activity = views::activity(&rows, teams, &filters, &syncs, now(), tz);
         let mut expected: BTreeMap<(String, NaiveDate), u64> = BTreeMap::new();
-        for (_, doc) in docs.iter().filter(|(_, d)| kept(d, teams, &filters, false)) {
+        for (_, doc) in docs.iter().filter(|(_, d)| kept(d, teams, &filters, false, tz)) {
             for f in doc.follow_ups.values() {
-                let week = monday(f.occurred_at.0.date_naive());
+                let week = monday(f.occurred_at.0.with_timezone(&tz).date_naive());
                 if filters.from.is_none_or(|from| week >= monday(from)) {
                     *expected.entry((doc.owner.clone(), week)).or_default() += 1;
                 }
@@ -285,15 +302,28 @@ proptest! {
             .collect();
         prop_assert_eq!(got, expected);
 
+        // Follow-ups: the overdue accounts, with their due times in the zone.
+        let follow_ups = views::follow_ups(&rows, teams, &Filters { limit: Some(usize::MAX), ..filters.clone() }, &syncs, now(), tz);
+        let expected: BTreeSet<(DocId, DateTime<Utc>)> = selected
+            .iter()
+            .filter_map(|(id, doc)| {
+                let facts = outpost_client::facts::facts(doc, now(), tz);
+                facts.overdue.then(|| (*id, facts.next_due.unwrap()))
+            })
+            .collect();
+        let got: BTreeSet<_> = follow_ups.overdue.iter().map(|o| (o.account, o.next_due)).collect();
+        prop_assert_eq!(got, expected);
+        prop_assert_eq!(follow_ups.time_zone.as_str(), tz.name());
+
         // Lost reasons and the won profile by industry.
-        let lost = views::lost_reasons(&rows, teams, &filters, &syncs, now());
+        let lost = views::lost_reasons(&rows, teams, &filters, &syncs, now(), tz);
         let mut expected: BTreeMap<Option<String>, u64> = BTreeMap::new();
         for (_, doc) in selected.iter().filter(|(_, d)| d.status == Status::Lost) {
             *expected.entry(doc.lost_reason.clone()).or_default() += 1;
         }
         let got: BTreeMap<_, _> = lost.reasons.iter().map(|r| (r.reason.clone(), r.accounts)).collect();
         prop_assert_eq!(got, expected);
-        let won = views::won_profile(&rows, teams, &filters, &syncs, now());
+        let won = views::won_profile(&rows, teams, &filters, &syncs, now(), tz);
         let mut expected: BTreeMap<Option<String>, u64> = BTreeMap::new();
         for (_, doc) in selected.iter().filter(|(_, d)| d.status == Status::Won) {
             *expected.entry(doc.industry.clone()).or_default() += 1;
@@ -303,7 +333,7 @@ proptest! {
 
         // Duplicates: every pair of selected accounts with the same normalised name or phone
         // is in one group, and every group's accounts share its key.
-        let duplicates = views::duplicates(&rows, teams, &filters, &syncs, now());
+        let duplicates = views::duplicates(&rows, teams, &filters, &syncs, now(), tz);
         let grouped: BTreeSet<(DocId, DocId)> = duplicates
             .groups
             .iter()

@@ -2,13 +2,15 @@
 
 use std::path::PathBuf;
 
-use chrono::{DateTime, Utc};
 use clap::{ArgGroup, Args, Parser, Subcommand};
 use outpost_client::model::{
     Attitude, ContactMethod, Day, Level, Payment, Priority, Role, Source, Stage, Status,
 };
 
-use crate::input::{parse_amount, parse_currency, parse_custom, parse_day, parse_due, parse_time};
+use crate::input::{
+    TypedTime, parse_amount, parse_currency, parse_custom, parse_day, parse_due, parse_time,
+    parse_zone,
+};
 
 /// Your customer accounts, on this device, synced with the Outpost server.
 ///
@@ -17,7 +19,7 @@ use crate::input::{parse_amount, parse_currency, parse_custom, parse_day, parse_
 ///
 /// ACCOUNT is an account's id or its first few characters (at least 4), as `outpost list`
 /// shows it. Contacts, plans and opportunities inside an account are named the same way, by
-/// the ids `outpost show ACCOUNT` prints. Times are UTC: "2025-03-14 09:30".
+/// the ids `outpost show ACCOUNT` prints. Times are local (the system's time zone, or --tz): "2025-03-14 09:30".
 #[derive(Debug, Parser)]
 #[command(name = "outpost", version)]
 pub(crate) struct Cli {
@@ -49,6 +51,11 @@ pub(crate) struct Cli {
     /// Refuse to talk to the server other than over https://.
     #[arg(long, global = true, env = "OUTPOST_REQUIRE_TLS")]
     pub(crate) require_tls: bool,
+
+    /// The time zone times are typed and shown in, an IANA name such as Asia/Shanghai
+    /// (default: this system's).
+    #[arg(long, global = true, value_name = "ZONE", env = "OUTPOST_TZ", value_parser = parse_zone)]
+    pub(crate) tz: Option<chrono_tz::Tz>,
 
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -429,10 +436,10 @@ pub(crate) struct LogArgs {
     /// How you reached them: phone, messaging, email, visit or video.
     #[arg(long, default_value = "visit")]
     pub(crate) method: ContactMethod,
-    /// When it happened, if not just now: "2025-03-14 09:30" (UTC) or RFC 3339. Logged more
+    /// When it happened, if not just now: "2025-03-14 09:30" (local time) or RFC 3339. Logged more
     /// than 24 h later, it is flagged as late.
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    pub(crate) at: Option<DateTime<Utc>>,
+    pub(crate) at: Option<TypedTime>,
     /// How they took it: positive, hesitant or refused.
     #[arg(long)]
     pub(crate) attitude: Option<Attitude>,
@@ -452,9 +459,9 @@ pub(crate) struct PlanArgs {
     /// The account.
     #[arg(value_name = "ACCOUNT", required = true)]
     pub(crate) id: Option<String>,
-    /// When to make contact: "2025-03-20 10:00" (UTC), or a day (09:00 UTC).
+    /// When to make contact: "2025-03-20 10:00" (local time), or a day (09:00).
     #[arg(long, value_name = "TIME", value_parser = parse_due, required = true)]
-    pub(crate) due: Option<DateTime<Utc>>,
+    pub(crate) due: Option<TypedTime>,
     /// How: phone, messaging, email, visit or video.
     #[arg(long, default_value = "phone")]
     pub(crate) method: ContactMethod,

@@ -20,7 +20,7 @@ pub(crate) fn print_conflicts(conflicts: &[Conflict], indent: &str) {
             .enumerate()
             .map(|(i, v)| {
                 let device: String = v.device.chars().take(8).collect();
-                let at = v.at.map_or_else(|| "-".to_owned(), |t| minutes(t) + " UTC");
+                let at = v.at.map_or_else(|| "-".to_owned(), minutes);
                 let shown = if i == 0 { "(shown)" } else { "" };
                 vec![
                     i.to_string(),

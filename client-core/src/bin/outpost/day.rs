@@ -1,14 +1,14 @@
 //! The day's work: what is due today, logging a visit or call, planning the next contact.
 
 use anyhow::{Context, Result, bail};
-use chrono::{DateTime, Days, NaiveTime, Utc};
-use outpost_client::facts;
+use chrono::{DateTime, Days, Utc};
+use outpost_client::facts::{self, local_day, start_of_day};
 use outpost_client::{AccountEdit, NewFollowUp, Store};
 use outpost_protocol::DocId;
 use serde::Serialize;
 
 use crate::args::{LogArgs, PlanArgs, PlanCommand, TodayArgs};
-use crate::format::{minutes, or_dash, print_json, short, table};
+use crate::format::{minutes, or_dash, print_json, short, table, zone};
 use crate::input::entry_id;
 use crate::records::add_entry;
 
@@ -26,18 +26,23 @@ struct Due<'a> {
 }
 
 pub(crate) fn today(store: &Store, args: TodayArgs, now: DateTime<Utc>) -> Result<()> {
-    let tomorrow = now
-        .date_naive()
-        .checked_add_days(Days::new(1))
-        .context("the date is out of range")?
-        .and_time(NaiveTime::MIN)
-        .and_utc();
+    let tz = zone();
+    // Today is the rep's local day: what is due before local midnight.
+    let tomorrow = start_of_day(
+        local_day(now, tz)
+            .checked_add_days(Days::new(1))
+            .context("the date is out of range")?,
+        tz,
+    );
     let accounts = store.accounts()?;
     let mut due: Vec<Due<'_>> = accounts
         .iter()
         .filter(|a| args.owner.as_deref().is_none_or(|o| a.owner == o))
         .filter_map(|a| {
-            let next_due = a.next_due.filter(|d| *d < tomorrow)?;
+            let next_due = a
+                .next_due
+                .and_then(|due| due.resolve(tz))
+                .filter(|d| *d < tomorrow)?;
             Some(Due {
                 id: a.id,
                 code: a.code.as_deref(),
@@ -59,15 +64,7 @@ pub(crate) fn today(store: &Store, args: TodayArgs, now: DateTime<Utc>) -> Resul
         out!("Nothing overdue and nothing due today.");
         return Ok(());
     }
-    let headers = [
-        "ID",
-        "CODE",
-        "NAME",
-        "OWNER",
-        "STATUS",
-        "PRIORITY",
-        "DUE (UTC)",
-    ];
+    let headers = ["ID", "CODE", "NAME", "OWNER", "STATUS", "PRIORITY", "DUE"];
     for (title, overdue) in [("Overdue", true), ("Due today", false)] {
         let rows: Vec<Vec<String>> = due
             .iter()
@@ -116,7 +113,7 @@ fn ago(elapsed: chrono::TimeDelta) -> String {
 
 pub(crate) fn log(store: &Store, args: LogArgs, now: DateTime<Utc>) -> Result<()> {
     let id = store.resolve(&args.id)?;
-    let occurred_at = args.at.unwrap_or(now);
+    let occurred_at = args.at.map_or(now, |at| at.at(zone()));
     let follow_up = NewFollowUp {
         attitude: args.attitude,
         next_action: args.next,
@@ -151,7 +148,7 @@ pub(crate) fn plan(store: &Store, args: PlanArgs, now: DateTime<Utc>) -> Result<
     };
     let id = store.resolve(&id)?;
     let edit = AccountEdit::PlanFollowUp {
-        due,
+        due: due.at(zone()),
         method: args.method,
         goal: args.goal.join(" "),
         owner: args.owner,

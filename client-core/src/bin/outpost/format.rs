@@ -2,7 +2,10 @@
 //! JSON.
 
 use anyhow::Result;
+use std::sync::OnceLock;
+
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use outpost_client::industry::Industry;
 use outpost_client::model::Lang;
 use outpost_client::text;
@@ -46,8 +49,26 @@ pub(crate) fn or_dash(value: Option<&str>) -> String {
     value.unwrap_or("-").to_owned()
 }
 
+/// The rep's time zone, set once in `main` (from `--tz`, `OUTPOST_TZ` or the system) before
+/// any command runs, as the clock is read once there; everything printed is in it.
+static ZONE: OnceLock<Tz> = OnceLock::new();
+
+/// Sets the zone times are shown in; the first call wins.
+pub(crate) fn set_zone(tz: Tz) {
+    let _ = ZONE.set(tz);
+}
+
+/// The zone times are shown and typed in (UTC until `main` set it).
+pub(crate) fn zone() -> Tz {
+    ZONE.get().copied().unwrap_or(Tz::UTC)
+}
+
+/// A time as the rep reads it: local, to the minute, with the zone's abbreviation or offset
+/// (`2026-11-27 10:00 CST`).
 pub(crate) fn minutes(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M").to_string()
+    t.with_timezone(&zone())
+        .format("%Y-%m-%d %H:%M %Z")
+        .to_string()
 }
 
 /// Lines of a table with columns padded to their widest cell (the last column is not padded).

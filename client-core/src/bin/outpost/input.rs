@@ -4,32 +4,56 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Result, bail};
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono_tz::Tz;
+use outpost_client::facts::{DUE_TIME, from_local};
 use outpost_client::model::Day;
 
-/// Reads `--at`: RFC 3339, or "YYYY-MM-DD HH:MM" taken as UTC.
-pub(crate) fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
+/// A time as typed: an exact instant (RFC 3339, with its offset) or a wall-clock time, read
+/// in the rep's time zone once it is known ([`TypedTime::at`]); clap parses the arguments
+/// before `--tz` is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TypedTime {
+    Exact(DateTime<Utc>),
+    Local(NaiveDateTime),
+}
+
+impl TypedTime {
+    /// The instant it names in `tz`.
+    pub(crate) fn at(self, tz: Tz) -> DateTime<Utc> {
+        match self {
+            TypedTime::Exact(t) => t,
+            TypedTime::Local(local) => from_local(local, tz),
+        }
+    }
+}
+
+/// Reads `--at`: "YYYY-MM-DD HH:MM" in the rep's time zone, or RFC 3339.
+pub(crate) fn parse_time(text: &str) -> Result<TypedTime, String> {
+    let text = text.trim();
     DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").map(|t| t.and_utc()))
+        .map(|t| TypedTime::Exact(t.with_timezone(&Utc)))
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").map(TypedTime::Local))
         .map_err(|_| {
-            "expected \"YYYY-MM-DD HH:MM\" (UTC) or RFC 3339, such as 2025-03-14T09:30:00+01:00"
+            "expected \"YYYY-MM-DD HH:MM\" (local time) or RFC 3339, such as \
+             2025-03-14T09:30:00+08:00"
                 .to_owned()
         })
 }
 
-/// The start of the working day a plan falls on when only the day is given.
-const PLAN_TIME: NaiveTime = match NaiveTime::from_hms_opt(9, 0, 0) {
-    Some(t) => t,
-    None => panic!("09:00 is a time"),
-};
+/// Reads `--due`: a time as [`parse_time`] reads it, or a day (09:00 local time).
+pub(crate) fn parse_due(text: &str) -> Result<TypedTime, String> {
+    parse_time(text).or_else(
+        |e| match NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d") {
+            Ok(day) => Ok(TypedTime::Local(day.and_time(DUE_TIME))),
+            Err(_) => Err(format!("{e}, or a day YYYY-MM-DD")),
+        },
+    )
+}
 
-/// Reads `--due`: a time as [`parse_time`] reads it, or a day (09:00 UTC).
-pub(crate) fn parse_due(text: &str) -> Result<DateTime<Utc>, String> {
-    parse_time(text).or_else(|e| match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        Ok(day) => Ok(day.and_time(PLAN_TIME).and_utc()),
-        Err(_) => Err(format!("{e}, or a day YYYY-MM-DD")),
-    })
+/// Reads `--tz`: an IANA time-zone name such as Asia/Shanghai.
+pub(crate) fn parse_zone(text: &str) -> Result<Tz, String> {
+    outpost_client::facts::zone(text).map_err(|e| e.to_string())
 }
 
 /// Reads a day, `YYYY-MM-DD`.

@@ -3,7 +3,10 @@
 //! plan the next contact, move opportunities, convert leads, mark accounts lost. Everything
 //! syncs with the Outpost server whenever a connection exists.
 //!
-//! Times are UTC throughout. The clock is read once per command, in `main`, and passed down.
+//! Instants are stored as UTC; what a rep types and reads is local time, in the system's time
+//! zone or `--tz` / `OUTPOST_TZ`. The clock and the zone are read once per command, in
+//! `main`: the time is passed down, the zone set in `format` for everything printed and
+//! passed to the library where it counts days.
 //!
 //! # Layout
 //! - `args`: the command line as clap reads it, with its help text.
@@ -41,11 +44,27 @@ use store::open_store;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    format::set_zone(cli.tz.unwrap_or_else(system_zone));
     match run(cli, Utc::now()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// This system's time zone; UTC, with a warning, when it cannot be read or is not a zone
+/// this build knows.
+fn system_zone() -> chrono_tz::Tz {
+    let name = iana_time_zone::get_timezone().map_err(|e| e.to_string());
+    match name.and_then(|n| outpost_client::facts::zone(&n).map_err(|e| e.to_string())) {
+        Ok(zone) => zone,
+        Err(e) => {
+            eprintln!(
+                "warning: times are shown in UTC, as this system's time zone is not known ({e}); set --tz or OUTPOST_TZ"
+            );
+            chrono_tz::Tz::UTC
         }
     }
 }

@@ -52,7 +52,7 @@ fn print_accounts(accounts: &[AccountSummary]) {
         "OWNER",
         "STATUS",
         "FOLLOW-UPS",
-        "LAST (UTC)",
+        "LAST",
     ];
     let rows = accounts
         .iter()
@@ -75,7 +75,7 @@ fn print_accounts(accounts: &[AccountSummary]) {
 
 pub(crate) fn show(store: &Store, id: &str, output: Output, now: DateTime<Utc>) -> Result<()> {
     let account = store.account(store.resolve(id)?)?;
-    let facts = facts::facts(&account.record, now);
+    let facts = facts::facts(&account.record, now, format::zone());
     if output.json {
         let mut value = serde_json::to_value(&account)?;
         value["facts"] = serde_json::to_value(&facts)?;
@@ -154,10 +154,10 @@ fn print_account(account: &Account, facts: &Facts) {
     if let Some(day) = doc.first_contact {
         field("first contact", &day.to_string());
     }
-    field("created", &format!("{} UTC", minutes(doc.created_at.0)));
+    field("created", &minutes(doc.created_at.0));
     let next = match facts.next_due {
-        Some(due) if facts.overdue => format!("{} UTC, OVERDUE", minutes(due)),
-        Some(due) => format!("{} UTC", minutes(due)),
+        Some(due) if facts.overdue => format!("{}, OVERDUE", minutes(due)),
+        Some(due) => minutes(due),
         None => "-".to_owned(),
     };
     field("next contact", &next);
@@ -211,7 +211,7 @@ fn print_account(account: &Account, facts: &Facts) {
     if follow_ups.is_empty() {
         out!("No follow-ups yet.");
     } else {
-        out!("Follow-ups (UTC, oldest first)");
+        out!("Follow-ups (oldest first)");
         for (id, f) in follow_ups {
             let method = f.method.to_string();
             out!("  {}  {method:<9}  {}", minutes(f.occurred_at.0), f.summary);
@@ -230,7 +230,7 @@ fn print_account(account: &Account, facts: &Facts) {
                 ));
             }
             if !details.is_empty() {
-                out!("  {:16}  {:9}  {}", "", "", details.join(" · "));
+                out!("  {:20}  {:9}  {}", "", "", details.join(" · "));
             }
         }
     }
@@ -238,7 +238,7 @@ fn print_account(account: &Account, facts: &Facts) {
     let mut open: Vec<_> = doc.plans.iter().filter(|(_, p)| !p.done).collect();
     open.sort_by_key(|(id, p)| (p.due, *id));
     if !open.is_empty() {
-        out!("Planned contacts (UTC)");
+        out!("Planned contacts");
         for (id, p) in open {
             out!(
                 "  {}  {}  {:<9}  {} (by {})",
@@ -308,7 +308,7 @@ fn print_account(account: &Account, facts: &Facts) {
     }
 
     if !doc.comments.is_empty() {
-        out!("Review comments (UTC)");
+        out!("Review comments");
         let mut comments: Vec<_> = doc.comments.iter().collect();
         comments.sort_by_key(|(id, c)| (c.at, *id));
         for (_, c) in comments {

@@ -31,9 +31,7 @@ pub(crate) fn status(store: &Store, output: Output) -> Result<()> {
         );
     }
     out!("checkpoint  {}", status.checkpoint);
-    let last_sync = status
-        .last_sync
-        .map_or_else(|| "never".to_owned(), |t| minutes(t) + " UTC");
+    let last_sync = status.last_sync.map_or_else(|| "never".to_owned(), minutes);
     out!("last sync   {last_sync}");
     Ok(())
 }
@@ -229,7 +227,7 @@ pub(crate) fn rejected(store: &Store, args: RejectedArgs) -> Result<()> {
     }
     for edit in edits {
         out!(
-            "{}  {} {}  {} UTC\n   why: {}\n   changed: {}",
+            "{}  {} {}  {}\n   why: {}\n   changed: {}",
             edit.id,
             short(edit.account),
             edit.name,
@@ -255,14 +253,14 @@ pub(crate) fn history(store: &Store, remote: &Remote, args: ShowArgs) -> Result<
             .device
             .map_or_else(|| "the server".to_owned(), |d| d.to_string());
         out!(
-            "#{}  {} UTC  {} from {device}",
+            "#{}  {}  {} from {device}",
             entry.seq,
             minutes(entry.server_time),
             entry.user
         );
         for change in entry.changes {
             out!(
-                "    made {} UTC: {}",
+                "    made {}: {}",
                 minutes(change.device_time),
                 change.fields.join(", ")
             );
