@@ -356,4 +356,29 @@ mod tests {
         assert!(!partial_path(&out).exists());
         assert!(matches!(write(&storage, &out), Err(BackupError::Exists(_))));
     }
+
+    /// A backup written before the team tables existed (display names, time zones) still
+    /// restores: the check found them missing and refused it.
+    #[test]
+    fn a_backup_from_before_the_team_tables_restores() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let storage = Storage::open(dir.path().join("live.redb")).unwrap();
+        let out = dir.path().join("old.redb");
+        write(&storage, &out).unwrap();
+        let old = Database::open(&out).unwrap();
+        let txn = old.begin_write().unwrap();
+        for name in ["team_names", "team_zones"] {
+            let table: redb::TableDefinition<&str, &str> = redb::TableDefinition::new(name);
+            assert!(txn.delete_table(table).unwrap(), "{name}");
+        }
+        txn.commit().unwrap();
+        drop(old);
+        let data = dir.path().join("restored");
+        restore(&out, &data.join("outpost.redb"), false).unwrap();
+        let restored = Storage::open(data.join("outpost.redb")).unwrap();
+        assert_eq!(
+            table_names(&restored.begin_read().unwrap()).unwrap().len(),
+            16
+        );
+    }
 }

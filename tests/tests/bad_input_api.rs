@@ -262,10 +262,13 @@ async fn every_endpoint_refuses_bad_input_with_a_clear_4xx_and_changes_nothing()
                     .body(body);
             }
             let what = format!("{} {} ({case})", endpoint.method, endpoint.path);
-            let response = request
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            let response = match request.send().await {
+                Ok(response) => response,
+                // A body over the limit may be cut off by the server's 413 while the client
+                // is still sending it; the connection closing is then the refusal itself.
+                Err(e) if case == "oversized" && e.is_request() => continue,
+                Err(e) => panic!("{what}: {e}"),
+            };
             let status = response.status();
             let text = response.text().await.unwrap();
             assert!(status.is_client_error(), "{what}: {status} {text}");

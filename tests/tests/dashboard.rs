@@ -875,7 +875,10 @@ async fn the_dashboard_speaks_chinese_and_english_and_remembers_the_choice() {
         "[data-testid=freshness-table] tr[data-rep=ana] [data-testid=rep-name]",
         "[data-testid=overdue] tr[data-rep=ana] td:nth-child(2)",
     ] {
-        assert_eq!(browser.text_of(css).await.unwrap(), "张伟", "{css}");
+        // Waited for, not read once: a live redraw may replace the row under the query.
+        browser
+            .wait_until(css, &"张伟".to_owned(), async |b| b.text_of(css).await)
+            .await;
     }
     assert!(
         browser.text_of("#user").await.unwrap().ends_with("· 经理"),
