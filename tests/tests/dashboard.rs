@@ -729,13 +729,21 @@ async fn the_page_and_its_assets_are_served_by_the_server_itself() {
 }
 
 impl Browser {
-    /// The text of the first element matching `css`.
+    /// The text of the first element matching `css`. Finding it and reading it are two
+    /// WebDriver calls, and a live redraw between them replaces the element: then it is
+    /// found again (a few times at most), never reported as the page's failure.
     async fn text_of(&self, css: &str) -> Result<String, DriverError> {
-        let found = self.find_all(css).await?;
-        let element = found
-            .first()
-            .ok_or_else(|| DriverError(format!("no {css}")))?;
-        self.text(element).await
+        let mut tries = 0;
+        loop {
+            let found = self.find_all(css).await?;
+            let element = found
+                .first()
+                .ok_or_else(|| DriverError(format!("no {css}")))?;
+            match self.text(element).await {
+                Err(DriverError(e)) if e.contains("stale element") && tries < 5 => tries += 1,
+                read => return read,
+            }
+        }
     }
 
     /// A PNG of what the browser shows, written to `path`.
