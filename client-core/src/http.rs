@@ -122,23 +122,24 @@ impl HttpClient {
         store: &Store,
         account: DocId,
     ) -> Result<Vec<HistoryEntry>, SyncError> {
-        let response = self
-            .http
-            .get(format!("{}/v1/accounts/{account}/history", self.base))
-            .bearer_auth(Self::token(store)?)
-            .send()
-            .await?;
-        if !response.status().is_success() {
-            return Err(refused(response).await);
-        }
-        Ok(response.json().await?)
+        self.get_json(store, &format!("/v1/accounts/{account}/history"))
+            .await
     }
 
     /// The server's active users (`GET /v1/people`), such as to check an import's owners.
     pub async fn people(&self, store: &Store) -> Result<Vec<Person>, SyncError> {
+        self.get_json(store, "/v1/people").await
+    }
+
+    /// `GET path` with the device's token, decoded from JSON; a refusal as the server said it.
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        store: &Store,
+        path: &str,
+    ) -> Result<T, SyncError> {
         let response = self
             .http
-            .get(format!("{}/v1/people", self.base))
+            .get(format!("{}{path}", self.base))
             .bearer_auth(Self::token(store)?)
             .send()
             .await?;
