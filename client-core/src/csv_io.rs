@@ -6,6 +6,7 @@
 //! server's users, and a dry run. A file with any bad row imports nothing. Exports are UTF-8
 //! CSV with a BOM (so Excel opens them as UTF-8) or `.xlsx`.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{Read, Write};
 use std::str::FromStr;
@@ -440,7 +441,10 @@ pub fn read_csv(bytes: &[u8], encoding: Option<Encoding>) -> Result<Table, CsvEr
         let line = record
             .position()
             .map_or(rows.len() + 2, |p| p.line() as usize);
-        rows.push((line, record.iter().map(str::to_owned).collect()));
+        rows.push((
+            line,
+            record.iter().map(restore_cell).map(str::to_owned).collect(),
+        ));
     }
     Ok(Table {
         header,
@@ -859,6 +863,51 @@ pub fn import(
     Ok(report)
 }
 
+/// The first characters that make a spreadsheet read a cell as a formula (`=HYPERLINK(…)`,
+/// `+cmd|…`, `@SUM(…)`), a tab or carriage return it strips before doing the same, and their
+/// full-width forms, which a Chinese input method types and Excel reads alike.
+const FORMULA_STARTS: &[char] = &['=', '+', '-', '@', '\t', '\r', '＝', '＋', '－', '＠'];
+
+/// A cell as Outpost writes it to a CSV file: text a spreadsheet would run as a formula gets
+/// a leading apostrophe, which Excel and LibreOffice read as "this is text" and which keeps
+/// the value readable (`'=HYPERLINK(…)`, `'+86 138 0013 8000`). A plain number (`-5`, `+2.5`)
+/// is left alone: it is data, not a formula. Import takes the apostrophe off again (see
+/// [`restore_cell`]), so an export reads back as it was.
+pub fn neutralise_cell(cell: &str) -> Cow<'_, str> {
+    if cell.starts_with(FORMULA_STARTS) && cell.parse::<f64>().is_err() {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
+}
+
+/// A cell as import reads it: the apostrophe [`neutralise_cell`] put before a formula-like
+/// start is taken off.
+fn restore_cell(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
+        _ => cell,
+    }
+}
+
+/// `csv` with every cell neutralised (see [`neutralise_cell`]): for CSV written by serde from
+/// rows whose fields it does not see one by one, such as the server's view tables.
+pub fn neutralise_csv(csv: &str) -> String {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(csv.as_bytes());
+    let mut writer = csv::Writer::from_writer(Vec::with_capacity(csv.len()));
+    for record in reader.records() {
+        let record = record.expect("CSV written by the csv crate reads back");
+        writer
+            .write_record(record.iter().map(|cell| neutralise_cell(cell).into_owned()))
+            .expect("writing to memory cannot fail");
+    }
+    let bytes = writer.into_inner().expect("writing to memory cannot fail");
+    String::from_utf8(bytes).expect("CSV of UTF-8 strings is UTF-8")
+}
+
 /// The UTF-8 byte order mark: Excel reads a CSV file as UTF-8 only when it starts with one
 /// (without it, Chinese Excel reads GBK and shows mojibake).
 pub const BOM: &str = "\u{feff}";
@@ -935,7 +984,7 @@ pub fn export_csv(store: &Store, mut output: impl Write, bom: bool) -> Result<us
     let mut writer = csv::Writer::from_writer(output);
     writer.write_record(&header)?;
     for row in &rows {
-        writer.write_record(row)?;
+        writer.write_record(row.iter().map(|cell| neutralise_cell(cell).into_owned()))?;
     }
     writer.flush()?;
     Ok(rows.len())

@@ -139,11 +139,17 @@ pub fn check(before: Option<&AccountDoc>, after: &AccountDoc) -> Result<(), Inva
         }
         optional_text(&format!("custom/{key}"), &Some(value.clone()))?;
     }
+    if before.is_none_or(|b| b.notes != after.notes) {
+        controls("notes", after.notes.as_str(), Lines::Many)?;
+    }
+    for (id, comment) in changed_entries(before.map(|b| &b.comments), &after.comments) {
+        controls(&format!("comments/{id}/text"), &comment.text, Lines::Many)?;
+    }
     for (id, contact) in changed_entries(before.map(|b| &b.contacts), &after.contacts) {
         self::contact(&format!("contacts/{id}"), contact)?;
     }
     for (id, follow_up) in changed_entries(before.map(|b| &b.follow_ups), &after.follow_ups) {
-        text(&format!("follow_ups/{id}/summary"), &follow_up.summary)?;
+        prose(&format!("follow_ups/{id}/summary"), &follow_up.summary)?;
         optional_text(
             &format!("follow_ups/{id}/next_action"),
             &follow_up.next_action,
@@ -161,12 +167,12 @@ pub fn check(before: Option<&AccountDoc>, after: &AccountDoc) -> Result<(), Inva
         let path = format!("deals/{id}");
         money(&format!("{path}/amount"), &deal.amount)?;
         text(&format!("{path}/products"), &deal.products)?;
-        optional_text(&format!("{path}/notes"), &deal.notes)?;
+        optional_prose(&format!("{path}/notes"), &deal.notes)?;
     }
     for (id, service) in changed_entries(before.map(|b| &b.services), &after.services) {
         let path = format!("services/{id}");
-        text(&format!("{path}/work"), &service.work)?;
-        text(&format!("{path}/result"), &service.result)?;
+        prose(&format!("{path}/work"), &service.work)?;
+        prose(&format!("{path}/result"), &service.result)?;
         if service.satisfaction.is_some_and(|s| !(1..=5).contains(&s)) {
             return Err(invalid(format!("{path}/satisfaction"), "must be 1 to 5"));
         }
@@ -183,18 +189,64 @@ fn changed_entries<'a, T: PartialEq>(
         .filter(move |(id, value)| before.and_then(|b| b.get(*id)) != Some(*value))
 }
 
+/// Whether a field's text may run over several lines (notes, needs, what was done) or is one
+/// line (a name, a phone number, a reason).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lines {
+    One,
+    Many,
+}
+
 fn text(field: &str, value: &str) -> Result<(), InvalidField> {
+    filled(field, value, Lines::One)
+}
+
+fn optional_text(field: &str, value: &Option<String>) -> Result<(), InvalidField> {
+    value.as_deref().map_or(Ok(()), |v| text(field, v))
+}
+
+/// [`text`] of a field that may hold line breaks and tabs.
+fn prose(field: &str, value: &str) -> Result<(), InvalidField> {
+    filled(field, value, Lines::Many)
+}
+
+/// Text that is not blank, at most [`MAX_TEXT`] characters, without control characters.
+fn filled(field: &str, value: &str, lines: Lines) -> Result<(), InvalidField> {
     if value.trim().is_empty() {
         return Err(invalid(field, "must not be empty"));
     }
     if value.chars().count() > MAX_TEXT {
         return Err(invalid(field, format!("longer than {MAX_TEXT} characters")));
     }
-    Ok(())
+    controls(field, value, lines)
 }
 
-fn optional_text(field: &str, value: &Option<String>) -> Result<(), InvalidField> {
-    value.as_deref().map_or(Ok(()), |v| text(field, v))
+fn optional_prose(field: &str, value: &Option<String>) -> Result<(), InvalidField> {
+    value.as_deref().map_or(Ok(()), |v| prose(field, v))
+}
+
+/// Refuses control characters (Unicode's `Cc`: C0, DEL, C1) in text: nobody types them, and
+/// a terminal or spreadsheet runs them (`ESC ]0;…` retitles a terminal, `ESC [2J` clears it).
+/// A multi-line field keeps line breaks and tabs. Any other character, in any script, is
+/// text.
+pub fn controls(field: &str, value: &str, lines: Lines) -> Result<(), InvalidField> {
+    let allowed = |c: char| lines == Lines::Many && matches!(c, '\n' | '\r' | '\t');
+    match value.chars().find(|c| c.is_control() && !allowed(*c)) {
+        None => Ok(()),
+        Some(c) => Err(invalid(
+            field,
+            format!(
+                "holds the control character U+{:04X}{}; control characters are not text / \
+                 不能包含控制字符",
+                u32::from(c),
+                if lines == Lines::One {
+                    " (this field is one line)"
+                } else {
+                    ""
+                }
+            ),
+        )),
+    }
 }
 
 fn lifecycle(doc: &AccountDoc) -> Result<(), InvalidField> {
@@ -235,7 +287,7 @@ fn needs(needs: &Needs) -> Result<(), InvalidField> {
         ("needs/latent", &needs.latent),
         ("needs/pain_points", &needs.pain_points),
     ] {
-        optional_text(field, value)?;
+        optional_prose(field, value)?;
     }
     if let Some(min) = &needs.budget_min {
         money("needs/budget_min", min)?;

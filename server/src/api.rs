@@ -539,6 +539,8 @@ pub(crate) async fn comment(
             "a comment has 1 to {MAX_COMMENT_CHARS} characters"
         )));
     }
+    outpost_client::rules::controls("text", &text, outpost_client::rules::Lines::Many)
+        .map_err(|e| AppError::Invalid(e.to_string()))?;
     visible(&state, &who, doc).await?;
     let comment = Comment {
         author: who.login.clone(),

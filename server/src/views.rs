@@ -173,14 +173,16 @@ pub trait Tables {
     fn csv(&self, name: &str) -> Option<String>;
 }
 
-/// `rows` as CSV with a header of their field names.
+/// `rows` as CSV with a header of their field names, every cell neutralised so a spreadsheet
+/// never runs a stored name or comment as a formula.
 fn csv_of<T: Serialize>(rows: &[T]) -> String {
     let mut out = csv::Writer::from_writer(Vec::new());
     for row in rows {
         out.serialize(row).expect("view rows are flat records");
     }
     let bytes = out.into_inner().expect("writing to memory cannot fail");
-    String::from_utf8(bytes).expect("CSV of UTF-8 strings is UTF-8")
+    let csv = String::from_utf8(bytes).expect("CSV of UTF-8 strings is UTF-8");
+    outpost_client::csv_io::neutralise_csv(&csv)
 }
 
 /// One cell of the pipeline: the opportunities of one rep (or the whole selection, `rep:
