@@ -100,6 +100,9 @@ pub struct UserInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Person {
     pub login: String,
+    /// The name people read, in any script (`张伟`); the login when none was given.
+    #[serde(default)]
+    pub display_name: String,
     pub role: Role,
     /// The team a rep belongs to.
     pub team: Option<String>,

@@ -135,6 +135,7 @@ pub(crate) async fn people(
             .filter(|u| !u.disabled)
             .map(|u| Person {
                 login: u.login,
+                display_name: u.display_name,
                 role: u.role,
                 team: u.team,
             })

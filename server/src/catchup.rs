@@ -238,9 +238,11 @@ fn catch_up_pushed(
     for &(doc, rejected) in pushed {
         let pending = updates.entry(doc)?;
         if !reader.sees(&pending.meta) {
+            // As for an id the server does not hold: no heads, nothing of the account.
             pending.update.action = UpdateAction::Drop;
             pending.update.snapshot = None;
             pending.update.changes.clear();
+            pending.update.heads.clear();
         } else if rejected {
             updates.whole(doc, UpdateAction::Replace)?;
         }
@@ -296,6 +298,7 @@ mod tests {
                 ..Config::default()
             },
             events,
+            Arc::default(),
         );
         storage
             .add_user(&NewUser {

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::storage::{
-    DEVICES, Storage, StorageError, TEAM_NAMES, TEAM_ZONES, TEAMS, TOKENS, USERS,
+    DEVICES, Storage, StorageError, TEAM_NAMES, TEAM_ZONES, TEAMS, TOKENS, TOLD, USERS,
 };
 use crate::views::LastSyncs;
 
@@ -799,6 +799,21 @@ impl Storage {
                     record.last_sync_ms = record.last_sync_ms.max(Some(at_ms));
                     devices.insert(key, encode(&record).as_slice())?;
                 }
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Stores the checkpoint of the last reply sent to each device (never lowering one).
+    pub fn record_told(&self, told: &[(DeviceId, u64)]) -> Result<(), DirectoryError> {
+        let txn = self.begin_write()?;
+        {
+            let mut table = txn.open_table(TOLD)?;
+            for &(device, seq) in told {
+                let key = device.as_u128();
+                let stored = table.get(key)?.map_or(0, |v| v.value());
+                table.insert(key, stored.max(seq))?;
             }
         }
         txn.commit()?;

@@ -1,7 +1,8 @@
-//! When each device last completed a sync, for the team views' freshness. Recorded in memory
-//! on every sync (no write transaction on the sync path) and flushed to the device table
-//! every [`FLUSH_EVERY`] and at shutdown; views read the table with the unflushed times laid
-//! over it, so they are never behind.
+//! When each device last completed a sync, for the team views' freshness, and what the server
+//! has told each device (the checkpoint of its last reply), so a handover ends the old owner's
+//! writes once its device has heard of it. Recorded in memory on every sync (no write
+//! transaction on the sync path) and flushed to the store every [`FLUSH_EVERY`] and at
+//! shutdown; readers lay the memory over the store, so they are never behind.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -21,6 +22,9 @@ pub const FLUSH_EVERY: Duration = Duration::from_secs(5);
 #[derive(Debug, Default)]
 pub struct SyncTimes {
     pending: Mutex<HashMap<DeviceId, (String, i64)>>,
+    /// device → (checkpoint of the last reply sent to it, whether that is stored yet). Entries
+    /// stay after a flush, so a reader of memory never misses a value in flight to the store.
+    told: Mutex<HashMap<DeviceId, (u64, bool)>>,
 }
 
 impl SyncTimes {
@@ -30,8 +34,51 @@ impl SyncTimes {
         pending.insert(device, (login.to_owned(), at.timestamp_millis()));
     }
 
-    /// Writes the pending times to `storage`; kept pending if the write fails.
+    /// Notes that a reply with `checkpoint` was sent to `device`.
+    pub fn told(&self, device: DeviceId, checkpoint: u64) {
+        let mut told = self.told.lock().expect("told lock");
+        let entry = told.entry(device).or_insert((0, true));
+        if checkpoint > entry.0 {
+            *entry = (checkpoint, false);
+        }
+    }
+
+    /// The checkpoint of the last reply sent to `device` since this server started, if any
+    /// (the store has those from before).
+    pub fn told_of(&self, device: DeviceId) -> Option<u64> {
+        self.told
+            .lock()
+            .expect("told lock")
+            .get(&device)
+            .map(|(seq, _)| *seq)
+    }
+
+    /// Writes the pending times and told checkpoints to `storage`; kept pending if the write
+    /// fails.
     pub fn flush(&self, storage: &Storage) -> Result<(), DirectoryError> {
+        let unstored: Vec<(DeviceId, u64)> = self
+            .told
+            .lock()
+            .expect("told lock")
+            .iter()
+            .filter(|(_, (_, stored))| !stored)
+            .map(|(device, (seq, _))| (*device, *seq))
+            .collect();
+        if !unstored.is_empty() {
+            storage.record_told(&unstored)?;
+            let mut told = self.told.lock().expect("told lock");
+            for (device, seq) in unstored {
+                if let Some(entry) = told.get_mut(&device)
+                    && entry.0 == seq
+                {
+                    entry.1 = true;
+                }
+            }
+        }
+        self.flush_times(storage)
+    }
+
+    fn flush_times(&self, storage: &Storage) -> Result<(), DirectoryError> {
         let taken = std::mem::take(&mut *self.pending.lock().expect("sync times lock"));
         if taken.is_empty() {
             return Ok(());

@@ -276,6 +276,9 @@ async fn sync(
         checkpoint = reply.checkpoint.0,
         "sync"
     );
+    // What the device is told from here on (a handover above all) counts from now, whatever
+    // checkpoint it sends next.
+    state.syncs.told(device, reply.checkpoint.0);
     if !reply.more {
         // The device is up to date as of now: the freshness the team views show.
         state.syncs.record(device, &login, Utc::now());

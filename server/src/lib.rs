@@ -160,7 +160,9 @@ impl Server {
     pub fn new(storage: Storage, config: &Config) -> Server {
         let storage = Arc::new(storage);
         let (events, _) = broadcast::channel(1024);
-        let (writer, writer_thread) = Writer::spawn(storage.clone(), config, events.clone());
+        let syncs = Arc::<freshness::SyncTimes>::default();
+        let (writer, writer_thread) =
+            Writer::spawn(storage.clone(), config, events.clone(), syncs.clone());
         let (stopping, shutdown) = watch::channel(false);
         Server {
             state: AppState {
@@ -169,7 +171,7 @@ impl Server {
                 events,
                 shutdown,
                 limiter: Arc::default(),
-                syncs: Arc::default(),
+                syncs,
                 metrics: Arc::default(),
                 cache_docs: config.cache_docs.get(),
                 limits: config.limits.clone(),

@@ -11,6 +11,11 @@
 //!   bounded decoder *before* automerge inflates it ([`Limits::change_bytes`]), so a small
 //!   deflate bomb is refused without being expanded; and the operations the document would
 //!   hold after the push ([`Limits::doc_ops`]).
+//! - Per user, refused the same way, counted in the store with the commit (so they hold across
+//!   restarts and a refused push counts nothing): new accounts per UTC day
+//!   ([`Limits::new_accounts_per_day`]) and the bytes of changes the user has had stored
+//!   ([`Limits::user_bytes`]). Changes the server writes itself (handovers, merges, comments)
+//!   count against nobody.
 
 use std::io::Read;
 
@@ -24,6 +29,11 @@ pub struct Limits {
     pub push_bytes: usize,
     pub change_bytes: usize,
     pub doc_ops: u64,
+    /// New accounts one user may create per UTC day.
+    pub new_accounts_per_day: u64,
+    /// Bytes of changes one user may have stored (their share of the store; automerge keeps
+    /// history, so this only grows).
+    pub user_bytes: u64,
 }
 
 impl Default for Limits {
@@ -34,6 +44,10 @@ impl Default for Limits {
             push_bytes: 4 * 1024 * 1024,
             change_bytes: 16 * 1024 * 1024,
             doc_ops: 2_000_000,
+            // A rep's import of a whole Excel book in one day fits; a runaway or hostile
+            // device stops well before it fills the disk.
+            new_accounts_per_day: 2_000,
+            user_bytes: 1024 * 1024 * 1024,
         }
     }
 }

@@ -52,6 +52,13 @@ struct LimitArgs {
     /// Operations one account's document may hold.
     #[arg(long, default_value_t = Limits::default().doc_ops)]
     max_doc_ops: u64,
+    /// New accounts one user may create per UTC day (beyond: refused into the device's
+    /// rejected list).
+    #[arg(long, default_value_t = Limits::default().new_accounts_per_day)]
+    max_new_accounts_per_day: u64,
+    /// Bytes of changes one user may have stored in all.
+    #[arg(long, default_value_t = Limits::default().user_bytes)]
+    max_user_bytes: u64,
 }
 
 impl LimitArgs {
@@ -65,6 +72,8 @@ impl LimitArgs {
             push_bytes: self.max_push_bytes,
             change_bytes: self.max_change_bytes,
             doc_ops: self.max_doc_ops,
+            new_accounts_per_day: self.max_new_accounts_per_day,
+            user_bytes: self.max_user_bytes,
         })
     }
 }
@@ -557,7 +566,7 @@ async fn handover(
         accounts
     };
     let (events, _) = tokio::sync::broadcast::channel(16);
-    let (writer, thread) = Writer::spawn(storage, &Config::default(), events);
+    let (writer, thread) = Writer::spawn(storage, &Config::default(), events, Arc::default());
     let console = Principal {
         login: "console".into(),
         role: Role::Admin,

@@ -68,6 +68,12 @@ pub(crate) const TEAM_NAMES: TableDefinition<&str, &str> = TableDefinition::new(
 /// `team → IANA time zone`: the zone a team's views count days in (teams without one use
 /// the server's).
 pub(crate) const TEAM_ZONES: TableDefinition<&str, &str> = TableDefinition::new("team_zones");
+/// `login → (UTC day number, accounts the user created that day, bytes of changes the user
+/// has had stored)`: what the per-user quotas ([`crate::limits::Limits`]) count.
+pub(crate) const USAGE: TableDefinition<&str, (u64, u64, u64)> = TableDefinition::new("usage");
+/// `device → feed position`: the checkpoint of the last reply the server sent the device, so
+/// what it has been told of (handovers above all) whatever checkpoint it later claims.
+pub(crate) const TOLD: TableDefinition<u128, u64> = TableDefinition::new("told");
 /// `device → DeviceRecord` (postcard).
 pub(crate) const DEVICES: TableDefinition<u128, &[u8]> = TableDefinition::new("devices");
 /// `SHA-256 of a device token → device`.
@@ -104,6 +110,8 @@ pub(crate) fn visit_tables(visitor: &mut impl TableVisitor) -> Result<(), Storag
     visitor.table(TEAMS)?;
     visitor.table(TEAM_NAMES)?;
     visitor.table(TEAM_ZONES)?;
+    visitor.table(USAGE)?;
+    visitor.table(TOLD)?;
     visitor.table(DEVICES)?;
     visitor.table(TOKENS)?;
     Ok(())
@@ -153,7 +161,7 @@ struct CheckTables<'a>(&'a ReadTransaction);
 
 /// Tables added after the first release of backups: a store or backup written before them
 /// lacks them, and opening it creates them empty, so a check does not require them.
-const ADDED_LATER: [&str; 2] = ["team_names", "team_zones"];
+const ADDED_LATER: [&str; 4] = ["team_names", "team_zones", "usage", "told"];
 
 impl TableVisitor for CheckTables<'_> {
     fn table<K: Key + 'static, V: Value + 'static>(
@@ -708,10 +716,21 @@ pub(crate) struct WriteTables<'txn> {
     projections: redb::Table<'txn, u128, &'static [u8]>,
     pub shares: redb::Table<'txn, (u128, &'static str), bool>,
     pub users: redb::Table<'txn, &'static str, &'static [u8]>,
+    usage: redb::Table<'txn, &'static str, (u64, u64, u64)>,
+    told: redb::Table<'txn, u128, u64>,
     /// Projection rows written in this transaction, to publish once it commits.
     pub written_rows: Vec<(DocId, Projection)>,
     /// The [`FEED_FLOOR`].
     floor: u64,
+}
+
+/// What one user has used of the per-user quotas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    /// Accounts the user created today (UTC).
+    pub created_today: u64,
+    /// Bytes of the user's changes the server has stored, ever.
+    pub bytes: u64,
 }
 
 /// One commit to a document, as written into the feed and announced to live streams.
@@ -760,6 +779,8 @@ impl<'txn> WriteTables<'txn> {
             written_rows: Vec::new(),
             shares: txn.open_table(SHARES)?,
             users: txn.open_table(USERS)?,
+            usage: txn.open_table(USAGE)?,
+            told: txn.open_table(TOLD)?,
             floor: txn
                 .open_table(SETTINGS)?
                 .get(FEED_FLOOR)?
@@ -784,6 +805,56 @@ impl<'txn> WriteTables<'txn> {
     /// Every document id the store holds.
     pub fn documents(&self) -> Result<Vec<DocId>, StorageError> {
         document_ids(&self.docs)
+    }
+
+    /// The checkpoint of the last reply stored as sent to `device` (0 if none).
+    pub fn told(&self, device: DeviceId) -> Result<u64, StorageError> {
+        Ok(self.told.get(device.as_u128())?.map_or(0, |v| v.value()))
+    }
+
+    /// Whether `doc` left `scope` in a commit after feed position `after`.
+    pub fn left_after(&self, scope: &str, doc: DocId, after: u64) -> Result<bool, StorageError> {
+        for entry in self
+            .scope_feed
+            .range((scope, after.saturating_add(1))..=(scope, u64::MAX))?
+        {
+            let (_, value) = entry?;
+            let (id, kind) = value.value();
+            if id == doc.as_u128() && ScopeEntry::from_u8(kind) == ScopeEntry::Left {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// What `login` has used of the per-user quotas on UTC day `day`.
+    pub fn usage(&self, login: &str, day: u64) -> Result<Usage, StorageError> {
+        let (on, created, bytes) = self.usage.get(login)?.map_or((day, 0, 0), |v| v.value());
+        Ok(Usage {
+            created_today: if on == day { created } else { 0 },
+            bytes,
+        })
+    }
+
+    /// Counts `created` new accounts on UTC day `day` and `bytes` of stored changes to
+    /// `login`, in this transaction (so a refused or failed commit counts nothing).
+    pub fn add_usage(
+        &mut self,
+        login: &str,
+        day: u64,
+        created: u64,
+        bytes: u64,
+    ) -> Result<(), StorageError> {
+        let used = self.usage(login, day)?;
+        self.usage.insert(
+            login,
+            (
+                day,
+                used.created_today + created,
+                used.bytes.saturating_add(bytes),
+            ),
+        )?;
+        Ok(())
     }
 
     /// Replaces the projection row of `doc`.

@@ -190,6 +190,8 @@ fn csv_of<T: Serialize>(rows: &[T]) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StageTotal {
     pub rep: Option<String>,
+    /// The name people read for `rep`.
+    pub display_name: Option<String>,
     pub stage: String,
     pub currency: Option<String>,
     pub count: u64,
@@ -265,6 +267,7 @@ pub fn pipeline(
     for ((rep, stage, currency), (count, total_minor, weighted_minor)) in cells {
         let cell = StageTotal {
             rep: optional(index, rep),
+            display_name: optional(index, rep).map(|r| filters.shown(&r)),
             stage: name(index, stage),
             currency: optional(index, currency),
             count,
@@ -442,6 +445,8 @@ pub struct FunnelRow {
     pub dimension: String,
     /// The group's value (`None`: not recorded; always `None` for `all`).
     pub value: Option<String>,
+    /// The name people read for a rep's row (`dimension` `rep`).
+    pub display_name: Option<String>,
     pub accounts: u64,
     /// Accounts at intent or won now.
     pub intent: u64,
@@ -528,6 +533,9 @@ pub fn funnel(
             .map(|(value, cell)| FunnelRow {
                 dimension: DIMENSIONS[dimension].to_owned(),
                 value: optional(index, value as Label),
+                display_name: (DIMENSIONS[dimension] == "rep")
+                    .then(|| optional(index, value as Label).map(|r| filters.shown(&r)))
+                    .flatten(),
                 accounts: cell.accounts,
                 intent: cell.intent,
                 won: cell.won,
@@ -658,6 +666,8 @@ pub fn activity(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LostReason {
     pub rep: Option<String>,
+    /// The name people read for `rep`.
+    pub display_name: Option<String>,
     pub reason: Option<String>,
     pub accounts: u64,
 }
@@ -715,6 +725,7 @@ pub fn lost_reasons(
     for ((rep, reason), accounts) in counts {
         let entry = LostReason {
             rep: optional(index, rep),
+            display_name: optional(index, rep).map(|r| filters.shown(&r)),
             reason: optional(index, reason),
             accounts,
         };

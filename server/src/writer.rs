@@ -22,13 +22,26 @@ use redb::ReadableTable;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::Config;
-use crate::access::{check_owner, check_rules, doc_scopes, may_reassign, may_write, owner_team};
+use crate::access::{
+    check_owner, check_rules, doc_scopes, may_reassign, may_write, owner_team, reader_scopes, sees,
+    user_scope,
+};
 use crate::directory::Principal;
+use crate::freshness::SyncTimes;
 use crate::limits::Limits;
 use crate::projection::Projection;
 use crate::storage::{
     CommitWrite, Committed, DocMeta, SERVER_DEVICE, Storage, StorageError, WriteTables,
 };
+
+/// Why a push to an account was refused when the pusher may not change it: the same words
+/// whether the pusher may see it or not, naming nobody.
+fn not_yours(doc: DocId) -> String {
+    format!("you may not change account {doc} / 无权修改该客户")
+}
+
+/// A UTC day, for the per-user quota of new accounts.
+const MS_PER_DAY: i64 = 86_400_000;
 
 /// Pushes at most one group commit carries.
 const MAX_BATCH: usize = 256;
@@ -91,6 +104,7 @@ impl Writer {
         storage: Arc<Storage>,
         config: &Config,
         events: broadcast::Sender<Committed>,
+        told: Arc<SyncTimes>,
     ) -> (Writer, JoinHandle<()>) {
         let (jobs, queue) = mpsc::channel(4 * MAX_BATCH);
         let mut thread = WriterThread {
@@ -98,6 +112,7 @@ impl Writer {
             cache: LruCache::new(config.cache_docs),
             limits: config.limits.clone(),
             events,
+            told,
         };
         let handle = std::thread::Builder::new()
             .name("outpost-writer".into())
@@ -221,6 +236,8 @@ struct WriterThread {
     cache: LruCache<DocId, Automerge>,
     limits: Limits,
     events: broadcast::Sender<Committed>,
+    /// What each device has been told (see [`SyncTimes::told`]).
+    told: Arc<SyncTimes>,
 }
 
 impl WriterThread {
@@ -374,7 +391,18 @@ impl WriterThread {
                 }
             }
         }
-        let doc_ops = limits.doc_ops;
+        let (doc_ops, new_per_day) = (limits.doc_ops, limits.new_accounts_per_day);
+        let told_memory = self.told.told_of(at.who.device);
+        let day = u64::try_from(at.received_at_ms.div_euclid(MS_PER_DAY)).unwrap_or(0);
+        let login = at.who.login.as_str();
+        let used = tables.usage(login, day)?;
+        if used.bytes.saturating_add(pushed as u64) > limits.user_bytes {
+            return Ok(Applied::Rejected(format!(
+                "{login} has {} bytes of changes stored; this server keeps at most {} per user \
+                 (an admin can raise --max-user-bytes) / 已达每位用户的存储上限",
+                used.bytes, limits.user_bytes
+            )));
+        }
         let meta = tables.meta(at.doc)?;
         let shares = tables.shares_of(at.doc)?;
         let doc = self.doc(tables, at.doc)?;
@@ -382,13 +410,20 @@ impl WriterThread {
         changes.retain(|(c, _)| {
             doc.get_change_by_hash(&c.hash()).is_none() && fresh_hashes.insert(c.hash())
         });
+        // A device that may not see the account learns nothing of it from the reply — not
+        // that it exists, its owner, its size or its heads: it is answered as for an id the
+        // server does not hold.
+        let visible = !doc.is_empty() && sees(reader_scopes(at.who).as_deref(), &meta.scopes);
         if changes.is_empty() {
-            if doc.is_empty() {
+            // A retry of changes already stored proves the device had them; an empty push
+            // proves nothing.
+            if (!visible && push.changes.is_empty()) || doc.is_empty() {
                 // Nothing to store, for an account the server does not hold: not an
                 // acknowledgement a device may count on.
                 self.cache.pop(&at.doc);
                 return Ok(Applied::Invalid(format!(
-                    "the push carries no changes for account {}, which the server does not hold",
+                    "the push carries no changes for account {}, and the server holds no account \
+                     of that id for you",
                     at.doc
                 )));
             }
@@ -399,6 +434,40 @@ impl WriterThread {
             |h: &ChangeHash| fresh_hashes.contains(h) || doc.get_change_by_hash(h).is_some();
         if !changes.iter().all(|(c, _)| c.deps().iter().all(known)) {
             return Ok(Applied::MissingDependencies);
+        }
+        let created = u64::from(doc.is_empty());
+        if used.created_today + created > new_per_day {
+            return Ok(Applied::Rejected(format!(
+                "{login} created {} new accounts today (UTC), the most this server takes from \
+                 one user per day; sync again tomorrow, or ask an admin to raise \
+                 --max-new-accounts-per-day / 今日新建客户数已达上限，明天再同步或请管理员调高",
+                used.created_today
+            )));
+        }
+        // Where the pushed changes start: the state their author edited.
+        let base: Vec<ChangeHash> = changes
+            .iter()
+            .flat_map(|(c, _)| c.deps().iter().copied())
+            .filter(|h| !fresh_hashes.contains(h))
+            .collect();
+        // Edits an old owner made before hearing of a handover are taken (they are the rep's
+        // work, and reach the new owner); once the server has told that device of the
+        // handover, it no longer writes there.
+        let unheard_handover = !doc.is_empty()
+            && doc
+                .fork_at(&base)
+                .ok()
+                .and_then(|d| hydrate(&d, at.doc).ok())
+                .is_some_and(|r| r.owner == at.who.login)
+            && {
+                let told = match told_memory {
+                    Some(seq) => seq,
+                    None => tables.told(at.who.device)?,
+                };
+                tables.left_after(&user_scope(&at.who.login), at.doc, told)?
+            };
+        if !doc.is_empty() && !visible && !unheard_handover {
+            return Ok(Applied::Rejected(not_yours(at.doc)));
         }
         let ops = doc.stats().num_ops + changes.iter().map(|(c, _)| c.len() as u64).sum::<u64>();
         if ops > doc_ops {
@@ -421,12 +490,6 @@ impl WriterThread {
                 c.actor_id()
             )));
         }
-        // Where the pushed changes start: the state their author edited.
-        let base: Vec<ChangeHash> = changes
-            .iter()
-            .flat_map(|(c, _)| c.deps().iter().copied())
-            .filter(|h| !fresh_hashes.contains(h))
-            .collect();
         let before = if doc.is_empty() {
             None
         } else {
@@ -461,12 +524,6 @@ impl WriterThread {
             Ok(record) => record,
             Err(e) => return Ok(Applied::Rejected(e.to_string())),
         };
-        let owned_at_base = || {
-            doc.fork_at(&base)
-                .ok()
-                .and_then(|d| hydrate(&d, at.doc).ok())
-                .is_some_and(|r| r.owner == at.who.login)
-        };
         let verdict = match &before {
             None => check_owner(tables, at.who, &after.owner)?,
             // A share, even for writing, is never a grant of ownership.
@@ -481,11 +538,8 @@ impl WriterThread {
                     ))
                 }
             }
-            Some(_) if may_write(at.who, &meta, &shares) || owned_at_base() => Ok(()),
-            Some(_) => Err(format!(
-                "you may not change account {} (owner {})",
-                at.doc, meta.owner
-            )),
+            Some(_) if may_write(at.who, &meta, &shares) || unheard_handover => Ok(()),
+            Some(_) => Err(not_yours(at.doc)),
         };
         if let Err(reason) = verdict.and_then(|()| {
             let received = chrono::DateTime::from_timestamp_millis(at.received_at_ms)
@@ -500,6 +554,7 @@ impl WriterThread {
         let mut write = at.write(meta, &encoded, &after.owner, scopes, Some(row));
         write.hashes = hashes;
         let commit = tables.commit(write, doc)?;
+        tables.add_usage(login, day, created, pushed as u64)?;
         let mut commits = vec![commit];
         if let (Some(before), Some(survivor)) = (&before, &after.merged_into) {
             // An edit to an account merged away (made offline before the device heard of the

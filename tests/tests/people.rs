@@ -164,6 +164,38 @@ async fn display_names_in_any_script_are_kept_and_shown_everywhere() {
         find(&follow_ups["late"], "rep", "zhang.wei")["display_name"],
         "张伟"
     );
+    // The pipeline's, the funnel's and the lost reasons' rows per rep too.
+    assert_eq!(
+        find(&pipeline["by_rep"], "rep", "zhang.wei")["display_name"],
+        "张伟",
+        "{pipeline}"
+    );
+    let (_, funnel) = call(&server, &mia, Method::GET, "/v1/views/funnel", None).await;
+    assert_eq!(
+        find(&funnel["rows"], "value", "zhang.wei")["display_name"],
+        "张伟",
+        "{funnel}"
+    );
+    device
+        .store
+        .edit_account(
+            id,
+            &AccountEdit::MarkLost {
+                reason: "价格".into(),
+            },
+            now,
+        )
+        .unwrap();
+    device.sync().await;
+    let (_, lost) = call(&server, &mia, Method::GET, "/v1/views/lost-reasons", None).await;
+    assert_eq!(
+        find(&lost["by_rep"], "rep", "zhang.wei")["display_name"],
+        "张伟",
+        "{lost}"
+    );
+    // And anyone naming an owner (an import's check) reads it from /v1/people.
+    let (_, people) = call(&server, &zhang, Method::GET, "/v1/people", None).await;
+    assert_eq!(find(&people, "login", "zhang.wei")["display_name"], "张伟");
     // The CSV of a view carries it too.
     let response = http()
         .get(format!(
