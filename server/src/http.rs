@@ -257,8 +257,9 @@ async fn sync(
         .map_err(|e| {
             let too_large = std::error::Error::source(&e)
                 .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-            let timed_out = std::error::Error::source(&e)
-                .and_then(|s| s.downcast_ref::<crate::connections::BodyTimedOut>());
+            // The body's own error is wrapped by axum and the length limit.
+            let timed_out = std::iter::successors(std::error::Error::source(&e), |s| s.source())
+                .find_map(|s| s.downcast_ref::<crate::connections::BodyTimedOut>());
             if too_large {
                 AppError::BodyTooLarge(limits.request_bytes)
             } else if let Some(timed_out) = timed_out {
