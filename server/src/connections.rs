@@ -79,7 +79,8 @@ impl Default for Connections {
     fn default() -> Self {
         Connections {
             header_timeout: Duration::from_secs(10),
-            body_timeout: Duration::from_secs(60),
+            // A 4 MiB sync request over a slow field connection (1 Mbit/s) takes about 35 s.
+            body_timeout: Duration::from_secs(120),
             idle_timeout: Duration::from_secs(60),
             // Below the common 1,024 open-file limit with room to spare.
             max_connections: 768,
@@ -471,11 +472,10 @@ impl Drop for StreamSlot {
 }
 
 /// Counts one stream fewer under `key`, forgetting keys with none, so the maps stay small.
-fn release<K: std::hash::Hash + Eq + ?Sized, Q: std::hash::Hash + Eq>(
-    counts: &mut HashMap<Q, usize>,
-    key: &K,
-) where
-    Q: std::borrow::Borrow<K>,
+fn release<K, Q>(counts: &mut HashMap<Q, usize>, key: &K)
+where
+    K: std::hash::Hash + Eq + ?Sized,
+    Q: std::hash::Hash + Eq + std::borrow::Borrow<K>,
 {
     if let Some(count) = counts.get_mut(key) {
         *count -= 1;

@@ -77,7 +77,7 @@ struct ConnectionArgs {
     #[arg(long, env = "OUTPOST_HEADER_TIMEOUT", default_value = "10s", value_parser = backup::parse_duration)]
     header_timeout: Duration,
     /// How long a client may take to send a request's body.
-    #[arg(long, env = "OUTPOST_BODY_TIMEOUT", default_value = "60s", value_parser = backup::parse_duration)]
+    #[arg(long, env = "OUTPOST_BODY_TIMEOUT", default_value = "120s", value_parser = backup::parse_duration)]
     body_timeout: Duration,
     /// How long a keep-alive connection may stay idle before it is closed.
     #[arg(long, env = "OUTPOST_IDLE_TIMEOUT", default_value = "60s", value_parser = backup::parse_duration)]
