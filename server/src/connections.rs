@@ -112,26 +112,37 @@ where
     // Every connection task holds a sender; `recv` answers `None` once all are gone.
     let (open, mut all_closed) = mpsc::channel::<Infallible>(1);
     let mut shutdown = pin!(shutdown);
+    // Logged once per spell at the limit, not once per refused connection.
+    let mut refusing = false;
     loop {
         let (io, addr) = tokio::select! {
             accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
         };
         let Ok(permit) = slots.clone().try_acquire_owned() else {
-            tracing::warn!(
-                peer = ?addr,
-                limit = limits.max_connections,
-                "connection limit reached; refusing a connection"
-            );
+            if !refusing {
+                refusing = true;
+                tracing::warn!(
+                    peer = ?addr,
+                    limit = limits.max_connections,
+                    "connection limit reached; refusing new connections (503)"
+                );
+            }
             tokio::spawn(refuse(io));
             continue;
         };
+        if refusing {
+            refusing = false;
+            tracing::info!("below the connection limit again");
+        }
         let (app, limits, mut stopping, open) =
             (app.clone(), limits.clone(), stopping.clone(), open.clone());
         tokio::spawn(async move {
             let clock = Arc::new(HeadClock::default());
             let io = TokioIo::new(HeadTimed::new(io, clock.clone(), limits.header_timeout));
             let service = hyper::service::service_fn(move |request| {
+                // Told here, as hyper hands the request over, not when the handler first runs.
+                clock.request_started();
                 handle(app.clone(), clock.clone(), addr.clone(), request)
             });
             let mut builder = hyper::server::conn::http1::Builder::new();
@@ -165,15 +176,14 @@ where
     Ok(())
 }
 
-/// One request of a connection: the peer's address for the handlers, the head clock told
-/// the head is complete, and told again when the reply has been sent.
+/// One request of a connection: the peer's address for the handlers, and the head clock
+/// told when the reply has been sent.
 async fn handle<A: Clone + Send + Sync + 'static>(
     mut app: Router,
     clock: Arc<HeadClock>,
     addr: A,
     mut request: Request<hyper::body::Incoming>,
 ) -> Result<Response, Infallible> {
-    clock.request_started();
     request.extensions_mut().insert(ConnectInfo(addr));
     std::future::poll_fn(|cx| tower_service::Service::<Request>::poll_ready(&mut app, cx)).await?;
     let response = tower_service::Service::call(&mut app, request.map(Body::new)).await?;

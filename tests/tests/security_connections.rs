@@ -7,7 +7,8 @@
 //!   working, and `/health` answers again once the idle ones are closed;
 //! - one device, and one user's devices, hold at most their limit of event streams (429);
 //! - disabling a user, revoking a device and removing a manager from a team each end that
-//!   principal's open stream promptly, and leave other streams open.
+//!   principal's open stream promptly, and leave other streams open;
+//! - TLS handshakes under way are bounded, so silent clients cannot hold every open file.
 //!
 //! Timeouts are a second or two here so each test takes seconds; waits are bounded.
 
@@ -458,4 +459,66 @@ async fn removing_a_manager_from_a_team_ends_their_open_streams() {
     let mut again = open_stream(&server, &mia).await;
     assert_eq!(again.status(), 200);
     assert!(!ends_within(&mut again, Duration::from_millis(300)).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_handshakes_under_way_are_bounded() {
+    use outpost_client::{HttpClient, Store, TlsOptions};
+    use outpost_protocol::api::{NewUser, Role};
+    use outpost_server::{Config, Server, Storage, tls};
+
+    let dir = tempfile::TempDir::new().unwrap();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+    let storage = Storage::open(dir.path().join("outpost.redb")).unwrap();
+    storage
+        .add_user(&NewUser {
+            login: "root".into(),
+            password: outpost_tests::PASSWORD.into(),
+            role: Role::Admin,
+            team: None,
+        })
+        .unwrap();
+    let server = Server::new(storage, &Config::default());
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = tcp.local_addr().unwrap();
+    let listener = tls::TlsListener::new(tcp, tls::config(&cert, &key).unwrap()).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.serve(listener, async {
+        let _ = stopped.await;
+    }));
+
+    // Clients that open a connection and never start their handshake, as many as the
+    // listener handshakes with at once (they are accepted in order).
+    let mut silent = Vec::new();
+    for _ in 0..256 {
+        silent.push(TcpStream::connect(addr).await.unwrap());
+    }
+    // The next is closed at once, not after the 10 s a handshake may take.
+    let mut over = TcpStream::connect(addr).await.unwrap();
+    assert!(matches!(
+        read_until_closed(&mut over, Duration::from_secs(3)).await,
+        Ended::Closed(_)
+    ));
+    // Once they give up, a real client is served.
+    drop(silent);
+    let trusting = TlsOptions {
+        ca_cert: Some(certified.cert.pem().into_bytes()),
+        require_tls: true,
+    };
+    let client =
+        HttpClient::with_tls(&format!("https://localhost:{}", addr.port()), &trusting).unwrap();
+    let store = Store::in_memory().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while let Err(e) = client
+        .login(&store, "root", outpost_tests::PASSWORD, "tls test")
+        .await
+    {
+        assert!(Instant::now() < deadline, "not served: {e}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.send(()).unwrap();
+    serving.await.unwrap().unwrap();
 }
