@@ -193,6 +193,29 @@ pub(crate) struct DisplayNames {
     by_login: RwLock<Option<Arc<HashMap<String, String>>>>,
 }
 
+/// A counter bumped after every committed change to a user or a device (disabled, revoked,
+/// role, team, led teams): open event streams wait on it and check their token again, so a
+/// stream ends when its access does.
+#[derive(Debug)]
+pub(crate) struct AccessChanges(tokio::sync::watch::Sender<u64>);
+
+impl Default for AccessChanges {
+    fn default() -> Self {
+        AccessChanges(tokio::sync::watch::Sender::new(0))
+    }
+}
+
+impl AccessChanges {
+    fn changed(&self) {
+        self.0.send_modify(|count| *count += 1);
+    }
+
+    /// A receiver that sees the changes from now on.
+    pub(crate) fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.0.subscribe()
+    }
+}
+
 impl DisplayNames {
     /// The current map: loaded from `storage` the first time.
     fn get(&self, storage: &Storage) -> Result<Arc<HashMap<String, String>>, DirectoryError> {
@@ -442,6 +465,7 @@ impl Storage {
             record.info(login)
         };
         txn.commit()?;
+        self.access.changed();
         Ok(info)
     }
 
@@ -862,6 +886,7 @@ impl Storage {
             devices.insert(key, encode(&record).as_slice())?;
         }
         txn.commit()?;
+        self.access.changed();
         Ok(())
     }
 }

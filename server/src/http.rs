@@ -85,6 +85,10 @@ pub fn router(state: AppState) -> Router {
             post(api::archive).delete(api::archive),
         )
         .route("/v1/accounts/{id}/shares/{login}", delete(api::unshare))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::connections::body_deadline,
+        ))
         .layer(middleware::from_fn(typed_errors))
         .layer(middleware::from_fn(hardened))
         .layer(middleware::from_fn(log_request))
@@ -119,6 +123,10 @@ pub enum AppError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    #[error("{0}")]
+    TooManyStreams(String),
+    #[error(transparent)]
+    BodyTimedOut(#[from] crate::connections::BodyTimedOut),
     #[error("too many failed logins for {login}; try again in {seconds} s")]
     RateLimited { login: String, seconds: u64 },
     #[error(transparent)]
@@ -171,6 +179,8 @@ impl IntoResponse for AppError {
                 (StatusCode::CONFLICT, ErrorCode::Conflict)
             }
             AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
+            AppError::TooManyStreams(_) => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
+            AppError::BodyTimedOut(_) => (StatusCode::REQUEST_TIMEOUT, ErrorCode::Malformed),
             AppError::Write(_)
             | AppError::Storage(_)
             | AppError::Backup(_)
@@ -247,8 +257,13 @@ async fn sync(
         .map_err(|e| {
             let too_large = std::error::Error::source(&e)
                 .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            // The body's own error is wrapped by axum and the length limit.
+            let timed_out = std::iter::successors(std::error::Error::source(&e), |s| s.source())
+                .find_map(|s| s.downcast_ref::<crate::connections::BodyTimedOut>());
             if too_large {
                 AppError::BodyTooLarge(limits.request_bytes)
+            } else if let Some(timed_out) = timed_out {
+                AppError::BodyTimedOut(crate::connections::BodyTimedOut(timed_out.0))
             } else {
                 AppError::BodyUnreadable(e.to_string())
             }
@@ -294,17 +309,50 @@ async fn sync(
 }
 
 /// The live stream: one `change` event (data: feed position) per commit by another device in
-/// the caller's scopes (as they were when the stream opened).
+/// the caller's scopes (as they were when the stream opened). A device and a user hold at
+/// most the configured number of streams (429 beyond). The stream ends when the caller's
+/// access changes: after every change to a user or a device the stream's token is checked
+/// again, and a revoked device, a disabled user or any other role, team or led teams ends
+/// it (the device opens a new one with what it may read now, or is refused).
 async fn events(
     State(state): State<AppState>,
     Caller(who): Caller,
+    headers: header::HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
+    let slot = state.streams.open(&who, &state.connections)?;
     let device = who.device;
     let scopes = reader_scopes(&who);
     let storage = state.storage.clone();
     let mut shutdown = state.shutdown.clone();
-    // Counted as open until the stream (which owns the guard) is dropped.
-    let open = state.metrics.stream_opened();
+    // The extractor found this token; the stream keeps it to check it again.
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(AppError::NoToken)?
+        .trim()
+        .to_owned();
+    // Subscribed before the first check, so no change between the two is missed.
+    let mut changes = storage.access.subscribe();
+    let access_ended = {
+        let storage = storage.clone();
+        async move {
+            loop {
+                let (storage, token) = (storage.clone(), token.clone());
+                let now = tokio::task::spawn_blocking(move || storage.authenticate(&token)).await;
+                match now {
+                    Ok(Ok(principal)) if principal == who => {}
+                    // Any other answer, a storage error too, ends it: the device reconnects.
+                    _ => return,
+                }
+                if changes.changed().await.is_err() {
+                    return;
+                }
+            }
+        }
+    };
+    // Counted as open until the stream (which owns the guards) is dropped.
+    let open = (state.metrics.stream_opened(), slot);
     let stream = BroadcastStream::new(state.events.subscribe())
         .filter_map(move |item| {
             let seq = match item {
@@ -319,8 +367,11 @@ async fn events(
             std::future::ready(event)
         })
         .take_until(async move {
-            // Ends the stream when the server shuts down, so shutdown does not wait on it.
-            let _ = shutdown.wait_for(|stopping| *stopping).await;
+            tokio::select! {
+                // Ends the stream when the server shuts down, so shutdown does not wait on it.
+                _ = shutdown.wait_for(|stopping| *stopping) => {}
+                () = access_ended => {}
+            }
         });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }

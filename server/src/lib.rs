@@ -22,6 +22,8 @@
 //! - [`views`]: the team views over the projection rows.
 //! - [`limits`]: bounds on what a sync request may carry (configurable).
 //! - [`metrics`]: counters and gauges for `GET /metrics` (Prometheus text format).
+//! - [`connections`]: the accept loop: header, body and idle timeouts, the connection
+//!   limit, event-stream limits, the open-file limit.
 //! - [`tls`]: rustls termination (PEM certificate and key) as an axum listener.
 //! - [`backup`]: consistent backups of the whole store while it runs, on demand (admin API)
 //!   and on a schedule with retention, and the restore of one.
@@ -34,6 +36,7 @@ pub(crate) mod api;
 pub mod auth;
 pub mod backup;
 pub mod catchup;
+pub mod connections;
 pub(crate) mod dashboard;
 pub mod directory;
 pub mod exchange;
@@ -75,6 +78,8 @@ pub struct Config {
     /// The time zone views count days in for a team without one of its own (`serve` reads
     /// the system's; `--tz` overrides it).
     pub time_zone: chrono_tz::Tz,
+    /// Timeouts and limits on connections and event streams.
+    pub connections: connections::Connections,
 }
 
 impl Default for Config {
@@ -84,6 +89,7 @@ impl Default for Config {
             limits: limits::Limits::default(),
             backups: None,
             time_zone: chrono_tz::Tz::UTC,
+            connections: connections::Connections::default(),
         }
     }
 }
@@ -145,6 +151,9 @@ pub struct AppState {
     limits: limits::Limits,
     backups: Option<Arc<Backups>>,
     time_zone: chrono_tz::Tz,
+    connections: connections::Connections,
+    /// The event streams open, per device and per user.
+    streams: Arc<connections::StreamSlots>,
 }
 
 /// A server over one store, ready to serve.
@@ -176,6 +185,8 @@ impl Server {
                 cache_docs: config.cache_docs.get(),
                 limits: config.limits.clone(),
                 time_zone: config.time_zone,
+                connections: config.connections.clone(),
+                streams: Arc::default(),
                 backups: config.backups.clone().map(|config| {
                     Arc::new(Backups {
                         config,
@@ -209,7 +220,7 @@ impl Server {
     ) -> std::io::Result<()>
     where
         L: axum::serve::Listener,
-        L::Addr: std::fmt::Debug,
+        L::Addr: Clone + std::fmt::Debug + Send + Sync + 'static,
     {
         let Server {
             state,
@@ -246,15 +257,15 @@ impl Server {
                     state.shutdown.clone(),
                 ))
             });
+        let connections = state.connections.clone();
         let app = http::router(state);
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                tracing::info!("shutting down");
-                // Ends the live streams, which would otherwise hold the shutdown open.
-                let _ = stopping.send(true);
-            })
-            .await?;
+        connections::serve(listener, app, connections, async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            // Ends the live streams, which would otherwise hold the shutdown open.
+            let _ = stopping.send(true);
+        })
+        .await?;
         flusher.abort();
         if let Some(schedule) = schedule {
             // It stops between backups, so a backup under way is finished, not cut.

@@ -78,6 +78,73 @@ impl LimitArgs {
     }
 }
 
+/// Timeouts and limits on connections and event streams (durations: a number and a unit,
+/// s, m, h).
+#[derive(Debug, Args)]
+struct ConnectionArgs {
+    /// How long a client may take to send a request's head once it began.
+    #[arg(long, env = "OUTPOST_HEADER_TIMEOUT", default_value = "10s", value_parser = backup::parse_duration)]
+    header_timeout: Duration,
+    /// How long a client may take to send a request's body.
+    #[arg(long, env = "OUTPOST_BODY_TIMEOUT", default_value = "120s", value_parser = backup::parse_duration)]
+    body_timeout: Duration,
+    /// How long a keep-alive connection may stay idle before it is closed.
+    #[arg(long, env = "OUTPOST_IDLE_TIMEOUT", default_value = "60s", value_parser = backup::parse_duration)]
+    idle_timeout: Duration,
+    /// Connections open at once (beyond: 503 and closed); default: the open-file limit less
+    /// 128 (at most 10,000).
+    #[arg(long, env = "OUTPOST_MAX_CONNECTIONS")]
+    max_connections: Option<NonZeroUsize>,
+    /// Event streams one device may hold open (beyond: 429).
+    #[arg(long, env = "OUTPOST_MAX_STREAMS_PER_DEVICE", default_value = "4")]
+    max_streams_per_device: NonZeroUsize,
+    /// Event streams one user's devices may hold open together (beyond: 429).
+    #[arg(long, env = "OUTPOST_MAX_STREAMS_PER_USER", default_value = "16")]
+    max_streams_per_user: NonZeroUsize,
+}
+
+impl ConnectionArgs {
+    /// The limits, under the open-file limit raised as far as it goes.
+    fn connections(self) -> outpost_server::connections::Connections {
+        use outpost_server::connections::{Connections, RESERVED_FILES, raise_open_files};
+        let open_files = match raise_open_files() {
+            Ok(open_files) => {
+                tracing::info!(open_files, "open-file limit");
+                Some(open_files)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read or raise the open-file limit");
+                None
+            }
+        };
+        let max_connections = match (self.max_connections, open_files) {
+            (Some(max), Some(open_files)) => {
+                if max.get() as u64 + RESERVED_FILES > open_files {
+                    tracing::warn!(
+                        max_connections = max.get(),
+                        open_files,
+                        "--max-connections leaves the server too few files under the \
+                         open-file limit: at the limit, new connections may time out"
+                    );
+                }
+                max.get()
+            }
+            (Some(max), None) => max.get(),
+            (None, Some(open_files)) => Connections::max_connections_for(open_files),
+            (None, None) => Connections::default().max_connections,
+        };
+        tracing::info!(max_connections, "connection limit");
+        Connections {
+            header_timeout: self.header_timeout,
+            body_timeout: self.body_timeout,
+            idle_timeout: self.idle_timeout,
+            max_connections,
+            streams_per_device: self.max_streams_per_device.get(),
+            streams_per_user: self.max_streams_per_user.get(),
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve devices until SIGINT or SIGTERM. The first start of an empty server creates the
@@ -106,6 +173,8 @@ enum Command {
         tls_cert: Option<PathBuf>,
         #[command(flatten)]
         limits: LimitArgs,
+        #[command(flatten)]
+        connections: ConnectionArgs,
         /// The PEM private key of --tls-cert.
         #[arg(
             long,
@@ -298,6 +367,7 @@ async fn main() -> anyhow::Result<()> {
             cache_docs,
             cache_mb,
             limits,
+            connections,
             tls_cert,
             tls_key,
             backup_dir,
@@ -319,6 +389,7 @@ async fn main() -> anyhow::Result<()> {
                     keep: backup_keep,
                 }),
                 time_zone,
+                connections: connections.connections(),
             };
             let storage = open_with_cache(&data.data, cache_mb.get() << 20)?;
             serve(storage, &data.data, listen, config, tls).await

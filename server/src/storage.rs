@@ -372,6 +372,8 @@ pub struct Storage {
     rows: RwLock<Index>,
     /// Users' display names by login, for the views.
     pub(crate) names: crate::directory::DisplayNames,
+    /// Announces changes to users and devices, so open event streams check their access.
+    pub(crate) access: crate::directory::AccessChanges,
 }
 
 impl Storage {
@@ -424,6 +426,7 @@ impl Storage {
             cache_bytes,
             rows: RwLock::default(),
             names: Default::default(),
+            access: Default::default(),
         };
         if layout == Some(projection::LAYOUT) {
             let rows = Index::of(storage.projections()?);

@@ -27,6 +27,7 @@ use outpost_protocol::{
     CONTENT_TYPE, DocPush, ErrorReply, Seq, SyncReply, SyncRequest, decode, encode,
 };
 use outpost_server::backup::BackupConfig;
+use outpost_server::connections::Connections;
 use outpost_server::{Config, Server, Storage};
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -42,6 +43,8 @@ pub mod sim;
 pub struct TestServer {
     dir: TempDir,
     running: Option<Running>,
+    /// The connection and event-stream limits it serves with.
+    connections: Connections,
 }
 
 #[derive(Debug)]
@@ -67,6 +70,11 @@ impl TestServer {
     /// [`FIELD_REPS`], led by `mia`), team `south` (rep `sol`, led by `max`), and the admin
     /// `root`, all with the password [`PASSWORD`].
     pub async fn start() -> TestServer {
+        TestServer::start_with_connections(Connections::default()).await
+    }
+
+    /// [`Self::start`], serving with these connection and event-stream limits.
+    pub async fn start_with_connections(connections: Connections) -> TestServer {
         let dir = TempDir::new().expect("temp dir");
         let storage = Storage::open(dir.path().join("outpost.redb")).expect("open server db");
         let user = |login: &str, role, team: Option<&str>| NewUser {
@@ -93,13 +101,23 @@ impl TestServer {
             .add_user(&user(ADMIN, Role::Admin, None))
             .expect("add admin");
         drop(storage);
-        TestServer::open(dir).await
+        let mut server = TestServer {
+            dir,
+            running: None,
+            connections,
+        };
+        server.boot().await;
+        server
     }
 
     /// Starts a server on the database already in `dir` (as set up by the console commands,
     /// or left by [`Self::stop`]).
     pub async fn open(dir: TempDir) -> TestServer {
-        let mut server = TestServer { dir, running: None };
+        let mut server = TestServer {
+            dir,
+            running: None,
+            connections: Connections::default(),
+        };
         server.boot().await;
         server
     }
@@ -155,6 +173,7 @@ impl TestServer {
                 every: None,
                 keep: NonZeroUsize::new(4).expect("non-zero"),
             }),
+            connections: self.connections.clone(),
             ..Config::default()
         };
         let server = Server::new(storage, &config);
