@@ -35,6 +35,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub mod bench;
+pub mod cli;
 pub mod sim;
 
 /// A running server and the directory its database lives in.

@@ -119,11 +119,7 @@ pub(crate) fn settle(store: &Store, args: SettleArgs, now: DateTime<Utc>) -> Res
             name = &account.record.name,
             value = value
         ),
-        None => t!(
-            "settled",
-            field = &args.field,
-            name = &account.record.name
-        ),
+        None => t!("settled", field = &args.field, name = &account.record.name),
     };
     out!("{settled}");
     Ok(())

@@ -184,11 +184,7 @@ pub(crate) fn export(store: &Store, args: ExportArgs) -> Result<()> {
             };
             note!(
                 "{}",
-                t!(
-                    "exported",
-                    count = count,
-                    path = path.display().to_string()
-                )
+                t!("exported", count = count, path = path.display().to_string())
             );
         }
         None => match format_of(args.format, None) {

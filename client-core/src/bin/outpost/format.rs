@@ -255,3 +255,31 @@ pub(crate) fn pad(text: &str, width: usize) -> String {
     let fill = width.saturating_sub(text::width(&shown));
     format!("{shown}{}", " ".repeat(fill))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_shown_escaped_and_tables_count_the_escaped_form() {
+        let name = "\u{1b}]0;pwned\u{7}Evil\u{1b}[2J\u{9b}\u{7f}\u{202e}RUE 01\u{2066}";
+        assert_eq!(
+            visible(name),
+            "\\u{1b}]0;pwned\\u{7}Evil\\u{1b}[2J\\u{9b}\\u{7f}\\u{202e}RUE 01\\u{2066}"
+        );
+        assert_eq!(visible("a\tb\nc"), "a\\u{9}b\\u{a}c");
+        assert_eq!(visible_lines("a\tb\nc\u{1b}"), "a\tb\nc\\u{1b}");
+        assert!(matches!(visible("华强 café"), Cow::Borrowed(_)));
+        let lines = table(
+            Some(&["NAME".to_owned(), "OWNER".to_owned()]),
+            vec![
+                vec!["\u{1b}[2J".to_owned(), "ana".to_owned()],
+                vec!["华强".to_owned(), "ben".to_owned()],
+            ],
+        );
+        assert_eq!(
+            lines,
+            ["NAME       OWNER", "\\u{1b}[2J  ana", "华强       ben"]
+        );
+    }
+}

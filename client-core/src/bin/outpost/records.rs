@@ -214,7 +214,11 @@ pub(crate) fn contact(store: &Store, command: ContactCommand, now: DateTime<Utc>
             store.edit_account(id, &AccountEdit::RemoveContact(contact_id), now)?;
             out!(
                 "{}",
-                t!("removed-contact", contact = name, name = &account.record.name)
+                t!(
+                    "removed-contact",
+                    contact = name,
+                    name = &account.record.name
+                )
             );
         }
     }

@@ -99,7 +99,11 @@ fn print_account(account: &Account, facts: &Facts) {
     // as they are stored text.
     let field = |label: &str, value: &str| out!("  {} {}", pad(label, 14), visible(value));
     field(&t!("label-id"), &account.id.to_string());
-    let mut lifecycle = t!("lifecycle", kind = say(&doc.kind), status = say(&doc.status));
+    let mut lifecycle = t!(
+        "lifecycle",
+        kind = say(&doc.kind),
+        status = say(&doc.status)
+    );
     if let Some(reason) = doc
         .lost_reason
         .as_ref()
@@ -219,7 +223,11 @@ fn print_account(account: &Account, facts: &Facts) {
             parts.extend(c.role.as_ref().map(say));
             parts.extend(c.phone.clone());
             parts.extend(c.email.clone());
-            out!("  {}  {}", visible(&short_entry(id)), visible(&parts.join(" · ")));
+            out!(
+                "  {}  {}",
+                visible(&short_entry(id)),
+                visible(&parts.join(" · "))
+            );
         }
     }
 
@@ -242,13 +250,13 @@ fn print_account(account: &Account, facts: &Facts) {
                     .map(|a| t!("detail-attitude", attitude = say(a))),
             );
             match (&f.next_action, f.next_due) {
-                (Some(action), Some(due)) => details.push(t!(
-                    "detail-next-by",
-                    action = action,
-                    due = due.to_string()
-                )),
+                (Some(action), Some(due)) => {
+                    details.push(t!("detail-next-by", action = action, due = due.to_string()))
+                }
                 (Some(action), None) => details.push(t!("detail-next", action = action)),
-                (None, Some(due)) => details.push(t!("detail-next-contact-by", due = due.to_string())),
+                (None, Some(due)) => {
+                    details.push(t!("detail-next-contact-by", due = due.to_string()))
+                }
                 (None, None) => {}
             }
             if facts.late_follow_ups.contains(id) {

@@ -42,18 +42,18 @@ pub(crate) async fn open_store_async(dir: &Path) -> Result<Store> {
 
 /// The store in `dir`, or `None` while another process has it open (redb locks the file).
 fn try_open_store(dir: &Path) -> Result<Option<Store>> {
-    outpost_client::private::private_dir(dir)
-        .with_context(|| t!("cannot-create-store-folder", path = dir.display().to_string()))?;
+    outpost_client::private::private_dir(dir).with_context(|| {
+        t!(
+            "cannot-create-store-folder",
+            path = dir.display().to_string()
+        )
+    })?;
     let path = dir.join("store.redb");
     match Store::open(&path) {
         Ok(store) => Ok(Some(store)),
         Err(StoreError::Storage(redb::Error::DatabaseAlreadyOpen)) => Ok(None),
-        Err(e) => {
-            Err(anyhow::Error::new(e).context(t!(
-                "cannot-open-store",
-                path = path.display().to_string()
-            )))
-        }
+        Err(e) => Err(anyhow::Error::new(e)
+            .context(t!("cannot-open-store", path = path.display().to_string()))),
     }
 }
 

@@ -43,9 +43,7 @@ pub(crate) fn status(store: &Store, output: Output) -> Result<()> {
         );
     }
     line(&labels[2], &status.checkpoint.to_string());
-    let last_sync = status
-        .last_sync
-        .map_or_else(|| t!("status-never"), minutes);
+    let last_sync = status.last_sync.map_or_else(|| t!("status-never"), minutes);
     line(&labels[3], &last_sync);
     Ok(())
 }
@@ -61,8 +59,9 @@ impl Remote {
     pub(crate) fn new(url: &str, ca_cert: Option<&Path>, require_tls: bool) -> Result<Remote> {
         let ca_cert = ca_cert
             .map(|path| {
-                std::fs::read(path)
-                    .with_context(|| t!("cannot-read-certificate", path = path.display().to_string()))
+                std::fs::read(path).with_context(|| {
+                    t!("cannot-read-certificate", path = path.display().to_string())
+                })
             })
             .transpose()?;
         let tls = TlsOptions {
@@ -182,8 +181,7 @@ fn describe(report: &SyncReport) -> String {
 
 pub(crate) fn login(store: &Store, remote: &Remote, args: LoginArgs) -> Result<()> {
     let server = &remote.url;
-    let password =
-        outpost_client::read_password().with_context(|| t!("cannot-read-password"))?;
+    let password = outpost_client::read_password().with_context(|| t!("cannot-read-password"))?;
     let label = args.label.unwrap_or_else(|| {
         std::env::var("HOSTNAME").unwrap_or_else(|_| "outpost device".to_owned())
     });
@@ -207,9 +205,7 @@ pub(crate) fn rejected(store: &Store, args: RejectedArgs) -> Result<()> {
     match args.dismiss.as_slice() {
         [] => {}
         [verb, n] if verb == "dismiss" => {
-            let n: u64 = n
-                .parse()
-                .with_context(|| t!("rejected-n"))?;
+            let n: u64 = n.parse().with_context(|| t!("rejected-n"))?;
             if !store.dismiss_rejected(n)? {
                 bail!(t!("rejected-none-numbered", n = n));
             }
