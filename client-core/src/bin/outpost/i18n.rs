@@ -119,8 +119,7 @@ pub(crate) fn tr(id: &str, args: Option<&FluentArgs<'_>>) -> String {
 /// worded in the rep's language.
 pub(crate) fn error(e: &anyhow::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
-    let mut chain = e.chain();
-    while let Some(cause) = chain.next() {
+    for cause in e.chain() {
         let worded = library_error(cause);
         let text = worded.unwrap_or_else(|| cause.to_string());
         if parts.last() != Some(&text) {
