@@ -36,6 +36,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub mod bench;
+pub mod cli;
 pub mod sim;
 
 /// A running server and the directory its database lives in.
@@ -253,6 +254,16 @@ impl TestServer {
             .expect("server task")
             .expect("server stopped cleanly");
     }
+}
+
+/// A plain HTTP client for the JSON API, with the process's rustls provider installed (which
+/// creating an [`HttpClient`] does) as reqwest needs it.
+pub fn http() -> reqwest::Client {
+    drop(HttpClient::new("http://127.0.0.1"));
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("an HTTP client")
 }
 
 /// A rep's device: a store on disk and a client for one server.

@@ -7,117 +7,14 @@
 
 use std::io::{BufRead, BufReader, Lines};
 use std::net::TcpListener;
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Stdio};
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use outpost_tests::{ADMIN, FIELD_REPS, PASSWORD, TestServer, binary};
+use outpost_tests::cli::Rep;
+use outpost_tests::{ADMIN, FIELD_REPS, TestServer};
 use serde_json::Value;
 use tempfile::TempDir;
-
-/// One device: a store folder in a temp dir, used through the CLI against one server.
-struct Rep {
-    store: TempDir,
-    server: String,
-}
-
-impl Rep {
-    /// A device logged in as `login` with `outpost login` (password on standard input).
-    async fn new(server: &TestServer, login: &str) -> Rep {
-        let rep = Rep {
-            store: TempDir::new().expect("temp dir"),
-            server: server.url(),
-        };
-        let mut command = rep.command(&["login", "--user", login, "--label", "cli test"]);
-        let output = tokio::task::spawn_blocking(move || {
-            use std::io::Write;
-            let mut child = command
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("run outpost login");
-            writeln!(child.stdin.take().expect("stdin"), "{PASSWORD}").expect("password");
-            child.wait_with_output().expect("outpost login")
-        })
-        .await
-        .expect("login runner");
-        let printed = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success() && printed.contains(&format!("as {login}")),
-            "login failed: {printed}{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        rep
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(binary("outpost"));
-        command
-            .env_remove("OUTPOST_STORE")
-            .env_remove("OUTPOST_SERVER")
-            // English unless a test asks for another locale: the CLI follows the locale.
-            .env_remove("LC_ALL")
-            .env_remove("LC_MESSAGES")
-            .env("LANG", "C.UTF-8")
-            .arg("--store")
-            .arg(self.store.path())
-            .args(["--server", &self.server])
-            .args(args);
-        command
-    }
-
-    /// Runs one command to completion off the runtime, so the in-process server keeps serving.
-    async fn run(&self, args: &[&str]) -> Output {
-        let mut command = self.command(args);
-        tokio::task::spawn_blocking(move || command.output().expect("run outpost"))
-            .await
-            .expect("outpost runner")
-    }
-
-    /// Runs one command that must succeed and returns its stdout.
-    async fn check(&self, args: &[&str]) -> String {
-        let output = self.run(args).await;
-        assert!(
-            output.status.success(),
-            "`outpost {}` failed ({}):\n{}",
-            args.join(" "),
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).expect("utf-8 stdout")
-    }
-
-    async fn json(&self, args: &[&str]) -> Value {
-        let text = self.check(args).await;
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
-    }
-
-    /// Runs one command that must fail and returns its stderr.
-    async fn fails(&self, args: &[&str]) -> String {
-        let output = self.run(args).await;
-        assert!(
-            !output.status.success(),
-            "`outpost {}` succeeded:\n{}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stdout)
-        );
-        String::from_utf8(output.stderr).expect("utf-8 stderr")
-    }
-
-    /// Creates an account and returns its id.
-    async fn create(&self, name: &str, owner: &str, extra: &[&str]) -> String {
-        let mut args = vec!["create", "--name", name, "--owner", owner];
-        args.extend(extra);
-        let id = self.check(&args).await.trim().to_owned();
-        assert!(is_hex_id(&id), "create printed {id:?}");
-        id
-    }
-
-    async fn show(&self, id: &str) -> Value {
-        self.json(&["show", id, "--json"]).await
-    }
-}
 
 /// The ids of the accounts in a JSON array (`list`, `search`, `today`).
 fn ids(listed: &Value) -> Vec<&str> {
@@ -192,7 +89,7 @@ async fn readme_walk_through_converges_both_devices() {
     log.extend(summary.split(' '));
     ben.check(&log).await;
     let status = ben.check(&["status"]).await;
-    assert!(status.contains("unsynced    1 account(s)"), "{status}");
+    assert!(status.contains("unsynced    1 account"), "{status}");
     assert_eq!(
         ben.json(&["status", "--json"]).await["unsynced"],
         serde_json::json!([id])

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use outpost_client::model::{Money, Stage};
-use outpost_client::{AccountEdit, HttpClient, NewAccount, NewOpportunity};
-use outpost_tests::{Device, PASSWORD, TestServer};
+use outpost_client::{AccountEdit, NewAccount, NewOpportunity};
+use outpost_tests::{Device, PASSWORD, TestServer, http};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -458,13 +458,6 @@ async fn freshness_of(browser: &Browser, rep: &str) -> Result<(String, String), 
         browser.attribute(cell, "data-last-sync").await?,
         browser.text(cell).await?,
     ))
-}
-
-/// A plain HTTP client. Creating an `HttpClient` first installs the process's rustls crypto
-/// provider, which every reqwest client needs to be built.
-fn http() -> reqwest::Client {
-    drop(HttpClient::new("http://127.0.0.1"));
-    reqwest::Client::builder().no_proxy().build().unwrap()
 }
 
 /// A token of `login` from `POST /v1/login`, as any client gets one.

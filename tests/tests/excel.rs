@@ -7,98 +7,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 
-use outpost_tests::{PASSWORD, TestServer, binary};
+use outpost_tests::TestServer;
+use outpost_tests::cli::Rep;
 use rust_xlsxwriter::{Format, Workbook};
 use tempfile::TempDir;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
-
-/// One device: a store folder used through the CLI against one server.
-struct Rep {
-    store: TempDir,
-    server: String,
-}
-
-impl Rep {
-    async fn new(server: &TestServer, login: &str) -> Rep {
-        let rep = Rep {
-            store: TempDir::new().unwrap(),
-            server: server.url(),
-        };
-        let mut command = rep.command(&["login", "--user", login, "--label", "excel test"]);
-        let output = tokio::task::spawn_blocking(move || {
-            use std::io::Write;
-            let mut child = command
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-            child.wait_with_output().unwrap()
-        })
-        .await
-        .unwrap();
-        assert!(output.status.success(), "login: {output:?}");
-        rep
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(binary("outpost"));
-        command
-            .env_remove("OUTPOST_STORE")
-            .env_remove("OUTPOST_SERVER")
-            .env_remove("LC_ALL")
-            .env_remove("LC_MESSAGES")
-            .env("LANG", "C.UTF-8")
-            .arg("--store")
-            .arg(self.store.path())
-            .args(["--server", &self.server])
-            .args(args);
-        command
-    }
-
-    async fn run(&self, args: &[&str]) -> Output {
-        let mut command = self.command(args);
-        tokio::task::spawn_blocking(move || command.output().unwrap())
-            .await
-            .unwrap()
-    }
-
-    async fn check(&self, args: &[&str]) -> String {
-        let output = self.run(args).await;
-        assert!(
-            output.status.success(),
-            "`outpost {}` failed:\n{}{}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
-    }
-
-    async fn fails(&self, args: &[&str]) -> (String, String) {
-        let output = self.run(args).await;
-        assert!(
-            !output.status.success(),
-            "`outpost {}` succeeded:\n{}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stdout)
-        );
-        (
-            String::from_utf8(output.stdout).unwrap(),
-            String::from_utf8(output.stderr).unwrap(),
-        )
-    }
-
-    async fn accounts(&self) -> usize {
-        let list: serde_json::Value =
-            serde_json::from_str(&self.check(&["list", "--json"]).await).unwrap();
-        list.as_array().unwrap().len()
-    }
-}
 
 const HEADER: [&str; 15] = [
     "客户名称",
@@ -416,7 +331,9 @@ async fn every_error_of_every_row_is_reported_at_once_and_nothing_is_imported() 
     bad[5][12] = "不告诉你".into();
     let file = path(&dir, "bad.csv");
     std::fs::write(&file, csv_text(&bad)).unwrap();
-    let (stdout, stderr) = ana.fails(&["import", file.to_str().unwrap()]).await;
+    let (stdout, stderr) = ana
+        .fails_with_output(&["import", file.to_str().unwrap()])
+        .await;
     for expected in [
         "line 3: source (来源)",
         "line 3: first_contact (首次接触日期)",
@@ -435,8 +352,8 @@ async fn every_error_of_every_row_is_reported_at_once_and_nothing_is_imported() 
         );
     }
     assert_eq!(stdout.matches("line ").count(), 10, "{stdout}");
-    assert!(stdout.contains("4 bad row(s) with 10 error(s)"), "{stdout}");
-    assert!(stderr.contains("4 bad row(s)"), "{stderr}");
+    assert!(stdout.contains("4 bad rows with 10 errors"), "{stdout}");
+    assert!(stderr.contains("4 bad rows"), "{stderr}");
     assert_eq!(
         ana.accounts().await,
         0,
@@ -455,7 +372,7 @@ async fn a_dry_run_checks_owners_against_the_server_and_says_when_it_cannot() {
     std::fs::write(&file, csv_text(&sheet)).unwrap();
     let file = file.to_str().unwrap();
 
-    let (stdout, _) = ana.fails(&["import", file, "--dry-run"]).await;
+    let (stdout, _) = ana.fails_with_output(&["import", file, "--dry-run"]).await;
     assert!(
         stdout.contains("line 3: owner (负责人): `zhangwei` is not a user on the server"),
         "{stdout}"
@@ -482,7 +399,9 @@ async fn a_decoding_error_names_the_encoding_and_the_fix_once() {
     let file = path(&dir, "gbk.csv");
     std::fs::write(&file, &gbk).unwrap();
     let file = file.to_str().unwrap();
-    let (_, stderr) = ana.fails(&["import", file, "--encoding", "utf-8"]).await;
+    let (_, stderr) = ana
+        .fails_with_output(&["import", file, "--encoding", "utf-8"])
+        .await;
     assert!(stderr.contains("not valid UTF-8 text (line 1"), "{stderr}");
     assert!(stderr.contains("--encoding gb18030"), "{stderr}");
     assert_eq!(

@@ -7,15 +7,15 @@
 //! midnight and week boundaries.
 
 use std::collections::BTreeMap;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 use chrono::{DateTime, Days, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use outpost_client::{AccountEdit, ContactMethod, NewAccount, NewFollowUp};
-use outpost_tests::{Device, PASSWORD, TestServer, binary};
+use outpost_tests::cli::Rep;
+use outpost_tests::{Device, TestServer, binary};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tempfile::TempDir;
 
 const SHANGHAI: Tz = Tz::Asia__Shanghai;
 const BERLIN: Tz = Tz::Europe__Berlin;
@@ -332,81 +332,6 @@ async fn the_server_refuses_a_follow_up_in_the_future_of_its_own_clock() {
     assert_eq!(admin.store.account(id).unwrap().record.follow_ups.len(), 2);
 }
 
-/// A device used through the CLI in one time zone.
-struct Rep {
-    store: TempDir,
-    server: String,
-}
-
-impl Rep {
-    async fn new(server: &TestServer, login: &str) -> Rep {
-        let rep = Rep {
-            store: TempDir::new().unwrap(),
-            server: server.url(),
-        };
-        let mut command = rep.command(Tz::UTC, &["login", "--user", login, "--label", "phone"]);
-        let output = tokio::task::spawn_blocking(move || {
-            use std::io::Write;
-            let mut child = command
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-            child.wait_with_output().unwrap()
-        })
-        .await
-        .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        rep
-    }
-
-    fn command(&self, tz: Tz, args: &[&str]) -> Command {
-        let mut command = Command::new(binary("outpost"));
-        command
-            .env_remove("OUTPOST_STORE")
-            .env_remove("OUTPOST_SERVER")
-            .env_remove("LC_ALL")
-            .env_remove("LC_MESSAGES")
-            .env("LANG", "C.UTF-8")
-            // The flag wins over the variable.
-            .env("OUTPOST_TZ", "America/Los_Angeles")
-            .args(["--tz", tz.name(), "--store"])
-            .arg(self.store.path())
-            .args(["--server", &self.server])
-            .args(args);
-        command
-    }
-
-    async fn run(&self, tz: Tz, args: &[&str]) -> Output {
-        let mut command = self.command(tz, args);
-        tokio::task::spawn_blocking(move || command.output().unwrap())
-            .await
-            .unwrap()
-    }
-
-    async fn check(&self, tz: Tz, args: &[&str]) -> String {
-        let output = self.run(tz, args).await;
-        assert!(
-            output.status.success(),
-            "`outpost {}` failed:\n{}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
-    }
-
-    async fn json(&self, tz: Tz, args: &[&str]) -> Value {
-        let text = self.check(tz, args).await;
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
-    }
-}
-
 /// `t` as typed in `tz`: "YYYY-MM-DD HH:MM".
 fn typed(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
@@ -428,12 +353,13 @@ fn parse(text: &str) -> DateTime<Utc> {
 #[tokio::test]
 async fn the_cli_reads_and_prints_local_time_and_today_ends_at_local_midnight() {
     let server = TestServer::start().await;
-    let ana = Rep::new(&server, "ana").await;
+    let ana = Rep::with_label(&server, "ana", "phone")
+        .await
+        // The --tz flag each command gets wins over the variable.
+        .with_env("OUTPOST_TZ", "America/Los_Angeles");
     let id = ana
-        .check(
-            SHANGHAI,
-            &["create", "--name", "华强电子", "--owner", "ana"],
-        )
+        .in_zone(SHANGHAI)
+        .check(&["create", "--name", "华强电子", "--owner", "ana"])
         .await
         .trim()
         .to_owned();
@@ -441,42 +367,38 @@ async fn the_cli_reads_and_prints_local_time_and_today_ends_at_local_midnight() 
     // A follow-up typed as Sunday 23:30 in Shanghai is stored as 15:30 UTC and shown as
     // local time in each zone.
     let out = ana
-        .check(
-            SHANGHAI,
-            &[
-                "log",
-                &id,
-                "--method",
-                "visit",
-                "--at",
-                "2026-11-29 23:30",
-                "拜访",
-            ],
-        )
+        .in_zone(SHANGHAI)
+        .check(&[
+            "log",
+            &id,
+            "--method",
+            "visit",
+            "--at",
+            "2026-11-29 23:30",
+            "拜访",
+        ])
         .await;
     assert!(out.contains("flagged late"), "{out}");
-    let shown = ana.json(SHANGHAI, &["show", &id, "--json"]).await;
+    let shown = ana.in_zone(SHANGHAI).json(&["show", &id, "--json"]).await;
     let follow_ups = shown["follow_ups"].as_object().unwrap();
     let stored: Vec<DateTime<Utc>> = follow_ups
         .values()
         .map(|f| parse(f["occurred_at"].as_str().unwrap()))
         .collect();
     assert_eq!(stored, [utc(2026, 11, 29, 15, 30)]);
-    let text = ana.check(SHANGHAI, &["show", &id]).await;
+    let text = ana.in_zone(SHANGHAI).check(&["show", &id]).await;
     assert!(text.contains("2026-11-29 23:30 CST"), "{text}");
-    let text = ana.check(BERLIN, &["show", &id]).await;
+    let text = ana.in_zone(BERLIN).check(&["show", &id]).await;
     assert!(text.contains("2026-11-29 16:30 CET"), "{text}");
 
     // A demo planned for 10:00 tomorrow in Shanghai is 02:00 UTC.
     let now = Utc::now();
     let tomorrow = (now.with_timezone(&SHANGHAI).date_naive() + Days::new(1)).to_string();
     let due = format!("{tomorrow} 10:00");
-    ana.check(
-        SHANGHAI,
-        &["plan", &id, "--due", &due, "--method", "visit", "演示"],
-    )
-    .await;
-    let shown = ana.json(SHANGHAI, &["show", &id, "--json"]).await;
+    ana.in_zone(SHANGHAI)
+        .check(&["plan", &id, "--due", &due, "--method", "visit", "演示"])
+        .await;
+    let shown = ana.in_zone(SHANGHAI).json(&["show", &id, "--json"]).await;
     let plan = shown["plans"]
         .as_object()
         .unwrap()
@@ -493,19 +415,21 @@ async fn the_cli_reads_and_prints_local_time_and_today_ends_at_local_midnight() 
     for (hours, late) in [(25, true), (23, false)] {
         let at = typed(Utc::now() - Duration::hours(hours), SHANGHAI);
         let out = ana
-            .check(SHANGHAI, &["log", &id, "--at", &at, "call"])
+            .in_zone(SHANGHAI)
+            .check(&["log", &id, "--at", &at, "call"])
             .await;
         assert_eq!(out.contains("flagged late"), late, "{hours} h: {out}");
     }
     // A follow-up typed for an hour from now is refused, and nothing is written.
     let future = typed(Utc::now() + Duration::hours(1), SHANGHAI);
     let output = ana
-        .run(SHANGHAI, &["log", &id, "--at", &future, "call"])
+        .in_zone(SHANGHAI)
+        .run(&["log", &id, "--at", &future, "call"])
         .await;
     assert!(!output.status.success());
     let error = String::from_utf8_lossy(&output.stderr);
     assert!(error.contains("in the future"), "{error}");
-    let shown = ana.json(SHANGHAI, &["show", &id, "--json"]).await;
+    let shown = ana.in_zone(SHANGHAI).json(&["show", &id, "--json"]).await;
     assert_eq!(shown["follow_ups"].as_object().unwrap().len(), 3);
 
     // `today` ends at local midnight: one account due a minute before Shanghai's next
@@ -518,18 +442,19 @@ async fn the_cli_reads_and_prints_local_time_and_today_ends_at_local_midnight() 
         ("after midnight", midnight + Duration::minutes(1)),
     ] {
         let account = ana
-            .check(SHANGHAI, &["create", "--name", name, "--owner", "ana"])
+            .in_zone(SHANGHAI)
+            .check(&["create", "--name", name, "--owner", "ana"])
             .await
             .trim()
             .to_owned();
         // Logged just now so the cadence is two weeks away; the plan decides.
-        ana.check(SHANGHAI, &["log", &account, "call"]).await;
+        ana.in_zone(SHANGHAI)
+            .check(&["log", &account, "call"])
+            .await;
         let due = typed(at, SHANGHAI);
-        ana.check(
-            SHANGHAI,
-            &["plan", &account, "--due", &due, "--method", "phone", "回访"],
-        )
-        .await;
+        ana.in_zone(SHANGHAI)
+            .check(&["plan", &account, "--due", &due, "--method", "phone", "回访"])
+            .await;
         planned.push((account, at));
     }
     let listed = |today: &Value| -> Vec<String> {
@@ -541,7 +466,7 @@ async fn the_cli_reads_and_prints_local_time_and_today_ends_at_local_midnight() 
             .filter(|a| planned.iter().any(|(p, _)| p == a))
             .collect()
     };
-    let today = ana.json(SHANGHAI, &["today", "--json"]).await;
+    let today = ana.in_zone(SHANGHAI).json(&["today", "--json"]).await;
     assert_eq!(listed(&today), [planned[0].0.clone()], "{today}");
     // From Berlin the same instants fall on Berlin's days.
     let berlin_midnight = local_tomorrow(Utc::now(), BERLIN);
@@ -550,10 +475,10 @@ async fn the_cli_reads_and_prints_local_time_and_today_ends_at_local_midnight() 
         .filter(|(_, at)| *at < berlin_midnight)
         .map(|(a, _)| a.clone())
         .collect();
-    let today = ana.json(BERLIN, &["today", "--json"]).await;
+    let today = ana.in_zone(BERLIN).json(&["today", "--json"]).await;
     assert_eq!(listed(&today), expected, "{today}");
     // The table shows the due time in the zone with its abbreviation.
-    let table = ana.check(SHANGHAI, &["today"]).await;
+    let table = ana.in_zone(SHANGHAI).check(&["today"]).await;
     assert!(
         table.contains(&format!("{} CST", typed(planned[0].1, SHANGHAI))),
         "{table}"
@@ -562,7 +487,7 @@ async fn the_cli_reads_and_prints_local_time_and_today_ends_at_local_midnight() 
     let output = Command::new(binary("outpost"))
         .env("OUTPOST_TZ", "Beijing")
         .arg("--store")
-        .arg(ana.store.path())
+        .arg(ana.store_dir())
         .arg("today")
         .output()
         .unwrap();

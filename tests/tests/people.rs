@@ -9,17 +9,11 @@ use std::process::{Command, Stdio};
 
 use chrono::Utc;
 use outpost_client::model::{Money, Stage};
-use outpost_client::{AccountEdit, HttpClient, NewAccount, NewOpportunity};
-use outpost_tests::{PASSWORD, TestServer, binary};
+use outpost_client::{AccountEdit, NewAccount, NewOpportunity};
+use outpost_tests::{PASSWORD, TestServer, binary, http};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tempfile::TempDir;
-
-fn http() -> reqwest::Client {
-    // Creating an HttpClient installs the process's rustls provider reqwest needs.
-    drop(HttpClient::new("http://127.0.0.1"));
-    reqwest::Client::builder().no_proxy().build().unwrap()
-}
 
 /// A token of `login` from `POST /v1/login`, and the login reply.
 async fn log_in(server: &TestServer, login: &str, label: &str) -> (String, Value) {

@@ -8,12 +8,12 @@ use outpost_protocol::DocId;
 use serde::Serialize;
 
 use crate::args::{ConflictsArgs, SettleArgs};
-use crate::format::{minutes, print_json, short, table};
+use crate::format::{minutes, print_json, short, table, visible};
 
 /// Lists conflicted fields, each value numbered as `outpost settle` takes it.
 pub(crate) fn print_conflicts(conflicts: &[Conflict], indent: &str) {
     for conflict in conflicts {
-        out!("{indent}{}", conflict.path);
+        out!("{indent}{}", visible(&conflict.path));
         let rows = conflict
             .values
             .iter()
@@ -21,12 +21,16 @@ pub(crate) fn print_conflicts(conflicts: &[Conflict], indent: &str) {
             .map(|(i, v)| {
                 let device: String = v.device.chars().take(8).collect();
                 let at = v.at.map_or_else(|| "-".to_owned(), minutes);
-                let shown = if i == 0 { "(shown)" } else { "" };
+                let shown = if i == 0 {
+                    t!("conflict-shown")
+                } else {
+                    String::new()
+                };
                 vec![
                     i.to_string(),
                     v.value.clone(),
-                    shown.to_owned(),
-                    format!("device {device}"),
+                    shown,
+                    t!("conflict-device", device = device),
                     at,
                 ]
             })
@@ -79,18 +83,21 @@ pub(crate) fn conflicts(store: &Store, args: ConflictsArgs) -> Result<()> {
         .filter(|a| !a.conflicts.is_empty())
         .collect();
     if conflicted.is_empty() {
-        out!("No conflicts.");
+        out!("{}", t!("no-conflicts"));
         return Ok(());
     }
     for account in &conflicted {
-        out!("{}  {}", short(account.id), account.record.name);
+        out!("{}  {}", short(account.id), visible(&account.record.name));
         print_conflicts(&account.conflicts, "  ");
     }
     let first = &conflicted[0];
     out!(
-        "Keep one value with `outpost settle ACCOUNT FIELD NUMBER`, such as `outpost settle {} {} 1`.",
-        short(first.id),
-        first.conflicts[0].path
+        "{}",
+        t!(
+            "conflicts-keep-one",
+            id = short(first.id),
+            field = &first.conflicts[0].path
+        )
     );
     Ok(())
 }
@@ -105,11 +112,15 @@ pub(crate) fn settle(store: &Store, args: SettleArgs, now: DateTime<Utc>) -> Res
         .and_then(|c| c.values.get(args.choice))
         .map(|v| v.value.clone());
     store.settle(id, &args.field, args.choice, now)?;
-    let kept = kept.map_or_else(String::new, |v| format!(": kept `{v}`"));
-    out!(
-        "settled {} of {}{kept}; other devices agree once synced",
-        args.field,
-        account.record.name
-    );
+    let settled = match kept {
+        Some(value) => t!(
+            "settled-kept",
+            field = &args.field,
+            name = &account.record.name,
+            value = value
+        ),
+        None => t!("settled", field = &args.field, name = &account.record.name),
+    };
+    out!("{settled}");
     Ok(())
 }

@@ -50,23 +50,28 @@ pub(crate) fn template(args: TemplateArgs) -> Result<()> {
             csv_io::workbook(sheet, &table.header, &rows)?
         }
     };
-    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
-    eprintln!("wrote the template to {}", path.display());
+    std::fs::write(path, bytes)
+        .with_context(|| t!("cannot-write", path = path.display().to_string()))?;
+    note!(
+        "{}",
+        t!("template-written", path = path.display().to_string())
+    );
     Ok(())
 }
 
 /// The logins of the server's active users, or why they could not be had.
 fn server_users(store: &Store, remote: &dyn Fn() -> Result<Remote>) -> Result<BTreeSet<String>> {
     if store.credentials()?.is_none() {
-        bail!("this device has not logged in");
+        bail!(t!("not-logged-in-short"));
     }
     let remote = remote()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()?;
+        .build()
+        .with_context(|| t!("cannot-start-runtime"))?;
     let people = runtime
         .block_on(remote.client().people(store))
-        .with_context(|| format!("{} did not answer", remote.url()))?;
+        .with_context(|| t!("server-did-not-answer", server = remote.url()))?;
     Ok(people.into_iter().map(|p| p.login).collect())
 }
 
@@ -76,16 +81,16 @@ pub(crate) fn import(
     remote: &dyn Fn() -> Result<Remote>,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let bytes = std::fs::read(&args.file)
-        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let file = args.file.display().to_string();
+    let bytes = std::fs::read(&args.file).with_context(|| t!("cannot-read", path = &file))?;
     let table = csv_io::read_table(&bytes, args.encoding)
-        .with_context(|| format!("cannot read {}", args.file.display()))?;
+        .with_context(|| t!("cannot-read", path = &file))?;
     // A dry run asks the server who its users are, so an unknown owner shows now and not as a
     // refused sync later; an import on its own stays offline.
     let (users, owners_unchecked) = if args.dry_run {
         match server_users(store, remote) {
             Ok(users) => (Some(users), None),
-            Err(e) => (None, Some(format!("{e:#}"))),
+            Err(e) => (None, Some(crate::i18n::error(&e))),
         }
     } else {
         (None, None)
@@ -106,56 +111,64 @@ pub(crate) fn import(
         if let Some(encoding) = table.encoding
             && encoding != csv_io::Encoding::Utf8
         {
-            out!("read as {encoding}");
+            out!("{}", t!("import-read-as", encoding = encoding.to_string()));
         }
         for e in &report.errors {
-            if e.column == e.field {
-                out!("line {}: {}: {}", e.line, e.field, e.reason);
+            // The reason is the importer's (English, naming the value); the field and the
+            // column as the file has it.
+            let field = if e.column == e.field {
+                e.field.clone()
             } else {
-                out!("line {}: {} ({}): {}", e.line, e.field, e.column, e.reason);
-            }
+                format!("{} ({})", e.field, e.column)
+            };
+            out!(
+                "{}",
+                t!(
+                    "import-error",
+                    line = e.line,
+                    field = field,
+                    reason = &e.reason
+                )
+            );
         }
         for d in &report.duplicates {
             out!(
-                "line {}: skipped, looks like {}: {}",
-                d.line,
-                d.matches.join(", "),
-                d.name
+                "{}",
+                t!(
+                    "import-duplicate",
+                    line = d.line,
+                    matches = d.matches.join(", "),
+                    name = &d.name
+                )
             );
         }
-        let verb = if report.dry_run {
-            "would import"
-        } else {
-            "imported"
-        };
         let imported = if report.dry_run {
             report.importable
         } else {
             report.created
         };
-        out!(
-            "{} rows: {verb} {imported}, {} duplicate(s) skipped, {} bad row(s) with {} error(s){}",
-            report.rows,
-            report.duplicates.len(),
-            report.bad_rows,
-            report.errors.len(),
-            if report.errors.is_empty() {
-                ""
-            } else {
-                "; nothing was imported, fix the rows above"
-            }
+        let summary = t!(
+            "import-summary",
+            rows = report.rows,
+            dry_run = if report.dry_run { "yes" } else { "no" },
+            imported = imported,
+            duplicates = report.duplicates.len(),
+            bad_rows = report.bad_rows,
+            errors = report.errors.len()
         );
+        if report.errors.is_empty() {
+            out!("{summary}");
+        } else {
+            out!("{summary}{}", t!("import-nothing-imported"));
+        }
     }
     if let Some(why) = &owners_unchecked {
-        eprintln!(
-            "note: owners were not checked against the server's users ({why}); sync will \
-             refuse accounts whose owner is not a user"
-        );
+        note!("{}", t!("import-owners-unchecked", reason = why));
     }
     if report.errors.is_empty() {
         Ok(())
     } else {
-        bail!("{} bad row(s) in {}", report.bad_rows, args.file.display())
+        bail!(t!("import-bad-rows", count = report.bad_rows, path = &file))
     }
 }
 
@@ -163,13 +176,16 @@ pub(crate) fn export(store: &Store, args: ExportArgs) -> Result<()> {
     match &args.output {
         Some(path) => {
             let file = std::fs::File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?;
+                .with_context(|| t!("cannot-create", path = path.display().to_string()))?;
             let file = std::io::BufWriter::new(file);
             let count = match format_of(args.format, Some(path)) {
                 SheetFormat::Csv => csv_io::export(store, file)?,
                 SheetFormat::Xlsx => csv_io::export_workbook(store, file)?,
             };
-            eprintln!("exported {count} account(s) to {}", path.display());
+            note!(
+                "{}",
+                t!("exported", count = count, path = path.display().to_string())
+            );
         }
         None => match format_of(args.format, None) {
             // Text on the screen or in a pipe has no BOM; `-o FILE` writes one for Excel.
@@ -179,7 +195,7 @@ pub(crate) fn export(store: &Store, args: ExportArgs) -> Result<()> {
             SheetFormat::Xlsx => {
                 use std::io::IsTerminal;
                 if std::io::stdout().is_terminal() {
-                    bail!("a workbook is not for the screen; write it with -o FILE.xlsx");
+                    bail!(t!("workbook-not-for-screen"));
                 }
                 csv_io::export_workbook(store, std::io::stdout().lock())?;
             }
@@ -205,6 +221,7 @@ impl ProgressBar {
         if self.shown {
             let width = 30;
             let filled = (done * width).checked_div(self.total).unwrap_or(width);
+            // Written as it is: `\r` returns to the line's start to redraw the bar.
             eprint!(
                 "\r[{}{}] {done}/{}",
                 "#".repeat(filled),
@@ -216,7 +233,7 @@ impl ProgressBar {
 
     fn finish(&self) {
         if self.shown {
-            eprintln!();
+            note!("");
         }
     }
 }

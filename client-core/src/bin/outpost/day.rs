@@ -3,13 +3,14 @@
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Days, Utc};
 use outpost_client::facts::{self, local_day, start_of_day};
+use outpost_client::model::Status;
 use outpost_client::{AccountEdit, NewFollowUp, Store};
 use outpost_protocol::DocId;
 use serde::Serialize;
 
 use crate::args::{LogArgs, PlanArgs, PlanCommand, TodayArgs};
-use crate::format::{minutes, or_dash, print_json, short, table, zone};
-use crate::input::entry_id;
+use crate::format::{label, minutes, or_dash, print_json, say, short, table, zone};
+use crate::input::{Entry, entry_id};
 use crate::records::add_entry;
 
 /// One line of the day's agenda.
@@ -31,7 +32,7 @@ pub(crate) fn today(store: &Store, args: TodayArgs, now: DateTime<Utc>) -> Resul
     let tomorrow = start_of_day(
         local_day(now, tz)
             .checked_add_days(Days::new(1))
-            .context("the date is out of range")?,
+            .with_context(|| t!("date-out-of-range"))?,
         tz,
     );
     let accounts = store.accounts()?;
@@ -61,17 +62,25 @@ pub(crate) fn today(store: &Store, args: TodayArgs, now: DateTime<Utc>) -> Resul
         return print_json(&due);
     }
     if due.is_empty() {
-        out!("Nothing overdue and nothing due today.");
+        out!("{}", t!("today-nothing"));
         return Ok(());
     }
-    let headers = ["ID", "CODE", "NAME", "OWNER", "STATUS", "PRIORITY", "DUE"];
-    for (title, overdue) in [("Overdue", true), ("Due today", false)] {
+    let headers = [
+        t!("col-id"),
+        t!("col-code"),
+        t!("col-name"),
+        t!("col-owner"),
+        t!("col-status"),
+        t!("col-priority"),
+        t!("col-due"),
+    ];
+    for overdue in [true, false] {
         let rows: Vec<Vec<String>> = due
             .iter()
             .filter(|d| d.overdue == overdue)
             .map(|d| {
                 let late = if overdue {
-                    format!("  ({} late)", ago(now - d.next_due))
+                    format!("  {}", t!("today-late", ago = ago(now - d.next_due)))
                 } else {
                     String::new()
                 };
@@ -80,7 +89,7 @@ pub(crate) fn today(store: &Store, args: TodayArgs, now: DateTime<Utc>) -> Resul
                     or_dash(d.code),
                     d.name.to_owned(),
                     d.owner.to_owned(),
-                    d.status.to_owned(),
+                    label::<Status>(d.status),
                     or_dash(d.priority).to_uppercase(),
                     format!("{}{late}", minutes(d.next_due)),
                 ]
@@ -89,7 +98,12 @@ pub(crate) fn today(store: &Store, args: TodayArgs, now: DateTime<Utc>) -> Resul
         if rows.is_empty() {
             continue;
         }
-        out!("{title} ({})", rows.len());
+        let title = if overdue {
+            t!("today-overdue", count = rows.len())
+        } else {
+            t!("today-due", count = rows.len())
+        };
+        out!("{title}");
         for line in table(Some(&headers), rows) {
             out!("  {line}");
         }
@@ -104,10 +118,9 @@ fn ago(elapsed: chrono::TimeDelta) -> String {
         elapsed.num_hours(),
         elapsed.num_minutes(),
     ) {
-        (1, _, _) => "1 day".to_owned(),
-        (days, _, _) if days > 1 => format!("{days} days"),
-        (_, hours, _) if hours >= 1 => format!("{hours} h"),
-        (_, _, minutes) => format!("{minutes} min"),
+        (days, _, _) if days >= 1 => t!("days", count = days),
+        (_, hours, _) if hours >= 1 => t!("hours", count = hours),
+        (_, _, minutes) => t!("minutes", count = minutes),
     }
 }
 
@@ -122,13 +135,11 @@ pub(crate) fn log(store: &Store, args: LogArgs, now: DateTime<Utc>) -> Result<()
     };
     store.edit_account(id, &AccountEdit::LogFollowUp(follow_up), now)?;
     let name = store.account(id)?.record.name;
+    let method = say(&args.method);
     if now - occurred_at > facts::LATE_AFTER {
-        out!(
-            "logged {} with {name}, flagged late: it happened more than 24 h ago",
-            args.method
-        );
+        out!("{}", t!("logged-late", method = method, name = name));
     } else {
-        out!("logged {} with {name}", args.method);
+        out!("{}", t!("logged", method = method, name = name));
     }
     Ok(())
 }
@@ -137,14 +148,17 @@ pub(crate) fn plan(store: &Store, args: PlanArgs, now: DateTime<Utc>) -> Result<
     if let Some(PlanCommand::Done { id, plan }) = args.command {
         let id = store.resolve(&id)?;
         let account = store.account(id)?;
-        let plan_id = entry_id(&account.record.plans, "plan", &plan)?;
+        let plan_id = entry_id(&account.record.plans, Entry::Plan, &plan)?;
         store.edit_account(id, &AccountEdit::CompletePlan(plan_id.clone()), now)?;
         let goal = &account.record.plans[&plan_id].goal;
-        out!("done: {goal} ({})", account.record.name);
+        out!(
+            "{}",
+            t!("plan-done", goal = goal, name = &account.record.name)
+        );
         return Ok(());
     }
     let (Some(id), Some(due)) = (args.id, args.due) else {
-        bail!("give the account, --due and the goal, or `plan done ACCOUNT PLAN`");
+        bail!(t!("plan-usage"));
     };
     let id = store.resolve(&id)?;
     let edit = AccountEdit::PlanFollowUp {
@@ -153,6 +167,6 @@ pub(crate) fn plan(store: &Store, args: PlanArgs, now: DateTime<Utc>) -> Result<
         goal: args.goal.join(" "),
         owner: args.owner,
     };
-    add_entry(store, id, &edit, "plan", now)?;
+    add_entry(store, id, &edit, now)?;
     Ok(())
 }

@@ -34,11 +34,7 @@ pub(crate) fn parse_time(text: &str) -> Result<TypedTime, String> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| TypedTime::Exact(t.with_timezone(&Utc)))
         .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").map(TypedTime::Local))
-        .map_err(|_| {
-            "expected \"YYYY-MM-DD HH:MM\" (local time) or RFC 3339, such as \
-             2025-03-14T09:30:00+08:00"
-                .to_owned()
-        })
+        .map_err(|_| t!("parse-time"))
 }
 
 /// Reads `--due`: a time as [`parse_time`] reads it, or a day (09:00 local time).
@@ -46,21 +42,21 @@ pub(crate) fn parse_due(text: &str) -> Result<TypedTime, String> {
     parse_time(text).or_else(
         |e| match NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d") {
             Ok(day) => Ok(TypedTime::Local(day.and_time(DUE_TIME))),
-            Err(_) => Err(format!("{e}, or a day YYYY-MM-DD")),
+            Err(_) => Err(t!("parse-due", time = e)),
         },
     )
 }
 
 /// Reads `--tz`: an IANA time-zone name such as Asia/Shanghai.
 pub(crate) fn parse_zone(text: &str) -> Result<Tz, String> {
-    outpost_client::facts::zone(text).map_err(|e| e.to_string())
+    outpost_client::facts::zone(text).map_err(|e| t!("error-unknown-zone", zone = e.0))
 }
 
 /// Reads a day, `YYYY-MM-DD`.
 pub(crate) fn parse_day(text: &str) -> Result<Day, String> {
     NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
         .map(Day)
-        .map_err(|_| format!("`{text}` is not a day written YYYY-MM-DD, such as 2025-03-14"))
+        .map_err(|_| t!("parse-day", text = text))
 }
 
 /// Reads an amount typed as decimal text (`1234`, `1234.5`, `1234.56`) into integer minor
@@ -72,25 +68,20 @@ pub(crate) fn parse_amount(text: &str) -> Result<i64, String> {
     let well_formed =
         !whole.is_empty() && digits(whole) && digits(fraction) && !(typed.ends_with('.'));
     if !well_formed {
-        return Err(format!(
-            "`{text}` is not an amount: write digits with an optional decimal point, such as \
-             1234.56 (no sign, no thousands separators)"
-        ));
+        return Err(t!("parse-amount", text = text));
     }
     if fraction.len() > 2 {
-        return Err(format!(
-            "`{text}` has more than 2 decimals; amounts are kept to the cent"
-        ));
+        return Err(t!("parse-amount-decimals", text = text));
     }
     let cents: i64 = format!("{fraction:0<2}")
         .parse()
-        .map_err(|_| format!("`{text}` is not an amount"))?;
+        .map_err(|_| t!("parse-amount-short", text = text))?;
     whole
         .parse::<i64>()
         .ok()
         .and_then(|units| units.checked_mul(100))
         .and_then(|minor| minor.checked_add(cents))
-        .ok_or_else(|| format!("`{text}` is too large an amount"))
+        .ok_or_else(|| t!("parse-amount-large", text = text))
 }
 
 /// Reads a currency code; `eur` is taken as `EUR`.
@@ -99,7 +90,7 @@ pub(crate) fn parse_currency(text: &str) -> Result<String, String> {
     if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) {
         Ok(code)
     } else {
-        Err(format!("`{text}` is not a currency code such as EUR"))
+        Err(t!("parse-currency", text = text))
     }
 }
 
@@ -107,10 +98,10 @@ pub(crate) fn parse_currency(text: &str) -> Result<String, String> {
 pub(crate) fn parse_custom(text: &str) -> Result<(String, Option<String>), String> {
     let (field, value) = text
         .split_once('=')
-        .ok_or_else(|| format!("`{text}` is not FIELD=VALUE, such as wechat=harborfoods"))?;
+        .ok_or_else(|| t!("parse-custom", text = text))?;
     let field = field.trim();
     if field.is_empty() {
-        return Err(format!("`{text}` has no field name before `=`"));
+        return Err(t!("parse-custom-no-name", text = text));
     }
     Ok((
         field.to_owned(),
@@ -118,30 +109,49 @@ pub(crate) fn parse_custom(text: &str) -> Result<(String, Option<String>), Strin
     ))
 }
 
+/// What an entry id names inside an account.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Entry {
+    Contact,
+    Plan,
+    Opportunity,
+}
+
+impl Entry {
+    /// Its word in the rep's language.
+    fn word(self) -> String {
+        match self {
+            Entry::Contact => t!("entry-contact"),
+            Entry::Plan => t!("entry-plan"),
+            Entry::Opportunity => t!("entry-opportunity"),
+        }
+    }
+}
+
 /// The full id of the contact, plan or opportunity (`field`) that `typed` names: the id
 /// itself, or its first few characters (at least 4) if only one id starts with them.
 pub(crate) fn entry_id<T>(
     entries: &BTreeMap<String, T>,
-    field: &str,
+    field: Entry,
     typed: &str,
 ) -> Result<String> {
+    let field = field.word();
     let typed = typed.trim().to_lowercase();
     if entries.contains_key(&typed) {
         return Ok(typed);
     }
     let matching: Vec<&String> = entries.keys().filter(|k| k.starts_with(&typed)).collect();
     match matching.as_slice() {
-        [] => bail!(
-            "invalid {field}: this account has no {field} `{typed}`; `outpost show ACCOUNT` \
-             lists them with their ids"
-        ),
+        [] => bail!(t!("entry-none", entry = &field, typed = &typed)),
         _ if typed.len() < 4 => {
-            bail!("invalid {field}: `{typed}` is too short; type at least 4 characters of the id")
+            bail!(t!("entry-too-short", entry = &field, typed = &typed))
         }
         [one] => Ok((*one).clone()),
-        _ => bail!(
-            "invalid {field}: {} {field} ids start with `{typed}`; type more of it",
-            matching.len()
-        ),
+        _ => bail!(t!(
+            "entry-ambiguous",
+            entry = &field,
+            typed = &typed,
+            count = matching.len()
+        )),
     }
 }

@@ -18,7 +18,8 @@
 //! - `conflicts`: listing and settling fields two devices changed at once.
 //! - `csv_file`: the CSV template, import and export.
 //! - `sync`: syncing with the server, once or continuously, and what is unsynced.
-//! - `format`: writing to the terminal: tables, short ids, JSON.
+//! - `format`: writing to the terminal: tables, short ids, JSON, control characters escaped.
+//! - `i18n`: the CLI's messages in Chinese or English (Fluent), library errors worded in them.
 
 use std::process::ExitCode;
 
@@ -26,6 +27,8 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use clap::Parser;
 
+#[macro_use]
+mod i18n;
 #[macro_use]
 mod format;
 
@@ -48,7 +51,7 @@ fn main() -> ExitCode {
     match run(cli, Utc::now()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            note!("{}", t!("error-line", message = i18n::error(&e)));
             ExitCode::FAILURE
         }
     }
@@ -61,9 +64,7 @@ fn system_zone() -> chrono_tz::Tz {
     match name.and_then(|n| outpost_client::facts::zone(&n).map_err(|e| e.to_string())) {
         Ok(zone) => zone,
         Err(e) => {
-            eprintln!(
-                "warning: times are shown in UTC, as this system's time zone is not known ({e}); set --tz or OUTPOST_TZ"
-            );
+            note!("{}", t!("warning-zone-unknown", reason = e));
             chrono_tz::Tz::UTC
         }
     }

@@ -12,8 +12,8 @@ use crate::args::{
     AmountArgs, ContactCommand, ConvertArgs, CreateArgs, DealArgs, DormantArgs, LostArgs, MoveArgs,
     NeedsArgs, OpportunityAddArgs, ServiceArgs, SetArgs,
 };
-use crate::format::{or_dash, print_json, short, table};
-use crate::input::entry_id;
+use crate::format::{or_dash, print_json, say, short, table};
+use crate::input::{Entry, entry_id};
 
 /// Applies one edit to the account `id` names and returns the account's name.
 fn edit(store: &Store, id: &str, edit: AccountEdit, now: DateTime<Utc>) -> Result<String> {
@@ -35,7 +35,7 @@ pub(crate) fn create(store: &Store, args: CreateArgs, now: DateTime<Utc>) -> Res
         None => store
             .credentials()?
             .map(|(login, _)| login)
-            .context("name the owner with --owner, or log in first (`outpost login`)")?,
+            .with_context(|| t!("create-no-owner"))?,
     };
     let new = NewAccount {
         name: args.name,
@@ -66,14 +66,13 @@ pub(crate) fn create(store: &Store, args: CreateArgs, now: DateTime<Utc>) -> Res
             if args.output.json {
                 print_json(&serde_json::json!({ "id": null, "duplicates": existing }))?;
             }
-            eprintln!(
-                "warning: `{}` looks like {} already on this device:",
-                new.name.trim(),
-                if existing.len() == 1 {
-                    "an account"
-                } else {
-                    "accounts"
-                }
+            note!(
+                "{}",
+                t!(
+                    "create-duplicate-warning",
+                    name = new.name.trim(),
+                    count = existing.len()
+                )
             );
             let rows = existing
                 .iter()
@@ -82,17 +81,14 @@ pub(crate) fn create(store: &Store, args: CreateArgs, now: DateTime<Utc>) -> Res
                         short(a.id),
                         or_dash(a.code.as_deref()),
                         a.name.clone(),
-                        format!("owner {}", a.owner),
+                        t!("owner-of", owner = &a.owner),
                     ]
                 })
                 .collect();
             for line in table(None, rows) {
-                eprintln!("  {line}");
+                note!("  {line}");
             }
-            bail!(
-                "nothing created; work on the account above, or run the same command with \
-                 --anyway if this really is another customer"
-            );
+            bail!(t!("create-nothing-created"));
         }
         Err(e) => return Err(e.into()),
     };
@@ -128,7 +124,7 @@ pub(crate) fn set(store: &Store, args: SetArgs, now: DateTime<Utc>) -> Result<()
     );
     // All or nothing: `set --name ok --owner ""` changes nothing.
     store.edit_account_all(id, &edits, now)?;
-    out!("updated {}", store.account(id)?.record.name);
+    out!("{}", t!("updated", name = store.account(id)?.record.name));
     Ok(())
 }
 
@@ -157,7 +153,10 @@ pub(crate) fn needs(store: &Store, args: NeedsArgs, now: DateTime<Utc>) -> Resul
         }
     }
     store.edit_account(id, &AccountEdit::SetNeeds(needs), now)?;
-    out!("updated the needs of {}", store.account(id)?.record.name);
+    out!(
+        "{}",
+        t!("updated-needs", name = store.account(id)?.record.name)
+    );
     Ok(())
 }
 
@@ -172,12 +171,12 @@ pub(crate) fn contact(store: &Store, command: ContactCommand, now: DateTime<Utc>
                 phone: args.phone,
                 email: args.email,
             };
-            add_entry(store, id, &AccountEdit::AddContact(contact), "contact", now)?;
+            add_entry(store, id, &AccountEdit::AddContact(contact), now)?;
         }
         ContactCommand::Edit(args) => {
             let id = store.resolve(&args.id)?;
             let account = store.account(id)?;
-            let contact_id = entry_id(&account.record.contacts, "contact", &args.contact)?;
+            let contact_id = entry_id(&account.record.contacts, Entry::Contact, &args.contact)?;
             let mut contact = account.record.contacts[&contact_id].clone();
             if let Some(name) = args.name {
                 contact.name = name;
@@ -194,7 +193,10 @@ pub(crate) fn contact(store: &Store, command: ContactCommand, now: DateTime<Utc>
                 contact.role = if role.is_empty() {
                     None
                 } else {
-                    Some(role.parse().map_err(|e| anyhow!("invalid role: {e}"))?)
+                    Some(
+                        role.parse()
+                            .map_err(|e| anyhow!(t!("invalid-role", reason = e)))?,
+                    )
                 };
             }
             let edit = AccountEdit::EditContact {
@@ -202,15 +204,22 @@ pub(crate) fn contact(store: &Store, command: ContactCommand, now: DateTime<Utc>
                 contact,
             };
             store.edit_account(id, &edit, now)?;
-            out!("updated a contact of {}", account.record.name);
+            out!("{}", t!("updated-contact", name = &account.record.name));
         }
         ContactCommand::Remove { id, contact } => {
             let id = store.resolve(&id)?;
             let account = store.account(id)?;
-            let contact_id = entry_id(&account.record.contacts, "contact", &contact)?;
+            let contact_id = entry_id(&account.record.contacts, Entry::Contact, &contact)?;
             let name = account.record.contacts[&contact_id].name.clone();
             store.edit_account(id, &AccountEdit::RemoveContact(contact_id), now)?;
-            out!("removed {name} from {}", account.record.name);
+            out!(
+                "{}",
+                t!(
+                    "removed-contact",
+                    contact = name,
+                    name = &account.record.name
+                )
+            );
         }
     }
     Ok(())
@@ -234,13 +243,7 @@ pub(crate) fn add_opportunity(
         expected_close: args.close,
         owner,
     };
-    add_entry(
-        store,
-        id,
-        &AccountEdit::AddOpportunity(new),
-        "opportunity",
-        now,
-    )?;
+    add_entry(store, id, &AccountEdit::AddOpportunity(new), now)?;
     Ok(())
 }
 
@@ -249,7 +252,7 @@ pub(crate) fn move_opportunity(store: &Store, args: MoveArgs, now: DateTime<Utc>
     let account = store.account(id)?;
     let opportunity = entry_id(
         &account.record.opportunities,
-        "opportunity",
+        Entry::Opportunity,
         &args.opportunity,
     )?;
     let edit = AccountEdit::MoveOpportunity {
@@ -263,11 +266,14 @@ pub(crate) fn move_opportunity(store: &Store, args: MoveArgs, now: DateTime<Utc>
     store.edit_account(id, &edit, now)?;
     let moved = &store.account(id)?.record.opportunities[&opportunity];
     out!(
-        "moved {} ({}) to {}, {} %",
-        moved.name,
-        account.record.name,
-        moved.stage,
-        moved.probability
+        "{}",
+        t!(
+            "moved",
+            opportunity = &moved.name,
+            name = &account.record.name,
+            stage = say(&moved.stage),
+            probability = moved.probability
+        )
     );
     Ok(())
 }
@@ -284,7 +290,7 @@ pub(crate) fn deal(store: &Store, args: DealArgs, now: DateTime<Utc>) -> Result<
         payment: args.payment,
         notes: args.notes,
     };
-    add_entry(store, id, &AccountEdit::RecordDeal(deal), "deal", now)?;
+    add_entry(store, id, &AccountEdit::RecordDeal(deal), now)?;
     Ok(())
 }
 
@@ -297,37 +303,37 @@ pub(crate) fn service(store: &Store, args: ServiceArgs, now: DateTime<Utc>) -> R
         satisfaction: args.satisfaction,
         next_step: args.next,
     };
-    add_entry(
-        store,
-        id,
-        &AccountEdit::RecordService(service),
-        "service",
-        now,
-    )?;
+    add_entry(store, id, &AccountEdit::RecordService(service), now)?;
     Ok(())
 }
 
 pub(crate) fn set_status(store: &Store, id: &str, new: Status, now: DateTime<Utc>) -> Result<()> {
     match new {
         Status::Lost => {
-            bail!("invalid status: a lost account needs a reason: `outpost lost {id} REASON`")
+            bail!(t!("status-lost-needs-reason", id = id))
         }
         Status::Dormant => {
-            bail!(
-                "invalid status: a dormant lead needs a wake-up day: `outpost dormant {id} --until DATE`"
-            )
+            bail!(t!("status-dormant-needs-day", id = id))
         }
         _ => {}
     }
     let name = edit(store, id, AccountEdit::SetStatus(new.clone()), now)?;
-    out!("{name} is now {new}");
+    out!("{}", t!("status-now", name = name, status = say(&new)));
     Ok(())
 }
 
 pub(crate) fn convert(store: &Store, args: ConvertArgs, now: DateTime<Utc>) -> Result<()> {
     let on = args.on.unwrap_or(Day(now.date_naive()));
     let name = edit(store, &args.id, AccountEdit::ConvertLead { on }, now)?;
-    out!("converted {name} to a customer (status intent) on {on}");
+    out!(
+        "{}",
+        t!(
+            "converted",
+            name = name,
+            status = say(&Status::Intent),
+            day = on.to_string()
+        )
+    );
     Ok(())
 }
 
@@ -337,7 +343,7 @@ pub(crate) fn lost(store: &Store, args: LostArgs, now: DateTime<Utc>) -> Result<
         reason: reason.clone(),
     };
     let name = edit(store, &args.id, lost, now)?;
-    out!("marked {name} lost: {}", reason.trim());
+    out!("{}", t!("marked-lost", name = name, reason = reason.trim()));
     Ok(())
 }
 
@@ -346,7 +352,10 @@ pub(crate) fn dormant(store: &Store, args: DormantArgs, now: DateTime<Utc>) -> R
         wake_up_on: args.until,
     };
     let name = edit(store, &args.id, dormant, now)?;
-    out!("{name} is dormant until {}", args.until);
+    out!(
+        "{}",
+        t!("dormant-until", name = name, day = args.until.to_string())
+    );
     Ok(())
 }
 
@@ -362,13 +371,9 @@ pub(crate) fn add_entry(
     store: &Store,
     id: DocId,
     edit: &AccountEdit,
-    what: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
     let added = store.edit_account(id, edit, now)?;
-    out!(
-        "{}",
-        added.with_context(|| format!("the store returned no {what} id"))?
-    );
+    out!("{}", added.with_context(|| t!("store-returned-no-id"))?);
     Ok(())
 }

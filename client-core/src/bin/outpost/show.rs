@@ -9,7 +9,10 @@ use outpost_client::{Account, Store};
 
 use crate::args::{Output, SearchArgs};
 use crate::conflicts::print_conflicts;
-use crate::format::{self, minutes, or_dash, print_json, short, short_entry, table};
+use crate::format::{
+    self, label, minutes, or_dash, pad, print_json, say, short, short_entry, table, visible,
+    visible_lines,
+};
 
 pub(crate) fn list(store: &Store, output: Output) -> Result<()> {
     let mut accounts = store.accounts()?;
@@ -18,7 +21,7 @@ pub(crate) fn list(store: &Store, output: Output) -> Result<()> {
         return print_json(&accounts);
     }
     if accounts.is_empty() {
-        out!("No accounts yet. Add one with `outpost create --name NAME --owner OWNER`.");
+        out!("{}", t!("list-empty"));
         return Ok(());
     }
     print_accounts(&accounts);
@@ -37,7 +40,7 @@ pub(crate) fn search(store: &Store, args: SearchArgs) -> Result<()> {
         return print_json(&found);
     }
     if found.is_empty() {
-        out!("No account's name, code, owner or contact contains `{wanted}`.");
+        out!("{}", t!("search-none", text = &wanted));
         return Ok(());
     }
     print_accounts(&found);
@@ -46,13 +49,13 @@ pub(crate) fn search(store: &Store, args: SearchArgs) -> Result<()> {
 
 fn print_accounts(accounts: &[AccountSummary]) {
     let headers = [
-        "ID",
-        "CODE",
-        "NAME",
-        "OWNER",
-        "STATUS",
-        "FOLLOW-UPS",
-        "LAST",
+        t!("col-id"),
+        t!("col-code"),
+        t!("col-name"),
+        t!("col-owner"),
+        t!("col-status"),
+        t!("col-follow-ups"),
+        t!("col-last"),
     ];
     let rows = accounts
         .iter()
@@ -62,7 +65,7 @@ fn print_accounts(accounts: &[AccountSummary]) {
                 or_dash(a.code.as_deref()),
                 a.name.clone(),
                 a.owner.clone(),
-                a.status.clone(),
+                label::<Status>(&a.status),
                 a.follow_ups.to_string(),
                 a.last_follow_up.map_or_else(|| "-".to_owned(), minutes),
             ]
@@ -89,145 +92,175 @@ fn print_account(account: &Account, facts: &Facts) {
     let doc = &account.record;
     let id8 = short(account.id);
     match &doc.code {
-        Some(code) => out!("{}  ({code})", doc.name),
-        None => out!("{}", doc.name),
+        Some(code) => out!("{}  ({})", visible(&doc.name), visible(code)),
+        None => out!("{}", visible(&doc.name)),
     }
-    let field = |label: &str, value: &str| out!("  {label:<14} {value}");
-    field("id", &account.id.to_string());
-    let mut lifecycle = format!("{} · {}", doc.kind, doc.status);
+    // Labels padded by terminal columns, so values line up in Chinese too; values escaped,
+    // as they are stored text.
+    let field = |label: &str, value: &str| out!("  {} {}", pad(label, 14), visible(value));
+    field(&t!("label-id"), &account.id.to_string());
+    let mut lifecycle = t!(
+        "lifecycle",
+        kind = say(&doc.kind),
+        status = say(&doc.status)
+    );
     if let Some(reason) = doc
         .lost_reason
         .as_ref()
         .filter(|_| doc.status == Status::Lost)
     {
-        lifecycle += &format!(": {reason}");
+        lifecycle += &t!("lifecycle-lost", reason = reason);
     }
     if let Some(wake) = doc.wake_up_on.filter(|_| doc.status == Status::Dormant) {
-        lifecycle += &format!(" until {wake}");
+        lifecycle += &t!("lifecycle-until", day = wake.to_string());
     }
     if let Some(on) = doc.converted_on {
-        lifecycle += &format!(" · converted from lead on {on}");
+        lifecycle += &t!("lifecycle-converted", day = on.to_string());
         if let Some(days) = facts.conversion_days {
-            lifecycle += &format!(" ({days} days)");
+            lifecycle += &t!("lifecycle-conversion-days", count = days);
         }
     }
-    field("status", &lifecycle);
+    field(&t!("label-status"), &lifecycle);
     if let Some(survivor) = &doc.merged_into {
         field(
-            "merged into",
-            &format!("{survivor} (a duplicate; kept for its history, work on the other account)"),
+            &t!("label-merged-into"),
+            &t!("merged-into", survivor = survivor.to_string()),
         );
     }
     if let Some(archived) = &doc.archived {
         field(
-            "archived",
-            &format!(
-                "by {} on {} (out of the team views; a manager can restore it)",
-                archived.by,
-                archived.at.0.date_naive()
+            &t!("label-archived"),
+            &t!(
+                "archived",
+                by = &archived.by,
+                day = archived.at.0.date_naive().to_string()
             ),
         );
     }
-    let level = doc.level.as_ref().map(|l| format!("level {l}"));
+    let level = doc
+        .level
+        .as_ref()
+        .map(|l| t!("ranking-level", level = say(l)));
     let priority = doc
         .priority
         .as_ref()
-        .map(|p| format!("priority {}", p.as_str().to_uppercase()));
+        .map(|p| t!("ranking-priority", priority = p.as_str().to_uppercase()));
     let ranking: Vec<String> = [level, priority].into_iter().flatten().collect();
     if !ranking.is_empty() {
-        field("ranking", &ranking.join(" · "));
+        field(&t!("label-ranking"), &ranking.join(" · "));
     }
-    field("owner", &doc.owner);
+    field(&t!("label-owner"), &doc.owner);
     let industry = doc.industry.as_deref().map(format::industry);
     for (label, value) in [
-        ("region", &doc.region),
-        ("industry", &industry),
-        ("size", &doc.size),
+        (t!("label-region"), &doc.region),
+        (t!("label-industry"), &industry),
+        (t!("label-size"), &doc.size),
     ] {
         if let Some(value) = value {
-            field(label, value);
+            field(&label, value);
         }
     }
     if let Some(source) = &doc.source {
-        field("source", source.as_str());
+        field(&t!("label-source"), &say(source));
     }
     if let Some(day) = doc.first_contact {
-        field("first contact", &day.to_string());
+        field(&t!("label-first-contact"), &day.to_string());
     }
-    field("created", &minutes(doc.created_at.0));
+    field(&t!("label-created"), &minutes(doc.created_at.0));
     let next = match facts.next_due {
-        Some(due) if facts.overdue => format!("{}, OVERDUE", minutes(due)),
+        Some(due) if facts.overdue => t!("next-overdue", due = minutes(due)),
         Some(due) => minutes(due),
         None => "-".to_owned(),
     };
-    field("next contact", &next);
-    field("cadence", &format!("every {} days", facts.cadence_days));
+    field(&t!("label-next-contact"), &next);
+    field(
+        &t!("label-cadence"),
+        &t!("cadence-every", count = facts.cadence_days),
+    );
 
     let needs = &doc.needs;
     let budget = match (&needs.budget_min, &needs.budget_max) {
-        (Some(min), Some(max)) => Some(format!("{min} to {max}")),
-        (Some(min), None) => Some(format!("from {min}")),
-        (None, Some(max)) => Some(format!("up to {max}")),
+        (Some(min), Some(max)) => Some(t!(
+            "budget-range",
+            min = min.to_string(),
+            max = max.to_string()
+        )),
+        (Some(min), None) => Some(t!("budget-from", min = min.to_string())),
+        (None, Some(max)) => Some(t!("budget-up-to", max = max.to_string())),
         (None, None) => None,
     };
-    let need_lines: Vec<(&str, String)> = [
-        ("explicit", needs.explicit.clone()),
-        ("latent", needs.latent.clone()),
-        ("pain points", needs.pain_points.clone()),
-        ("budget", budget),
-        ("buys in", needs.purchase_period.clone()),
+    let need_lines: Vec<(String, String)> = [
+        (t!("label-explicit"), needs.explicit.clone()),
+        (t!("label-latent"), needs.latent.clone()),
+        (t!("label-pain-points"), needs.pain_points.clone()),
+        (t!("label-budget"), budget),
+        (t!("label-buys-in"), needs.purchase_period.clone()),
     ]
     .into_iter()
     .filter_map(|(label, value)| Some((label, value?)))
     .collect();
     if !need_lines.is_empty() {
-        out!("Needs");
+        out!("{}", t!("section-needs"));
         for (label, value) in need_lines {
-            field(label, &value);
+            field(&label, &value);
         }
     }
 
     let notes = doc.notes.as_str();
     if !notes.trim().is_empty() {
-        out!("Notes");
+        out!("{}", t!("section-notes"));
         for line in notes.lines() {
-            out!("  {line}");
+            // Tabs are kept in notes, which are free text of several lines.
+            out!("  {}", visible_lines(line));
         }
     }
 
     if !doc.contacts.is_empty() {
-        out!("Contacts");
+        out!("{}", t!("section-contacts"));
         for (id, c) in &doc.contacts {
             let mut parts = vec![c.name.clone()];
             parts.extend(c.title.clone());
-            parts.extend(c.role.as_ref().map(ToString::to_string));
+            parts.extend(c.role.as_ref().map(say));
             parts.extend(c.phone.clone());
             parts.extend(c.email.clone());
-            out!("  {}  {}", short_entry(id), parts.join(" · "));
+            out!(
+                "  {}  {}",
+                visible(&short_entry(id)),
+                visible(&parts.join(" · "))
+            );
         }
     }
 
     let follow_ups = account.follow_ups();
     if follow_ups.is_empty() {
-        out!("No follow-ups yet.");
+        out!("{}", t!("no-follow-ups"));
     } else {
-        out!("Follow-ups (oldest first)");
+        out!("{}", t!("section-follow-ups"));
         for (id, f) in follow_ups {
-            let method = f.method.to_string();
-            out!("  {}  {method:<9}  {}", minutes(f.occurred_at.0), f.summary);
+            out!(
+                "  {}  {}  {}",
+                minutes(f.occurred_at.0),
+                pad(&say(&f.method), 9),
+                visible(&f.summary)
+            );
             let mut details = Vec::new();
-            details.extend(f.attitude.as_ref().map(|a| format!("attitude {a}")));
+            details.extend(
+                f.attitude
+                    .as_ref()
+                    .map(|a| t!("detail-attitude", attitude = say(a))),
+            );
             match (&f.next_action, f.next_due) {
-                (Some(action), Some(due)) => details.push(format!("next: {action} by {due}")),
-                (Some(action), None) => details.push(format!("next: {action}")),
-                (None, Some(due)) => details.push(format!("next contact by {due}")),
+                (Some(action), Some(due)) => {
+                    details.push(t!("detail-next-by", action = action, due = due.to_string()))
+                }
+                (Some(action), None) => details.push(t!("detail-next", action = action)),
+                (None, Some(due)) => {
+                    details.push(t!("detail-next-contact-by", due = due.to_string()))
+                }
                 (None, None) => {}
             }
             if facts.late_follow_ups.contains(id) {
-                details.push(format!(
-                    "LATE: logged {}, more than 24 h after",
-                    minutes(f.recorded_at.0)
-                ));
+                details.push(t!("detail-late", at = minutes(f.recorded_at.0)));
             }
             if !details.is_empty() {
                 out!("  {:20}  {:9}  {}", "", "", details.join(" · "));
@@ -238,91 +271,120 @@ fn print_account(account: &Account, facts: &Facts) {
     let mut open: Vec<_> = doc.plans.iter().filter(|(_, p)| !p.done).collect();
     open.sort_by_key(|(id, p)| (p.due, *id));
     if !open.is_empty() {
-        out!("Planned contacts");
+        out!("{}", t!("section-plans"));
         for (id, p) in open {
             out!(
-                "  {}  {}  {:<9}  {} (by {})",
-                short_entry(id),
+                "  {}  {}  {}  {}",
+                visible(&short_entry(id)),
                 minutes(p.due.0),
-                p.method.to_string(),
-                p.goal,
-                p.owner
+                pad(&say(&p.method), 9),
+                t!("plan-goal", goal = &p.goal, owner = &p.owner)
             );
         }
     }
 
     if !doc.opportunities.is_empty() {
-        out!("Opportunities");
+        out!("{}", t!("section-opportunities"));
         for (id, o) in &doc.opportunities {
-            let mut parts = vec![format!("{} {} %", o.stage, o.probability)];
+            let mut parts = vec![t!(
+                "opportunity-stage",
+                stage = say(&o.stage),
+                probability = o.probability
+            )];
             parts.extend(o.amount.as_ref().map(ToString::to_string));
-            parts.extend(o.expected_close.map(|d| format!("closes {d}")));
-            parts.extend(o.signed_on.map(|d| format!("signed {d}")));
-            parts.extend(o.lost_reason.as_ref().map(|r| format!("lost: {r}")));
-            parts.push(format!("owner {}", o.owner));
-            out!("  {}  {}: {}", short_entry(id), o.name, parts.join(" · "));
+            parts.extend(
+                o.expected_close
+                    .map(|d| t!("opportunity-closes", day = d.to_string())),
+            );
+            parts.extend(
+                o.signed_on
+                    .map(|d| t!("opportunity-signed", day = d.to_string())),
+            );
+            parts.extend(
+                o.lost_reason
+                    .as_ref()
+                    .map(|r| t!("opportunity-lost", reason = r)),
+            );
+            parts.push(t!("owner-of", owner = &o.owner));
+            out!(
+                "  {}  {}: {}",
+                visible(&short_entry(id)),
+                visible(&o.name),
+                visible(&parts.join(" · "))
+            );
         }
     }
 
     if !doc.deals.is_empty() {
-        out!("Deals");
+        out!("{}", t!("section-deals"));
         let mut deals: Vec<_> = doc.deals.iter().collect();
         deals.sort_by_key(|(id, d)| (d.closed_on, *id));
         for (id, d) in deals {
             let mut line = format!(
-                "  {}  {}  {}  {} · paid {}",
-                short_entry(id),
+                "  {}  {}  {}  {} · {}",
+                visible(&short_entry(id)),
                 d.closed_on,
-                d.amount,
-                d.products,
-                d.payment
+                visible(&d.amount.to_string()),
+                visible(&d.products),
+                t!("deal-paid", payment = say(&d.payment))
             );
             if let Some(notes) = &d.notes {
-                line += &format!(" · {notes}");
+                line += &format!(" · {}", visible(notes));
             }
             out!("{line}");
         }
     }
 
     if !doc.services.is_empty() {
-        out!("After-sales service");
+        out!("{}", t!("section-services"));
         let mut services: Vec<_> = doc.services.iter().collect();
         services.sort_by_key(|(id, s)| (s.on, *id));
         for (id, s) in services {
-            let mut line = format!("  {}  {}  {}: {}", short_entry(id), s.on, s.work, s.result);
+            let mut line = format!(
+                "  {}  {}  {}: {}",
+                visible(&short_entry(id)),
+                s.on,
+                visible(&s.work),
+                visible(&s.result)
+            );
             if let Some(score) = s.satisfaction {
-                line += &format!(" · satisfaction {score}/5");
+                line += &format!(" · {}", t!("service-satisfaction", score = score));
             }
             if let Some(next) = &s.next_step {
-                line += &format!(" · next: {next}");
+                line += &format!(" · {}", t!("detail-next", action = next));
             }
             out!("{line}");
         }
     }
 
     if !doc.custom.is_empty() {
-        out!("Custom fields");
+        out!("{}", t!("section-custom"));
         for (key, value) in &doc.custom {
-            field(key, value);
+            field(&visible(key), value);
         }
     }
 
     if !doc.comments.is_empty() {
-        out!("Review comments");
+        out!("{}", t!("section-comments"));
         let mut comments: Vec<_> = doc.comments.iter().collect();
         comments.sort_by_key(|(id, c)| (c.at, *id));
         for (_, c) in comments {
             let about = c
                 .follow_up
                 .as_ref()
-                .map(|f| format!(" (on follow-up {})", short_entry(f)))
+                .map(|f| t!("comment-on-follow-up", id = short_entry(f)))
                 .unwrap_or_default();
-            out!("  {}  {}{about}: {}", minutes(c.at.0), c.author, c.text);
+            out!(
+                "  {}  {}{about}: {}",
+                minutes(c.at.0),
+                visible(&c.author),
+                visible(&c.text)
+            );
         }
     }
 
     if !account.conflicts.is_empty() {
-        out!("Conflicts: settle each with `outpost settle {id8} FIELD NUMBER`");
+        out!("{}", t!("conflicts-settle-each", id = &id8));
         print_conflicts(&account.conflicts, "  ");
     }
 }

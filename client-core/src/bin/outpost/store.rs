@@ -42,24 +42,26 @@ pub(crate) async fn open_store_async(dir: &Path) -> Result<Store> {
 
 /// The store in `dir`, or `None` while another process has it open (redb locks the file).
 fn try_open_store(dir: &Path) -> Result<Option<Store>> {
-    outpost_client::private::private_dir(dir)
-        .with_context(|| format!("cannot create the store folder {}", dir.display()))?;
+    outpost_client::private::private_dir(dir).with_context(|| {
+        t!(
+            "cannot-create-store-folder",
+            path = dir.display().to_string()
+        )
+    })?;
     let path = dir.join("store.redb");
     match Store::open(&path) {
         Ok(store) => Ok(Some(store)),
         Err(StoreError::Storage(redb::Error::DatabaseAlreadyOpen)) => Ok(None),
-        Err(e) => {
-            Err(anyhow::Error::new(e).context(format!("cannot open the store {}", path.display())))
-        }
+        Err(e) => Err(anyhow::Error::new(e)
+            .context(t!("cannot-open-store", path = path.display().to_string()))),
     }
 }
 
 fn store_busy(dir: &Path) -> anyhow::Error {
     let waited: Duration = OPEN_RETRY_DELAYS.iter().sum();
-    anyhow!(
-        "cannot open the store {}: another outpost command is still using it after {:.1} \
-         seconds; try again once it has finished",
-        dir.join("store.redb").display(),
-        waited.as_secs_f64(),
-    )
+    anyhow!(t!(
+        "store-busy",
+        path = dir.join("store.redb").display().to_string(),
+        seconds = format!("{:.1}", waited.as_secs_f64())
+    ))
 }

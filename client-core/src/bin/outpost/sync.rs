@@ -4,11 +4,11 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use outpost_client::{HttpClient, Store, SyncReport, TlsOptions};
+use outpost_client::{HttpClient, Store, SyncReport, TlsOptions, text};
 use outpost_protocol::DocId;
 
 use crate::args::{LoginArgs, Output, RejectedArgs, ShowArgs};
-use crate::format::{minutes, print_json, short};
+use crate::format::{minutes, pad, print_json, short, visible};
 use crate::store::open_store_async;
 
 pub(crate) fn status(store: &Store, output: Output) -> Result<()> {
@@ -21,18 +21,30 @@ pub(crate) fn status(store: &Store, output: Output) -> Result<()> {
         .into_iter()
         .map(|a| (a.id, a.name))
         .collect();
-    out!("device      {}", status.device);
-    out!("unsynced    {} account(s)", status.unsynced.len());
+    let labels = [
+        t!("status-device"),
+        t!("status-unsynced"),
+        t!("status-checkpoint"),
+        t!("status-last-sync"),
+    ];
+    // Every label padded to the widest (by terminal columns), so the values line up.
+    let width = labels.iter().map(|l| text::width(l)).max().unwrap_or(0) + 2;
+    let line = |label: &str, value: &str| out!("{}{value}", pad(label, width));
+    line(&labels[0], &status.device.to_string());
+    line(
+        &labels[1],
+        &t!("status-accounts", count = status.unsynced.len()),
+    );
     for id in &status.unsynced {
         out!(
             "  {}  {}",
             short(*id),
-            names.get(id).map_or("", String::as_str)
+            visible(names.get(id).map_or("", String::as_str))
         );
     }
-    out!("checkpoint  {}", status.checkpoint);
-    let last_sync = status.last_sync.map_or_else(|| "never".to_owned(), minutes);
-    out!("last sync   {last_sync}");
+    line(&labels[2], &status.checkpoint.to_string());
+    let last_sync = status.last_sync.map_or_else(|| t!("status-never"), minutes);
+    line(&labels[3], &last_sync);
     Ok(())
 }
 
@@ -47,8 +59,9 @@ impl Remote {
     pub(crate) fn new(url: &str, ca_cert: Option<&Path>, require_tls: bool) -> Result<Remote> {
         let ca_cert = ca_cert
             .map(|path| {
-                std::fs::read(path)
-                    .with_context(|| format!("cannot read the certificate {}", path.display()))
+                std::fs::read(path).with_context(|| {
+                    t!("cannot-read-certificate", path = path.display().to_string())
+                })
             })
             .transpose()?;
         let tls = TlsOptions {
@@ -75,7 +88,7 @@ pub(crate) fn sync(store: &Store, remote: &Remote, output: Output) -> Result<()>
     let server = &remote.url;
     let report = runtime()?
         .block_on(remote.client.sync(store))
-        .with_context(|| format!("sync with {server} failed"))?;
+        .with_context(|| t!("sync-failed", server = server))?;
     if output.json {
         return print_json(&report);
     }
@@ -88,9 +101,9 @@ pub(crate) fn watch(dir: &Path, remote: &Remote) -> Result<()> {
     runtime()?.block_on(async {
         tokio::select! {
             result = follow(&remote.client, dir) => {
-                result.with_context(|| format!("watching {server} failed"))
+                result.with_context(|| t!("watch-failed", server = server))
             }
-            stop = tokio::signal::ctrl_c() => stop.context("cannot listen for Ctrl-C"),
+            stop = tokio::signal::ctrl_c() => stop.with_context(|| t!("cannot-listen-ctrl-c")),
         }
     })
 }
@@ -111,7 +124,7 @@ async fn follow(client: &HttpClient, dir: &Path) -> Result<()> {
             Ok(store) => store,
             Err(e) => {
                 // Whatever this sync would have fetched, the next one fetches too.
-                eprintln!("warning: skipped a sync: {e:#}; will sync at the server's next change");
+                note!("{}", t!("watch-skipped", reason = crate::i18n::error(&e)));
                 continue;
             }
         };
@@ -124,7 +137,7 @@ async fn follow(client: &HttpClient, dir: &Path) -> Result<()> {
         drop(store);
         out!("{}", describe(&report));
     }
-    out!("The server closed the live stream.");
+    out!("{}", t!("watch-closed"));
     Ok(())
 }
 
@@ -132,59 +145,58 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .context("cannot start the network runtime")
+        .with_context(|| t!("cannot-start-runtime"))
 }
 
 /// One line saying what a sync did.
 fn describe(report: &SyncReport) -> String {
-    let trips = if report.round_trips == 1 {
-        "round trip"
-    } else {
-        "round trips"
-    };
     let refused: String = report
         .refused
         .iter()
-        .map(|(id, reason)| format!("; refused {}: {reason}", short(*id)))
-        .chain(report.rejected.iter().map(|(id, reason)| {
-            format!(
-                "; NOT ACCEPTED {}: {reason} (your edit is kept: `outpost rejected`)",
-                short(*id)
-            )
-        }))
+        .map(|(id, reason)| t!("sync-refused", id = short(*id), reason = reason))
+        .chain(
+            report
+                .rejected
+                .iter()
+                .map(|(id, reason)| t!("sync-not-accepted", id = short(*id), reason = reason)),
+        )
         .chain(
             report
                 .dropped
                 .iter()
-                .map(|id| format!("; {} is no longer yours and was removed", short(*id))),
+                .map(|id| t!("sync-dropped", id = short(*id))),
         )
         .collect();
-    format!(
-        "synced in {} {trips}: pushed {}, received {}, refused {}; {} bytes sent, {} received{refused}",
-        report.round_trips,
-        report.pushed.len(),
-        report.received.len(),
-        report.refused.len(),
-        report.bytes_sent,
-        report.bytes_received,
-    )
+    let summary = t!(
+        "sync-summary",
+        trips = report.round_trips,
+        pushed = report.pushed.len(),
+        received = report.received.len(),
+        refused = report.refused.len(),
+        sent_bytes = report.bytes_sent,
+        received_bytes = report.bytes_received
+    );
+    format!("{summary}{refused}")
 }
 
 pub(crate) fn login(store: &Store, remote: &Remote, args: LoginArgs) -> Result<()> {
     let server = &remote.url;
-    let password =
-        outpost_client::read_password().context("cannot read the password from standard input")?;
+    let password = outpost_client::read_password().with_context(|| t!("cannot-read-password"))?;
     let label = args.label.unwrap_or_else(|| {
         std::env::var("HOSTNAME").unwrap_or_else(|_| "outpost device".to_owned())
     });
     let user = runtime()?
         .block_on(remote.client.login(store, &args.user, &password, &label))
-        .with_context(|| format!("login to {server} failed"))?;
+        .with_context(|| t!("login-failed", server = server))?;
     out!(
-        "logged in to {server} as {} ({}); this device is {}",
-        user.login,
-        user.role,
-        store.device()
+        "{}",
+        t!(
+            "logged-in",
+            server = server,
+            login = &user.login,
+            role = role(&user.role.to_string()),
+            device = store.device().to_string()
+        )
     );
     Ok(())
 }
@@ -193,16 +205,14 @@ pub(crate) fn rejected(store: &Store, args: RejectedArgs) -> Result<()> {
     match args.dismiss.as_slice() {
         [] => {}
         [verb, n] if verb == "dismiss" => {
-            let n: u64 = n
-                .parse()
-                .context("N is the number `outpost rejected` shows")?;
+            let n: u64 = n.parse().with_context(|| t!("rejected-n"))?;
             if !store.dismiss_rejected(n)? {
-                bail!("there is no refused edit {n}");
+                bail!(t!("rejected-none-numbered", n = n));
             }
-            out!("refused edit {n} dismissed");
+            out!("{}", t!("rejected-dismissed", n = n));
             return Ok(());
         }
-        _ => bail!("use `outpost rejected` or `outpost rejected dismiss N`"),
+        _ => bail!(t!("rejected-usage")),
     }
     let edits = store.rejected()?;
     if args.output.json {
@@ -223,17 +233,20 @@ pub(crate) fn rejected(store: &Store, args: RejectedArgs) -> Result<()> {
         return print_json(&listed);
     }
     if edits.is_empty() {
-        out!("no refused edits");
+        out!("{}", t!("rejected-empty"));
     }
     for edit in edits {
         out!(
-            "{}  {} {}  {}\n   why: {}\n   changed: {}",
+            "{}  {} {}  {}",
             edit.id,
             short(edit.account),
-            edit.name,
-            minutes(edit.rejected_at),
-            edit.reason,
-            edit.fields.join(", ")
+            visible(&edit.name),
+            minutes(edit.rejected_at)
+        );
+        out!("   {}", t!("rejected-why", reason = &edit.reason));
+        out!(
+            "   {}",
+            t!("rejected-changed", fields = edit.fields.join(", "))
         );
     }
     Ok(())
@@ -244,27 +257,35 @@ pub(crate) fn history(store: &Store, remote: &Remote, args: ShowArgs) -> Result<
     let id = store.resolve(&args.id)?;
     let entries = runtime()?
         .block_on(remote.client.history(store, id))
-        .with_context(|| format!("history from {server} failed"))?;
+        .with_context(|| t!("history-failed", server = server))?;
     if args.output.json {
         return print_json(&entries);
     }
     for entry in entries {
-        let device = entry
-            .device
-            .map_or_else(|| "the server".to_owned(), |d| d.to_string());
-        out!(
-            "#{}  {}  {} from {device}",
-            entry.seq,
-            minutes(entry.server_time),
-            entry.user
-        );
+        let from = match entry.device {
+            Some(device) => t!(
+                "history-from-device",
+                user = &entry.user,
+                device = device.to_string()
+            ),
+            None => t!("history-from-server", user = &entry.user),
+        };
+        out!("#{}  {}  {from}", entry.seq, minutes(entry.server_time));
         for change in entry.changes {
             out!(
-                "    made {}: {}",
-                minutes(change.device_time),
-                change.fields.join(", ")
+                "    {}",
+                t!(
+                    "history-made",
+                    at = minutes(change.device_time),
+                    fields = change.fields.join(", ")
+                )
             );
         }
     }
     Ok(())
+}
+
+/// A role (`rep`, `manager`, `admin`) in the rep's language.
+fn role(code: &str) -> String {
+    crate::i18n::try_tr(&format!("role-{code}"), None).unwrap_or_else(|| code.to_owned())
 }
