@@ -75,6 +75,8 @@ pub struct Config {
     /// The time zone views count days in for a team without one of its own (`serve` reads
     /// the system's; `--tz` overrides it).
     pub time_zone: chrono_tz::Tz,
+    /// Login limits and the password-hashing pool.
+    pub login: auth::LoginConfig,
 }
 
 impl Default for Config {
@@ -84,6 +86,7 @@ impl Default for Config {
             limits: limits::Limits::default(),
             backups: None,
             time_zone: chrono_tz::Tz::UTC,
+            login: auth::LoginConfig::default(),
         }
     }
 }
@@ -139,6 +142,7 @@ pub struct AppState {
     events: broadcast::Sender<Committed>,
     shutdown: watch::Receiver<bool>,
     limiter: Arc<auth::LoginLimiter>,
+    passwords: auth::PasswordPool,
     syncs: Arc<freshness::SyncTimes>,
     metrics: Arc<metrics::Metrics>,
     cache_docs: usize,
@@ -168,7 +172,11 @@ impl Server {
                 writer,
                 events,
                 shutdown,
-                limiter: Arc::default(),
+                limiter: Arc::new(auth::LoginLimiter::new(config.login.clone())),
+                passwords: auth::PasswordPool::new(
+                    config.login.hash_workers,
+                    config.login.hash_queue,
+                ),
                 syncs: Arc::default(),
                 metrics: Arc::default(),
                 cache_docs: config.cache_docs.get(),
@@ -208,6 +216,7 @@ impl Server {
     where
         L: axum::serve::Listener,
         L::Addr: std::fmt::Debug,
+        auth::ClientAddr: for<'a> axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
     {
         let Server {
             state,
@@ -245,6 +254,8 @@ impl Server {
                 ))
             });
         let app = http::router(state);
+        // Each request knows its client's address: logins are limited per address.
+        let app = app.into_make_service_with_connect_info::<auth::ClientAddr>();
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 shutdown.await;
