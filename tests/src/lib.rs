@@ -42,6 +42,8 @@ pub mod sim;
 pub struct TestServer {
     dir: TempDir,
     running: Option<Running>,
+    /// Login limits and password pool of the server (the defaults unless a test sets them).
+    login: outpost_server::auth::LoginConfig,
 }
 
 #[derive(Debug)]
@@ -67,6 +69,11 @@ impl TestServer {
     /// [`FIELD_REPS`], led by `mia`), team `south` (rep `sol`, led by `max`), and the admin
     /// `root`, all with the password [`PASSWORD`].
     pub async fn start() -> TestServer {
+        TestServer::start_with_login(outpost_server::auth::LoginConfig::default()).await
+    }
+
+    /// [`Self::start`] with these login limits and password pool.
+    pub async fn start_with_login(login: outpost_server::auth::LoginConfig) -> TestServer {
         let dir = TempDir::new().expect("temp dir");
         let storage = Storage::open(dir.path().join("outpost.redb")).expect("open server db");
         let user = |login: &str, role, team: Option<&str>| NewUser {
@@ -93,13 +100,23 @@ impl TestServer {
             .add_user(&user(ADMIN, Role::Admin, None))
             .expect("add admin");
         drop(storage);
-        TestServer::open(dir).await
+        let mut server = TestServer {
+            dir,
+            running: None,
+            login,
+        };
+        server.boot().await;
+        server
     }
 
     /// Starts a server on the database already in `dir` (as set up by the console commands,
     /// or left by [`Self::stop`]).
     pub async fn open(dir: TempDir) -> TestServer {
-        let mut server = TestServer { dir, running: None };
+        let mut server = TestServer {
+            dir,
+            running: None,
+            login: outpost_server::auth::LoginConfig::default(),
+        };
         server.boot().await;
         server
     }
@@ -155,6 +172,7 @@ impl TestServer {
                 every: None,
                 keep: NonZeroUsize::new(4).expect("non-zero"),
             }),
+            login: self.login.clone(),
             ..Config::default()
         };
         let server = Server::new(storage, &config);
