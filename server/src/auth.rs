@@ -339,9 +339,9 @@ impl LoginLimiter {
         }
         let mut wait = None;
         for (counter, limit) in &mut counters {
-            let locked = counter.locked(now, config).or_else(|| {
-                (counter.attempts >= *limit).then(|| counter.lock(now, config))
-            });
+            let locked = counter
+                .locked(now, config)
+                .or_else(|| (counter.attempts >= *limit).then(|| counter.lock(now, config)));
             wait = wait.max(locked);
         }
         if let Some(wait) = wait {

@@ -3,9 +3,9 @@
 //! so a copy of the database does not hand out working tokens. Revoking a device or disabling
 //! a user takes effect on the next request, because every request looks the token up.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
-use std::cell::RefCell;
 use std::sync::{Arc, RwLock};
 
 use argon2::password_hash::{self, Output, ParamsString, PasswordHash, Salt, SaltString};
@@ -413,8 +413,7 @@ impl Storage {
     ) -> Result<UserInfo, DirectoryError> {
         check_name("login", &new.login)?;
         let display_name = display_name.map(check_display_name).transpose()?;
-        let password_hash =
-            new_password_hash(&new.login, display_name.as_deref(), &new.password)?;
+        let password_hash = new_password_hash(&new.login, display_name.as_deref(), &new.password)?;
         let txn = self.begin_write()?;
         let info = {
             let mut users = txn.open_table(USERS)?;
@@ -1033,10 +1032,14 @@ mod strength_tests {
     #[test]
     fn guessable_passwords_are_refused_with_advice_and_strong_ones_pass() {
         for weak in ["aaaaaaaaaa", "password12", "qwertyuiop", "1234567890"] {
-            let err = check_password_strength(weak, &["ana"]).unwrap_err().to_string();
+            let err = check_password_strength(weak, &["ana"])
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("too easy to guess"), "{weak}: {err}");
         }
-        let short = check_password_strength("x7#Kq", &[]).unwrap_err().to_string();
+        let short = check_password_strength("x7#Kq", &[])
+            .unwrap_err()
+            .to_string();
         assert!(short.contains("too short"), "{short}");
         for strong in [
             "field-sales-2026",

@@ -216,7 +216,8 @@ impl Server {
     where
         L: axum::serve::Listener,
         L::Addr: std::fmt::Debug,
-        auth::ClientAddr: for<'a> axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
+        auth::ClientAddr:
+            for<'a> axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
     {
         let Server {
             state,

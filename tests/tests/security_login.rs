@@ -173,7 +173,11 @@ async fn a_user_logs_in_from_a_clean_place_while_someone_fails_for_their_name() 
     let attacker = client_from(5);
     let mut statuses = Vec::new();
     for n in 0..8 {
-        statuses.push(login(&attacker, &server, "ana", &format!("guess {n}")).await.status);
+        statuses.push(
+            login(&attacker, &server, "ana", &format!("guess {n}"))
+                .await
+                .status,
+        );
     }
     assert_eq!(statuses, [401, 401, 401, 401, 401, 429, 429, 429]);
     // Even the right password is refused there now, with when to come back.
@@ -208,7 +212,10 @@ async fn a_user_logs_in_from_a_clean_place_while_someone_fails_for_their_name() 
         "ana's own device logs in from a new place"
     );
     // Other users are not touched by any of it.
-    assert_eq!(login(&unknown_place, &server, "ben", PASSWORD).await.status, 200);
+    assert_eq!(
+        login(&unknown_place, &server, "ben", PASSWORD).await.status,
+        200
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -347,13 +354,27 @@ async fn weak_passwords_are_refused_for_admins_and_users_with_a_clear_reason() {
     let client = client_from(10);
     for weak in ["aaaaaaaaaa", "password12"] {
         let body = json!({"login": "zoe", "password": weak, "role": "rep", "team": "field"});
-        let answer = post(&client, &server, "/v1/admin/users", Some(&admin.token()), body).await;
+        let answer = post(
+            &client,
+            &server,
+            "/v1/admin/users",
+            Some(&admin.token()),
+            body,
+        )
+        .await;
         assert_eq!(answer.status, 422, "{answer:?}");
         let message = answer.body["message"].as_str().unwrap_or_default();
         assert!(message.contains("too easy to guess"), "{message}");
     }
     let body = json!({"login": "zoe", "password": STRONG, "role": "rep", "team": "field"});
-    let answer = post(&client, &server, "/v1/admin/users", Some(&admin.token()), body).await;
+    let answer = post(
+        &client,
+        &server,
+        "/v1/admin/users",
+        Some(&admin.token()),
+        body,
+    )
+    .await;
     assert_eq!(answer.status, 201, "{answer:?}");
 
     // The user's own change: a weak new password is refused and the old one stays.
