@@ -4,7 +4,9 @@
 use bytes::Bytes;
 use chrono::Utc;
 use futures_util::stream::{BoxStream, StreamExt};
-use outpost_protocol::api::{HistoryEntry, LoginReply, LoginRequest, Person, UserInfo};
+use outpost_protocol::api::{
+    HistoryEntry, LoginReply, LoginRequest, PasswordChange, Person, UserInfo,
+};
 use outpost_protocol::{CONTENT_TYPE, DocId, ErrorCode, ErrorReply, Seq};
 
 use crate::error::SyncError;
@@ -106,6 +108,32 @@ impl HttpClient {
         let reply: LoginReply = response.json().await?;
         store.set_credentials(&reply.user.login, &reply.token)?;
         Ok(reply.user)
+    }
+
+    /// Changes the password of the user this device is logged in as (`POST
+    /// /v1/me/password`); the server refuses a wrong current password and a weak new one,
+    /// saying why. This device stays logged in.
+    pub async fn change_password(
+        &self,
+        store: &Store,
+        old_password: &str,
+        new_password: &str,
+    ) -> Result<UserInfo, SyncError> {
+        let change = PasswordChange {
+            old_password: old_password.to_owned(),
+            new_password: new_password.to_owned(),
+        };
+        let response = self
+            .http
+            .post(format!("{}/v1/me/password", self.base))
+            .bearer_auth(Self::token(store)?)
+            .json(&change)
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            return Err(refused(response).await);
+        }
+        Ok(response.json().await?)
     }
 
     /// The device token, or a clear error if this device never logged in.

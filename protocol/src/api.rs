@@ -65,6 +65,24 @@ impl fmt::Debug for LoginRequest {
     }
 }
 
+/// `POST /v1/me/password`: a user changes their own password. The user's devices keep
+/// their tokens (revoke one with `DELETE /v1/me/devices/{device}`).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    /// The current password.
+    pub old_password: String,
+    /// The new one (at least 10 characters, and hard to guess).
+    pub new_password: String,
+}
+
+impl fmt::Debug for PasswordChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Neither password reaches a log through a Debug print.
+        f.debug_struct("PasswordChange").finish_non_exhaustive()
+    }
+}
+
 /// The answer to a login: the token to send as `Authorization: Bearer TOKEN`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginReply {

@@ -4,12 +4,13 @@
 //! Every handler that names an account answers "not found" for one outside the caller's
 //! scope, exactly as for one that does not exist, so nothing outside it can be probed.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use automerge::{ChangeHash, ReadDoc};
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Json};
 use axum::routing::{MethodRouter, get};
@@ -18,8 +19,8 @@ use outpost_client::conflicts::changed_fields;
 use outpost_client::model::{Archived, At, Comment};
 use outpost_protocol::api::{
     DeviceInfo, DisplayNameChange, Handover, HandoverReply, HistoryChange, HistoryEntry,
-    LoginReply, LoginRequest, Merge, NewComment, NewUserRequest, Person, Role, Share, TeamInfo,
-    UserInfo,
+    LoginReply, LoginRequest, Merge, NewComment, NewUserRequest, PasswordChange, Person, Role,
+    Share, TeamInfo, UserInfo,
 };
 use outpost_protocol::{DeviceId, DocId, PushOutcome, PushResult};
 use serde::Serialize;
@@ -27,7 +28,7 @@ use serde::de::DeserializeOwned;
 
 use crate::AppState;
 use crate::access::{reader_scopes, sees};
-use crate::auth::Caller;
+use crate::auth::{Caller, PoolError};
 use crate::backup::BackupInfo;
 use crate::directory::{DirectoryError, Principal};
 use crate::http::AppError;
@@ -51,39 +52,109 @@ fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
 }
 
+/// Runs a directory operation that hashes or checks a password on the password pool: at
+/// once refused with 503 and `Retry-After` when the pool and its queue are full.
+async fn hashing<T: Send + 'static>(
+    state: &AppState,
+    op: impl FnOnce(&Storage) -> Result<T, DirectoryError> + Send + 'static,
+) -> Result<T, AppError> {
+    let storage = state.storage.clone();
+    match state.passwords.run(move || op(&storage)).await {
+        Ok(result) => Ok(result?),
+        Err(PoolError::Busy) => Err(AppError::PasswordsBusy { seconds: 1 }),
+        Err(PoolError::Stopped) => {
+            // Only a job that panicked loses its answer; the next one may well succeed.
+            tracing::error!("a password job failed");
+            Err(AppError::PasswordsBusy { seconds: 1 })
+        }
+    }
+}
+
+/// Checks a password with the limiter: the attempt is counted before `op` checks it, given
+/// back if the password was right or never checked, and kept if it was wrong.
+async fn limited<T: Send + 'static>(
+    state: &AppState,
+    login: &str,
+    address: IpAddr,
+    device: DeviceId,
+    op: impl FnOnce(&Storage) -> Result<T, DirectoryError> + Send + 'static,
+) -> Result<T, AppError> {
+    let attempt = state
+        .limiter
+        .begin(login, address, device, Instant::now())
+        .map_err(|refused| AppError::RateLimited {
+            login: login.to_owned(),
+            seconds: refused.wait.as_secs_f64().ceil().max(1.0) as u64,
+        })?;
+    let result = hashing(state, op).await;
+    match &result {
+        Ok(_) => state.limiter.succeeded(attempt, Instant::now()),
+        Err(AppError::Directory(DirectoryError::BadCredentials)) => {
+            state.limiter.failed(attempt);
+        }
+        Err(_) => state.limiter.not_checked(attempt),
+    }
+    result
+}
+
 /// `POST /v1/login`: password → device token.
 pub(crate) async fn login(
     State(state): State<AppState>,
+    ConnectInfo(address): ConnectInfo<SocketAddr>,
     body: Bytes,
 ) -> Result<Json<LoginReply>, AppError> {
     let request: LoginRequest = json(&body)?;
     let login = request.login.clone();
     let device = request.device;
-    if let Err(wait) = state.limiter.check(&login, Instant::now()) {
-        return Err(AppError::RateLimited {
-            login,
-            seconds: wait.as_secs().max(1),
-        });
-    }
-    match blocking(&state, move |s| s.login(&request, Utc::now())).await {
+    let result = limited(&state, &login, address.ip(), device, move |s| {
+        s.login(&request, Utc::now())
+    })
+    .await;
+    match result {
         Ok((token, user)) => {
             state.metrics.login(true);
-            state.limiter.succeeded(&login);
             tracing::info!(login, %device, "device logged in");
             Ok(Json(LoginReply { token, user }))
         }
         Err(e) => {
             if matches!(
                 e,
-                AppError::Directory(DirectoryError::BadCredentials | DirectoryError::Disabled(_))
+                AppError::Directory(DirectoryError::BadCredentials) | AppError::RateLimited { .. }
             ) {
                 state.metrics.login(false);
-                state.limiter.failed(&login, Instant::now());
-                tracing::warn!(login, %device, "login refused");
+                tracing::warn!(login, %device, %address, error = %e, "login refused");
             }
             Err(e)
         }
     }
+}
+
+/// `POST /v1/me/password`: the caller changes their own password, giving the current one
+/// (limited like a login, since it is a password check). Their devices keep their tokens.
+pub(crate) async fn change_password(
+    State(state): State<AppState>,
+    ConnectInfo(address): ConnectInfo<SocketAddr>,
+    Caller(who): Caller,
+    body: Bytes,
+) -> Result<Json<UserInfo>, AppError> {
+    let PasswordChange {
+        old_password,
+        new_password,
+    } = json(&body)?;
+    let login = who.login.clone();
+    let user = limited(&state, &who.login, address.ip(), who.device, move |s| {
+        s.change_password(&login, &old_password, &new_password)
+    })
+    .await
+    .map_err(|e| match e {
+        // Here the caller is known: say which password was wrong.
+        AppError::Directory(DirectoryError::BadCredentials) => {
+            AppError::Forbidden("the current password is wrong; nothing was changed".into())
+        }
+        e => e,
+    })?;
+    tracing::info!(login = user.login, device = %who.device, "password changed");
+    Ok(Json(user))
 }
 
 /// `GET /v1/me`.
@@ -151,7 +222,7 @@ pub(crate) async fn add_user(
 ) -> Result<(StatusCode, Json<UserInfo>), AppError> {
     caller.require(Role::Admin)?;
     let NewUserRequest { user, display_name } = json(&body)?;
-    let user = blocking(&state, move |s| {
+    let user = hashing(&state, move |s| {
         s.add_named_user(&user, display_name.as_deref())
     })
     .await?;

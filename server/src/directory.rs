@@ -3,9 +3,10 @@
 //! so a copy of the database does not hand out working tokens. Revoking a device or disabling
 //! a user takes effect on the next request, because every request looks the token up.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
 use argon2::password_hash::{self, Output, ParamsString, PasswordHash, Salt, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -252,11 +253,16 @@ fn hash_token(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
-/// The memory argon2 works in (19 MiB with the default parameters), shared by every password
-/// hash and check, so password checks run one at a time. Each call allocating its own left
-/// the allocator holding a block per thread that ever hashed: 100 logins grew the server by
-/// 62 MiB in the benchmark.
-static ARGON2_MEMORY: Mutex<Vec<Block>> = Mutex::new(Vec::new());
+thread_local! {
+    /// The memory argon2 works in (19 MiB with the default parameters), one per thread that
+    /// hashes, kept for its next hash. Each call allocating its own left the allocator
+    /// holding a block per thread that ever hashed (100 logins grew the server by 62 MiB in
+    /// the benchmark), and one block shared behind a lock made every password check wait
+    /// for the others inside the blocking pool the rest of the server needs. The server
+    /// hashes only on the password pool's few threads (`auth::PasswordPool`), so this is
+    /// one block per worker.
+    static ARGON2_MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
 
 /// `password` hashed with `argon` and `salt`, in the shared memory, as a PHC string's parts.
 fn argon2_hash<'a>(
@@ -270,12 +276,13 @@ fn argon2_hash<'a>(
     let salt_bytes = salt.decode_b64(&mut salt_bytes)?;
     let params = argon.params();
     let output_len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
-    let mut memory = ARGON2_MEMORY.lock().unwrap_or_else(|e| e.into_inner());
-    if memory.len() < params.block_count() {
-        memory.resize(params.block_count(), Block::default());
-    }
-    let hash = Output::init_with(output_len, |out| {
-        Ok(argon.hash_password_into_with_memory(password, salt_bytes, out, &mut memory[..])?)
+    let hash = ARGON2_MEMORY.with_borrow_mut(|memory| {
+        if memory.len() < params.block_count() {
+            memory.resize(params.block_count(), Block::default());
+        }
+        Output::init_with(output_len, |out| {
+            Ok(argon.hash_password_into_with_memory(password, salt_bytes, out, &mut memory[..])?)
+        })
     })?;
     Ok(PasswordHash {
         algorithm: algorithm.ident(),
@@ -286,12 +293,55 @@ fn argon2_hash<'a>(
     })
 }
 
-fn hash_password(password: &str) -> Result<String, DirectoryError> {
+/// The lowest zxcvbn score (0 to 4) a new password must reach: 3 is "safely unguessable:
+/// moderate protection from an offline slow-hash scenario" (about 10^10 guesses).
+pub const MIN_PASSWORD_SCORE: u8 = 3;
+
+/// Refuses a password that is short or easy to guess (zxcvbn: dictionary words, names,
+/// keyboard patterns, repeats, dates, and `inputs` such as the login), saying why and how
+/// to choose a better one.
+pub fn check_password_strength(password: &str, inputs: &[&str]) -> Result<(), DirectoryError> {
     if password.chars().count() < MIN_PASSWORD {
         return Err(DirectoryError::Invalid(format!(
-            "a password needs at least {MIN_PASSWORD} characters"
+            "the password is too short: it needs at least {MIN_PASSWORD} characters"
         )));
     }
+    let estimate = zxcvbn::zxcvbn(password, inputs);
+    let score = u8::from(estimate.score());
+    if score >= MIN_PASSWORD_SCORE {
+        return Ok(());
+    }
+    let mut why = format!(
+        "the password is too easy to guess (strength {score} of 4; at least {MIN_PASSWORD_SCORE} is needed)"
+    );
+    if let Some(feedback) = estimate.feedback() {
+        if let Some(warning) = feedback.warning() {
+            why.push_str(&format!(": {warning}"));
+        }
+        for suggestion in feedback.suggestions() {
+            why.push_str(&format!(" {suggestion}"));
+        }
+    }
+    if !why.ends_with('.') {
+        why.push('.');
+    }
+    why.push_str(" Several unrelated words or a long random string work well.");
+    Err(DirectoryError::Invalid(why))
+}
+
+/// A new password for `login`, checked for strength, hashed.
+fn new_password_hash(
+    login: &str,
+    display_name: Option<&str>,
+    password: &str,
+) -> Result<String, DirectoryError> {
+    let mut inputs = vec![login, "outpost"];
+    inputs.extend(display_name);
+    check_password_strength(password, &inputs)?;
+    hash_password(password)
+}
+
+fn hash_password(password: &str) -> Result<String, DirectoryError> {
     let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>())
         .map_err(|e| DirectoryError::Invalid(format!("cannot make a salt: {e}")))?;
     let (algorithm, version) = (Algorithm::default(), Version::default());
@@ -386,7 +436,7 @@ impl Storage {
     ) -> Result<UserInfo, DirectoryError> {
         check_name("login", &new.login)?;
         let display_name = display_name.map(check_display_name).transpose()?;
-        let password_hash = hash_password(&new.password)?;
+        let password_hash = new_password_hash(&new.login, display_name.as_deref(), &new.password)?;
         let txn = self.begin_write()?;
         let info = {
             let mut users = txn.open_table(USERS)?;
@@ -477,13 +527,54 @@ impl Storage {
         })
     }
 
-    /// Sets a user's password.
+    /// Sets a user's password (an admin's choice), if it is strong enough.
     pub fn set_password(&self, login: &str, password: &str) -> Result<UserInfo, DirectoryError> {
-        let hash = hash_password(password)?;
+        let record = self.user_record(login)?;
+        let hash = new_password_hash(login, record.display_name.as_deref(), password)?;
         self.update_user(login, |record, _| {
             record.password_hash = hash;
             Ok(())
         })
+    }
+
+    /// A user changes their own password: `old` must be the current one (else
+    /// [`DirectoryError::BadCredentials`], as for a failed login) and `new` strong enough.
+    /// The user's devices keep their tokens; a user who fears one is lost revokes it.
+    pub fn change_password(
+        &self,
+        login: &str,
+        old: &str,
+        new: &str,
+    ) -> Result<UserInfo, DirectoryError> {
+        let record = self.user_record(login)?;
+        if !password_matches(old, &record.password_hash)? {
+            return Err(DirectoryError::BadCredentials);
+        }
+        if new == old {
+            return Err(DirectoryError::Invalid(
+                "the new password is the current one; choose another".into(),
+            ));
+        }
+        let hash = new_password_hash(login, record.display_name.as_deref(), new)?;
+        let checked = record.password_hash;
+        self.update_user(login, |record, _| {
+            // Another change landed between the check and now: this one was made against a
+            // password that is no longer current.
+            if record.password_hash != checked {
+                return Err(DirectoryError::BadCredentials);
+            }
+            record.password_hash = hash;
+            Ok(())
+        })
+    }
+
+    fn user_record(&self, login: &str) -> Result<UserRecord, DirectoryError> {
+        let txn = self.begin_read()?;
+        let users = txn.open_table(USERS)?;
+        match users.get(login)? {
+            Some(bytes) => decode_user(login, bytes.value()),
+            None => Err(DirectoryError::NotFound(format!("no user {login}"))),
+        }
     }
 
     /// Makes a manager lead a team (or stop leading it).
@@ -692,11 +783,10 @@ impl Storage {
                 }
             }
         };
-        if !password_matches(&request.password, &record.password_hash)? {
+        // A disabled user's right password answers as a wrong one (after the same argon2
+        // work), so a refusal never confirms a guessed password.
+        if !password_matches(&request.password, &record.password_hash)? || record.disabled {
             return Err(DirectoryError::BadCredentials);
-        }
-        if record.disabled {
-            return Err(DirectoryError::Disabled(request.login.clone()));
         }
         let token = hex::encode(rand::random::<[u8; 32]>());
         let txn = self.begin_write()?;
@@ -971,6 +1061,33 @@ mod tests {
                 ),
                 "{bad:?}"
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod strength_tests {
+    use super::*;
+
+    #[test]
+    fn guessable_passwords_are_refused_with_advice_and_strong_ones_pass() {
+        for weak in ["aaaaaaaaaa", "password12", "qwertyuiop", "1234567890"] {
+            let err = check_password_strength(weak, &["ana"])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("too easy to guess"), "{weak}: {err}");
+        }
+        let short = check_password_strength("x7#Kq", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(short.contains("too short"), "{short}");
+        for strong in [
+            "field-sales-2026",
+            "correct horse battery staple",
+            "Tq8!vZr2#pLm",
+            "红色的山丘上有一只猫",
+        ] {
+            check_password_strength(strong, &["ana"]).unwrap_or_else(|e| panic!("{strong}: {e}"));
         }
     }
 }

@@ -43,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/events", get(events))
         .route("/v1/me", get(api::me))
         .route("/v1/me/devices", get(api::my_devices))
+        .route("/v1/me/password", post(api::change_password))
         .route("/v1/people", get(api::people))
         .route("/v1/me/devices/{device}", delete(api::revoke_my_device))
         .route("/v1/admin/users", get(api::users).post(api::add_user))
@@ -127,8 +128,11 @@ pub enum AppError {
     TooManyStreams(String),
     #[error(transparent)]
     BodyTimedOut(#[from] crate::connections::BodyTimedOut),
-    #[error("too many failed logins for {login}; try again in {seconds} s")]
+    #[error("too many login attempts for {login} from this address; try again in {seconds} s")]
     RateLimited { login: String, seconds: u64 },
+    /// Every password worker is busy and the queue is full: a 503 with `Retry-After`.
+    #[error("the server is busy checking passwords; try again in {seconds} s")]
+    PasswordsBusy { seconds: u64 },
     #[error(transparent)]
     Directory(#[from] DirectoryError),
     #[error(transparent)]
@@ -181,6 +185,9 @@ impl IntoResponse for AppError {
             AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
             AppError::TooManyStreams(_) => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
             AppError::BodyTimedOut(_) => (StatusCode::REQUEST_TIMEOUT, ErrorCode::Malformed),
+            AppError::PasswordsBusy { .. } => {
+                (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable)
+            }
             AppError::Write(_)
             | AppError::Storage(_)
             | AppError::Backup(_)
@@ -189,14 +196,29 @@ impl IntoResponse for AppError {
                 (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable)
             }
         };
-        let message = if status.is_server_error() {
+        let retry_after = match &self {
+            AppError::RateLimited { seconds, .. } | AppError::PasswordsBusy { seconds } => {
+                Some(*seconds)
+            }
+            _ => None,
+        };
+        let message = if let AppError::PasswordsBusy { .. } = self {
+            // Not a failure: the refusal is the flood protection working.
+            self.to_string()
+        } else if status.is_server_error() {
             // Storage details stay in the log; the device only needs to know to retry.
             tracing::error!(error = %self, "request failed");
             "the server could not complete the request; nothing was changed, retry later".into()
         } else {
             self.to_string()
         };
-        (status, Json(ErrorReply { code, message })).into_response()
+        let mut response = (status, Json(ErrorReply { code, message })).into_response();
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        }
+        response
     }
 }
 

@@ -80,6 +80,8 @@ pub struct Config {
     pub time_zone: chrono_tz::Tz,
     /// Timeouts and limits on connections and event streams.
     pub connections: connections::Connections,
+    /// Login limits and the password-hashing pool.
+    pub login: auth::LoginConfig,
 }
 
 impl Default for Config {
@@ -90,6 +92,7 @@ impl Default for Config {
             backups: None,
             time_zone: chrono_tz::Tz::UTC,
             connections: connections::Connections::default(),
+            login: auth::LoginConfig::default(),
         }
     }
 }
@@ -145,6 +148,7 @@ pub struct AppState {
     events: broadcast::Sender<Committed>,
     shutdown: watch::Receiver<bool>,
     limiter: Arc<auth::LoginLimiter>,
+    passwords: auth::PasswordPool,
     syncs: Arc<freshness::SyncTimes>,
     metrics: Arc<metrics::Metrics>,
     cache_docs: usize,
@@ -179,7 +183,11 @@ impl Server {
                 writer,
                 events,
                 shutdown,
-                limiter: Arc::default(),
+                limiter: Arc::new(auth::LoginLimiter::new(config.login.clone())),
+                passwords: auth::PasswordPool::new(
+                    config.login.hash_workers,
+                    config.login.hash_queue,
+                ),
                 syncs,
                 metrics: Arc::default(),
                 cache_docs: config.cache_docs.get(),

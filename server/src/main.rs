@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use outpost_protocol::api::{NewUser, Role};
 use outpost_protocol::{DeviceId, DocId, MAX_MESSAGE_BYTES, PushOutcome};
+use outpost_server::auth::LoginConfig;
 use outpost_server::backup::{self, BackupConfig};
 use outpost_server::limits::Limits;
 use outpost_server::storage::DEFAULT_CACHE_BYTES;
@@ -145,6 +146,45 @@ impl ConnectionArgs {
     }
 }
 
+/// Login limits and the password-hashing pool (see README, Security).
+#[derive(Debug, Args)]
+struct LoginArgs {
+    /// Threads that check and hash passwords (19 MiB each while hashing); default: the cores.
+    #[arg(long, env = "OUTPOST_HASH_WORKERS", default_value_t = LoginConfig::default().hash_workers)]
+    hash_workers: NonZeroUsize,
+    /// Password checks that may wait for a thread; beyond them a login gets 503 at once.
+    #[arg(long, env = "OUTPOST_HASH_QUEUE", default_value_t = LoginConfig::default().hash_queue)]
+    hash_queue: usize,
+    /// Login attempts one address may make for one login name per minute.
+    #[arg(long, default_value_t = LoginConfig::default().per_name_address)]
+    login_per_name_address: u32,
+    /// Login attempts one address may make over all names per minute.
+    #[arg(long, default_value_t = LoginConfig::default().per_address)]
+    login_per_address: u32,
+    /// Login attempts one name may receive per minute from addresses and devices it never
+    /// logged in from.
+    #[arg(long, default_value_t = LoginConfig::default().per_name)]
+    login_per_name: u32,
+    /// The first lockout when a login limit is reached, in seconds; each further one
+    /// doubles, up to an hour.
+    #[arg(long, default_value_t = LoginConfig::default().lockout.as_secs())]
+    login_lockout_secs: u64,
+}
+
+impl LoginArgs {
+    fn config(self) -> LoginConfig {
+        LoginConfig {
+            hash_workers: self.hash_workers,
+            hash_queue: self.hash_queue,
+            per_name_address: self.login_per_name_address,
+            per_address: self.login_per_address,
+            per_name: self.login_per_name,
+            lockout: Duration::from_secs(self.login_lockout_secs.max(1)),
+            ..LoginConfig::default()
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve devices until SIGINT or SIGTERM. The first start of an empty server creates the
@@ -175,6 +215,8 @@ enum Command {
         limits: LimitArgs,
         #[command(flatten)]
         connections: ConnectionArgs,
+        #[command(flatten)]
+        login: LoginArgs,
         /// The PEM private key of --tls-cert.
         #[arg(
             long,
@@ -368,6 +410,7 @@ async fn main() -> anyhow::Result<()> {
             cache_mb,
             limits,
             connections,
+            login,
             tls_cert,
             tls_key,
             backup_dir,
@@ -390,6 +433,7 @@ async fn main() -> anyhow::Result<()> {
                 }),
                 time_zone,
                 connections: connections.connections(),
+                login: login.config(),
             };
             let storage = open_with_cache(&data.data, cache_mb.get() << 20)?;
             serve(storage, &data.data, listen, config, tls).await

@@ -26,6 +26,7 @@ use outpost_protocol::api::{NewUser, Role};
 use outpost_protocol::{
     CONTENT_TYPE, DocPush, ErrorReply, Seq, SyncReply, SyncRequest, decode, encode,
 };
+use outpost_server::auth::LoginConfig;
 use outpost_server::backup::BackupConfig;
 use outpost_server::connections::Connections;
 use outpost_server::{Config, Server, Storage};
@@ -46,6 +47,8 @@ pub struct TestServer {
     running: Option<Running>,
     /// The connection and event-stream limits it serves with.
     connections: Connections,
+    /// Login limits and password pool of the server (the defaults unless a test sets them).
+    login: LoginConfig,
 }
 
 #[derive(Debug)]
@@ -71,11 +74,20 @@ impl TestServer {
     /// [`FIELD_REPS`], led by `mia`), team `south` (rep `sol`, led by `max`), and the admin
     /// `root`, all with the password [`PASSWORD`].
     pub async fn start() -> TestServer {
-        TestServer::start_with_connections(Connections::default()).await
+        TestServer::start_with(Connections::default(), LoginConfig::default()).await
     }
 
     /// [`Self::start`], serving with these connection and event-stream limits.
     pub async fn start_with_connections(connections: Connections) -> TestServer {
+        TestServer::start_with(connections, LoginConfig::default()).await
+    }
+
+    /// [`Self::start`] with these login limits and password pool.
+    pub async fn start_with_login(login: LoginConfig) -> TestServer {
+        TestServer::start_with(Connections::default(), login).await
+    }
+
+    async fn start_with(connections: Connections, login: LoginConfig) -> TestServer {
         let dir = TempDir::new().expect("temp dir");
         let storage = Storage::open(dir.path().join("outpost.redb")).expect("open server db");
         let user = |login: &str, role, team: Option<&str>| NewUser {
@@ -106,6 +118,7 @@ impl TestServer {
             dir,
             running: None,
             connections,
+            login,
         };
         server.boot().await;
         server
@@ -118,6 +131,7 @@ impl TestServer {
             dir,
             running: None,
             connections: Connections::default(),
+            login: LoginConfig::default(),
         };
         server.boot().await;
         server
@@ -175,6 +189,7 @@ impl TestServer {
                 keep: NonZeroUsize::new(4).expect("non-zero"),
             }),
             connections: self.connections.clone(),
+            login: self.login.clone(),
             ..Config::default()
         };
         let server = Server::new(storage, &config);

@@ -155,5 +155,9 @@ async fn console_commands_set_up_users_move_a_book_and_revoke_a_device() {
         .await
         .unwrap_err()
         .to_string();
-    assert!(refused.contains("disabled"), "{refused}");
+    // A disabled user's right password answers as a wrong one (issue 16, item 14).
+    assert!(
+        refused.contains("401") && refused.contains("unknown login or wrong password"),
+        "{refused}"
+    );
 }

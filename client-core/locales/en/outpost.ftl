@@ -324,3 +324,14 @@ exported = { $count ->
    *[other] exported { $count } accounts to { $path }
 }
 workbook-not-for-screen = a workbook is not for the screen; write it with -o FILE.xlsx
+
+# outpost password
+password-current = current password
+password-new = new password
+password-again = new password again
+password-prompt = { $what } (shown as you type):{" "}
+password-input-ended = standard input ended before the { $what }
+password-unreadable = cannot read the { $what } from standard input
+password-differ = the two new passwords differ; nothing was changed
+password-not-changed = the password was not changed on { $server }
+password-changed = password of { $login } changed on { $server }; this device stays logged in

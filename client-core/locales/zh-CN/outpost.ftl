@@ -284,3 +284,14 @@ import-owners-unchecked = 注意：未能对照服务器的用户检查负责人
 import-bad-rows = { $path } 中有 { $count } 行错误
 exported = 已将 { $count } 个客户导出到 { $path }
 workbook-not-for-screen = 工作簿不能输出到屏幕；请用 -o 文件.xlsx 写入文件
+
+# outpost password
+password-current = 当前密码
+password-new = 新密码
+password-again = 再次输入新密码
+password-prompt = { $what }（输入时可见）：
+password-input-ended = 标准输入在读到{ $what }之前就结束了
+password-unreadable = 无法从标准输入读取{ $what }
+password-differ = 两次输入的新密码不一致；未作任何修改
+password-not-changed = 未能在 { $server } 上修改密码
+password-changed = 已在 { $server } 上修改 { $login } 的密码；本设备仍保持登录

@@ -120,6 +120,9 @@ pub(crate) enum Command {
     ///
     /// The server issues a token for this device; sync and watch use it from then on.
     Login(LoginArgs),
+    /// Change your password on the server: the current one, then the new one, each on a
+    /// line of standard input (prompted on a terminal). This device stays logged in.
+    Password,
     /// Edits the server did not accept, with why and what they changed, so you can redo them.
     ///
     /// `outpost rejected dismiss N` forgets one once you have redone it.

@@ -37,6 +37,7 @@ mod conflicts;
 mod csv_file;
 mod day;
 mod input;
+mod password;
 mod records;
 mod show;
 mod store;
@@ -106,6 +107,7 @@ fn run(cli: Cli, now: DateTime<Utc>) -> Result<()> {
         Command::Settle(args) => conflicts::settle(&store()?, args, now),
         Command::Sync(output) => sync::sync(&store()?, &remote()?, output),
         Command::Login(args) => sync::login(&store()?, &remote()?, args),
+        Command::Password => password::change(&store()?, &remote()?),
         Command::Rejected(args) => sync::rejected(&store()?, args),
         Command::History(args) => sync::history(&store()?, &remote()?, args),
         // Opens the store only while it syncs, so other commands can use it meanwhile.

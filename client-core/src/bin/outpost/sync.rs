@@ -51,8 +51,8 @@ pub(crate) fn status(store: &Store, output: Output) -> Result<()> {
 /// The server this device talks to, and how.
 #[derive(Debug)]
 pub(crate) struct Remote {
-    url: String,
-    client: HttpClient,
+    pub(crate) url: String,
+    pub(crate) client: HttpClient,
 }
 
 impl Remote {
@@ -141,7 +141,7 @@ async fn follow(client: &HttpClient, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
