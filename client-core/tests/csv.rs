@@ -79,21 +79,14 @@ fn header() -> Vec<&'static str> {
 fn exported(store: &Store) -> BTreeMap<String, BTreeMap<String, String>> {
     let mut out = Vec::new();
     csv_io::export(store, &mut out).unwrap();
-    let mut reader = csv::Reader::from_reader(out.as_slice());
-    let columns: Vec<String> = reader
-        .headers()
-        .unwrap()
-        .iter()
-        .map(str::to_owned)
-        .collect();
-    reader
-        .records()
-        .map(|r| {
-            let record: BTreeMap<String, String> = columns
-                .iter()
-                .cloned()
-                .zip(r.unwrap().iter().map(str::to_owned))
-                .collect();
+    // Read as import reads it: a cell neutralised against spreadsheet formulas (`'+49 …`)
+    // comes back as it was stored.
+    let table = csv_io::read_table(&out, None).unwrap();
+    table
+        .rows
+        .into_iter()
+        .map(|(_, row)| {
+            let record: BTreeMap<String, String> = table.header.iter().cloned().zip(row).collect();
             (record["name"].clone(), record)
         })
         .collect()

@@ -15,7 +15,8 @@
 //!   restarts and a refused push counts nothing): new accounts per UTC day
 //!   ([`Limits::new_accounts_per_day`]) and the bytes of changes the user has had stored
 //!   ([`Limits::user_bytes`]). Changes the server writes itself (handovers, merges, comments)
-//!   count against nobody.
+//!   count against nobody, and neither do admins (who set the limits, and load a whole
+//!   team's book at once).
 
 use std::io::Read;
 
@@ -44,9 +45,9 @@ impl Default for Limits {
             push_bytes: 4 * 1024 * 1024,
             change_bytes: 16 * 1024 * 1024,
             doc_ops: 2_000_000,
-            // A rep's import of a whole Excel book in one day fits; a runaway or hostile
-            // device stops well before it fills the disk.
-            new_accounts_per_day: 2_000,
+            // A rep's import of a whole Excel book (a field rep's is hundreds of accounts)
+            // fits in a day; a runaway or hostile device stops well before it fills the disk.
+            new_accounts_per_day: 5_000,
             user_bytes: 1024 * 1024 * 1024,
         }
     }

@@ -213,8 +213,9 @@ enum Command {
         tls_cert: Option<PathBuf>,
         #[command(flatten)]
         limits: LimitArgs,
+        // Boxed: the largest part of the command line, parsed once.
         #[command(flatten)]
-        connections: ConnectionArgs,
+        connections: Box<ConnectionArgs>,
         #[command(flatten)]
         login: LoginArgs,
         /// The PEM private key of --tls-cert.
@@ -432,7 +433,7 @@ async fn main() -> anyhow::Result<()> {
                     keep: backup_keep,
                 }),
                 time_zone,
-                connections: connections.connections(),
+                connections: (*connections).connections(),
                 login: login.config(),
             };
             let storage = open_with_cache(&data.data, cache_mb.get() << 20)?;

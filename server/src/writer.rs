@@ -17,6 +17,7 @@ use lru::LruCache;
 use outpost_client::AccountDoc;
 use outpost_client::account::hydrate;
 use outpost_client::model::{Archived, Comment, Status, upgrade_change, write_changes};
+use outpost_protocol::api::Role;
 use outpost_protocol::{DocId, DocPush, PushOutcome, PushResult, Seq};
 use redb::ReadableTable;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -395,8 +396,10 @@ impl WriterThread {
         let told_memory = self.told.told_of(at.who.device);
         let day = u64::try_from(at.received_at_ms.div_euclid(MS_PER_DAY)).unwrap_or(0);
         let login = at.who.login.as_str();
+        // Admins set the limits and load whole books: quotas are for everyone else.
+        let quota = at.who.role != Role::Admin;
         let used = tables.usage(login, day)?;
-        if used.bytes.saturating_add(pushed as u64) > limits.user_bytes {
+        if quota && used.bytes.saturating_add(pushed as u64) > limits.user_bytes {
             return Ok(Applied::Rejected(format!(
                 "{login} has {} bytes of changes stored; this server keeps at most {} per user \
                  (an admin can raise --max-user-bytes) / 已达每位用户的存储上限",
@@ -436,7 +439,7 @@ impl WriterThread {
             return Ok(Applied::MissingDependencies);
         }
         let created = u64::from(doc.is_empty());
-        if used.created_today + created > new_per_day {
+        if quota && used.created_today + created > new_per_day {
             return Ok(Applied::Rejected(format!(
                 "{login} created {} new accounts today (UTC), the most this server takes from \
                  one user per day; sync again tomorrow, or ask an admin to raise \

@@ -6,7 +6,7 @@
 
 use chrono::Utc;
 use outpost_client::{AccountEdit, ContactMethod, NewAccount, NewFollowUp};
-use outpost_tests::{Device, ServerProcess, TestServer};
+use outpost_tests::{ADMIN, Device, ServerProcess, TestServer};
 
 /// A data directory with the test fixture's users (ana, ben, … with the test password).
 async fn fixture() -> tempfile::TempDir {
@@ -57,6 +57,12 @@ async fn new_accounts_beyond_the_daily_quota_are_refused_and_kept_on_the_device(
     let ben = Device::logged_in(&url, "ben").await;
     create(&ben, "ben", "Ben's first");
     assert_eq!(ben.sync().await.pushed.len(), 1);
+    // An admin, who sets the limits and loads whole books, has none.
+    let root = Device::logged_in(&url, ADMIN).await;
+    for n in 0..7 {
+        create(&root, "ana", &format!("Loaded by the admin {n}"));
+    }
+    assert_eq!(root.sync().await.pushed.len(), 7);
 
     // The count is stored: a restart does not reset it.
     server.child.kill().unwrap();

@@ -321,7 +321,7 @@ async fn every_view_exports_its_tables_as_csv() {
     }
 
     let (_, lost) = get(&server, &mia, "/v1/views/lost-reasons?format=csv").await;
-    assert_eq!(lost, "rep,reason,accounts\n,price,1\n");
+    assert_eq!(lost, "rep,display_name,reason,accounts\n,,price,1\n");
     let (_, activity) = get(&server, &mia, "/v1/views/activity?format=csv").await;
     let weeks: u64 = activity
         .lines()
