@@ -456,7 +456,10 @@ impl WriterThread {
         // Edits an old owner made before hearing of a handover are taken (they are the rep's
         // work, and reach the new owner); once the server has told that device of the
         // handover, it no longer writes there.
+        // Forking at the base and hydrating costs a document rebuild: only for a pusher who
+        // may not write the account as it stands.
         let unheard_handover = !doc.is_empty()
+            && (!visible || !may_write(at.who, &meta, &shares))
             && doc
                 .fork_at(&base)
                 .ok()
