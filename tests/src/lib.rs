@@ -271,6 +271,26 @@ impl TestServer {
     }
 }
 
+/// One raw change on a copy of `doc`, signed by `actor`, putting `value` in the root field
+/// `field`: what a hostile or broken device pushes when it skips the library (its record
+/// rules, its own actor). Returns the change and the copy with it.
+pub fn put_change(
+    doc: &automerge::Automerge,
+    actor: &[u8],
+    field: &str,
+    value: &str,
+) -> (Vec<u8>, automerge::Automerge) {
+    use automerge::transaction::Transactable;
+    let mut doc = doc.fork().with_actor(automerge::ActorId::from(actor));
+    let heads = doc.get_heads();
+    let mut tx = doc.transaction();
+    tx.put(automerge::ROOT, field, value)
+        .expect("a root field takes a string");
+    tx.commit();
+    let change = doc.get_changes(&heads).remove(0).raw_bytes().to_vec();
+    (change, doc)
+}
+
 /// A plain HTTP client for the JSON API, with the process's rustls provider installed (which
 /// creating an [`HttpClient`] does) as reqwest needs it.
 pub fn http() -> reqwest::Client {

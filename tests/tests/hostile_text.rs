@@ -7,14 +7,12 @@
 //!   every text field; the record rules now refuse them on the device and on the server (line
 //!   breaks and tabs stay allowed where a field is multi-line), and so does a review comment.
 
-use automerge::transaction::Transactable;
-use automerge::{ActorId, ROOT};
 use chrono::Utc;
 use outpost_client::csv_io;
 use outpost_client::model::Contact;
 use outpost_client::{AccountEdit, ContactMethod, NewAccount, NewFollowUp};
 use outpost_protocol::{DocPush, PushOutcome};
-use outpost_tests::TestServer;
+use outpost_tests::{TestServer, put_change};
 use serde_json::json;
 
 const LINK: &str = "=HYPERLINK(\"http://evil.example/steal\",\"点我查看\")";
@@ -216,17 +214,9 @@ async fn control_characters_are_refused_in_text_and_kept_out_of_the_server() {
 
     // A device that skips the rules is refused by the server, which keeps what it had.
     let before = server.storage().heads(id).unwrap();
-    let mut forged = server
-        .storage()
-        .document(id)
-        .unwrap()
-        .unwrap()
-        .with_actor(ActorId::from(ana.store.device().to_bytes().as_slice()));
-    let heads = forged.get_heads();
-    let mut tx = forged.transaction();
-    tx.put(ROOT, "name", "Acme\u{1b}]0;pwned\u{7}").unwrap();
-    tx.commit();
-    let change = forged.get_changes(&heads).remove(0).raw_bytes().to_vec();
+    let stored = server.storage().document(id).unwrap().unwrap();
+    let actor = ana.store.device().to_bytes();
+    let (change, _) = put_change(&stored, &actor, "name", "Acme\u{1b}]0;pwned\u{7}");
     let push = DocPush {
         doc: id,
         changes: vec![change],

@@ -147,22 +147,14 @@ async fn the_upgrade_actor_signs_nothing_but_the_upgrade() {
     use automerge::{ActorId, ROOT};
     use outpost_client::model::{UPGRADE_ACTOR, upgrade_change};
     use outpost_protocol::{DocPush, PushOutcome};
+    use outpost_tests::put_change;
 
     let server = TestServer::start().await;
     let ana = server.device_of("ana").await;
     let id = create(&ana, "Ana Account", "ana").await;
     let before = server.storage().heads(id).unwrap();
-    let mut forged = server
-        .storage()
-        .document(id)
-        .unwrap()
-        .unwrap()
-        .with_actor(ActorId::from(&UPGRADE_ACTOR[..]));
-    let heads = forged.get_heads();
-    let mut tx = forged.transaction();
-    tx.put(ROOT, "name", "Renamed By Nobody").unwrap();
-    tx.commit();
-    let change = forged.get_changes(&heads).remove(0).raw_bytes().to_vec();
+    let stored = server.storage().document(id).unwrap().unwrap();
+    let (change, _) = put_change(&stored, &UPGRADE_ACTOR[..], "name", "Renamed By Nobody");
     let push = DocPush {
         doc: id,
         changes: vec![change],

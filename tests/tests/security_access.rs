@@ -9,11 +9,11 @@
 //!   restart.
 
 use automerge::transaction::Transactable;
-use automerge::{ActorId, Automerge, ROOT};
+use automerge::{Automerge, ROOT};
 use chrono::Utc;
 use outpost_client::NewAccount;
 use outpost_protocol::{DocId, DocPush, PushOutcome, SyncReply, UpdateAction};
-use outpost_tests::{Device, TestServer};
+use outpost_tests::{Device, TestServer, put_change};
 
 async fn create(device: &Device, name: &str, owner: &str) -> DocId {
     let new = NewAccount {
@@ -31,15 +31,7 @@ async fn create(device: &Device, name: &str, owner: &str) -> DocId {
 
 /// One change on `doc` by `device`'s actor, setting the region.
 fn change_by(doc: &Automerge, device: &Device, region: &str) -> (Vec<u8>, Automerge) {
-    let mut doc = doc
-        .fork()
-        .with_actor(ActorId::from(device.store.device().to_bytes().as_slice()));
-    let heads = doc.get_heads();
-    let mut tx = doc.transaction();
-    tx.put(ROOT, "region", region).unwrap();
-    tx.commit();
-    let change = doc.get_changes(&heads).remove(0).raw_bytes().to_vec();
-    (change, doc)
+    put_change(doc, &device.store.device().to_bytes(), "region", region)
 }
 
 /// The outcome and the update a push of `changes` to `doc` gets, with the id taken out so
