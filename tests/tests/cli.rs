@@ -1,6 +1,7 @@
 //! The `outpost` binary as a rep runs it: the README walk-through end to end against a real
 //! server, bad input refused by name without changing the store, a clear failure when the
-//! server is unreachable, `watch` leaving the store free for other commands, and a rep's
+//! server is unreachable, `watch` leaving the store free for other commands, connecting again when the server ends
+//! its stream and stopping with the reason when the device is refused, and a rep's
 //! working day: the agenda of overdue accounts, plans, opportunity stages and the won rule,
 //! lost and dormant accounts, duplicate warnings, contacts, search, and conflicts settled
 //! across two devices.
@@ -270,7 +271,8 @@ async fn sync_with_no_server_fails_clearly() {
 
 /// A running `outpost watch`, killed when dropped.
 struct Watch {
-    child: Child,
+    /// Taken by [`Watch::exit`].
+    child: Option<Child>,
     stdout: Option<Lines<BufReader<ChildStdout>>>,
 }
 
@@ -279,11 +281,29 @@ impl Watch {
         let mut child = rep
             .command(&["watch"])
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start outpost watch");
         let stdout = child.stdout.take().map(|s| BufReader::new(s).lines());
-        Watch { child, stdout }
+        Watch {
+            child: Some(child),
+            stdout,
+        }
+    }
+
+    /// Waits for `watch` to exit; its exit code and what it wrote to stderr.
+    async fn exit(mut self) -> (Option<i32>, String) {
+        let child = self.child.take().expect("running");
+        let ended = tokio::task::spawn_blocking(move || child.wait_with_output());
+        let output = tokio::time::timeout(Duration::from_secs(30), ended)
+            .await
+            .expect("watch exited in time")
+            .expect("waiter")
+            .expect("watch output");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
     }
 
     /// The next line `watch` prints: it prints one after each sync, once the store is closed.
@@ -305,8 +325,10 @@ impl Watch {
 
 impl Drop for Watch {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -335,6 +357,63 @@ async fn watch_syncs_live_and_leaves_the_store_to_other_commands() {
     for id in [mine.trim(), theirs.trim()] {
         assert!(listed.contains(&id[..8]), "{id} missing from\n{listed}");
     }
+}
+
+/// What an admin device asks of the API; panics unless it succeeds.
+async fn as_admin(server: &TestServer, method: reqwest::Method, path: &str) {
+    let admin = server.device().await;
+    let status = outpost_tests::http()
+        .request(method, format!("{}{path}", server.url()))
+        .bearer_auth(admin.token())
+        .send()
+        .await
+        .expect("request")
+        .status();
+    assert!(status.is_success(), "{path}: {status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_connects_again_when_the_server_ends_its_stream() {
+    let server = TestServer::start().await;
+    let watcher = Rep::new(&server, "mia").await;
+    let admin = Rep::new(&server, ADMIN).await;
+    let mut watch = Watch::start(&watcher);
+    assert!(watch.next_line().await.starts_with("synced in "));
+
+    // Taking mia off her team ends her stream (what she may read changed). `watch` connects
+    // again, syncs, and goes on following her new scope.
+    as_admin(
+        &server,
+        reqwest::Method::DELETE,
+        "/v1/admin/teams/field/managers/mia",
+    )
+    .await;
+    let again = watch.next_line().await;
+    assert!(again.starts_with("synced in "), "{again}");
+    admin
+        .check(&["create", "--name", "Handed To Mia", "--owner", "mia"])
+        .await;
+    admin.check(&["sync"]).await;
+    let news = watch.next_line().await;
+    assert!(news.contains("received 1"), "{news}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_stops_with_the_reason_when_the_server_no_longer_takes_the_device() {
+    let server = TestServer::start().await;
+    let watcher = Rep::new(&server, "ana").await;
+    let mut watch = Watch::start(&watcher);
+    assert!(watch.next_line().await.starts_with("synced in "));
+
+    as_admin(
+        &server,
+        reqwest::Method::POST,
+        "/v1/admin/users/ana/disable",
+    )
+    .await;
+    let (code, stderr) = watch.exit().await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("401"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

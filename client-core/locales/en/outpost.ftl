@@ -259,7 +259,8 @@ sync-failed = sync with { $server } failed
 watch-failed = watching { $server } failed
 cannot-listen-ctrl-c = cannot listen for Ctrl-C
 watch-skipped = warning: skipped a sync: { $reason }; will sync at the server's next change
-watch-closed = The server closed the live stream.
+watch-closed = The server closed the live stream; connecting again in { $seconds } s.
+watch-lost = warning: lost the live stream: { $reason }; connecting again in { $seconds } s.
 cannot-start-runtime = cannot start the network runtime
 sync-summary = synced in { $trips ->
     [one] 1 round trip

@@ -2,9 +2,10 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use outpost_client::{HttpClient, Store, SyncReport, TlsOptions, text};
+use outpost_client::{HttpClient, Store, SyncError, SyncReport, TlsOptions, text};
 use outpost_protocol::DocId;
 
 use crate::args::{LoginArgs, Output, RejectedArgs, ShowArgs};
@@ -108,9 +109,58 @@ pub(crate) fn watch(dir: &Path, remote: &Remote) -> Result<()> {
     })
 }
 
-/// Follows the server's live stream, syncing whenever it announces changes this device lacks.
-/// The store is open only while it is read or synced, never while waiting for news.
+/// The first wait before `watch` reconnects; each failed attempt in a row doubles it, up to
+/// [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// Follows the server's live stream for as long as it runs: when the stream ends (the server
+/// restarted, the network dropped, or the server ended it because this user's access
+/// changed) it waits and connects again, so a rep's device keeps syncing. It stops only when
+/// the server will not take this device any more (logged out, revoked, disabled) or on an
+/// error retrying cannot mend.
 async fn follow(client: &HttpClient, dir: &Path) -> Result<()> {
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        let mut synced = false;
+        let ended = follow_once(client, dir, &mut synced).await;
+        if synced {
+            backoff = FIRST_BACKOFF;
+        }
+        let seconds = backoff.as_secs();
+        match ended {
+            Ok(()) => note!("{}", t!("watch-closed", seconds = seconds)),
+            Err(e) if transient(&e) => note!(
+                "{}",
+                t!(
+                    "watch-lost",
+                    reason = crate::i18n::error(&e),
+                    seconds = seconds
+                )
+            ),
+            Err(e) => return Err(e),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Whether connecting again may succeed: the server was unreachable, busy or failing, not
+/// refusing this device.
+fn transient(e: &anyhow::Error) -> bool {
+    e.chain()
+        .find_map(|cause| cause.downcast_ref::<SyncError>())
+        .is_some_and(|e| match e {
+            SyncError::Transport(_) => true,
+            SyncError::Refused { status, .. } => *status >= 500 || matches!(status, 408 | 429),
+            _ => false,
+        })
+}
+
+/// One live stream, from subscribing until it ends; `synced` is set once its first sync is
+/// done (the connection works, so the next reconnect starts with a short wait).
+/// The store is open only while it is read or synced, never while waiting for news.
+async fn follow_once(client: &HttpClient, dir: &Path, synced: &mut bool) -> Result<()> {
     // Subscribing before the first sync means a change committed in between is announced
     // rather than missed until the next one.
     let mut notifications = client.subscribe(&open_store_async(dir).await?).await?;
@@ -118,6 +168,7 @@ async fn follow(client: &HttpClient, dir: &Path) -> Result<()> {
     let report = client.sync(&store).await?;
     // Closed before the line is printed: a script that reads it may use the store at once.
     drop(store);
+    *synced = true;
     out!("{}", describe(&report));
     while let Some(seq) = notifications.next().await? {
         let store = match open_store_async(dir).await {
@@ -137,7 +188,6 @@ async fn follow(client: &HttpClient, dir: &Path) -> Result<()> {
         drop(store);
         out!("{}", describe(&report));
     }
-    out!("{}", t!("watch-closed"));
     Ok(())
 }
 
