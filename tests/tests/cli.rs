@@ -2,9 +2,9 @@
 //! server, bad input refused by name without changing the store, a clear failure when the
 //! server is unreachable, `watch` leaving the store free for other commands, connecting
 //! again when the server ends its stream and stopping with the reason when the device is
-//! refused, and a rep's working day: the agenda of overdue accounts, plans, opportunity stages and the won rule,
-//! lost and dormant accounts, duplicate warnings, contacts, search, and conflicts settled
-//! across two devices.
+//! refused, and a rep's working day: the agenda of overdue accounts, plans, opportunity
+//! stages and the won rule, lost and dormant accounts, duplicate warnings, contacts, search,
+//! and conflicts settled across two devices.
 
 use std::io::{BufRead, BufReader, Lines};
 use std::net::TcpListener;
