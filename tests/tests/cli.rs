@@ -372,22 +372,28 @@ async fn as_admin(server: &TestServer, method: reqwest::Method, path: &str) {
     assert!(status.is_success(), "{path}: {status}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn watch_connects_again_when_the_server_ends_its_stream() {
+/// `login` running `watch` against a new server, past its first sync; then the admin's
+/// `method` on `path`, which ends the stream. The rep holds the store `watch` uses.
+async fn watch_until(login: &str, method: reqwest::Method, path: &str) -> (TestServer, Rep, Watch) {
     let server = TestServer::start().await;
-    let watcher = Rep::new(&server, "mia").await;
-    let admin = Rep::new(&server, ADMIN).await;
+    let watcher = Rep::new(&server, login).await;
     let mut watch = Watch::start(&watcher);
     assert!(watch.next_line().await.starts_with("synced in "));
+    as_admin(&server, method, path).await;
+    (server, watcher, watch)
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_connects_again_when_the_server_ends_its_stream() {
     // Taking mia off her team ends her stream (what she may read changed). `watch` connects
     // again, syncs, and goes on following her new scope.
-    as_admin(
-        &server,
+    let (server, _mia, mut watch) = watch_until(
+        "mia",
         reqwest::Method::DELETE,
         "/v1/admin/teams/field/managers/mia",
     )
     .await;
+    let admin = Rep::new(&server, ADMIN).await;
     let again = watch.next_line().await;
     assert!(again.starts_with("synced in "), "{again}");
     admin
@@ -400,17 +406,8 @@ async fn watch_connects_again_when_the_server_ends_its_stream() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_stops_with_the_reason_when_the_server_no_longer_takes_the_device() {
-    let server = TestServer::start().await;
-    let watcher = Rep::new(&server, "ana").await;
-    let mut watch = Watch::start(&watcher);
-    assert!(watch.next_line().await.starts_with("synced in "));
-
-    as_admin(
-        &server,
-        reqwest::Method::POST,
-        "/v1/admin/users/ana/disable",
-    )
-    .await;
+    let (_server, _ana, watch) =
+        watch_until("ana", reqwest::Method::POST, "/v1/admin/users/ana/disable").await;
     let (code, stderr) = watch.exit().await;
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("401"), "{stderr}");
