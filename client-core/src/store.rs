@@ -804,7 +804,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(&(at, reviews)).expect("reviews always encode");
         let txn = self.db.begin_write()?;
-        txn.open_table(META)?.insert(REVIEWS_KEY, bytes.as_slice())?;
+        txn.open_table(META)?
+            .insert(REVIEWS_KEY, bytes.as_slice())?;
         txn.commit()?;
         Ok(())
     }

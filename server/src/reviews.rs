@@ -273,12 +273,11 @@ fn week_accounts(
         let Some(document) = tables.document(id)? else {
             continue;
         };
-        let doc = outpost_client::account::hydrate(&document, id).map_err(|e| {
-            StorageError::Corrupt {
+        let doc =
+            outpost_client::account::hydrate(&document, id).map_err(|e| StorageError::Corrupt {
                 doc: id,
                 reason: e.to_string(),
-            }
-        })?;
+            })?;
         if doc.merged_into.is_some() {
             continue;
         }
@@ -313,7 +312,10 @@ fn assess(
         .iter()
         .flat_map(|(id, doc)| incomplete(*id, doc, bounds, tz))
         .collect();
-    let filed = accounts.iter().map(|(id, doc)| filed(*id, doc, tz)).collect();
+    let filed = accounts
+        .iter()
+        .map(|(id, doc)| filed(*id, doc, tz))
+        .collect();
     Ok((filed, items))
 }
 
@@ -350,11 +352,12 @@ fn all(storage: &Storage) -> Result<Vec<(String, NaiveDate, Stored)>, ReviewErro
     for entry in table.iter()? {
         let (k, v) = entry?;
         let (rep, week) = k.value();
-        let day = NaiveDate::parse_from_str(week, "%Y-%m-%d").map_err(|e| ReviewError::Corrupt {
-            rep: rep.to_owned(),
-            week: week.to_owned(),
-            reason: e.to_string(),
-        })?;
+        let day =
+            NaiveDate::parse_from_str(week, "%Y-%m-%d").map_err(|e| ReviewError::Corrupt {
+                rep: rep.to_owned(),
+                week: week.to_owned(),
+                reason: e.to_string(),
+            })?;
         out.push((rep.to_owned(), day, decode(rep, week, v.value())?));
     }
     Ok(out)
@@ -533,7 +536,8 @@ pub fn decide(
     decision: &ReviewDecision,
     now: DateTime<Utc>,
 ) -> Result<WeekReview, ReviewError> {
-    let not_found = || ReviewError::NotFound(format!("no submitted week {week} of {rep} to review"));
+    let not_found =
+        || ReviewError::NotFound(format!("no submitted week {week} of {rep} to review"));
     let reps = reviewed_reps(storage, who)?;
     let team = reps.get(rep).cloned().ok_or_else(not_found)?;
     if decision.decision == ReviewStatus::Submitted {
@@ -787,7 +791,10 @@ mod tests {
     }
 
     fn codes(doc: &AccountDoc) -> Vec<String> {
-        let week = week_bounds(NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(), Tz::Asia__Shanghai);
+        let week = week_bounds(
+            NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
+            Tz::Asia__Shanghai,
+        );
         incomplete(DocId::from_u128(1), doc, week, Tz::Asia__Shanghai)
             .into_iter()
             .map(|i| format!("{} {}", i.record, i.code))

@@ -60,12 +60,24 @@ async fn a_week_is_submitted_returned_fixed_resubmitted_reviewed_and_filed() {
     let abc = ana
         .create("ABC公司", "ana", &["--first-contact", "2024-03-15"])
         .await;
-    ana.check(&["log", &abc, "--method", "phone", "价格高于预算，客户内部讨论"])
-        .await;
+    ana.check(&[
+        "log",
+        &abc,
+        "--method",
+        "phone",
+        "价格高于预算，客户内部讨论",
+    ])
+    .await;
     let birch = ana.create("华强电子", "ana", &[]).await;
     let due = (local_day(Utc::now(), Shanghai) + Days::new(3)).to_string();
     ana.check(&[
-        "log", &birch, "--next", "回电确认", "--next-due", &due, "演示顺利",
+        "log",
+        &birch,
+        "--next",
+        "回电确认",
+        "--next-due",
+        &due,
+        "演示顺利",
     ])
     .await;
 
@@ -99,7 +111,12 @@ async fn a_week_is_submitted_returned_fixed_resubmitted_reviewed_and_filed() {
     assert_eq!(items[0]["account_name"], "ABC公司");
     assert_eq!(items[0]["code"], "follow_up_no_next_action");
     assert_eq!(items[0]["label_zh"], "跟进记录缺少下一步行动");
-    assert!(items[0]["record"].as_str().unwrap().starts_with("follow_ups/"));
+    assert!(
+        items[0]["record"]
+            .as_str()
+            .unwrap()
+            .starts_with("follow_ups/")
+    );
     assert_eq!(review["accounts"].as_array().unwrap().len(), 2);
 
     // Nobody outside ana's team sees or decides her week; a rep decides nothing.
@@ -123,7 +140,10 @@ async fn a_week_is_submitted_returned_fixed_resubmitted_reviewed_and_filed() {
     // Bad decisions are refused and change nothing.
     let long = "很".repeat(4001);
     for (body, status) in [
-        (json!({"decision": "returned"}), StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            json!({"decision": "returned"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         (
             json!({"decision": "returned", "opinion": "  "}),
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -136,7 +156,10 @@ async fn a_week_is_submitted_returned_fixed_resubmitted_reviewed_and_filed() {
             json!({"decision": "returned", "opinion": long}),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
-        (json!({"decision": "submitted"}), StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            json!({"decision": "submitted"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         (json!({"decision": "maybe"}), StatusCode::BAD_REQUEST),
         (
             json!({"decision": "reviewed", "extra": 1}),
@@ -176,7 +199,11 @@ async fn a_week_is_submitted_returned_fixed_resubmitted_reviewed_and_filed() {
             submit(week + Days::new(7), "Asia/Shanghai"),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
-        (&ben, submit(week, "Mars/Olympus"), StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            &ben,
+            submit(week, "Mars/Olympus"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         (&mia, submit(week, "Asia/Shanghai"), StatusCode::FORBIDDEN),
         (&ben, "[]".to_owned(), StatusCode::BAD_REQUEST),
     ] {
@@ -206,7 +233,9 @@ async fn a_week_is_submitted_returned_fixed_resubmitted_reviewed_and_filed() {
     // The rep hears of it at the next sync, and reads it offline afterwards.
     let synced = ana.check(&["sync"]).await;
     assert!(
-        synced.contains(&format!("The week of {week} was returned by 李经理: {opinion}")),
+        synced.contains(&format!(
+            "The week of {week} was returned by 李经理: {opinion}"
+        )),
         "{synced}"
     );
     let again = ana.check(&["sync"]).await;
@@ -227,14 +256,8 @@ async fn a_week_is_submitted_returned_fixed_resubmitted_reviewed_and_filed() {
     );
 
     // The rep plans the next contact (a next action with owner and date) and submits again.
-    ana.check(&[
-        "plan",
-        &abc,
-        "--due",
-        &format!("{due} 10:00"),
-        "确认预算",
-    ])
-    .await;
+    ana.check(&["plan", &abc, "--due", &format!("{due} 10:00"), "确认预算"])
+        .await;
     let resubmitted = ana.check(&["review", "submit"]).await;
     assert!(resubmitted.contains("0 incomplete items"), "{resubmitted}");
     let queue = get(&server, &mia, "/v1/reviews/queue").await;
@@ -242,7 +265,10 @@ async fn a_week_is_submitted_returned_fixed_resubmitted_reviewed_and_filed() {
     assert_eq!(review["incomplete"], json!([]), "{review:#}");
     let rounds = review["rounds"].as_array().unwrap();
     assert_eq!(rounds.len(), 2);
-    assert_eq!(rounds[0]["opinion"]["text"], opinion, "the earlier opinion stays");
+    assert_eq!(
+        rounds[0]["opinion"]["text"], opinion,
+        "the earlier opinion stays"
+    );
     assert_eq!(rounds[1]["opinion"], Value::Null);
 
     // Reviewed: filed, and the rep is told.
@@ -252,7 +278,9 @@ async fn a_week_is_submitted_returned_fixed_resubmitted_reviewed_and_filed() {
     assert_eq!(decided["status"], "reviewed");
     let synced = ana.check(&["sync"]).await;
     assert!(
-        synced.contains(&format!("The week of {week} was reviewed by 李经理: 记录完整")),
+        synced.contains(&format!(
+            "The week of {week} was reviewed by 李经理: 记录完整"
+        )),
         "{synced}"
     );
     let listed = offline.check(&["review", "--json"]).await;
@@ -270,7 +298,11 @@ async fn a_week_is_submitted_returned_fixed_resubmitted_reviewed_and_filed() {
     assert_eq!(found[0]["filed"]["account"], abc);
     assert_eq!(found[0]["rep"], "ana");
     assert_eq!(found[0]["opinion"]["text"], "记录完整");
-    for query in ["first_contact=2024-03-15", "first_contact=20240315", "q=ABC公司_2024"] {
+    for query in [
+        "first_contact=2024-03-15",
+        "first_contact=20240315",
+        "q=ABC公司_2024",
+    ] {
         let found = get(&server, &mia, &format!("/v1/reviews/archive?{query}")).await;
         assert_eq!(found.as_array().unwrap().len(), 1, "{query}: {found}");
     }
@@ -309,4 +341,204 @@ async fn reviews_survive_a_restart_and_go_into_backups() {
     let root = server.device().await;
     let (status, backup) = post(&server, &root, "/v1/admin/backups", "").await;
     assert_eq!(status, StatusCode::CREATED, "{backup}");
+}
+
+/// The review queue in the dashboard, in Chinese, in a real headless Chromium: the manager
+/// sees the rep's week with what is incomplete, cannot return it without an opinion,
+/// returns it after confirming, and, once the rep fixed and resubmitted it, marks it
+/// reviewed; the archive then finds it by name. Each result is checked through the API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_returns_and_reviews_a_week_in_the_dashboard() {
+    use outpost_client::model::{ContactMethod, Day};
+    use outpost_client::{AccountEdit, NewAccount, NewFollowUp};
+    use outpost_protocol::api::ReviewStatus;
+    use outpost_tests::PASSWORD;
+    use outpost_tests::browser::Browser;
+
+    let server = TestServer::start().await;
+    let storage = server.storage();
+    storage.set_display_name("mia", "李经理").unwrap();
+    storage.set_display_name("ana", "张伟").unwrap();
+    let ana = server.device_of("ana").await;
+    let now = Utc::now();
+    let id = ana
+        .store
+        .create_account_anyway(
+            &NewAccount {
+                name: "ABC公司".into(),
+                owner: "ana".into(),
+                first_contact: Some(Day(NaiveDate::from_ymd_opt(2024, 3, 15).unwrap())),
+                ..NewAccount::default()
+            },
+            now,
+        )
+        .unwrap();
+    let call = NewFollowUp::new(now, ContactMethod::Phone, "价格高于预算");
+    ana.store
+        .edit_account(id, &AccountEdit::LogFollowUp(call), now)
+        .unwrap();
+    ana.sync().await;
+    let week = this_week();
+    let submitted = ana
+        .client
+        .submit_review(&ana.store, week, "Asia/Shanghai")
+        .await
+        .unwrap();
+    assert_eq!(submitted.incomplete.len(), 1, "{submitted:?}");
+
+    let browser = Browser::start_in("zh-CN", "Asia/Shanghai").await;
+    let page = format!("{}/dashboard", server.url());
+    browser.goto(&page).await;
+    browser.type_into("#login-name", "mia").await;
+    browser.type_into("#login-password", PASSWORD).await;
+    browser.click("#login-submit").await;
+    let card = "[data-testid=review-card][data-rep=ana]";
+    browser.find(card).await;
+    for (css, text) in [
+        ("[data-i18n='review.title']", "周审阅".to_owned()),
+        (
+            &format!("{card} [data-testid=review-missing]"),
+            "跟进记录缺少下一步行动".to_owned(),
+        ),
+        (
+            &format!("{card} [data-testid=review-items] a[data-account='{id}']"),
+            "ABC公司".to_owned(),
+        ),
+        (
+            &format!("{card} [data-testid=review-count]"),
+            "不完整 1 项".to_owned(),
+        ),
+    ] {
+        browser
+            .wait_until(css, &text, async |b| b.text_of(css).await)
+            .await;
+    }
+    let heading = browser.text_of(&format!("{card} h3")).await.unwrap();
+    assert!(heading.starts_with("张伟 · "), "{heading}");
+
+    // Returning needs an opinion: the page says so and sends nothing.
+    browser
+        .click(&format!("{card} [data-testid=review-return]"))
+        .await;
+    let error = format!("{card} [data-testid=review-error]");
+    browser
+        .wait_until(
+            "the missing opinion",
+            &"退回需要填写审阅意见。".to_owned(),
+            async |b| b.text_of(&error).await,
+        )
+        .await;
+    let opinion = "ABC公司缺少下一步行动，请补充";
+    browser
+        .type_into(&format!("{card} [data-testid=review-opinion]"), opinion)
+        .await;
+    browser
+        .click(&format!("{card} [data-testid=review-return]"))
+        .await;
+    let confirm = format!("{card} [data-testid=review-confirm]");
+    browser.find(&confirm).await;
+    let asked = browser.text_of(&confirm).await.unwrap();
+    assert!(
+        asked.contains("确定将 张伟 的") && asked.contains("退回"),
+        "{asked}"
+    );
+    // Not yet sent: the confirmation comes first.
+    let waiting = ana.client.reviews(&ana.store).await.unwrap();
+    assert_eq!(waiting[0].status, ReviewStatus::Submitted);
+    browser
+        .click(&format!("{card} [data-testid=review-confirm-yes]"))
+        .await;
+    browser
+        .wait_until(
+            "the queue emptied",
+            &"没有待审阅的周。".to_owned(),
+            async |b| b.text_of("[data-testid=review-queue]").await,
+        )
+        .await;
+    let done = browser
+        .text_of("[data-testid=review-message]")
+        .await
+        .unwrap();
+    assert!(
+        done.contains("已将 张伟 的") && done.contains("退回"),
+        "{done}"
+    );
+    let returned = ana.client.reviews(&ana.store).await.unwrap();
+    assert_eq!(returned[0].status, ReviewStatus::Returned);
+    let signed = returned[0].opinion.as_ref().unwrap();
+    assert_eq!(
+        (signed.text.as_str(), signed.reviewer_name.as_str()),
+        (opinion, "李经理")
+    );
+
+    // The rep plans the next contact and submits again; the manager marks it reviewed.
+    let plan = AccountEdit::PlanFollowUp {
+        due: now + chrono::Duration::days(2),
+        method: ContactMethod::Visit,
+        goal: "确认预算".into(),
+        owner: None,
+    };
+    ana.store.edit_account(id, &plan, Utc::now()).unwrap();
+    ana.sync().await;
+    ana.client
+        .submit_review(&ana.store, week, "Asia/Shanghai")
+        .await
+        .unwrap();
+    browser.goto(&page).await;
+    browser
+        .wait_until(
+            "the resubmitted week",
+            &"没有不完整的记录。".to_owned(),
+            async |b| {
+                b.text_of(&format!("{card} [data-testid=review-count]"))
+                    .await
+            },
+        )
+        .await;
+    let rounds = browser
+        .text_of(&format!("{card} [data-testid=review-rounds]"))
+        .await
+        .unwrap();
+    assert!(
+        rounds.contains(opinion),
+        "the earlier opinion shows: {rounds}"
+    );
+    browser
+        .click(&format!("{card} [data-testid=review-mark-reviewed]"))
+        .await;
+    browser
+        .click(&format!("{card} [data-testid=review-confirm-yes]"))
+        .await;
+    browser
+        .wait_until(
+            "the queue emptied",
+            &"没有待审阅的周。".to_owned(),
+            async |b| b.text_of("[data-testid=review-queue]").await,
+        )
+        .await;
+    let reviewed = ana.client.reviews(&ana.store).await.unwrap();
+    assert_eq!(reviewed[0].status, ReviewStatus::Reviewed);
+
+    // The archive, searched by name in the page.
+    browser.type_into("#review-q", "abc").await;
+    browser.click("#review-search-submit").await;
+    browser
+        .wait_until(
+            "the filed account",
+            &"ABC公司_20240315".to_owned(),
+            async |b| {
+                b.text_of("[data-testid=review-archive-table] [data-testid=filed-as]")
+                    .await
+            },
+        )
+        .await;
+    browser.type_into("#review-q", "没有这个客户").await;
+    browser.click("#review-search-submit").await;
+    browser
+        .wait_until(
+            "nothing found",
+            &"没有符合条件的已审阅记录。".to_owned(),
+            async |b| b.text_of("[data-testid=review-archive]").await,
+        )
+        .await;
 }

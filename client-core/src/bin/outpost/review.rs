@@ -63,9 +63,7 @@ fn submit(store: &Store, remote: &Remote, week: NaiveDate, json: bool) -> Result
         .block_on(async {
             // The server judges the records it holds: send this device's first.
             client.sync(store).await?;
-            let review = client
-                .submit_review(store, week, zone().name())
-                .await?;
+            let review = client.submit_review(store, week, zone().name()).await?;
             let all = client.reviews(store).await?;
             store.set_reviews(&all, Utc::now())?;
             Ok::<_, outpost_client::SyncError>(review)
@@ -148,7 +146,13 @@ pub(crate) fn after_sync(store: &Store, client: &HttpClient, json: bool) -> Resu
     let reviews = match fetched {
         Ok(reviews) => reviews,
         Err(e) => {
-            note!("{}", t!("review-fetch-failed", reason = crate::i18n::error(&e.into())));
+            note!(
+                "{}",
+                t!(
+                    "review-fetch-failed",
+                    reason = crate::i18n::error(&e.into())
+                )
+            );
             return Ok(());
         }
     };
@@ -174,9 +178,19 @@ pub(crate) fn after_sync(store: &Store, client: &HttpClient, json: bool) -> Resu
             opinion.text.as_str(),
         );
         let line = if review.status == ReviewStatus::Returned {
-            t!("review-came-back-returned", week = week.as_str(), name = name, text = text)
+            t!(
+                "review-came-back-returned",
+                week = week.as_str(),
+                name = name,
+                text = text
+            )
         } else {
-            t!("review-came-back-reviewed", week = week.as_str(), name = name, text = text)
+            t!(
+                "review-came-back-reviewed",
+                week = week.as_str(),
+                name = name,
+                text = text
+            )
         };
         out!("{line}");
     }
