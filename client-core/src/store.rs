@@ -50,6 +50,9 @@ const LAST_SYNC_KEY: &str = "last_sync";
 /// The login this device's user logged in as, and the device token the server issued.
 const LOGIN_KEY: &str = "login";
 const TOKEN_KEY: &str = "token";
+/// When the weekly reviews were last fetched, and what the server answered.
+pub type FetchedReviews = (DateTime<Utc>, Vec<outpost_protocol::api::WeekReview>);
+
 /// The weekly reviews of this device's user as last fetched from the server (JSON), and
 /// when, so `outpost review` answers offline.
 const REVIEWS_KEY: &str = "reviews";
@@ -812,10 +815,7 @@ impl Store {
 
     /// The weekly reviews as last fetched, and when; `None` if they never were. Reviews
     /// kept by a version that wrote them otherwise read as never fetched.
-    #[allow(clippy::type_complexity)]
-    pub fn reviews(
-        &self,
-    ) -> Result<Option<(DateTime<Utc>, Vec<outpost_protocol::api::WeekReview>)>, StoreError> {
+    pub fn reviews(&self) -> Result<Option<FetchedReviews>, StoreError> {
         let txn = self.db.begin_read()?;
         let meta = txn.open_table(META)?;
         Ok(meta

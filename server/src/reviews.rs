@@ -484,7 +484,7 @@ pub fn mine(storage: &Storage, who: &Principal) -> Result<Vec<WeekReview>, Revie
         };
         out.push(view(&rep, who.team.clone(), week, stored, &names, live));
     }
-    out.sort_by(|a, b| b.week.cmp(&a.week));
+    out.sort_by_key(|r| std::cmp::Reverse(r.week));
     Ok(out)
 }
 

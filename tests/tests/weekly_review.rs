@@ -176,7 +176,7 @@ async fn a_week_is_submitted_returned_fixed_resubmitted_reviewed_and_filed() {
     for wrong in [
         decision_path("ana", week - Days::new(7)),
         decision_path("sol", week),
-        format!("/v1/reviews/ana/not-a-day/decision"),
+        "/v1/reviews/ana/not-a-day/decision".to_owned(),
     ] {
         assert_eq!(
             post(&server, &mia, &wrong, &returned).await.0,
@@ -244,7 +244,7 @@ async fn a_week_is_submitted_returned_fixed_resubmitted_reviewed_and_filed() {
     assert!(
         listed.contains("Weekly reviews as of")
             && listed.contains(&format!("{week}  returned"))
-            && listed.contains(&format!("returned by 李经理"))
+            && listed.contains("returned by 李经理")
             && listed.contains(opinion)
             && listed.contains("follow-up without a next action"),
         "{listed}"
@@ -541,4 +541,113 @@ async fn a_manager_returns_and_reviews_a_week_in_the_dashboard() {
             async |b| b.text_of("[data-testid=review-archive]").await,
         )
         .await;
+}
+
+/// One bad-input case: its name, the token sent (if any) and the body (if any).
+type Case = (&'static str, Option<String>, Option<Vec<u8>>);
+
+/// The review endpoints under the bad-input catalogue's cases: no token, an unknown or
+/// malformed token, and bodies that are empty, cut, retyped, an array, not UTF-8 or
+/// oversized each get a 4xx with a typed JSON error, and no review changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_review_endpoint_refuses_bad_input_with_a_typed_4xx_and_changes_nothing() {
+    let server = TestServer::start().await;
+    let ana = server.device_of("ana").await;
+    let mia = server.device_of("mia").await;
+    let week = this_week();
+    let (status, _) = post(
+        &server,
+        &ana,
+        "/v1/reviews",
+        &json!({"week": week.to_string(), "time_zone": "Asia/Shanghai"}).to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let state = async || {
+        (
+            get(&server, &ana, "/v1/reviews").await,
+            get(&server, &mia, "/v1/reviews/queue").await,
+        )
+    };
+    let before = state().await;
+    let submission = format!("{{\"week\":\"{week}\",\"time_zone\":\"Asia/Shanghai\"}}");
+    let decision = "{\"decision\":\"returned\",\"opinion\":\"请补充\"}".to_owned();
+    let endpoints: [(reqwest::Method, String, Option<String>); 5] = [
+        (
+            reqwest::Method::POST,
+            "/v1/reviews".into(),
+            Some(submission),
+        ),
+        (reqwest::Method::GET, "/v1/reviews".into(), None),
+        (reqwest::Method::GET, "/v1/reviews/queue".into(), None),
+        (reqwest::Method::GET, "/v1/reviews/archive".into(), None),
+        (
+            reqwest::Method::POST,
+            decision_path("ana", week),
+            Some(decision),
+        ),
+    ];
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let mut checked = 0;
+    for (method, path, body) in &endpoints {
+        let good = body.clone().map(String::into_bytes);
+        let mut cases: Vec<Case> = vec![
+            ("no token", None, good.clone()),
+            ("unknown token", Some("ab".repeat(32)), good.clone()),
+            ("malformed token", Some("not a token".into()), good.clone()),
+        ];
+        if let Some(body) = body {
+            let token = Some(mia.token());
+            let retyped = body.replace(":\"", ":[\"").replace("\",", "\"],");
+            cases.extend([
+                ("empty body", token.clone(), Some(Vec::new())),
+                (
+                    "truncated",
+                    token.clone(),
+                    Some(body.as_bytes()[..body.len() / 2].to_vec()),
+                ),
+                ("wrong types", token.clone(), Some(retyped.into_bytes())),
+                ("an array", token.clone(), Some(b"[1,2,3]".to_vec())),
+                (
+                    "not UTF-8",
+                    token.clone(),
+                    Some(vec![0xff, 0xfe, b'{', b'}']),
+                ),
+                (
+                    "oversized",
+                    token.clone(),
+                    Some(format!("{{\"opinion\":\"{}\"}}", "x".repeat(3 << 20)).into_bytes()),
+                ),
+            ]);
+        }
+        for (case, token, body) in cases {
+            let mut request = client.request(method.clone(), format!("{}{path}", server.url()));
+            if let Some(token) = &token {
+                request = request.bearer_auth(token);
+            }
+            if let Some(body) = body {
+                request = request
+                    .header("content-type", "application/json")
+                    .body(body);
+            }
+            let what = format!("{method} {path} ({case})");
+            let response = match request.send().await {
+                Ok(response) => response,
+                Err(e) if case == "oversized" && e.is_request() => continue,
+                Err(e) => panic!("{what}: {e}"),
+            };
+            let status = response.status();
+            let text = response.text().await.unwrap();
+            assert!(status.is_client_error(), "{what}: {status} {text}");
+            let reply: outpost_protocol::ErrorReply = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{what}: not a typed error ({e}): {text}"));
+            assert!(!reply.message.is_empty(), "{what}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 25, "{checked} requests");
+    assert_eq!(state().await, before, "bad input changed a review");
 }
