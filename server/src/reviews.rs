@@ -876,6 +876,32 @@ mod tests {
     }
 
     #[test]
+    fn a_backup_copies_the_reviews() {
+        let storage = Storage::in_memory().unwrap();
+        let ana = Principal {
+            login: "ana".into(),
+            role: Role::Rep,
+            team: Some("field".into()),
+            leads: Vec::new(),
+            device: outpost_protocol::DeviceId::from_u128(7),
+        };
+        let week = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+        let submission = ReviewSubmission {
+            week,
+            time_zone: "Asia/Shanghai".into(),
+        };
+        submit(&storage, &ana, &submission, at(2, 0)).unwrap();
+        let copy = redb::Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .unwrap();
+        // Fails with `UnknownTable("reviews")` unless `visit_tables` lists the table.
+        crate::storage::copy_store(&storage.begin_read().unwrap(), &copy).unwrap();
+        let txn = redb::ReadableDatabase::begin_read(&copy).unwrap();
+        let table = txn.open_table(REVIEWS).unwrap();
+        assert!(table.get(("ana", "2026-11-30")).unwrap().is_some());
+    }
+
+    #[test]
     fn accounts_are_filed_by_name_and_first_contact() {
         let mut d = doc();
         d.first_contact = Some(Day(NaiveDate::from_ymd_opt(2024, 3, 15).unwrap()));
