@@ -5,7 +5,8 @@ use bytes::Bytes;
 use chrono::Utc;
 use futures_util::stream::{BoxStream, StreamExt};
 use outpost_protocol::api::{
-    HistoryEntry, LoginReply, LoginRequest, PasswordChange, Person, UserInfo,
+    HistoryEntry, LoginReply, LoginRequest, PasswordChange, Person, ReviewSubmission, UserInfo,
+    WeekReview,
 };
 use outpost_protocol::{CONTENT_TYPE, DocId, ErrorCode, ErrorReply, Seq};
 
@@ -157,6 +158,35 @@ impl HttpClient {
     /// The server's active users (`GET /v1/people`), such as to check an import's owners.
     pub async fn people(&self, store: &Store) -> Result<Vec<Person>, SyncError> {
         self.get_json(store, "/v1/people").await
+    }
+
+    /// Submits a week (its Monday, in `time_zone`) for the weekly review (`POST /v1/reviews`).
+    pub async fn submit_review(
+        &self,
+        store: &Store,
+        week: chrono::NaiveDate,
+        time_zone: &str,
+    ) -> Result<WeekReview, SyncError> {
+        let submission = ReviewSubmission {
+            week,
+            time_zone: time_zone.to_owned(),
+        };
+        let response = self
+            .http
+            .post(format!("{}/v1/reviews", self.base))
+            .bearer_auth(Self::token(store)?)
+            .json(&submission)
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            return Err(refused(response).await);
+        }
+        Ok(response.json().await?)
+    }
+
+    /// This user's weeks in the weekly review, with status and the manager's opinions.
+    pub async fn reviews(&self, store: &Store) -> Result<Vec<WeekReview>, SyncError> {
+        self.get_json(store, "/v1/reviews").await
     }
 
     /// `GET path` with the device's token, decoded from JSON; a refusal as the server said it.

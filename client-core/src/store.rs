@@ -50,6 +50,12 @@ const LAST_SYNC_KEY: &str = "last_sync";
 /// The login this device's user logged in as, and the device token the server issued.
 const LOGIN_KEY: &str = "login";
 const TOKEN_KEY: &str = "token";
+/// When the weekly reviews were last fetched, and what the server answered.
+pub type FetchedReviews = (DateTime<Utc>, Vec<outpost_protocol::api::WeekReview>);
+
+/// The weekly reviews of this device's user as last fetched from the server (JSON), and
+/// when, so `outpost review` answers offline.
+const REVIEWS_KEY: &str = "reviews";
 /// The last sequence number this device used in a readable code.
 const CODE_SEQ_KEY: &str = "code_seq";
 /// The layout of derived rows (summaries, match keys); when it changes they are rebuilt from
@@ -791,6 +797,30 @@ impl Store {
                 .map(|v| String::from_utf8_lossy(v.value()).into_owned()))
         };
         Ok(text(LOGIN_KEY)?.zip(text(TOKEN_KEY)?))
+    }
+
+    /// Keeps the weekly reviews the server answered, fetched at `at`, in place of the last.
+    pub fn set_reviews(
+        &self,
+        reviews: &[outpost_protocol::api::WeekReview],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(&(at, reviews)).expect("reviews always encode");
+        let txn = self.db.begin_write()?;
+        txn.open_table(META)?
+            .insert(REVIEWS_KEY, bytes.as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// The weekly reviews as last fetched, and when; `None` if they never were. Reviews
+    /// kept by a version that wrote them otherwise read as never fetched.
+    pub fn reviews(&self) -> Result<Option<FetchedReviews>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let meta = txn.open_table(META)?;
+        Ok(meta
+            .get(REVIEWS_KEY)?
+            .and_then(|v| serde_json::from_slice(v.value()).ok()))
     }
 
     /// Edits the server refused, oldest first.

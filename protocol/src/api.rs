@@ -264,3 +264,130 @@ pub struct HistoryChange {
     /// The fields it set or removed, as paths such as `stage` or `contacts/k3x/phone`.
     pub fields: Vec<String>,
 }
+
+/// Where a rep's week stands in the weekly review.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewStatus {
+    /// Submitted by the rep, waiting for the manager.
+    Submitted,
+    /// Sent back by the manager with an opinion; the rep fixes and submits again.
+    Returned,
+    /// Checked and filed.
+    Reviewed,
+}
+
+impl fmt::Display for ReviewStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ReviewStatus::Submitted => "submitted",
+            ReviewStatus::Returned => "returned",
+            ReviewStatus::Reviewed => "reviewed",
+        })
+    }
+}
+
+/// `POST /v1/reviews`: a rep submits one week's records for review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewSubmission {
+    /// The Monday the week starts on, in the rep's zone.
+    pub week: chrono::NaiveDate,
+    /// The rep's IANA time zone: the week runs Monday 00:00 to Sunday 24:00 in it.
+    pub time_zone: String,
+}
+
+/// `POST /v1/reviews/{rep}/{week}/decision`: the manager's verdict on a submitted week.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewDecision {
+    /// `reviewed` or `returned` (`submitted` is refused).
+    pub decision: ReviewStatus,
+    /// The review opinion; required when the week is returned.
+    #[serde(default)]
+    pub opinion: Option<String>,
+}
+
+/// A manager's opinion on one round of a week's review, signed with name and date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewOpinion {
+    pub decision: ReviewStatus,
+    pub text: String,
+    pub reviewer: String,
+    /// The reviewer's display name (`李经理`) when the opinion was written.
+    pub reviewer_name: String,
+    pub at: DateTime<Utc>,
+}
+
+/// One submission of a week and what the manager made of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewRound {
+    pub submitted_at: DateTime<Utc>,
+    pub opinion: Option<ReviewOpinion>,
+    /// What the server found incomplete when the manager decided (empty while waiting).
+    #[serde(default)]
+    pub incomplete: Vec<IncompleteItem>,
+}
+
+/// Something the week's records lack, found by the server from the stored documents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncompleteItem {
+    pub account: DocId,
+    pub account_name: String,
+    /// The record, as a path in the account: `follow_ups/ID`, `opportunities/ID`, `plans/ID`.
+    pub record: String,
+    /// What the record is, for people: a follow-up's time and summary, an opportunity's
+    /// name and stage, a plan's goal.
+    pub record_label: String,
+    /// What is missing, as a code: `follow_up_no_summary`, `follow_up_no_next_action`,
+    /// `next_action_no_date`, `next_action_no_owner`, `probability_outside_stage`,
+    /// `logged_late`.
+    pub code: String,
+    pub label_zh: String,
+    pub label_en: String,
+}
+
+/// An account of a week's review as it is filed: by customer name and first-contact date
+/// (`ABC公司_20240315`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FiledAccount {
+    pub account: DocId,
+    pub name: String,
+    pub first_contact: Option<chrono::NaiveDate>,
+    /// `NAME_YYYYMMDD` (the day of first contact, or of entry when none was recorded).
+    pub filed_as: String,
+}
+
+/// One rep's week in the weekly review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WeekReview {
+    pub rep: String,
+    pub rep_name: String,
+    pub team: Option<String>,
+    /// The Monday the week starts on.
+    pub week: chrono::NaiveDate,
+    pub time_zone: String,
+    pub status: ReviewStatus,
+    /// When the week was last submitted.
+    pub submitted_at: DateTime<Utc>,
+    /// The latest opinion, if the manager decided on the latest round.
+    pub opinion: Option<ReviewOpinion>,
+    /// Every round, oldest first: an earlier return's opinion stays here after the rep
+    /// submits again.
+    pub rounds: Vec<ReviewRound>,
+    /// The accounts with records in the week.
+    pub accounts: Vec<FiledAccount>,
+    /// What is incomplete now (while waiting for the manager) or was when the manager
+    /// decided.
+    pub incomplete: Vec<IncompleteItem>,
+}
+
+/// One account in the archive of reviewed weeks (`GET /v1/reviews/archive`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArchivedReview {
+    pub filed: FiledAccount,
+    pub rep: String,
+    pub rep_name: String,
+    pub week: chrono::NaiveDate,
+    pub opinion: Option<ReviewOpinion>,
+}

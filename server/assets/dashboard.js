@@ -1000,6 +1000,7 @@ async function reload() {
   state.updatedAt = new Date();
   $("#updated").textContent = t("updated", clock(state.updatedAt));
   render();
+  loadReviews();
   return true;
 }
 
@@ -1178,6 +1179,7 @@ function render() {
   renderLostReasons();
   renderWonProfile();
   learnChoices();
+  renderReviews();
 }
 
 /** A panel's view data (or undefined), with its computed time and any failure shown. */
@@ -1732,4 +1734,264 @@ document.addEventListener("DOMContentLoaded", () => {
   describeFilters();
   // Labels first, so the first drawing already names stages and industries.
   loadVocabulary().then(start);
+});
+
+// ---------------------------------------------------------------------------------------
+// The weekly review: the queue of submitted weeks (what the server found incomplete, an
+// opinion box, "reviewed" or "returned" after a confirmation), and the archive of reviewed
+// weeks searchable by customer name and first-contact date. Read from /v1/reviews/...
+
+const REVIEW_MESSAGES = {
+  zh: {
+    "review.title": "周审阅",
+    "review.hint": "各销售代表提交的一周记录，以及服务器从记录中查出的不完整之处。",
+    "review.archive": "已审阅周的归档",
+    "review.searchName": "客户名称",
+    "review.searchFirst": "首次接触日期",
+    "review.search": "搜索",
+    "review.none": "没有待审阅的周。",
+    "review.week": (name, week) => `${name} · ${week} 当周`,
+    "review.submitted": (time) => `提交于 ${time}`,
+    "review.status.submitted": "待审阅",
+    "review.status.returned": "已退回",
+    "review.status.reviewed": "已审阅",
+    "review.round": (decision, name, time, text) => `${decision} · ${name} · ${time}：${text}`,
+    "review.complete": "没有不完整的记录。",
+    "review.incomplete": (n) => `不完整 ${n} 项`,
+    "review.col.account": "客户",
+    "review.col.record": "记录",
+    "review.col.missing": "缺少",
+    "review.accounts": "本周有记录的客户：",
+    "review.opinion": "审阅意见",
+    "review.markReviewed": "标记为已审阅",
+    "review.return": "退回",
+    "review.confirmReviewed": (name, week) => `确定将 ${name} 的 ${week} 当周标记为已审阅？`,
+    "review.confirmReturn": (name, week) => `确定将 ${name} 的 ${week} 当周退回？`,
+    "review.yes": "确认",
+    "review.no": "取消",
+    "review.needOpinion": "退回需要填写审阅意见。",
+    "review.reviewedDone": (name, week) => `已将 ${name} 的 ${week} 当周标记为已审阅。`,
+    "review.returnedDone": (name, week) => `已将 ${name} 的 ${week} 当周退回。`,
+    "review.failed": (m) => `未能完成：${m}`,
+    "review.loadFailed": (m) => `无法读取周审阅：${m}`,
+    "review.archiveNone": "没有符合条件的已审阅记录。",
+    "review.col.filed": "归档名",
+    "review.col.firstContact": "首次接触",
+    "review.col.rep": "销售代表",
+    "review.col.week": "周",
+    "review.col.opinion": "审阅意见",
+  },
+  en: {
+    "review.title": "Weekly review",
+    "review.hint": "Each rep's submitted week, with what the server found incomplete in its records.",
+    "review.archive": "Archive of reviewed weeks",
+    "review.searchName": "Customer name",
+    "review.searchFirst": "First contact",
+    "review.search": "Search",
+    "review.none": "No week is waiting for review.",
+    "review.week": (name, week) => `${name} · week of ${week}`,
+    "review.submitted": (time) => `submitted ${time}`,
+    "review.status.submitted": "submitted",
+    "review.status.returned": "returned",
+    "review.status.reviewed": "reviewed",
+    "review.round": (decision, name, time, text) => `${capital(decision)} by ${name} · ${time}: ${text}`,
+    "review.complete": "Nothing incomplete.",
+    "review.incomplete": (n) => `${plural(n, "incomplete item", "incomplete items")}`,
+    "review.col.account": "Account",
+    "review.col.record": "Record",
+    "review.col.missing": "Missing",
+    "review.accounts": "Accounts with records this week: ",
+    "review.opinion": "Review opinion",
+    "review.markReviewed": "Mark reviewed",
+    "review.return": "Return",
+    "review.confirmReviewed": (name, week) => `Mark ${name}'s week of ${week} as reviewed?`,
+    "review.confirmReturn": (name, week) => `Return ${name}'s week of ${week}?`,
+    "review.yes": "Confirm",
+    "review.no": "Cancel",
+    "review.needOpinion": "Returning a week needs an opinion saying what to fix.",
+    "review.reviewedDone": (name, week) => `${name}'s week of ${week} is marked reviewed.`,
+    "review.returnedDone": (name, week) => `${name}'s week of ${week} was returned.`,
+    "review.failed": (m) => `Not done: ${m}`,
+    "review.loadFailed": (m) => `Could not read the weekly reviews: ${m}`,
+    "review.archiveNone": "No reviewed records match.",
+    "review.col.filed": "Filed as",
+    "review.col.firstContact": "First contact",
+    "review.col.rep": "Rep",
+    "review.col.week": "Week",
+    "review.col.opinion": "Opinion",
+  },
+};
+Object.assign(MESSAGES.zh, REVIEW_MESSAGES.zh);
+Object.assign(MESSAGES.en, REVIEW_MESSAGES.en);
+
+const reviews = {
+  queue: null,
+  archive: null,
+  error: null,
+  /** The archive's search, as query parameters. */
+  search: new URLSearchParams(),
+  /** Opinions being typed, by week key, kept across redraws (a live reload redraws). */
+  drafts: new Map(),
+  /** The week whose decision waits for its confirmation: `{key, decision}`. */
+  confirming: null,
+  /** What the last decision did (or why it failed), shown above the queue. */
+  message: null,
+  /** What the queue and archive were last drawn from. */
+  drawn: null,
+};
+
+const reviewKey = (review) => `${review.rep}/${review.week}`;
+
+/** A link to an account, by id (the account page reads `#account=ID`). */
+const accountLink = (id, name) =>
+  h("a", { href: `#account=${encodeURIComponent(id)}`, "data-account": id }, name || t("noName"));
+
+async function loadReviews() {
+  if (!state.token || !state.user || state.user.role === "rep") return;
+  const search = reviews.search.size ? `?${reviews.search}` : "";
+  try {
+    const [queue, archive] = await Promise.all([
+      api("/v1/reviews/queue").then((r) => r.json()),
+      api(`/v1/reviews/archive${search}`).then((r) => r.json()),
+    ]);
+    reviews.queue = queue;
+    reviews.archive = archive;
+    reviews.error = null;
+  } catch (error) {
+    if (error.name === "AbortError") return;
+    reviews.error = error.message;
+  }
+  renderReviews();
+}
+
+function renderReviews() {
+  const message = $("#review-message");
+  const text = reviews.error ? t("review.loadFailed", reviews.error) : reviews.message;
+  message.hidden = !text;
+  message.textContent = text ?? "";
+  // Drawn again only when something shown changed: a redraw would take the focus from
+  // the opinion being typed (every live refresh of the views comes through here).
+  const drawn = JSON.stringify([i18n.lang, reviews.queue, reviews.archive, reviews.confirming]);
+  if (drawn === reviews.drawn) return;
+  reviews.drawn = drawn;
+  renderReviewQueue();
+  renderReviewArchive();
+}
+
+function renderReviewQueue() {
+  const target = $("#review-queue");
+  target.replaceChildren();
+  if (!reviews.queue) return;
+  if (!reviews.queue.length) {
+    target.append(empty(t("review.none")));
+    return;
+  }
+  for (const review of reviews.queue) target.append(reviewCard(review));
+}
+
+function reviewCard(review) {
+  const key = reviewKey(review);
+  const week = calendarDay(review.week);
+  const name = review.rep_name || review.rep;
+  const earlier = review.rounds.filter((round) => round.opinion);
+  const draft = reviews.drafts.get(key) ?? "";
+  const opinion = h("textarea", {
+    class: "review-opinion", "data-testid": "review-opinion", maxlength: 4000, rows: 3,
+    "aria-label": t("review.opinion"), placeholder: t("review.opinion"),
+    oninput: (event) => reviews.drafts.set(key, event.target.value),
+  });
+  opinion.value = draft;
+  const error = h("p", { class: "error", "data-testid": "review-error", role: "alert", hidden: true });
+  const ask = (decision) => {
+    if (decision === "returned" && !opinion.value.trim()) {
+      error.hidden = false;
+      error.textContent = t("review.needOpinion");
+      return;
+    }
+    reviews.confirming = { key, decision };
+    renderReviews();
+  };
+  const confirming = reviews.confirming?.key === key ? reviews.confirming.decision : null;
+  return h("article", { class: "review-card", "data-testid": "review-card", "data-rep": review.rep, "data-week": review.week },
+    h("h3", {}, t("review.week", name, week), " ",
+      h("span", { class: "muted", title: fullTime(review.submitted_at) }, t("review.submitted", dateOf(review.submitted_at)))),
+    earlier.length ? h("ul", { class: "plain review-rounds", "data-testid": "review-rounds" }, earlier.map((round) =>
+      h("li", {}, t("review.round", t(`review.status.${round.opinion.decision}`),
+        round.opinion.reviewer_name || round.opinion.reviewer, dateOf(round.opinion.at), round.opinion.text)))) : null,
+    review.incomplete.length
+      ? [h("p", { class: "review-count", "data-testid": "review-count" }, t("review.incomplete", review.incomplete.length)),
+        table([t("review.col.account"), t("review.col.record"), t("review.col.missing")],
+          review.incomplete.map((item) => h("tr", { "data-code": item.code, "data-account": item.account },
+            h("td", {}, accountLink(item.account, item.account_name)),
+            h("td", { title: item.record }, item.record_label),
+            h("td", { "data-testid": "review-missing" }, i18n.lang === "zh" ? item.label_zh : item.label_en))),
+          { "data-testid": "review-items" })]
+      : h("p", { class: "empty", "data-testid": "review-count" }, t("review.complete")),
+    review.accounts.length ? h("p", { class: "hint review-accounts" }, t("review.accounts"),
+      review.accounts.flatMap((account, n) => [n ? "、" : "", accountLink(account.account, account.name)])) : null,
+    opinion,
+    error,
+    confirming
+      ? h("div", { class: "review-confirm", "data-testid": "review-confirm" },
+        h("span", {}, t(confirming === "returned" ? "review.confirmReturn" : "review.confirmReviewed", name, week)), " ",
+        h("button", { type: "button", "data-testid": "review-confirm-yes", onclick: () => decideReview(review, confirming, opinion.value) }, t("review.yes")), " ",
+        h("button", { type: "button", class: "quiet", "data-testid": "review-confirm-no", onclick: () => { reviews.confirming = null; renderReviews(); } }, t("review.no")))
+      : h("div", { class: "review-actions" },
+        h("button", { type: "button", "data-testid": "review-mark-reviewed", onclick: () => ask("reviewed") }, t("review.markReviewed")), " ",
+        h("button", { type: "button", class: "quiet", "data-testid": "review-return", onclick: () => ask("returned") }, t("review.return"))));
+}
+
+async function decideReview(review, decision, opinion) {
+  const key = reviewKey(review);
+  const name = review.rep_name || review.rep;
+  const week = calendarDay(review.week);
+  reviews.confirming = null;
+  try {
+    const text = opinion.trim();
+    await api(`/v1/reviews/${encodeURIComponent(review.rep)}/${review.week}/decision`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(text ? { decision, opinion: text } : { decision }),
+    });
+    reviews.drafts.delete(key);
+    reviews.message = t(decision === "returned" ? "review.returnedDone" : "review.reviewedDone", name, week);
+  } catch (error) {
+    reviews.message = t("review.failed", error.message);
+  }
+  await loadReviews();
+}
+
+function renderReviewArchive() {
+  const target = $("#review-archive");
+  target.replaceChildren();
+  if (!reviews.archive) return;
+  if (!reviews.archive.length) {
+    target.append(empty(t("review.archiveNone")));
+    return;
+  }
+  target.append(table([t("review.col.filed"), t("review.col.account"), t("review.col.firstContact"),
+    t("review.col.rep"), t("review.col.week"), t("review.col.opinion")],
+  reviews.archive.map((entry) => h("tr", { "data-account": entry.filed.account, "data-rep": entry.rep, "data-week": entry.week },
+    h("td", { "data-testid": "filed-as" }, entry.filed.filed_as),
+    h("td", {}, accountLink(entry.filed.account, entry.filed.name)),
+    h("td", {}, entry.filed.first_contact ? calendarDay(entry.filed.first_contact) : "–"),
+    h("td", { title: entry.rep }, entry.rep_name || entry.rep),
+    h("td", {}, calendarDay(entry.week)),
+    h("td", {}, entry.opinion ? `${entry.opinion.reviewer_name || entry.opinion.reviewer} · ${dateOf(entry.opinion.at)}：${entry.opinion.text}` : "–"))),
+  { "data-testid": "review-archive-table" }));
+}
+
+function searchArchive(event) {
+  event.preventDefault();
+  const params = new URLSearchParams();
+  const q = $("#review-q").value.trim();
+  const first = $("#review-first").value;
+  if (q) params.set("q", q);
+  if (first) params.set("first_contact", first);
+  reviews.search = params;
+  loadReviews();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("#review-search").addEventListener("submit", searchArchive);
 });

@@ -352,13 +352,13 @@ mod tests {
         let copy = ReadOnlyDatabase::open(&out).unwrap();
         let copied = table_names(&redb::ReadableDatabase::begin_read(&copy).unwrap()).unwrap();
         assert_eq!(copied, live);
-        assert_eq!(live.len(), 18, "{live:?}");
+        assert_eq!(live.len(), 19, "{live:?}");
         assert!(!partial_path(&out).exists());
         assert!(matches!(write(&storage, &out), Err(BackupError::Exists(_))));
     }
 
     /// A backup written before the team tables existed (display names, time zones), or the
-    /// quota and told tables, still restores: the check found them missing and refused it.
+    /// quota, told and reviews tables, still restores: the check found them missing and refused it.
     #[test]
     fn a_backup_from_before_the_team_tables_restores() {
         let dir = tempfile::TempDir::new().unwrap();
@@ -376,6 +376,7 @@ mod tests {
         assert!(txn.delete_table(usage).unwrap());
         let told: redb::TableDefinition<u128, u64> = redb::TableDefinition::new("told");
         assert!(txn.delete_table(told).unwrap());
+        assert!(txn.delete_table(crate::reviews::REVIEWS).unwrap());
         txn.commit().unwrap();
         drop(old);
         let data = dir.path().join("restored");
@@ -383,7 +384,7 @@ mod tests {
         let restored = Storage::open(data.join("outpost.redb")).unwrap();
         assert_eq!(
             table_names(&restored.begin_read().unwrap()).unwrap().len(),
-            18
+            19
         );
     }
 }

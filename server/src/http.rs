@@ -26,7 +26,7 @@ use crate::directory::DirectoryError;
 use crate::exchange::exchange;
 use crate::storage::StorageError;
 use crate::writer::WriteError;
-use crate::{AppState, api, dashboard, views};
+use crate::{AppState, api, dashboard, reviews, views};
 
 /// The routes of the server.
 pub fn router(state: AppState) -> Router {
@@ -86,6 +86,16 @@ pub fn router(state: AppState) -> Router {
             post(api::archive).delete(api::archive),
         )
         .route("/v1/accounts/{id}/shares/{login}", delete(api::unshare))
+        .route(
+            "/v1/reviews",
+            get(reviews::my_reviews).post(reviews::submit_week),
+        )
+        .route("/v1/reviews/queue", get(reviews::review_queue))
+        .route("/v1/reviews/archive", get(reviews::review_archive))
+        .route(
+            "/v1/reviews/{rep}/{week}/decision",
+            post(reviews::decide_week),
+        )
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::connections::body_deadline,

@@ -46,6 +46,7 @@ pub mod index;
 pub mod limits;
 pub mod metrics;
 pub mod projection;
+pub mod reviews;
 pub mod storage;
 pub mod tls;
 pub mod views;

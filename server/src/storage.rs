@@ -114,6 +114,7 @@ pub(crate) fn visit_tables(visitor: &mut impl TableVisitor) -> Result<(), Storag
     visitor.table(TOLD)?;
     visitor.table(DEVICES)?;
     visitor.table(TOKENS)?;
+    visitor.table(crate::reviews::REVIEWS)?;
     Ok(())
 }
 
@@ -161,7 +162,7 @@ struct CheckTables<'a>(&'a ReadTransaction);
 
 /// Tables added after the first release of backups: a store or backup written before them
 /// lacks them, and opening it creates them empty, so a check does not require them.
-const ADDED_LATER: [&str; 4] = ["team_names", "team_zones", "usage", "told"];
+const ADDED_LATER: [&str; 5] = ["team_names", "team_zones", "usage", "told", "reviews"];
 
 impl TableVisitor for CheckTables<'_> {
     fn table<K: Key + 'static, V: Value + 'static>(
@@ -416,6 +417,7 @@ impl Storage {
         txn.open_table(TEAM_ZONES)?;
         txn.open_table(DEVICES)?;
         txn.open_table(TOKENS)?;
+        txn.open_table(crate::reviews::REVIEWS)?;
         let layout = txn
             .open_table(SETTINGS)?
             .get("projection_layout")?

@@ -336,3 +336,20 @@ password-unreadable = cannot read the { $what } from standard input
 password-differ = the two new passwords differ; nothing was changed
 password-not-changed = the password was not changed on { $server }
 password-changed = password of { $login } changed on { $server }; this device stays logged in
+
+## The weekly review
+review-status-submitted = submitted
+review-status-returned = returned
+review-status-reviewed = reviewed
+review-submit-failed = submitting the week to { $server } failed; nothing was submitted
+review-submitted = Submitted the week of { $week } for review: { $accounts } accounts with records, { $items } incomplete items
+review-never-fetched = No weekly reviews on this device yet: `outpost sync` fetches them.
+review-fetched = Weekly reviews as of { $at } (the last sync):
+review-none = No week submitted yet.
+review-submitted-at = submitted { $at }
+review-opinion = { $decision } by { $name } on { $at }: { $text }
+review-incomplete = incomplete ({ $count }):
+review-fetch-failed = warning: could not fetch the weekly reviews: { $reason }
+review-came-back-returned = The week of { $week } was returned by { $name }: { $text } (see `outpost review`)
+review-came-back-reviewed = The week of { $week } was reviewed by { $name }: { $text }
+today-friday-review = It is Friday: submit this week's records for review with `outpost review submit`.

@@ -296,3 +296,20 @@ password-unreadable = 无法从标准输入读取{ $what }
 password-differ = 两次输入的新密码不一致；未作任何修改
 password-not-changed = 未能在 { $server } 上修改密码
 password-changed = 已在 { $server } 上修改 { $login } 的密码；本设备仍保持登录
+
+## 周审阅
+review-status-submitted = 待审阅
+review-status-returned = 已退回
+review-status-reviewed = 已审阅
+review-submit-failed = 向 { $server } 提交本周记录失败；未提交任何内容
+review-submitted = 已提交 { $week } 这一周的记录供审阅：{ $accounts } 个有记录的客户，{ $items } 项不完整
+review-never-fetched = 本设备还没有周审阅信息：`outpost sync` 会获取。
+review-fetched = 周审阅（截至 { $at } 的同步）：
+review-none = 还没有提交过任何一周。
+review-submitted-at = 提交于 { $at }
+review-opinion = { $name } 于 { $at } { $decision }：{ $text }
+review-incomplete = 不完整（{ $count }）：
+review-fetch-failed = 警告：无法获取周审阅：{ $reason }
+review-came-back-returned = { $week } 这一周被 { $name } 退回：{ $text }（见 `outpost review`）
+review-came-back-reviewed = { $week } 这一周已由 { $name } 审阅：{ $text }
+today-friday-review = 今天是周五：用 `outpost review submit` 提交本周记录供经理审阅。

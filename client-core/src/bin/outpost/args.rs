@@ -131,6 +131,12 @@ pub(crate) enum Command {
     History(ShowArgs),
     /// Send your changes to the server and get everyone else's.
     Sync(Output),
+    /// The weekly review: your weeks with their status and your manager's opinions, as the
+    /// last `outpost sync` fetched them (works offline).
+    ///
+    /// `outpost review submit [--week DAY]` submits a week's records (default: this week,
+    /// Monday to Sunday in your time zone); it syncs first and needs the server.
+    Review(ReviewArgs),
     /// Keep syncing: sync now, then again whenever the server has news. Stop with Ctrl-C.
     ///
     /// Other commands can use the store meanwhile: it is open only during each sync.
@@ -161,6 +167,26 @@ pub(crate) struct Output {
     /// Print JSON instead of text, for scripts.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReviewArgs {
+    #[command(subcommand)]
+    pub(crate) command: Option<ReviewCommand>,
+    #[command(flatten)]
+    pub(crate) output: Output,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ReviewCommand {
+    /// Submit a week's records for your manager's review (syncs first; needs the server).
+    Submit {
+        /// Any day of the week to submit, such as 2026-11-30 (default: this week).
+        #[arg(long, value_name = "DAY", value_parser = parse_day)]
+        week: Option<Day>,
+        #[command(flatten)]
+        output: Output,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -27,6 +27,17 @@ struct Due<'a> {
 }
 
 pub(crate) fn today(store: &Store, args: TodayArgs, now: DateTime<Utc>) -> Result<()> {
+    let json = args.output.json;
+    agenda(store, args, now)?;
+    // On Friday, the weekly review's reminder, unless the week is already in (as last synced).
+    let reviews = store.reviews()?.map(|(_, r)| r).unwrap_or_default();
+    if !json && crate::review::offer_on_friday(now, zone(), &reviews) {
+        out!("{}", t!("today-friday-review"));
+    }
+    Ok(())
+}
+
+fn agenda(store: &Store, args: TodayArgs, now: DateTime<Utc>) -> Result<()> {
     let tz = zone();
     // Today is the rep's local day: what is due before local midnight.
     let tomorrow = start_of_day(

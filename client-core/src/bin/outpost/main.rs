@@ -18,6 +18,7 @@
 //! - `conflicts`: listing and settling fields two devices changed at once.
 //! - `csv_file`: the CSV template, import and export.
 //! - `sync`: syncing with the server, once or continuously, and what is unsynced.
+//! - `review`: the weekly review: submitting a week, the weeks' status and opinions.
 //! - `format`: writing to the terminal: tables, short ids, JSON, control characters escaped.
 //! - `i18n`: the CLI's messages in Chinese or English (Fluent), library errors worded in them.
 
@@ -39,6 +40,7 @@ mod day;
 mod input;
 mod password;
 mod records;
+mod review;
 mod show;
 mod store;
 mod sync;
@@ -105,7 +107,14 @@ fn run(cli: Cli, now: DateTime<Utc>) -> Result<()> {
         Command::Status(args) => sync::status(&store()?, args.output),
         Command::Conflicts(args) => conflicts::conflicts(&store()?, args),
         Command::Settle(args) => conflicts::settle(&store()?, args, now),
-        Command::Sync(output) => sync::sync(&store()?, &remote()?, output),
+        Command::Sync(output) => {
+            let (store, remote) = (store()?, remote()?);
+            let json = output.json;
+            sync::sync(&store, &remote, output)?;
+            // After the records: the weekly reviews' status, kept for `outpost review`.
+            review::after_sync(&store, remote.client(), json)
+        }
+        Command::Review(args) => review::review(&store()?, &remote, args, now),
         Command::Login(args) => sync::login(&store()?, &remote()?, args),
         Command::Password => password::change(&store()?, &remote()?),
         Command::Rejected(args) => sync::rejected(&store()?, args),
