@@ -556,7 +556,7 @@ impl WriterThread {
         }
         let team = owner_team(tables, &after.owner)?;
         let scopes = doc_scopes(&after.owner, team.as_deref(), &shares);
-        let row = Projection::of(&after, team);
+        let row = Projection::of(&after, team, |d| tables.device_user(d));
         let mut write = at.write(meta, &encoded, &after.owner, scopes, Some(row));
         write.hashes = hashes;
         let commit = tables.commit(write, doc)?;
@@ -647,7 +647,7 @@ impl WriterThread {
         let hashes = new.iter().map(|c| c.hash().0).collect();
         let change: Vec<Vec<u8>> = new.iter().map(|c| c.raw_bytes().to_vec()).collect();
         let encoded: Vec<&[u8]> = change.iter().map(Vec::as_slice).collect();
-        let row = Projection::of(after, team);
+        let row = Projection::of(after, team, |d| tables.device_user(d));
         let mut write = at.write(meta, &encoded, &after.owner, scopes, Some(row));
         write.hashes = hashes;
         write.origin = SERVER_DEVICE;
