@@ -500,3 +500,136 @@ async fn hygiene_lists_dead_records_lost_without_reason_and_duplicates_with_thei
     assert!(csv.contains("problem,action,account"), "{csv}");
     assert!(csv.contains("Nobody Home Ltd"), "{csv}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_says_when_winning_made_the_customer_won_in_both_languages() {
+    use outpost_tests::cli::{CHINESE, Rep};
+    let server = TestServer::start().await;
+    let ana = Rep::new(&server, "ana").await;
+    for (locale, name, said) in [
+        (
+            outpost_tests::cli::ENGLISH,
+            "Acme Tools Ltd",
+            "Acme Tools Ltd changed status: potential → won",
+        ),
+        (
+            CHINESE,
+            "深圳市华强电子科技有限公司",
+            "深圳市华强电子科技有限公司 的状态已变更：潜在客户 → 成交客户",
+        ),
+    ] {
+        let rep = ana.in_locale(locale);
+        let id = rep.create(name, "ana", &[]).await;
+        let added = rep
+            .check(&["opportunity", "add", &id, "--name", "2026 line"])
+            .await;
+        let opportunity = added.trim().to_owned();
+        let moved = rep
+            .run(&[
+                "move",
+                &id,
+                &opportunity,
+                "won",
+                "--amount",
+                "500000",
+                "--currency",
+                "CNY",
+                "--signed",
+                "2026-11-20",
+            ])
+            .await;
+        assert!(moved.status.success());
+        let stderr = String::from_utf8(moved.stderr).unwrap();
+        assert!(!stderr.contains(said), "no deal yet: {stderr}");
+        assert_eq!(rep.show(&id).await["status"], "potential");
+        let deal = rep
+            .run(&[
+                "deal",
+                &id,
+                "--on",
+                "2026-11-20",
+                "--amount",
+                "500000",
+                "--currency",
+                "CNY",
+                "--products",
+                "生产线",
+                "--payment",
+                "offline",
+            ])
+            .await;
+        assert!(deal.status.success());
+        // The deal's id stays alone on stdout, for scripts; the status line is for the rep.
+        let stdout = String::from_utf8(deal.stdout).unwrap();
+        assert_eq!(stdout.lines().count(), 1, "{stdout}");
+        let stderr = String::from_utf8(deal.stderr).unwrap();
+        assert!(stderr.contains(said), "{stderr}");
+        assert_eq!(rep.show(&id).await["status"], "won");
+
+        // Synced, the history shows the status among the fields of the rep's edit.
+        rep.check(&["sync"]).await;
+        let history = rep.json(&["history", &id, "--json"]).await;
+        let last = history.as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["user"], "ana");
+        let fields: Vec<String> = last["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|c| c["fields"].as_array().unwrap().clone())
+            .map(|f| f.as_str().unwrap().to_owned())
+            .collect();
+        assert!(fields.iter().any(|f| f == "status"), "{fields:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_export_has_status_level_lost_reason_and_last_follow_up_and_no_merged_account() {
+    use outpost_tests::cli::Rep;
+    let server = TestServer::start().await;
+    let ana = Rep::new(&server, "ana").await;
+    let mia = server.device_of("mia").await;
+    let survivor = ana
+        .create("Acme Tools Ltd", "ana", &["--level", "key"])
+        .await;
+    let duplicate = ana.create("ACME tools", "ana", &["--anyway"]).await;
+    let lost = ana.create("Gone Fishing Ltd", "ana", &[]).await;
+    ana.check(&["lost", &lost, "预算不足"]).await;
+    ana.check(&["log", &survivor, "--method", "phone", "价格高于预算"])
+        .await;
+    ana.check(&["sync"]).await;
+    let merge = json!({ "from": duplicate });
+    post(&server, &mia, &format!("/v1/accounts/{survivor}/merge"), merge).await;
+    ana.check(&["sync"]).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.csv");
+    ana.check(&["export", "-o", out.to_str().unwrap()]).await;
+    let text = std::fs::read_to_string(&out).unwrap();
+    let mut reader = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    let rows: Vec<BTreeMap<String, String>> = reader
+        .records()
+        .map(|r| header.iter().cloned().zip(r.unwrap().iter().map(str::to_owned)).collect())
+        .collect();
+    for column in ["status", "level", "lost_reason", "last_follow_up"] {
+        assert!(header.iter().any(|h| h == column), "{column}: {header:?}");
+    }
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str()).collect();
+    assert_eq!(names.len(), 2, "the merged duplicate is left out: {names:?}");
+    let acme = rows.iter().find(|r| r["id"] == survivor).unwrap();
+    assert_eq!(
+        (acme["status"].as_str(), acme["level"].as_str()),
+        ("potential", "key")
+    );
+    assert!(acme["last_follow_up"].ends_with('Z'), "{acme:?}");
+    let gone = rows.iter().find(|r| r["id"] == lost).unwrap();
+    assert_eq!(
+        (gone["status"].as_str(), gone["lost_reason"].as_str()),
+        ("lost", "预算不足")
+    );
+
+    // Import still reads the export back.
+    let other = Rep::new(&server, "ana").await;
+    let printed = other.check(&["import", out.to_str().unwrap()]).await;
+    assert!(printed.contains("imported 2"), "{printed}");
+}
