@@ -633,3 +633,54 @@ async fn the_export_has_status_level_lost_reason_and_last_follow_up_and_no_merge
     let printed = other.check(&["import", out.to_str().unwrap()]).await;
     assert!(printed.contains("imported 2"), "{printed}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_logs_follow_ups_in_its_own_name_only() {
+    use outpost_protocol::{DocPush, PushOutcome};
+    let server = TestServer::start().await;
+    let (ana, ben) = (server.device_of("ana").await, server.device_of("ben").await);
+    let id = customer(&ana, "ana", "Acme Tools Ltd", None, 1);
+    log(&ana, id, 1);
+    ana.sync().await;
+
+    // A change signed by ana's device (as the server requires) whose follow-up names ben's
+    // device as its logger: ben would be credited with ana's work. So would renaming the
+    // logger of the follow-up already stored.
+    let stored = server.storage().document(id).unwrap().unwrap();
+    let stored_heads = server.storage().heads(id).unwrap();
+    let before = outpost_client::account::hydrate(&stored, id).unwrap();
+    let (logged, first) = before.follow_ups.iter().next().unwrap();
+    let ben_device = ben.store.device().to_string();
+    let mut added = before.clone();
+    added.follow_ups.insert(
+        "forged".into(),
+        outpost_client::FollowUp {
+            logged_by: ben_device.clone(),
+            ..first.clone()
+        },
+    );
+    let mut renamed = before.clone();
+    renamed.follow_ups.get_mut(logged).unwrap().logged_by = ben_device;
+    for after in [added, renamed] {
+        let actor = automerge::ActorId::from(ana.store.device().to_bytes().as_slice());
+        let mut doc = stored.fork().with_actor(actor);
+        let heads = doc.get_heads();
+        let mut tx = doc.transaction();
+        outpost_client::model::write_changes(&mut tx, &before, &after).unwrap();
+        tx.commit();
+        let change = doc.get_changes(&heads).remove(0).raw_bytes().to_vec();
+        let push = DocPush {
+            doc: id,
+            changes: vec![change],
+        };
+        let (status, reply) = ana.push_raw(&server.url(), vec![push]).await;
+        assert_eq!(status, 200);
+        match &reply.unwrap().pushed[0].outcome {
+            PushOutcome::Rejected { reason } => {
+                assert!(reason.contains("in its own name only"), "{reason}")
+            }
+            other => panic!("a follow-up in another device's name was {other:?}"),
+        }
+    }
+    assert_eq!(server.storage().heads(id).unwrap(), stored_heads, "nothing stored");
+}
