@@ -390,7 +390,11 @@ mod tests {
             activity: (0..n % 5)
                 .map(|k| {
                     let when = at + chrono::Duration::days(7 * i64::from(k));
-                    (crate::projection::quarter_of(when), "rep-1".to_owned(), k + 1)
+                    (
+                        crate::projection::quarter_of(when),
+                        "rep-1".to_owned(),
+                        k + 1,
+                    )
                 })
                 .collect(),
             match_keys: vec![format!("name:account{}", n % 7)],

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use outpost_client::AccountDoc;
-use outpost_client::model::Status;
 use outpost_client::duplicates::match_keys;
 use outpost_client::facts::{Due, due, facts};
+use outpost_client::model::Status;
 use serde::{Deserialize, Serialize};
 
 /// The layout of [`Projection`] rows this build writes. A store whose rows were written by

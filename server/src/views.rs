@@ -1295,10 +1295,8 @@ pub fn hygiene(
         ..filters.clone()
     };
     let groups = duplicates(index, teams, &all, last_syncs, now, tz).groups;
-    let positions: HashMap<DocId, usize> = selected
-        .iter()
-        .map(|&i| (index.account(i).0, i))
-        .collect();
+    let positions: HashMap<DocId, usize> =
+        selected.iter().map(|&i| (index.account(i).0, i)).collect();
     for group in groups {
         for member in &group.accounts {
             if let Some(&i) = positions.get(&member.account) {
@@ -1328,8 +1326,12 @@ pub fn hygiene(
                 _ => "open",
             };
             HygieneRow {
-                problem: ["no_contact_info", "stale", "lost_without_reason", "duplicate"]
-                    [usize::from(problem)]
+                problem: [
+                    "no_contact_info",
+                    "stale",
+                    "lost_without_reason",
+                    "duplicate",
+                ][usize::from(problem)]
                 .to_owned(),
                 action: action.to_owned(),
                 account,

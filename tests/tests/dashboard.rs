@@ -1068,7 +1068,10 @@ async fn the_reports_panels_show_open_and_won_apart_stages_reached_hygiene_and_t
         .store
         .edit_account_all(
             harbor,
-            &[add(Stage::Negotiation, 100_000), add(Stage::Negotiation, 500_000)],
+            &[
+                add(Stage::Negotiation, 100_000),
+                add(Stage::Negotiation, 500_000),
+            ],
             now,
         )
         .unwrap();
@@ -1112,9 +1115,10 @@ async fn the_reports_panels_show_open_and_won_apart_stages_reached_hygiene_and_t
         .unwrap();
     assert!(archived.status().is_success());
 
-    for (lang, hygiene_title, open_label) in
-        [("zh-CN", "数据清理", "打开"), ("en-US", "Data hygiene", "Open")]
-    {
+    for (lang, hygiene_title, open_label) in [
+        ("zh-CN", "数据清理", "打开"),
+        ("en-US", "Data hygiene", "Open"),
+    ] {
         let browser = Browser::start_in(lang, "Asia/Shanghai").await;
         browser.goto(&format!("{}/dashboard", server.url())).await;
         browser.type_into("#login-name", "mia").await;
@@ -1137,7 +1141,8 @@ async fn the_reports_panels_show_open_and_won_apart_stages_reached_hygiene_and_t
         let mut cells = Vec::new();
         for cell in ["intent", "won", "lost", "dormant"] {
             cells.push(
-                browser.text_of(&format!("{row} [data-testid=funnel-row-{cell}]"))
+                browser
+                    .text_of(&format!("{row} [data-testid=funnel-row-{cell}]"))
                     .await
                     .unwrap(),
             );
@@ -1152,20 +1157,25 @@ async fn the_reports_panels_show_open_and_won_apart_stages_reached_hygiene_and_t
             "[data-testid=hygiene-table] tr[data-account=\"{dead}\"][data-problem=no_contact_info] .action"
         );
         browser
-            .wait_until("the dead record's action", &open_label.to_owned(), async |b| {
-                b.text_of(&action).await
-            })
+            .wait_until(
+                "the dead record's action",
+                &open_label.to_owned(),
+                async |b| b.text_of(&action).await,
+            )
             .await;
         assert_eq!(
-            first_attribute(&browser, &action, "data-action").await.unwrap(),
+            first_attribute(&browser, &action, "data-action")
+                .await
+                .unwrap(),
             "open"
         );
         // The archive lists the archived account with its reason.
-        let archived = browser.text_of(
-            &format!("[data-testid=archive-table] tr[data-account=\"{lost}\"]"),
-        )
-        .await
-        .unwrap();
+        let archived = browser
+            .text_of(&format!(
+                "[data-testid=archive-table] tr[data-account=\"{lost}\"]"
+            ))
+            .await
+            .unwrap();
         assert!(archived.contains("价格过高"), "{archived}");
     }
 }

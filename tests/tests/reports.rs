@@ -146,11 +146,7 @@ async fn the_funnel_counts_the_stages_accounts_reached() {
     let (ana, mia) = (server.device_of("ana").await, server.device_of("mia").await);
     // Reached intent, then lost; still potential; won.
     let lost = customer(&ana, "ana", "Lost After Intent", Some("138 0013 8001"), 5);
-    edit(
-        &ana,
-        lost,
-        &[AccountEdit::SetStatus(Status::Intent)],
-    );
+    edit(&ana, lost, &[AccountEdit::SetStatus(Status::Intent)]);
     edit(
         &ana,
         lost,
@@ -251,7 +247,13 @@ fn deal(yuan: i64) -> AccountEdit {
 async fn the_pipeline_shows_open_business_and_won_business_apart() {
     let server = TestServer::start().await;
     let (ana, mia) = (server.device_of("ana").await, server.device_of("mia").await);
-    let id = customer(&ana, "ana", "深圳市华强电子科技有限公司", Some("138 0013 8000"), 1);
+    let id = customer(
+        &ana,
+        "ana",
+        "深圳市华强电子科技有限公司",
+        Some("138 0013 8000"),
+        1,
+    );
     opportunity(&ana, id, Stage::Negotiation, 100_000);
     opportunity(&ana, id, Stage::Potential, 20_000);
     let signed = opportunity(&ana, id, Stage::Negotiation, 500_000);
@@ -598,7 +600,13 @@ async fn the_export_has_status_level_lost_reason_and_last_follow_up_and_no_merge
         .await;
     ana.check(&["sync"]).await;
     let merge = json!({ "from": duplicate });
-    post(&server, &mia, &format!("/v1/accounts/{survivor}/merge"), merge).await;
+    post(
+        &server,
+        &mia,
+        &format!("/v1/accounts/{survivor}/merge"),
+        merge,
+    )
+    .await;
     ana.check(&["sync"]).await;
 
     let dir = tempfile::tempdir().unwrap();
@@ -606,16 +614,31 @@ async fn the_export_has_status_level_lost_reason_and_last_follow_up_and_no_merge
     ana.check(&["export", "-o", out.to_str().unwrap()]).await;
     let text = std::fs::read_to_string(&out).unwrap();
     let mut reader = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes());
-    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
     let rows: Vec<BTreeMap<String, String>> = reader
         .records()
-        .map(|r| header.iter().cloned().zip(r.unwrap().iter().map(str::to_owned)).collect())
+        .map(|r| {
+            header
+                .iter()
+                .cloned()
+                .zip(r.unwrap().iter().map(str::to_owned))
+                .collect()
+        })
         .collect();
     for column in ["status", "level", "lost_reason", "last_follow_up"] {
         assert!(header.iter().any(|h| h == column), "{column}: {header:?}");
     }
     let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str()).collect();
-    assert_eq!(names.len(), 2, "the merged duplicate is left out: {names:?}");
+    assert_eq!(
+        names.len(),
+        2,
+        "the merged duplicate is left out: {names:?}"
+    );
     let acme = rows.iter().find(|r| r["id"] == survivor).unwrap();
     assert_eq!(
         (acme["status"].as_str(), acme["level"].as_str()),
@@ -682,5 +705,9 @@ async fn a_device_logs_follow_ups_in_its_own_name_only() {
             other => panic!("a follow-up in another device's name was {other:?}"),
         }
     }
-    assert_eq!(server.storage().heads(id).unwrap(), stored_heads, "nothing stored");
+    assert_eq!(
+        server.storage().heads(id).unwrap(),
+        stored_heads,
+        "nothing stored"
+    );
 }

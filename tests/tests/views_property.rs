@@ -117,16 +117,18 @@ fn filters() -> impl Strategy<Value = Filters> {
             Just(ArchivedFilter::Only)
         ]),
     )
-        .prop_map(|(team, rep, source, industry, status, from, archived)| Filters {
-            team: team.map(str::to_owned),
-            rep: rep.map(|r| REPS[r].0.to_owned()),
-            source: source.map(|s| SOURCES[s].to_string()),
-            industry: industry.map(|i| INDUSTRIES[i].to_owned()),
-            status: status.map(str::to_owned),
-            from: from.map(|days| (now() - Duration::days(days)).date_naive()),
-            archived,
-            ..Filters::default()
-        })
+        .prop_map(
+            |(team, rep, source, industry, status, from, archived)| Filters {
+                team: team.map(str::to_owned),
+                rep: rep.map(|r| REPS[r].0.to_owned()),
+                source: source.map(|s| SOURCES[s].to_string()),
+                industry: industry.map(|i| INDUSTRIES[i].to_owned()),
+                status: status.map(str::to_owned),
+                from: from.map(|days| (now() - Duration::days(days)).date_naive()),
+                archived,
+                ..Filters::default()
+            },
+        )
 }
 
 fn now() -> DateTime<Utc> {
