@@ -409,7 +409,7 @@ mod tests {
     }
 
     /// What the side tables hold for one account: opportunity amounts, quarters, match keys.
-    type Facts = (Vec<i64>, Vec<(i32, Label, u32)>, Vec<String>);
+    type Facts = (Vec<i64>, Vec<(i32, String, u32)>, Vec<String>);
 
     /// What the side tables hold for account `i`, in plain values.
     fn facts(index: &Index, i: usize) -> Facts {
@@ -420,7 +420,12 @@ mod tests {
                 .iter()
                 .map(|o| o.amount_minor)
                 .collect(),
-            index.quarters(slot).to_vec(),
+            // Labels are numbered in the order each index met them: compare the names.
+            index
+                .quarters(slot)
+                .iter()
+                .map(|&(q, rep, n)| (q, index.labels.name(rep).unwrap_or_default().to_owned(), n))
+                .collect(),
             index
                 .match_keys(slot)
                 .iter()
