@@ -13,7 +13,7 @@ use crate::code;
 use crate::conflicts::{self, Conflict};
 use crate::model::{
     AccountDoc, At, Contact, ContactMethod, Day, Deal, FollowUp, Kind, Level, Money, Needs,
-    Opportunity, Plan, Priority, SCHEMA_VERSION, Service, Source, Stage, Status,
+    Opportunity, Plan, Priority, SCHEMA_VERSION, Service, Source, Stage, Status, StatusChange,
 };
 use crate::rules::{self, InvalidField, invalid};
 
@@ -179,6 +179,8 @@ pub(crate) fn init(new: &NewAccount, ctx: &mut EditContext<'_>) -> AccountDoc {
     if let Some(contact) = &new.contact {
         contacts.insert((ctx.new_id)(), trimmed_contact(contact));
     }
+    let mut status_history = BTreeMap::new();
+    status_history.insert((ctx.new_id)(), status_change(&status, ctx));
     AccountDoc {
         schema: SCHEMA_VERSION,
         name: new.name.trim().to_owned(),
@@ -192,7 +194,7 @@ pub(crate) fn init(new: &NewAccount, ctx: &mut EditContext<'_>) -> AccountDoc {
         source: new.source.clone(),
         first_contact: new.first_contact,
         kind: new.kind.clone(),
-        status,
+        status: status.clone(),
         lost_reason: None,
         wake_up_on: None,
         converted_on: None,
@@ -214,6 +216,15 @@ pub(crate) fn init(new: &NewAccount, ctx: &mut EditContext<'_>) -> AccountDoc {
         comments: BTreeMap::new(),
         merged_into: None,
         archived: None,
+        status_history,
+    }
+}
+
+fn status_change(status: &Status, ctx: &EditContext<'_>) -> StatusChange {
+    StatusChange {
+        status: status.clone(),
+        at: At(ctx.now),
+        by: ctx.device.to_string(),
     }
 }
 
@@ -268,7 +279,44 @@ fn entry<'m, T>(
 
 /// Applies one edit to the typed document. Returns the id of a newly added entry, if any.
 /// Rules are checked afterwards, on the whole difference, by [`rules::check`].
+///
+/// A customer who has a won opportunity and a recorded deal is won: the edit that completes
+/// the pair (moving an opportunity to won, recording a deal) also sets the status, so the
+/// change carries it like any other field and the rep sees it. Every status change, this
+/// one included, is added to the status history.
 pub(crate) fn apply(
+    doc: &mut AccountDoc,
+    edit: &AccountEdit,
+    ctx: &mut EditContext<'_>,
+) -> Result<Option<String>, InvalidField> {
+    let before = doc.status.clone();
+    let added = apply_edit(doc, edit, ctx)?;
+    let wins = matches!(
+        edit,
+        AccountEdit::MoveOpportunity {
+            stage: Stage::Won,
+            ..
+        } | AccountEdit::RecordDeal(_)
+    );
+    if wins && is_won_sale(doc) {
+        doc.status = Status::Won;
+    }
+    if doc.status != before {
+        let change = status_change(&doc.status, ctx);
+        doc.status_history.insert((ctx.new_id)(), change);
+    }
+    Ok(added)
+}
+
+/// Whether `doc` is a customer (not yet marked won) with a won opportunity and a deal.
+pub fn is_won_sale(doc: &AccountDoc) -> bool {
+    doc.kind == Kind::Customer
+        && doc.status != Status::Won
+        && !doc.deals.is_empty()
+        && doc.opportunities.values().any(|o| o.stage == Stage::Won)
+}
+
+fn apply_edit(
     doc: &mut AccountDoc,
     edit: &AccountEdit,
     ctx: &mut EditContext<'_>,

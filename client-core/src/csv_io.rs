@@ -80,8 +80,10 @@ const CHINESE_HEADERS: &[(&str, &[&str])] = &[
     ("purchase_period", &["采购周期", "采购时间", "预计采购时间"]),
 ];
 
-/// Columns an export adds after the template's, which an import skips.
-const EXPORT_ONLY: &[&str] = &["code", "id"];
+/// Columns an export adds after the template's, which an import skips: where the account
+/// stands (status, lost reason, its latest follow-up) is made by the edits that record it,
+/// and a new account gets its own code and id.
+const EXPORT_ONLY: &[&str] = &["status", "lost_reason", "last_follow_up", "code", "id"];
 
 /// The prefix of an admin-defined field's column.
 pub const CUSTOM_PREFIX: &str = "custom.";
@@ -912,15 +914,20 @@ pub fn neutralise_csv(csv: &str) -> String {
 /// (without it, Chinese Excel reads GBK and shows mojibake).
 pub const BOM: &str = "\u{feff}";
 
-/// Every account as rows: the template's columns plus one `custom.<name>` column per
-/// admin-defined field in use, then `code` and `id`. The first contact (by name) fills the
-/// contact columns. Values are the stored codes, which import reads back.
+/// Every live account as rows: the template's columns plus one `custom.<name>` column per
+/// admin-defined field in use, then `status`, `lost_reason`, `last_follow_up` (UTC, RFC
+/// 3339), `code` and `id`. The first contact (by name) fills the contact columns. Values are
+/// the stored codes, which import reads back. An account merged into another is left out:
+/// the survivor holds its customer.
 pub fn export_table(store: &Store) -> Result<(Vec<String>, Vec<Vec<String>>), CsvError> {
     let summaries: Vec<AccountSummary> = store.accounts()?;
     let mut records = Vec::with_capacity(summaries.len());
     let mut custom_fields = BTreeSet::new();
     for summary in &summaries {
         let account = store.account(summary.id)?;
+        if account.record.merged_into.is_some() {
+            continue;
+        }
         custom_fields.extend(account.record.custom.keys().cloned());
         records.push((summary.id, account.record));
     }
@@ -928,7 +935,7 @@ pub fn export_table(store: &Store) -> Result<(Vec<String>, Vec<Vec<String>>), Cs
         .iter()
         .map(|c| (*c).to_owned())
         .chain(custom_fields.iter().map(|f| format!("{CUSTOM_PREFIX}{f}")))
-        .chain(["code".to_owned(), "id".to_owned()])
+        .chain(EXPORT_ONLY.iter().map(|c| (*c).to_owned()))
         .collect();
     let mut rows = Vec::with_capacity(records.len());
     for (id, doc) in &records {
@@ -961,6 +968,15 @@ pub fn export_table(store: &Store) -> Result<(Vec<String>, Vec<Vec<String>>), Cs
                 .iter()
                 .map(|f| doc.custom.get(f).cloned().unwrap_or_default()),
         );
+        row.push(doc.status.to_string());
+        row.push(opt(&doc.lost_reason));
+        row.push(text(
+            doc.follow_ups
+                .values()
+                .map(|f| f.occurred_at.0)
+                .max()
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        ));
         row.push(opt(&doc.code));
         row.push(DocId::to_string(id));
         rows.push(row);

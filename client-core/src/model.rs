@@ -454,6 +454,17 @@ pub struct Archived {
     pub at: At,
 }
 
+/// One change of the account's status: what it became, when and on which device. The
+/// history lets the funnel count the stages an account reached, not only where it stands.
+#[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize)]
+pub struct StatusChange {
+    pub status: Status,
+    /// When the device made the edit (device clock).
+    pub at: At,
+    /// The device that made it (like [`FollowUp::logged_by`]).
+    pub by: String,
+}
+
 /// Collaborative text (the account's notes), held as its whole value.
 ///
 /// It is written by handing automerge the new value (`update_text`): automerge diffs it against
@@ -567,6 +578,18 @@ pub struct AccountDoc {
     /// left out of the team views until it is restored.
     #[autosurgeon(missing = "Default::default")]
     pub archived: Option<Archived>,
+    /// Every status the account took, by random id (creation included); written by each edit
+    /// that changes the status. A document from before it has none: its current status is
+    /// all that is known of it.
+    #[autosurgeon(missing = "Default::default")]
+    pub status_history: BTreeMap<String, StatusChange>,
+}
+
+impl AccountDoc {
+    /// Whether the account is or ever was at `status` (by its history and current status).
+    pub fn reached(&self, status: &Status) -> bool {
+        self.status == *status || self.status_history.values().any(|c| c.status == *status)
+    }
 }
 
 fn schema_one() -> u64 {
@@ -686,7 +709,8 @@ pub fn write_changes<D: autosurgeon::Doc>(
         deals,
         services,
         custom,
-        comments
+        comments,
+        status_history
     );
     Ok(())
 }

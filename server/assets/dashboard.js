@@ -18,6 +18,8 @@ const VIEWS = {
   "lost-reasons": ["lost-reasons"],
   "won-profile": ["won-profile"],
   duplicates: ["duplicates"],
+  hygiene: ["hygiene"],
+  archive: ["archive"],
 };
 const FILTERS = ["team", "rep", "source", "industry", "region", "status", "from", "to"];
 const STAGES = ["potential", "needs_confirmed", "solution_accepted", "negotiation", "won", "lost"];
@@ -43,7 +45,7 @@ const MAX_BACKOFF_MS = 30 * 1000;
 const WEEKS_SHOWN = 12;
 /** Overdue accounts and duplicate groups listed; their views send this many (`limit`). */
 const ROWS_SHOWN = 50;
-const LONG_LISTS = ["follow-ups", "duplicates"];
+const LONG_LISTS = ["follow-ups", "duplicates", "hygiene", "archive"];
 
 const TOKEN_KEY = "outpost.dashboard.token";
 const USER_KEY = "outpost.dashboard.user";
@@ -184,7 +186,7 @@ const MESSAGES = {
     "col.weighted": (c) => `加权 ${c}`,
     "col.byStage": "阶段分布",
     "col.accounts": "客户",
-    "col.intent": "有意向",
+    "col.intent": "曾达意向",
     "col.won": "成交",
     "col.winRate": "成交率",
     "col.cycle": "周期（天）",
@@ -201,11 +203,11 @@ const MESSAGES = {
     "col.duplicateAccounts": "客户",
     stageMix: "各阶段商机",
     "funnel.accounts": "全部客户",
-    "funnel.intent": "有意向或成交",
+    "funnel.intent": "曾达意向",
     "funnel.won": "成交",
     "funnel.aria": "转化漏斗",
     "funnel.step": (label, value, all) => `${label}：${value} / ${all} 个客户`,
-    "funnel.facts": (accounts, intent, won, rate) => [accounts, " 个客户 → ", intent, " 个有意向 → ", won, ` 个成交（占有意向的 ${rate}）。`],
+    "funnel.facts": (accounts, intent, won, rate) => [accounts, " 个客户 → ", intent, " 个曾达意向 → ", won, ` 个成交（占曾达意向的 ${rate}）。`],
     "funnel.converted": (n) => `${n} 个由线索转化`,
     "funnel.cycle": (d) => `，平均 ${d} 天。`,
     "funnel.end": "。",
@@ -239,6 +241,34 @@ const MESSAGES = {
     "won.size": "规模",
     "won.source": "来源",
     wonUnit: "个成交客户",
+    "tile.total.open": "在途商机总额",
+    "tile.won": "已成交金额",
+    "col.intentRate": "意向率",
+    "col.wonRate": "意向→成交",
+    "col.lost": "流失",
+    "col.dormant": "休眠",
+    "col.problem": "问题",
+    "col.action": "处理",
+    "col.status": "状态",
+    "col.lostReason": "流失原因",
+    "col.archivedBy": "归档人",
+    "col.archivedAt": "归档时间",
+    "col.lastFollowUp": "最近跟进",
+    "panel.hygiene": "数据清理",
+    "panel.archive": "归档客户",
+    "table.accounts": "客户",
+    "hygiene.no_contact_info": "无联系方式",
+    "hygiene.stale": "六个月无跟进",
+    "hygiene.lost_without_reason": "流失未填原因",
+    "hygiene.duplicate": "疑似重复",
+    "action.archive": "归档",
+    "action.merge": "合并",
+    "action.open": "打开",
+    hygieneFacts: (c) => `无联系方式 ${c.no_contact_info} 个，六个月无跟进 ${c.stale} 个，流失未填原因 ${c.lost_without_reason} 个，疑似重复 ${c.duplicate} 个。`,
+    hygieneClean: "没有需要清理的记录。",
+    hygieneMore: (shown, all) => `${shown} 条，共 ${all} 条；CSV 包含全部。`,
+    noArchive: "没有归档的客户。",
+    archiveMore: (shown, all) => `最近归档的 ${shown} 个，共 ${all} 个；CSV 包含全部。`,
     "role.rep": "销售代表",
     "role.manager": "经理",
     "role.admin": "管理员",
@@ -344,7 +374,7 @@ const MESSAGES = {
     "col.weighted": (c) => `Weighted ${c}`,
     "col.byStage": "By stage",
     "col.accounts": "Accounts",
-    "col.intent": "Intent",
+    "col.intent": "Reached intent",
     "col.won": "Won",
     "col.winRate": "Win rate",
     "col.cycle": "Cycle (days)",
@@ -361,11 +391,11 @@ const MESSAGES = {
     "col.duplicateAccounts": "Accounts",
     stageMix: "opportunities by stage",
     "funnel.accounts": "Accounts",
-    "funnel.intent": "Intent or won",
+    "funnel.intent": "Reached intent",
     "funnel.won": "Won",
     "funnel.aria": "Funnel",
     "funnel.step": (label, value, all) => `${label}: ${value} of ${plural(all, "account", "accounts")}`,
-    "funnel.facts": (accounts, intent, won, rate, n) => [accounts, pluralRules.select(n) === "one" ? " account → " : " accounts → ", intent, " with intent → ", won, ` won (${rate} of intent). `],
+    "funnel.facts": (accounts, intent, won, rate, n) => [accounts, pluralRules.select(n) === "one" ? " account → " : " accounts → ", intent, " reached intent → ", won, ` won (${rate} of those). `],
     "funnel.converted": (n) => `${n} converted from lead`,
     "funnel.cycle": (d) => `, in ${plural(d, "day", "days")} on average.`,
     "funnel.end": ".",
@@ -399,6 +429,34 @@ const MESSAGES = {
     "won.size": "Size",
     "won.source": "Source",
     wonUnit: "won accounts",
+    "tile.total.open": "Open pipeline",
+    "tile.won": "Won",
+    "col.intentRate": "Intent rate",
+    "col.wonRate": "Intent → won",
+    "col.lost": "Lost",
+    "col.dormant": "Dormant",
+    "col.problem": "Problem",
+    "col.action": "Action",
+    "col.status": "Status",
+    "col.lostReason": "Lost reason",
+    "col.archivedBy": "Archived by",
+    "col.archivedAt": "Archived",
+    "col.lastFollowUp": "Last follow-up",
+    "panel.hygiene": "Data hygiene",
+    "panel.archive": "Archived accounts",
+    "table.accounts": "Accounts",
+    "hygiene.no_contact_info": "No contact information",
+    "hygiene.stale": "No follow-up for six months",
+    "hygiene.lost_without_reason": "Lost without a reason",
+    "hygiene.duplicate": "Possible duplicate",
+    "action.archive": "Archive",
+    "action.merge": "Merge",
+    "action.open": "Open",
+    hygieneFacts: (c) => `${c.no_contact_info} without contact information, ${c.stale} without a follow-up for six months, ${c.lost_without_reason} lost without a reason, ${c.duplicate} possible duplicates.`,
+    hygieneClean: "Nothing to clean up.",
+    hygieneMore: (shown, all) => `${shown} of ${all} rows; the CSV has all.`,
+    noArchive: "No archived accounts.",
+    archiveMore: (shown, all) => `The ${shown} latest archived of ${all}; the CSV has all.`,
     "role.rep": "rep",
     "role.manager": "manager",
     "role.admin": "admin",
@@ -1178,6 +1236,8 @@ function render() {
   renderDuplicates();
   renderLostReasons();
   renderWonProfile();
+  renderHygiene();
+  renderArchive();
   learnChoices();
   renderReviews();
 }
@@ -1208,9 +1268,9 @@ function byCurrency(cells, field) {
   return new Map([...totals].sort((a, b) => b[1] - a[1]));
 }
 
-function moneyTile(selector, pipeline, field, testid) {
+function moneyTile(selector, pipeline, field, testid, cells = (view) => view.open) {
   const tile = $(selector);
-  const totals = pipeline ? byCurrency(pipeline.total, field) : new Map();
+  const totals = pipeline ? byCurrency(cells(pipeline), field) : new Map();
   tile.replaceChildren(...[...totals].map(([currency, minor]) => h("span", {
     class: "amount",
     "data-testid": testid,
@@ -1226,6 +1286,8 @@ function renderTiles() {
   $("#tile-count").textContent = pipeline ? number(sum(pipeline.total, (cell) => cell.count)) : "–";
   moneyTile("#tile-total", pipeline, "total_minor", "pipeline-total-value");
   moneyTile("#tile-weighted", pipeline, "weighted_minor", "pipeline-weighted-value");
+  // Won business apart from the open pipeline: added up, closed deals read as business to win.
+  moneyTile("#tile-won", pipeline, "total_minor", "pipeline-won-value", (view) => view.won);
   const followUps = state.views["follow-ups"]?.data;
   $("#tile-overdue").textContent = followUps ? number(followUps.overdue_total) : "–";
   const accounts = followUps ? sum(followUps.discipline, (row) => row.accounts) : 0;
@@ -1383,13 +1445,16 @@ function renderFunnel() {
   const dimension = $("#funnel-dimension").value;
   const rows = funnel.rows.filter((row) => row.dimension === dimension).sort((a, b) => b.accounts - a.accounts);
   breakdown.append(rows.length
-    ? table([capital(t(`dim.${dimension}`)), [t("col.accounts"), "num"], [t("col.intent"), "num"], [t("col.won"), "num"], [t("col.winRate"), "num"], [t("col.cycle"), "num"]],
+    ? table([capital(t(`dim.${dimension}`)), [t("col.accounts"), "num"], [t("col.intent"), "num"], [t("col.intentRate"), "num"], [t("col.won"), "num"], [t("col.wonRate"), "num"], [t("col.lost"), "num"], [t("col.dormant"), "num"], [t("col.cycle"), "num"]],
       rows.map((row) => h("tr", { [`data-${dimension}`]: row.value ?? "" },
         h("td", {}, dimensionValue(dimension, row.value)),
         h("td", { class: "num" }, number(row.accounts)),
-        h("td", { class: "num" }, number(row.intent)),
-        h("td", { class: "num" }, number(row.won)),
-        h("td", { class: "num" }, percent(row.won, row.accounts)),
+        h("td", { class: "num", "data-testid": "funnel-row-intent" }, number(row.intent)),
+        h("td", { class: "num" }, percent(row.intent, row.accounts)),
+        h("td", { class: "num", "data-testid": "funnel-row-won" }, number(row.won)),
+        h("td", { class: "num" }, percent(row.won, row.intent)),
+        h("td", { class: "num", "data-testid": "funnel-row-lost" }, number(row.lost)),
+        h("td", { class: "num", "data-testid": "funnel-row-dormant" }, number(row.dormant)),
         h("td", { class: "num" }, row.cycle_days_avg === null ? "–" : number(Math.round(row.cycle_days_avg))))),
       { "data-testid": `funnel-by-${dimension}` })
     : empty(t("funnel.noBreakdown", t(`dim.${dimension}`))));
@@ -1688,6 +1753,59 @@ function renderWonProfile() {
     if (!items.length) continue;
     target.append(h("h3", {}, t(title)),
       barList(items.map((item) => ({ label: kind === "size" ? item.value ?? t("unspecified") : term(kind, item.value), value: item.accounts })), STAGE_COLORS.won, t("wonUnit"), chartWidth(target)));
+  }
+}
+
+/** What to do about a hygiene row or an archived account: a label carrying the account id,
+ * for the account page and action dialogs to act on. */
+function accountAction(action, account) {
+  return h("span", { class: "action", "data-action": action, "data-account": account }, t(`action.${action}`));
+}
+
+function renderHygiene() {
+  const hygiene = panelData("hygiene");
+  const target = $("#hygiene");
+  target.replaceChildren();
+  if (!hygiene) return;
+  if (!hygiene.rows.length) {
+    target.append(empty(t("hygieneClean")));
+    return;
+  }
+  target.append(h("p", { class: "facts", "data-testid": "hygiene-counts" }, t("hygieneFacts", hygiene.counts)));
+  target.append(table([t("col.problem"), t("col.account"), t("col.rep"), t("col.status"), t("col.lastFollowUp"), t("col.action")],
+    hygiene.rows.map((row) => h("tr", { "data-account": row.account, "data-problem": row.problem },
+      h("td", {}, t(`hygiene.${row.problem}`), row.key ? h("span", { class: "muted" }, ` · ${matchKey(row.key)}`) : null),
+      h("td", {}, row.name || t("noName")),
+      h("td", { title: row.rep }, shownName(row)),
+      h("td", {}, term("status", row.status)),
+      h("td", {}, row.last_follow_up ? dateOf(row.last_follow_up) : "–"),
+      h("td", {}, accountAction(row.action, row.account)))),
+  { "data-testid": "hygiene-table" }));
+  if (hygiene.rows_total > hygiene.rows.length) {
+    target.append(h("p", { class: "hint" }, t("hygieneMore", number(hygiene.rows.length), number(hygiene.rows_total))));
+  }
+}
+
+function renderArchive() {
+  const archive = panelData("archive");
+  const target = $("#archive");
+  target.replaceChildren();
+  if (!archive) return;
+  if (!archive.accounts.length) {
+    target.append(empty(t("noArchive")));
+    return;
+  }
+  target.append(table([t("col.account"), t("col.rep"), t("col.status"), t("col.lostReason"), t("col.archivedBy"), t("col.archivedAt")],
+    archive.accounts.map((row) => h("tr", { "data-account": row.account },
+      h("td", {}, row.name || t("noName")),
+      h("td", { title: row.rep }, shownName(row)),
+      h("td", {}, term("status", row.status)),
+      h("td", {}, row.lost_reason || t("noReason")),
+      h("td", { title: row.archived_by ?? "" }, row.archived_by_name ?? row.archived_by ?? "–"),
+      h("td", {}, row.archived_at ? dateOf(row.archived_at) : "–"))),
+  { "data-testid": "archive-table" }));
+  if (archive.accounts_total > archive.accounts.length) {
+    target.append(h("p", { class: "hint" }, t("archiveMore", number(archive.accounts.length), number(archive.accounts_total))));
   }
 }
 

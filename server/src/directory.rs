@@ -123,6 +123,13 @@ struct DeviceRecord {
     last_sync_ms: Option<i64>,
 }
 
+/// The user of a stored device record (`None` if it does not decode).
+pub(crate) fn device_user(bytes: &[u8]) -> Option<String> {
+    postcard::from_bytes::<DeviceRecord>(bytes)
+        .ok()
+        .map(|record| record.user)
+}
+
 /// An authenticated caller: the user behind a device token, as of this request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {

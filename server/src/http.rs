@@ -78,6 +78,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/views/won-profile", api::team_view(views::won_profile))
         .route("/v1/views/duplicates", api::team_view(views::duplicates))
+        .route("/v1/views/archive", api::team_view(views::archive))
+        .route("/v1/views/hygiene", api::team_view(views::hygiene))
         .route("/v1/accounts/{id}/shares", post(api::share))
         .route("/v1/accounts/{id}/merge", post(api::merge))
         .route("/v1/accounts/{id}/comments", post(api::comment))

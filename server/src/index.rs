@@ -106,6 +106,13 @@ pub struct Slot {
     pub late_follow_ups: u32,
     pub merged: bool,
     pub archived: bool,
+    /// Who archived it ([`NONE`] when not archived) and when (Unix ms; `i64::MIN` when not).
+    pub archived_by: Label,
+    pub archived_ms: i64,
+    pub reached_intent: bool,
+    pub reached_won: bool,
+    /// Some contact has a phone or an email.
+    pub contact_info: bool,
     opportunities: Range<u32>,
     quarters: Range<u32>,
     keys: Range<u32>,
@@ -159,7 +166,8 @@ pub struct Index {
     names: Vec<(DocId, String)>,
     by_doc: HashMap<DocId, usize>,
     opportunities: Side<Opportunity>,
-    quarters: Side<(i32, u32)>,
+    /// (quarter hour, logging rep, follow-ups).
+    quarters: Side<(i32, Label, u32)>,
     match_keys: Side<Label>,
     /// The earliest and latest quarter hour any row has had a follow-up in.
     quarter_span: Option<(i32, i32)>,
@@ -198,6 +206,11 @@ impl Index {
                 amount_minor: o.amount_minor,
             })
             .collect();
+        let quarters: Vec<(i32, Label, u32)> = row
+            .activity
+            .iter()
+            .map(|(quarter, rep, n)| (*quarter, labels.intern(Some(rep)), *n))
+            .collect();
         let keys: Vec<Label> = row
             .match_keys
             .iter()
@@ -221,13 +234,16 @@ impl Index {
             late_follow_ups: row.late_follow_ups,
             merged: row.merged,
             archived: row.archived,
+            archived_by: self.labels.intern(row.archived_by.as_deref()),
+            archived_ms: row.archived_at.map_or(i64::MIN, |t| t.timestamp_millis()),
+            reached_intent: row.reached_intent,
+            reached_won: row.reached_won,
+            contact_info: row.contact_info,
             opportunities: self.opportunities.append(opportunities, old_opportunities),
-            quarters: self
-                .quarters
-                .append(row.activity.iter().copied(), old_quarters),
+            quarters: self.quarters.append(quarters, old_quarters),
             keys: self.match_keys.append(keys, old_keys),
         };
-        for &(quarter, _) in self.quarters.get(&slot.quarters) {
+        for &(quarter, _, _) in self.quarters.get(&slot.quarters) {
             let (low, high) = self.quarter_span.unwrap_or((quarter, quarter));
             self.quarter_span = Some((low.min(quarter), high.max(quarter)));
         }
@@ -296,8 +312,8 @@ impl Index {
         self.opportunities.get(&slot.opportunities)
     }
 
-    /// Follow-ups per quarter hour ([`crate::projection::quarter_of`]).
-    pub fn quarters(&self, slot: &Slot) -> &[(i32, u32)] {
+    /// Follow-ups per quarter hour ([`crate::projection::quarter_of`]) and logging rep.
+    pub fn quarters(&self, slot: &Slot) -> &[(i32, Label, u32)] {
         self.quarters.get(&slot.quarters)
     }
 
@@ -374,17 +390,26 @@ mod tests {
             activity: (0..n % 5)
                 .map(|k| {
                     let when = at + chrono::Duration::days(7 * i64::from(k));
-                    (crate::projection::quarter_of(when), k + 1)
+                    (
+                        crate::projection::quarter_of(when),
+                        "rep-1".to_owned(),
+                        k + 1,
+                    )
                 })
                 .collect(),
             match_keys: vec![format!("name:account{}", n % 7)],
             merged: false,
             archived: false,
+            archived_by: None,
+            archived_at: None,
+            reached_intent: false,
+            reached_won: false,
+            contact_info: false,
         }
     }
 
     /// What the side tables hold for one account: opportunity amounts, quarters, match keys.
-    type Facts = (Vec<i64>, Vec<(i32, u32)>, Vec<String>);
+    type Facts = (Vec<i64>, Vec<(i32, String, u32)>, Vec<String>);
 
     /// What the side tables hold for account `i`, in plain values.
     fn facts(index: &Index, i: usize) -> Facts {
@@ -395,7 +420,12 @@ mod tests {
                 .iter()
                 .map(|o| o.amount_minor)
                 .collect(),
-            index.quarters(slot).to_vec(),
+            // Labels are numbered in the order each index met them: compare the names.
+            index
+                .quarters(slot)
+                .iter()
+                .map(|&(q, rep, n)| (q, index.labels.name(rep).unwrap_or_default().to_owned(), n))
+                .collect(),
             index
                 .match_keys(slot)
                 .iter()

@@ -9,11 +9,12 @@ use chrono_tz::Tz;
 use outpost_client::AccountDoc;
 use outpost_client::duplicates::match_keys;
 use outpost_client::facts::{Due, due, facts};
+use outpost_client::model::Status;
 use serde::{Deserialize, Serialize};
 
 /// The layout of [`Projection`] rows this build writes. A store whose rows were written by
 /// another layout has them rebuilt from the documents when it opens.
-pub const LAYOUT: u64 = 5;
+pub const LAYOUT: u64 = 6;
 
 /// What the team views need to know of one account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,16 +43,27 @@ pub struct Projection {
     /// Follow-ups recorded more than 24 h after they happened.
     pub late_follow_ups: u32,
     pub opportunities: Vec<OpportunityRow>,
-    /// Follow-ups per quarter hour ([`quarter_of`]) they happened in: a view counts them into
-    /// the days and weeks of any time zone (every zone in use is a whole number of quarter
-    /// hours from UTC). At most one entry per follow-up.
-    pub activity: Vec<(i32, u32)>,
+    /// Follow-ups per quarter hour ([`quarter_of`]) they happened in and rep who logged them
+    /// (the user of the device in `logged_by`, resolved when the row is written; a device
+    /// the server does not know counts for the owner): a view counts them into the days and
+    /// weeks of any time zone (every zone in use is a whole number of quarter hours from UTC).
+    /// At most one entry per follow-up.
+    pub activity: Vec<(i32, String, u32)>,
+    /// The account is or was at intent or won (by its status history).
+    pub reached_intent: bool,
+    /// The account is or was won.
+    pub reached_won: bool,
+    /// Some contact has a phone or an email.
+    pub contact_info: bool,
     /// What two records of the same customer would share (normalised name, phone, email).
     pub match_keys: Vec<String>,
     /// Merged into another account as a duplicate: kept, but out of the views.
     pub merged: bool,
-    /// Archived (a lost account): kept, but out of the views until restored.
+    /// Archived (a lost account): kept, out of the working views until restored.
     pub archived: bool,
+    /// Who archived it (a login), and when.
+    pub archived_by: Option<String>,
+    pub archived_at: Option<DateTime<Utc>>,
 }
 
 /// One opportunity of an account.
@@ -66,8 +78,14 @@ pub struct OpportunityRow {
 }
 
 impl Projection {
-    /// The row of `record`, owned by a member of `team`.
-    pub fn of(record: &AccountDoc, team: Option<String>) -> Projection {
+    /// The row of `record`, owned by a member of `team`; `user_of` names the user of a
+    /// device (`None`: unknown). Devices are never reassigned, so the row is a pure function
+    /// of the stored document and directory: a rebuild writes the same row.
+    pub fn of(
+        record: &AccountDoc,
+        team: Option<String>,
+        user_of: impl FnMut(&str) -> Option<String>,
+    ) -> Projection {
         // Conversion days count from the local day of entry only for leads without a first
         // contact; the row takes that day in UTC.
         let derived = facts(record, record.created_at.0, Tz::UTC);
@@ -101,10 +119,18 @@ impl Projection {
                     owner: o.owner.clone(),
                 })
                 .collect(),
-            activity: activity(record),
+            activity: activity(record, user_of),
+            reached_intent: record.reached(&Status::Intent) || record.reached(&Status::Won),
+            reached_won: record.reached(&Status::Won),
+            contact_info: record
+                .contacts
+                .values()
+                .any(|c| has_text(&c.phone) || has_text(&c.email)),
             match_keys: match_keys(&record.name, record.contacts.values()),
             merged: record.merged_into.is_some(),
             archived: record.archived.is_some(),
+            archived_by: record.archived.as_ref().map(|a| a.by.clone()),
+            archived_at: record.archived.as_ref().map(|a| a.at.0),
         }
     }
 }
@@ -123,14 +149,31 @@ pub fn quarter_start(quarter: i32) -> DateTime<Utc> {
     DateTime::from_timestamp(i64::from(quarter) * 15 * 60, 0).unwrap_or_default()
 }
 
-fn activity(record: &AccountDoc) -> Vec<(i32, u32)> {
-    let mut quarters: BTreeMap<i32, u32> = BTreeMap::new();
+fn has_text(value: &Option<String>) -> bool {
+    value.as_deref().is_some_and(|v| !v.trim().is_empty())
+}
+
+/// Follow-ups per (quarter hour, logging rep); each device is resolved once.
+fn activity(
+    record: &AccountDoc,
+    mut user_of: impl FnMut(&str) -> Option<String>,
+) -> Vec<(i32, String, u32)> {
+    let mut reps: BTreeMap<&str, String> = BTreeMap::new();
+    let mut quarters: BTreeMap<(i32, String), u32> = BTreeMap::new();
     for follow_up in record.follow_ups.values() {
+        let device = follow_up.logged_by.as_str();
+        let rep = reps
+            .entry(device)
+            .or_insert_with(|| user_of(device).unwrap_or_else(|| record.owner.clone()))
+            .clone();
         *quarters
-            .entry(quarter_of(follow_up.occurred_at.0))
+            .entry((quarter_of(follow_up.occurred_at.0), rep))
             .or_default() += 1;
     }
-    quarters.into_iter().collect()
+    quarters
+        .into_iter()
+        .map(|((quarter, rep), n)| (quarter, rep, n))
+        .collect()
 }
 
 /// The Monday of the week `day` falls in.

@@ -514,7 +514,7 @@ impl Storage {
                 let record = outpost_client::account::hydrate(&document, doc)
                     .map_err(|e| corrupt(doc, e))?;
                 let team = crate::access::owner_team(&tables, &record.owner)?;
-                let row = Projection::of(&record, team);
+                let row = Projection::of(&record, team, |d| tables.device_user(d));
                 tables.set_projection(doc, &row)?;
                 rows.push((doc, row));
             }
@@ -723,6 +723,8 @@ pub(crate) struct WriteTables<'txn> {
     pub users: redb::Table<'txn, &'static str, &'static [u8]>,
     usage: redb::Table<'txn, &'static str, (u64, u64, u64)>,
     told: redb::Table<'txn, u128, u64>,
+    /// Read only: which user each device serves, for the projection rows' activity.
+    devices: redb::Table<'txn, u128, &'static [u8]>,
     /// Projection rows written in this transaction, to publish once it commits.
     pub written_rows: Vec<(DocId, Projection)>,
     /// The [`FEED_FLOOR`].
@@ -786,11 +788,20 @@ impl<'txn> WriteTables<'txn> {
             users: txn.open_table(USERS)?,
             usage: txn.open_table(USAGE)?,
             told: txn.open_table(TOLD)?,
+            devices: txn.open_table(DEVICES)?,
             floor: txn
                 .open_table(SETTINGS)?
                 .get(FEED_FLOOR)?
                 .map_or(0, |v| v.value()),
         })
+    }
+
+    /// The user of the device `device` (its id as text), if the server knows it. Devices are
+    /// never reassigned to another user, so the answer never changes once given.
+    pub fn device_user(&self, device: &str) -> Option<String> {
+        let device = device.parse::<DeviceId>().ok()?;
+        let bytes = self.devices.get(device.as_u128()).ok()??;
+        crate::directory::device_user(bytes.value())
     }
 
     /// The position the next commit is numbered after: the last commit's, or the feed floor

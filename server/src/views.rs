@@ -46,6 +46,10 @@ pub struct Filters {
     pub to: Option<NaiveDate>,
     /// The IANA time zone days and weeks are counted in, overriding the team's.
     pub tz: Option<String>,
+    /// Archived accounts in the analysis views (funnel, activity, lost reasons, won profile):
+    /// `include` (the default), `exclude` or `only`. The working views (pipeline,
+    /// follow-ups, duplicates, hygiene) always leave them out.
+    pub archived: Option<ArchivedFilter>,
     /// Output: `json` (the default) or `csv`.
     #[serde(default)]
     pub format: Format,
@@ -62,6 +66,28 @@ pub struct Filters {
 
 /// How many overdue accounts or duplicate groups a JSON view lists unless asked otherwise.
 pub const DEFAULT_LIMIT: usize = 100;
+
+/// Which accounts an analysis view counts by whether they are archived.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArchivedFilter {
+    #[default]
+    Include,
+    Exclude,
+    Only,
+}
+
+/// What a view is for, which decides whether archived accounts are in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// Daily work (pipeline, follow-ups, duplicates, hygiene): archived accounts are out.
+    Working,
+    /// Analysis over history (funnel, activity, lost reasons, won profile): archived accounts
+    /// count unless the `archived` filter says otherwise.
+    Analysis,
+    /// The archive itself.
+    Archive,
+}
 
 /// How a view is sent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,6 +124,7 @@ struct Selection {
     from_ms: Option<i64>,
     /// Entered before (Unix ms): the start of the day after `to` in the view's zone.
     until_ms: Option<i64>,
+    archived: ArchivedFilter,
 }
 
 impl Selection {
@@ -108,6 +135,7 @@ impl Selection {
         filters: &Filters,
         dated: bool,
         tz: Tz,
+        purpose: Purpose,
     ) -> Option<Self> {
         let mut wanted = Vec::new();
         for (field, value) in [
@@ -137,6 +165,11 @@ impl Selection {
                 day.checked_add_days(Days::new(1))
                     .map_or(i64::MAX, |next| start_of_day(next, tz).timestamp_millis())
             }),
+            archived: match purpose {
+                Purpose::Working => ArchivedFilter::Exclude,
+                Purpose::Analysis => filters.archived.unwrap_or_default(),
+                Purpose::Archive => ArchivedFilter::Only,
+            },
         })
     }
 
@@ -153,7 +186,11 @@ impl Selection {
 
     fn keeps(&self, slot: &Slot) -> bool {
         !slot.merged
-            && !slot.archived
+            && match self.archived {
+                ArchivedFilter::Include => true,
+                ArchivedFilter::Exclude => !slot.archived,
+                ArchivedFilter::Only => slot.archived,
+            }
             && self.teams.as_ref().is_none_or(|t| t.contains(&slot.team))
             && self
                 .wanted
@@ -220,16 +257,31 @@ pub struct Pipeline {
     pub accounts: u64,
     pub by_rep: Vec<StageTotal>,
     pub total: Vec<StageTotal>,
+    /// Open pipeline (every stage but won and lost), per currency.
+    pub open: Vec<MoneyTotal>,
+    /// Won opportunities (closed business, not pipeline), per currency.
+    pub won: Vec<MoneyTotal>,
     pub freshness: Vec<Freshness>,
 }
 
+/// Opportunities of several stages in one currency, added up.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MoneyTotal {
+    pub currency: Option<String>,
+    pub count: u64,
+    pub total_minor: i64,
+    pub weighted_minor: i64,
+}
+
 impl Tables for Pipeline {
-    const TABLES: &'static [&'static str] = &["by_rep", "total", "freshness"];
+    const TABLES: &'static [&'static str] = &["by_rep", "total", "open", "won", "freshness"];
 
     fn csv(&self, name: &str) -> Option<String> {
         match name {
             "by_rep" => Some(csv_of(&self.by_rep)),
             "total" => Some(csv_of(&self.total)),
+            "open" => Some(csv_of(&self.open)),
+            "won" => Some(csv_of(&self.won)),
             "freshness" => Some(csv_of(&self.freshness)),
             _ => None,
         }
@@ -246,7 +298,7 @@ pub fn pipeline(
     tz: Tz,
 ) -> Pipeline {
     let mut cells: HashMap<(Label, Label, Label), (u64, i64, i64)> = HashMap::new();
-    let selected = select(index, teams, filters, true, tz);
+    let selected = select(index, teams, filters, true, tz, Purpose::Working);
     for &i in &selected {
         let slot = index.slot(i);
         for opportunity in index.opportunities(slot) {
@@ -283,12 +335,36 @@ pub fn pipeline(
     for cells in [&mut by_rep, &mut total] {
         cells.sort_by(|a, b| (&a.rep, &a.stage, &a.currency).cmp(&(&b.rep, &b.stage, &b.currency)));
     }
+    // Open pipeline and won business apart: adding them up would count closed deals as
+    // business still to win.
+    let (mut open, mut won) = (
+        std::collections::BTreeMap::<Option<String>, MoneyTotal>::new(),
+        std::collections::BTreeMap::<Option<String>, MoneyTotal>::new(),
+    );
+    for cell in &total {
+        let into = match cell.stage.as_str() {
+            "won" => &mut won,
+            "lost" => continue,
+            _ => &mut open,
+        };
+        let sum = into
+            .entry(cell.currency.clone())
+            .or_insert_with(|| MoneyTotal {
+                currency: cell.currency.clone(),
+                ..MoneyTotal::default()
+            });
+        sum.count += cell.count;
+        sum.total_minor = sum.total_minor.saturating_add(cell.total_minor);
+        sum.weighted_minor = sum.weighted_minor.saturating_add(cell.weighted_minor);
+    }
     Pipeline {
         computed_at: now,
         time_zone: tz.name().to_owned(),
         accounts: selected.len() as u64,
         by_rep,
         total,
+        open: open.into_values().collect(),
+        won: won.into_values().collect(),
         freshness: freshness(index, &selected, last_syncs, filters),
     }
 }
@@ -367,7 +443,7 @@ pub fn follow_ups(
     let mut late: HashMap<Label, (u64, u64)> = HashMap::new();
     let mut overdue = Vec::new();
     let now_ms = now.timestamp_millis();
-    let selected = select(index, teams, filters, true, tz);
+    let selected = select(index, teams, filters, true, tz, Purpose::Working);
     for &i in &selected {
         let slot = index.slot(i);
         let due_ms = slot
@@ -438,7 +514,8 @@ pub fn follow_ups(
     }
 }
 
-/// The funnel of one group of accounts: how many entered, reached intent, were won.
+/// The funnel of one group of accounts: how many entered, reached intent, were won, and how
+/// many stand lost or dormant now.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FunnelRow {
     /// What the accounts are grouped by: `all`, `rep`, `source`, `industry` or `region`.
@@ -448,9 +525,19 @@ pub struct FunnelRow {
     /// The name people read for a rep's row (`dimension` `rep`).
     pub display_name: Option<String>,
     pub accounts: u64,
-    /// Accounts at intent or won now.
+    /// Accounts that reached intent (or won) at some point, by their status history: an
+    /// account lost after intent still counts here.
     pub intent: u64,
+    /// Accounts that were won at some point.
     pub won: u64,
+    /// `intent / accounts` (`None` without accounts).
+    pub intent_rate: Option<f64>,
+    /// `won / intent`, the stage-to-stage rate (`None` when none reached intent).
+    pub won_rate: Option<f64>,
+    /// Accounts lost now.
+    pub lost: u64,
+    /// Leads dormant now.
+    pub dormant: u64,
     /// Leads converted to customers.
     pub converted: u64,
     /// Mean days from first contact to conversion, over the converted leads.
@@ -458,7 +545,9 @@ pub struct FunnelRow {
 }
 
 /// Funnel conversion (entered → intent → won) and conversion cycle, for the selection and by
-/// rep, source, industry and region. Counts are by each account's current status.
+/// rep, source, industry and region. Intent and won count the stages accounts reached (their
+/// status history; an account without one counts its current status only), lost and
+/// dormant where accounts stand now.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Funnel {
     pub computed_at: DateTime<Utc>,
@@ -500,24 +589,28 @@ pub fn funnel(
         accounts: u64,
         intent: u64,
         won: u64,
+        lost: u64,
+        dormant: u64,
         converted: u64,
         cycle_days: i64,
     }
-    let (intent, won) = (index.labels.find("intent"), index.labels.find("won"));
+    let (lost, dormant) = (index.labels.find("lost"), index.labels.find("dormant"));
     // One array of cells per dimension, indexed by label: no hashing per account.
     let mut cells: Vec<Vec<Cell>> = (0..DIMENSIONS.len())
         .map(|_| (0..index.labels.len()).map(|_| Cell::default()).collect())
         .collect();
-    let selected = select(index, teams, filters, true, tz);
+    let selected = select(index, teams, filters, true, tz, Purpose::Analysis);
     for &i in &selected {
         let slot = index.slot(i);
         let values = [NONE, slot.owner, slot.source, slot.industry, slot.region];
-        let (is_intent, is_won) = (Some(slot.status) == intent, Some(slot.status) == won);
+        let (is_lost, is_dormant) = (Some(slot.status) == lost, Some(slot.status) == dormant);
         for (dimension, value) in values.into_iter().enumerate() {
             let cell = &mut cells[dimension][value as usize];
             cell.accounts += 1;
-            cell.intent += u64::from(is_intent || is_won);
-            cell.won += u64::from(is_won);
+            cell.intent += u64::from(slot.reached_intent);
+            cell.won += u64::from(slot.reached_won);
+            cell.lost += u64::from(is_lost);
+            cell.dormant += u64::from(is_dormant);
             if let Some(days) = slot.conversion_days {
                 cell.converted += 1;
                 cell.cycle_days += days;
@@ -539,6 +632,10 @@ pub fn funnel(
                 accounts: cell.accounts,
                 intent: cell.intent,
                 won: cell.won,
+                intent_rate: rate(cell.intent, cell.accounts),
+                won_rate: rate(cell.won, cell.intent),
+                lost: cell.lost,
+                dormant: cell.dormant,
                 converted: cell.converted,
                 cycle_days_avg: (cell.converted > 0)
                     .then(|| cell.cycle_days as f64 / cell.converted as f64),
@@ -555,7 +652,12 @@ pub fn funnel(
     }
 }
 
-/// Follow-ups one rep's accounts had in one week.
+/// `part / whole`, or `None` when `whole` is zero.
+fn rate(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+/// Follow-ups one rep logged in one week.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WeekActivity {
     pub rep: String,
@@ -565,7 +667,8 @@ pub struct WeekActivity {
     pub follow_ups: u64,
 }
 
-/// Activity per rep per week: follow-ups on each rep's accounts, by when they happened.
+/// Activity per rep per week: the follow-ups each rep logged (whoever owns the account now),
+/// by when they happened.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Activity {
     pub computed_at: DateTime<Utc>,
@@ -597,7 +700,21 @@ pub fn activity(
     now: DateTime<Utc>,
     tz: Tz,
 ) -> Activity {
-    let selected = select(index, teams, filters, false, tz);
+    // The accounts in scope, by every filter but the rep: `rep` picks who logged a follow-up,
+    // not who owns the account now (a handover or merge must not move past work).
+    let by_account = Filters {
+        rep: None,
+        ..filters.clone()
+    };
+    let selected = select(index, teams, &by_account, false, tz, Purpose::Analysis);
+    let logger = match &filters.rep {
+        None => None,
+        Some(rep) => match index.labels.find(rep) {
+            Some(label) => Some(label),
+            None => return empty_activity(now, tz),
+        },
+    };
+    let wanted = |rep: Label| logger.is_none_or(|l| l == rep);
     let mut weeks: HashMap<(Label, i32), u64> = HashMap::new();
     // The week (in the view's zone) a quarter hour falls in.
     let week = |quarter: i32| week_number(week_of(local_day(quarter_start(quarter), tz)));
@@ -618,11 +735,10 @@ pub fn activity(
             let mut counts = vec![0u64; span * index.labels.len()];
             for &i in &selected {
                 let slot = index.slot(i);
-                let row = slot.owner as usize * span;
-                for &(quarter, count) in index.quarters(slot) {
+                for &(quarter, rep, count) in index.quarters(slot) {
                     let week = week(quarter);
-                    if kept(week) {
-                        counts[row + (week - low) as usize] += u64::from(count);
+                    if kept(week) && wanted(rep) {
+                        counts[rep as usize * span + (week - low) as usize] += u64::from(count);
                     }
                 }
             }
@@ -633,10 +749,10 @@ pub fn activity(
         } else {
             for &i in &selected {
                 let slot = index.slot(i);
-                for &(quarter, count) in index.quarters(slot) {
+                for &(quarter, rep, count) in index.quarters(slot) {
                     let week = week(quarter);
-                    if kept(week) {
-                        *weeks.entry((slot.owner, week)).or_default() += u64::from(count);
+                    if kept(week) && wanted(rep) {
+                        *weeks.entry((rep, week)).or_default() += u64::from(count);
                     }
                 }
             }
@@ -658,7 +774,20 @@ pub fn activity(
         computed_at: now,
         time_zone: tz.name().to_owned(),
         weeks,
-        freshness: freshness(index, &selected, last_syncs, filters),
+        freshness: freshness(index, &selected, last_syncs, filters)
+            .into_iter()
+            .filter(|f| filters.rep.as_ref().is_none_or(|rep| f.rep == *rep))
+            .collect(),
+    }
+}
+
+/// The activity view of a rep nobody has logged anything as.
+fn empty_activity(now: DateTime<Utc>, tz: Tz) -> Activity {
+    Activity {
+        computed_at: now,
+        time_zone: tz.name().to_owned(),
+        weeks: Vec::new(),
+        freshness: Vec::new(),
     }
 }
 
@@ -708,7 +837,7 @@ pub fn lost_reasons(
     tz: Tz,
 ) -> LostReasons {
     let mut counts: HashMap<(Label, Label), u64> = HashMap::new();
-    let selected = select(index, teams, filters, true, tz);
+    let selected = select(index, teams, filters, true, tz, Purpose::Analysis);
     let lost_label = index.labels.find("lost");
     let mut lost = 0;
     for &i in &selected {
@@ -792,7 +921,7 @@ pub fn won_profile(
     now: DateTime<Utc>,
     tz: Tz,
 ) -> WonProfile {
-    let selected = select(index, teams, filters, true, tz);
+    let selected = select(index, teams, filters, true, tz, Purpose::Analysis);
     let won_label = index.labels.find("won");
     let won: Vec<&Slot> = selected
         .iter()
@@ -901,7 +1030,7 @@ pub fn duplicates(
     now: DateTime<Utc>,
     tz: Tz,
 ) -> Duplicates {
-    let selected = select(index, teams, filters, true, tz);
+    let selected = select(index, teams, filters, true, tz, Purpose::Working);
     // How many selected accounts carry each key; then (key, account) for the keys shared,
     // sorted so that each key's accounts are one run.
     let mut counts = vec![0u32; index.keys.len()];
@@ -976,16 +1105,267 @@ pub fn duplicates(
     }
 }
 
+/// One archived account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArchivedAccount {
+    pub account: DocId,
+    pub name: String,
+    pub rep: String,
+    pub display_name: String,
+    pub status: String,
+    pub lost_reason: Option<String>,
+    /// The login of the manager or admin who archived it, and the name people read.
+    pub archived_by: Option<String>,
+    pub archived_by_name: Option<String>,
+    pub archived_at: Option<DateTime<Utc>>,
+}
+
+/// The archive: lost accounts taken out of the working views (latest archived first).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Archive {
+    pub computed_at: DateTime<Utc>,
+    /// The IANA time zone the view's days and weeks are counted in.
+    pub time_zone: String,
+    /// How many accounts are archived; `accounts` lists the latest of them.
+    pub accounts_total: u64,
+    pub accounts: Vec<ArchivedAccount>,
+    pub freshness: Vec<Freshness>,
+}
+
+impl Tables for Archive {
+    const TABLES: &'static [&'static str] = &["accounts", "freshness"];
+
+    fn csv(&self, name: &str) -> Option<String> {
+        match name {
+            "accounts" => Some(csv_of(&self.accounts)),
+            "freshness" => Some(csv_of(&self.freshness)),
+            _ => None,
+        }
+    }
+}
+
+/// Builds the archive of the accounts the caller may see.
+pub fn archive(
+    index: &Index,
+    teams: Option<&[String]>,
+    filters: &Filters,
+    last_syncs: &LastSyncs,
+    now: DateTime<Utc>,
+    tz: Tz,
+) -> Archive {
+    let selected = select(index, teams, filters, true, tz, Purpose::Archive);
+    let mut order: Vec<(std::cmp::Reverse<i64>, DocId, usize)> = selected
+        .iter()
+        .map(|&i| {
+            let ms = index.slot(i).archived_ms;
+            (std::cmp::Reverse(ms), index.account(i).0, i)
+        })
+        .collect();
+    order.sort_unstable();
+    let accounts_total = order.len() as u64;
+    order.truncate(filters.limit());
+    let accounts = order
+        .into_iter()
+        .map(|(_, account, i)| {
+            let slot = index.slot(i);
+            let by = optional(index, slot.archived_by);
+            ArchivedAccount {
+                account,
+                name: index.account(i).1.to_owned(),
+                rep: name(index, slot.owner),
+                display_name: filters.shown(&name(index, slot.owner)),
+                status: name(index, slot.status),
+                lost_reason: optional(index, slot.lost_reason),
+                archived_by_name: by.as_deref().map(|b| filters.shown(b)),
+                archived_by: by,
+                archived_at: time_of(slot.archived_ms),
+            }
+        })
+        .collect();
+    Archive {
+        computed_at: now,
+        time_zone: tz.name().to_owned(),
+        accounts_total,
+        accounts,
+        freshness: freshness(index, &selected, last_syncs, filters),
+    }
+}
+
+/// How long a potential customer may go without a follow-up before it counts as dead.
+pub const STALE_MONTHS: u32 = 6;
+
+/// What the monthly clean-up finds wrong with one account, and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HygieneRow {
+    /// `no_contact_info` (no contact has a phone or email), `stale` (a potential customer
+    /// without a follow-up for [`STALE_MONTHS`] months), `lost_without_reason`, or
+    /// `duplicate` (shares a match key with another account).
+    pub problem: String,
+    /// What applies: `archive` (a lost account), `merge` (a duplicate) or `open` (the record
+    /// needs a person: add a contact, log a follow-up or mark it lost, record a reason).
+    pub action: String,
+    pub account: DocId,
+    pub name: String,
+    pub rep: String,
+    pub display_name: String,
+    pub status: String,
+    /// When the latest follow-up happened (none: never).
+    pub last_follow_up: Option<DateTime<Utc>>,
+    /// For a duplicate: the match key it shares with the others of its group.
+    pub key: Option<String>,
+}
+
+/// How many rows of each problem the hygiene view found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HygieneCounts {
+    pub no_contact_info: u64,
+    pub stale: u64,
+    pub lost_without_reason: u64,
+    pub duplicate: u64,
+}
+
+/// Data hygiene (the monthly clean-up): dead records, lost customers without a reason and
+/// suspected duplicates among the working accounts, each with its action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hygiene {
+    pub computed_at: DateTime<Utc>,
+    /// The IANA time zone the view's days and weeks are counted in.
+    pub time_zone: String,
+    pub counts: HygieneCounts,
+    /// How many rows there are; `rows` lists the first of them.
+    pub rows_total: u64,
+    pub rows: Vec<HygieneRow>,
+    pub freshness: Vec<Freshness>,
+}
+
+impl Tables for Hygiene {
+    const TABLES: &'static [&'static str] = &["rows", "freshness"];
+
+    fn csv(&self, name: &str) -> Option<String> {
+        match name {
+            "rows" => Some(csv_of(&self.rows)),
+            "freshness" => Some(csv_of(&self.freshness)),
+            _ => None,
+        }
+    }
+}
+
+/// Builds the hygiene view of the accounts the caller may see, as of `now`.
+pub fn hygiene(
+    index: &Index,
+    teams: Option<&[String]>,
+    filters: &Filters,
+    last_syncs: &LastSyncs,
+    now: DateTime<Utc>,
+    tz: Tz,
+) -> Hygiene {
+    let selected = select(index, teams, filters, true, tz, Purpose::Working);
+    let (lost, potential) = (index.labels.find("lost"), index.labels.find("potential"));
+    let stale_before = now
+        .checked_sub_months(chrono::Months::new(STALE_MONTHS))
+        .map_or(i64::MIN, |t| t.timestamp_millis());
+    let mut counts = HygieneCounts::default();
+    let mut found: Vec<(u8, usize, Option<String>)> = Vec::new();
+    for &i in &selected {
+        let slot = index.slot(i);
+        let is_lost = Some(slot.status) == lost;
+        if !slot.contact_info {
+            counts.no_contact_info += 1;
+            found.push((0, i, None));
+        }
+        // Without a follow-up ever, the six months count from when it was entered.
+        let last_contact = slot.last_activity_ms.max(slot.created_ms);
+        if Some(slot.status) == potential && last_contact < stale_before {
+            counts.stale += 1;
+            found.push((1, i, None));
+        }
+        if is_lost
+            && index
+                .labels
+                .name(slot.lost_reason)
+                .is_none_or(|r| r.trim().is_empty())
+        {
+            counts.lost_without_reason += 1;
+            found.push((2, i, None));
+        }
+    }
+    let all = Filters {
+        limit: Some(usize::MAX),
+        format: Format::Json,
+        ..filters.clone()
+    };
+    let groups = duplicates(index, teams, &all, last_syncs, now, tz).groups;
+    let positions: HashMap<DocId, usize> =
+        selected.iter().map(|&i| (index.account(i).0, i)).collect();
+    for group in groups {
+        for member in &group.accounts {
+            if let Some(&i) = positions.get(&member.account) {
+                counts.duplicate += 1;
+                found.push((3, i, Some(group.key.clone())));
+            }
+        }
+    }
+    let rows_total = found.len() as u64;
+    found.sort_by(|a, b| {
+        (a.0, index.account(a.1).1, index.account(a.1).0, &a.2).cmp(&(
+            b.0,
+            index.account(b.1).1,
+            index.account(b.1).0,
+            &b.2,
+        ))
+    });
+    found.truncate(filters.limit());
+    let rows = found
+        .into_iter()
+        .map(|(problem, i, key)| {
+            let slot = index.slot(i);
+            let (account, account_name) = index.account(i);
+            let action = match problem {
+                3 => "merge",
+                0 if Some(slot.status) == lost => "archive",
+                _ => "open",
+            };
+            HygieneRow {
+                problem: [
+                    "no_contact_info",
+                    "stale",
+                    "lost_without_reason",
+                    "duplicate",
+                ][usize::from(problem)]
+                .to_owned(),
+                action: action.to_owned(),
+                account,
+                name: account_name.to_owned(),
+                rep: name(index, slot.owner),
+                display_name: filters.shown(&name(index, slot.owner)),
+                status: name(index, slot.status),
+                last_follow_up: time_of(slot.last_activity_ms),
+                key,
+            }
+        })
+        .collect();
+    Hygiene {
+        computed_at: now,
+        time_zone: tz.name().to_owned(),
+        counts,
+        rows_total,
+        rows,
+        freshness: freshness(index, &selected, last_syncs, filters),
+    }
+}
+
 /// The positions of the accounts in the caller's teams (`None`: all) that pass the filters
-/// (`dated`: including the creation-date range); accounts merged into another are left out.
+/// (`dated`: including the creation-date range) for a view's `purpose`; accounts merged into
+/// another are left out.
 fn select(
     index: &Index,
     teams: Option<&[String]>,
     filters: &Filters,
     dated: bool,
     tz: Tz,
+    purpose: Purpose,
 ) -> Vec<usize> {
-    let Some(selection) = Selection::of(index, teams, filters, dated, tz) else {
+    let Some(selection) = Selection::of(index, teams, filters, dated, tz, purpose) else {
         return Vec::new();
     };
     index

@@ -550,13 +550,14 @@ impl WriterThread {
         if let Err(reason) = verdict.and_then(|()| {
             let received = chrono::DateTime::from_timestamp_millis(at.received_at_ms)
                 .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
-            check_rules(before.as_ref(), &after, received)
+            check_rules(before.as_ref(), &after, received)?;
+            check_loggers(before.as_ref(), &after, at.who.device)
         }) {
             return Ok(Applied::Rejected(reason));
         }
         let team = owner_team(tables, &after.owner)?;
         let scopes = doc_scopes(&after.owner, team.as_deref(), &shares);
-        let row = Projection::of(&after, team);
+        let row = Projection::of(&after, team, |d| tables.device_user(d));
         let mut write = at.write(meta, &encoded, &after.owner, scopes, Some(row));
         write.hashes = hashes;
         let commit = tables.commit(write, doc)?;
@@ -647,7 +648,7 @@ impl WriterThread {
         let hashes = new.iter().map(|c| c.hash().0).collect();
         let change: Vec<Vec<u8>> = new.iter().map(|c| c.raw_bytes().to_vec()).collect();
         let encoded: Vec<&[u8]> = change.iter().map(Vec::as_slice).collect();
-        let row = Projection::of(after, team);
+        let row = Projection::of(after, team, |d| tables.device_user(d));
         let mut write = at.write(meta, &encoded, &after.owner, scopes, Some(row));
         write.hashes = hashes;
         write.origin = SERVER_DEVICE;
@@ -854,6 +855,30 @@ impl WriterThread {
         let doc = self.doc(tables, at.doc)?;
         tables.commit(at.write(meta, &[], &owner, scopes, None), doc)
     }
+}
+
+/// A follow-up counts for the rep who logged it (the user of its `logged_by` device, see
+/// [`Projection`]), so a device may add follow-ups only in its own name and never rename the
+/// logger of one already stored.
+fn check_loggers(
+    before: Option<&AccountDoc>,
+    after: &AccountDoc,
+    device: outpost_protocol::DeviceId,
+) -> Result<(), String> {
+    for (id, follow_up) in &after.follow_ups {
+        let ok = match before.and_then(|b| b.follow_ups.get(id)) {
+            Some(stored) => stored.logged_by == follow_up.logged_by,
+            None => follow_up.logged_by.parse() == Ok(device),
+        };
+        if !ok {
+            return Err(format!(
+                "follow-up {id} names device {} as its logger; a device logs follow-ups in \
+                 its own name only ({device})",
+                follow_up.logged_by
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Where and for whom one document's commit happens.

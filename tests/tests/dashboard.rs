@@ -375,7 +375,8 @@ fn expected(view: &Value) -> Figures {
         weighted: BTreeMap::new(),
         reps: BTreeMap::new(),
     };
-    for cell in cells("total") {
+    // The money tiles show the open pipeline (won business has its own tile).
+    for cell in cells("open") {
         if let Some(currency) = cell["currency"].as_str() {
             *figures.total.entry(currency.to_owned()).or_default() +=
                 cell["total_minor"].as_i64().unwrap();
@@ -1013,5 +1014,168 @@ async fn the_vocabulary_serves_every_label_in_both_languages() {
     {
         assert_eq!(term["code"], source.as_str());
         assert_eq!(term["zh"], source.label(Lang::Zh).as_ref());
+    }
+}
+
+/// The attribute `name` of the first element matching `css`.
+async fn first_attribute(browser: &Browser, css: &str, name: &str) -> Result<String, DriverError> {
+    let found = browser.find_all(css).await?;
+    let element = found
+        .first()
+        .ok_or_else(|| DriverError(format!("no {css}")))?;
+    browser.attribute(element, name).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reports_panels_show_open_and_won_apart_stages_reached_hygiene_and_the_archive() {
+    use outpost_client::model::{Contact, Day, Deal, Payment, Status};
+    let server = TestServer::start().await;
+    let ana = server.device_of("ana").await;
+    let now = Utc::now();
+    let phone = |p: &str| {
+        Some(Contact {
+            name: "王总".into(),
+            phone: Some(p.into()),
+            ..Contact::default()
+        })
+    };
+    let create = |name: &str, contact: Option<Contact>| {
+        let new = NewAccount {
+            name: name.into(),
+            owner: "ana".into(),
+            contact,
+            ..NewAccount::default()
+        };
+        ana.store.create_account_anyway(&new, now).unwrap()
+    };
+    let cny = |yuan: i64| Money {
+        minor: yuan * 100,
+        currency: "CNY".into(),
+    };
+    // Won by a deal, with one more opportunity still open.
+    let harbor = create("深圳市华强电子科技有限公司", phone("138 0013 8000"));
+    let add = |stage: Stage, yuan: i64| {
+        AccountEdit::AddOpportunity(NewOpportunity {
+            name: format!("{stage}"),
+            stage,
+            probability: None,
+            amount: Some(cny(yuan)),
+            expected_close: None,
+            owner: "ana".into(),
+        })
+    };
+    let added = ana
+        .store
+        .edit_account_all(
+            harbor,
+            &[
+                add(Stage::Negotiation, 100_000),
+                add(Stage::Negotiation, 500_000),
+            ],
+            now,
+        )
+        .unwrap();
+    let signed = Day(now.date_naive());
+    let win = [
+        AccountEdit::MoveOpportunity {
+            id: added[1].clone().unwrap(),
+            stage: Stage::Won,
+            probability: None,
+            amount: Some(cny(500_000)),
+            signed_on: Some(signed),
+            lost_reason: None,
+        },
+        AccountEdit::RecordDeal(Deal {
+            closed_on: signed,
+            amount: cny(500_000),
+            products: "生产线".into(),
+            payment: Payment::Instalments,
+            notes: None,
+        }),
+    ];
+    ana.store.edit_account_all(harbor, &win, now).unwrap();
+    // Reached intent, then lost, then archived.
+    let lost = create("广州市白云五金有限公司", phone("138 0013 8001"));
+    let intent = AccountEdit::SetStatus(Status::Intent);
+    ana.store.edit_account(lost, &intent, now).unwrap();
+    let reason = AccountEdit::MarkLost {
+        reason: "价格过高".into(),
+    };
+    ana.store.edit_account(lost, &reason, now).unwrap();
+    // No way to reach anyone there.
+    let dead = create("无名贸易有限公司", None);
+    ana.sync().await;
+    let mia = token(&server, "mia").await;
+    let archived = http()
+        .post(format!("{}/v1/accounts/{lost}/archive", server.url()))
+        .bearer_auth(&mia)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert!(archived.status().is_success());
+
+    for (lang, hygiene_title, open_label) in [
+        ("zh-CN", "数据清理", "打开"),
+        ("en-US", "Data hygiene", "Open"),
+    ] {
+        let browser = Browser::start_in(lang, "Asia/Shanghai").await;
+        browser.goto(&format!("{}/dashboard", server.url())).await;
+        browser.type_into("#login-name", "mia").await;
+        browser.type_into("#login-password", PASSWORD).await;
+        browser.click("#login-submit").await;
+        // Open pipeline and won business in their own tiles.
+        browser
+            .wait_until("the won tile", &"50000000".to_owned(), async |b| {
+                first_attribute(b, "[data-testid=pipeline-won-value]", "data-minor").await
+            })
+            .await;
+        assert_eq!(
+            first_attribute(&browser, "[data-testid=pipeline-total-value]", "data-minor")
+                .await
+                .unwrap(),
+            "10000000"
+        );
+        // The funnel counts the archived account lost after intent as having reached it.
+        let row = "[data-testid=funnel-by-rep] tr[data-rep=ana]";
+        let mut cells = Vec::new();
+        for cell in ["intent", "won", "lost", "dormant"] {
+            cells.push(
+                browser
+                    .text_of(&format!("{row} [data-testid=funnel-row-{cell}]"))
+                    .await
+                    .unwrap(),
+            );
+        }
+        assert_eq!(cells, ["2", "1", "1", "0"]);
+        // Hygiene: the dead record, with its action and account id.
+        assert_eq!(
+            browser.text_of("[data-panel=hygiene] h2").await.unwrap(),
+            hygiene_title
+        );
+        let action = format!(
+            "[data-testid=hygiene-table] tr[data-account=\"{dead}\"][data-problem=no_contact_info] .action"
+        );
+        browser
+            .wait_until(
+                "the dead record's action",
+                &open_label.to_owned(),
+                async |b| b.text_of(&action).await,
+            )
+            .await;
+        assert_eq!(
+            first_attribute(&browser, &action, "data-action")
+                .await
+                .unwrap(),
+            "open"
+        );
+        // The archive lists the archived account with its reason.
+        let archived = browser
+            .text_of(&format!(
+                "[data-testid=archive-table] tr[data-account=\"{lost}\"]"
+            ))
+            .await
+            .unwrap();
+        assert!(archived.contains("价格过高"), "{archived}");
     }
 }

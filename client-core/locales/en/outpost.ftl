@@ -238,6 +238,7 @@ moved = moved { $opportunity } ({ $name }) to { $stage }, { $probability } %
 status-lost-needs-reason = invalid status: a lost account needs a reason: `outpost lost { $id } REASON`
 status-dormant-needs-day = invalid status: a dormant lead needs a wake-up day: `outpost dormant { $id } --until DATE`
 status-now = { $name } is now { $status }
+status-changed = { $name } changed status: { $from } → { $to } (a won opportunity with a recorded deal)
 converted = converted { $name } to a customer (status { $status }) on { $day }
 marked-lost = marked { $name } lost: { $reason }
 dormant-until = { $name } is dormant until { $day }

@@ -222,6 +222,7 @@ moved = 已将 { $opportunity }（{ $name }）推进到 { $stage }，{ $probabil
 status-lost-needs-reason = 状态无效：流失客户需要填写原因：`outpost lost { $id } 原因`
 status-dormant-needs-day = 状态无效：休眠线索需要唤醒日期：`outpost dormant { $id } --until 日期`
 status-now = { $name } 现在是{ $status }
+status-changed = { $name } 的状态已变更：{ $from } → { $to }（商机成交且已登记成交记录）
 converted = 已于 { $day } 将 { $name } 转为客户（状态：{ $status }）
 marked-lost = 已将 { $name } 标记为流失：{ $reason }
 dormant-until = { $name } 休眠至 { $day }

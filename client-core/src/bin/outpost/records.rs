@@ -264,7 +264,8 @@ pub(crate) fn move_opportunity(store: &Store, args: MoveArgs, now: DateTime<Utc>
         lost_reason: args.reason,
     };
     store.edit_account(id, &edit, now)?;
-    let moved = &store.account(id)?.record.opportunities[&opportunity];
+    let after = store.account(id)?.record;
+    let moved = &after.opportunities[&opportunity];
     out!(
         "{}",
         t!(
@@ -275,7 +276,24 @@ pub(crate) fn move_opportunity(store: &Store, args: MoveArgs, now: DateTime<Utc>
             probability = moved.probability
         )
     );
+    status_changed(&account.record.status, &after.status, &after.name);
     Ok(())
+}
+
+/// Says so when an edit also changed the account's status (a won opportunity with a recorded
+/// deal wins the customer), so the rep sees every change the edit made.
+fn status_changed(before: &Status, after: &Status, name: &str) {
+    if before != after {
+        note!(
+            "{}",
+            t!(
+                "status-changed",
+                name = name,
+                from = say(before),
+                to = say(after)
+            )
+        );
+    }
 }
 
 pub(crate) fn deal(store: &Store, args: DealArgs, now: DateTime<Utc>) -> Result<()> {
@@ -290,7 +308,10 @@ pub(crate) fn deal(store: &Store, args: DealArgs, now: DateTime<Utc>) -> Result<
         payment: args.payment,
         notes: args.notes,
     };
+    let before = store.account(id)?.record.status;
     add_entry(store, id, &AccountEdit::RecordDeal(deal), now)?;
+    let after = store.account(id)?.record;
+    status_changed(&before, &after.status, &after.name);
     Ok(())
 }
 
