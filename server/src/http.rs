@@ -86,6 +86,14 @@ pub fn router(state: AppState) -> Router {
             post(api::archive).delete(api::archive),
         )
         .route("/v1/accounts/{id}/shares/{login}", delete(api::unshare))
+        .route("/v1/accounts/{id}", get(api::account))
+        .route("/v1/accounts/{id}/shares", get(api::shares))
+        .route("/v1/people/{login}/offboard", post(api::offboard))
+        .route(
+            "/v1/admin/users/{login}/password",
+            post(api::reset_password),
+        )
+        .route("/v1/admin/backups", get(api::list_backups))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::connections::body_deadline,
