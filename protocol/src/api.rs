@@ -202,12 +202,18 @@ pub struct Handover {
     /// The accounts to move; `None` moves the whole book of `from`.
     #[serde(default)]
     pub accounts: Option<Vec<DocId>>,
+    /// Nothing is moved: the reply lists what would be.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// What a handover moved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HandoverReply {
     pub moved: Vec<DocId>,
+    /// The same accounts with their customers' names.
+    #[serde(default)]
+    pub accounts: Vec<AccountRef>,
 }
 
 /// `POST /v1/accounts/{id}/shares`: lets another user see (and with `write`, edit) an account.

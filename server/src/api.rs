@@ -497,7 +497,12 @@ pub(crate) async fn handover(
     body: Bytes,
 ) -> Result<Json<HandoverReply>, AppError> {
     let who = caller.require(Role::Manager)?.clone();
-    let Handover { from, to, accounts } = json(&body)?;
+    let Handover {
+        from,
+        to,
+        accounts,
+        dry_run,
+    } = json(&body)?;
     let (from_user, to_user) = {
         let (f, t) = (from.clone(), to.clone());
         blocking(&state, move |s| Ok((s.user(&f)?, s.user(&t)?))).await?
@@ -528,6 +533,12 @@ pub(crate) async fn handover(
             tokio::task::spawn_blocking(move || storage.owned_by(&from)).await??
         }
     };
+    if dry_run {
+        return Ok(Json(HandoverReply {
+            accounts: account_refs(&state.storage, &docs),
+            moved: docs,
+        }));
+    }
     let results = state
         .writer
         .reassign(who.clone(), docs, to.clone(), now_ms())
@@ -542,8 +553,10 @@ pub(crate) async fn handover(
         by = who.login,
         "handover"
     );
+    let moved: Vec<DocId> = results.into_iter().map(|r| r.doc).collect();
     Ok(Json(HandoverReply {
-        moved: results.into_iter().map(|r| r.doc).collect(),
+        accounts: account_refs(&state.storage, &moved),
+        moved,
     }))
 }
 

@@ -37,6 +37,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub mod bench;
+pub mod browser;
 pub mod cli;
 pub mod sim;
 

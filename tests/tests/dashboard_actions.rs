@@ -1,0 +1,286 @@
+//! The dashboard's actions in real headless Chromium, in Chinese and in English: a manager
+//! comments on an account from its page, merges a duplicate picked side by side, and
+//! off-boards a departing rep; an admin adds a user. Each result is checked through the API
+//! and on a rep's device after it syncs.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use outpost_client::model::Contact;
+use outpost_client::{AccountEdit, ContactMethod, NewAccount, NewFollowUp};
+use outpost_protocol::DocId;
+use outpost_tests::browser::{Browser, PATIENCE};
+use outpost_tests::{Device, PASSWORD, TestServer};
+use serde_json::Value;
+
+/// What the page says when each action is done, in one language.
+struct Words {
+    lang: &'static str,
+    comment_done: &'static str,
+    merge_done: &'static str,
+    offboard_done: &'static str,
+    user_done: &'static str,
+}
+
+const ZH: Words = Words {
+    lang: "zh-CN",
+    comment_done: "评语已保存，销售代表下次同步时会看到。",
+    merge_done: "已并入 Acme Tools Ltd。",
+    offboard_done: "已完成：1 个客户交给 dee；用户已停用；吊销 1 台设备。",
+    user_done: "已添加用户 gus。",
+};
+
+const EN: Words = Words {
+    lang: "en-US",
+    comment_done: "Comment saved; the rep sees it at their next sync.",
+    merge_done: "Merged into Acme Tools Ltd.",
+    offboard_done: "Done: 1 account to dee; user disabled; 1 device revoked.",
+    user_done: "User gus added.",
+};
+
+/// An account of the device's rep with one contact and one follow-up, synced; its id.
+async fn account(device: &Device, rep: &str, name: &str, contact: Contact) -> DocId {
+    let now = Utc::now();
+    let new = NewAccount {
+        name: name.into(),
+        owner: rep.into(),
+        contact: Some(contact),
+        ..NewAccount::default()
+    };
+    let id = device.store.create_account_anyway(&new, now).unwrap();
+    let visit = NewFollowUp::new(
+        now - chrono::Duration::hours(1),
+        ContactMethod::Visit,
+        &format!("{rep} visited {name}"),
+    );
+    device
+        .store
+        .edit_account(id, &AccountEdit::LogFollowUp(visit), now)
+        .unwrap();
+    device.sync().await;
+    id
+}
+
+async fn record(server: &TestServer, device: &Device, id: DocId) -> Value {
+    let (status, body) = server.get_json(device, &format!("/v1/accounts/{id}")).await;
+    assert_eq!(status, 200, "{body}");
+    body["record"].clone()
+}
+
+async fn log_in(browser: &Browser, login: &str, password: &str) {
+    browser.type_into("#login-name", login).await;
+    browser.type_into("#login-password", password).await;
+    browser.click("#login-submit").await;
+}
+
+/// Goes through the open dialog: `Next` if it asks for input, waits for the list of what it
+/// will do (which must contain `affected`), confirms, and waits for `done`.
+async fn confirm(browser: &Browser, form: bool, affected: &str, done: &str) {
+    if form {
+        browser.click("#action-confirm").await;
+    }
+    browser
+        .wait_until("what the action will do", &true, async |b| {
+            Ok(b.text_of("[data-testid=action-affected]")
+                .await?
+                .contains(affected))
+        })
+        .await;
+    browser.click("#action-confirm").await;
+    browser
+        .wait_until("the action's result", &done.to_owned(), async |b| {
+            b.text_of("#action-result").await
+        })
+        .await;
+    browser.click("#action-cancel").await;
+}
+
+/// Sets a `<select>` (or input) by script, as picking an option does, once it has `value`.
+async fn choose(browser: &Browser, css: &str, value: &str) {
+    let started = Instant::now();
+    let script = format!(
+        "const e = document.querySelector({css:?}); \
+         if (!e || ![...(e.options ?? [])].some((o) => o.value === {value:?})) return false; \
+         e.value = {value:?}; e.dispatchEvent(new Event('change')); return true;"
+    );
+    while browser.script(&script).await != true {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "no option {value} in {css}:\n{}",
+            browser.page_text().await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn a_manager_and_an_admin_act_in_the_dashboard(words: &Words) {
+    let server = TestServer::start().await;
+    let (ana, ben, cai, dee) = (
+        server.device_of("ana").await,
+        server.device_of("ben").await,
+        server.device_of("cai").await,
+        server.device_of("dee").await,
+    );
+    let li_na = Contact {
+        name: "Li Na".into(),
+        phone: Some("138 0013 8000".into()),
+        ..Contact::default()
+    };
+    let survivor = account(&ana, "ana", "Acme Tools Ltd", li_na.clone()).await;
+    let duplicate = account(
+        &ben,
+        "ben",
+        "ACME tools",
+        Contact {
+            name: "li na".into(),
+            phone: Some("+86 13800138000".into()),
+            email: Some("li.na@acme.example".into()),
+            ..Contact::default()
+        },
+    )
+    .await;
+    let departing = account(&cai, "cai", "Cedar Mills", li_na).await;
+
+    let browser = Browser::start_in(words.lang, "Asia/Shanghai").await;
+    browser.goto(&format!("{}/dashboard", server.url())).await;
+    log_in(&browser, "mia", PASSWORD).await;
+
+    // A comment, from the account's page (reached from the duplicates table).
+    browser
+        .click(&format!("#duplicates a[data-account=\"{survivor}\"]"))
+        .await;
+    browser
+        .wait_until("the account page", &"Acme Tools Ltd".to_owned(), async |b| {
+            b.text_of("[data-testid=account-name]").await
+        })
+        .await;
+    browser.click("[data-testid=comment]").await;
+    let text = "请本周内确认预算 — confirm the budget this week";
+    browser.type_into("#comment-text", text).await;
+    confirm(&browser, true, text, words.comment_done).await;
+    browser
+        .wait_until("the comment on the page", &true, async |b| {
+            Ok(b.text_of("[data-testid=account-comments]")
+                .await?
+                .contains(text))
+        })
+        .await;
+    let comments = record(&server, &ana, survivor).await["comments"].clone();
+    let written: Vec<&Value> = comments.as_object().unwrap().values().collect();
+    assert_eq!(written.len(), 1, "{comments}");
+    assert_eq!(written[0]["text"], text);
+    assert_eq!(written[0]["author"], "mia");
+    ana.sync().await;
+    let on_device = ana.store.account(survivor).unwrap().record;
+    assert_eq!(
+        on_device
+            .comments
+            .values()
+            .map(|c| c.text.as_str())
+            .collect::<Vec<_>>(),
+        [text]
+    );
+
+    // The duplicates side by side; ana's is kept.
+    browser.click("#account-back").await;
+    browser.click("#duplicates [data-testid=merge]").await;
+    browser
+        .click(&format!(
+            ".candidate[data-account=\"{survivor}\"] input[type=radio]"
+        ))
+        .await;
+    confirm(&browser, true, "ACME tools", words.merge_done).await;
+    let merged = record(&server, &ben, duplicate).await;
+    assert_eq!(merged["merged_into"], survivor.to_string());
+    let kept = record(&server, &ana, survivor).await;
+    let contacts: Vec<&Value> = kept["contacts"].as_object().unwrap().values().collect();
+    assert_eq!(contacts.len(), 1, "the same person, once: {contacts:?}");
+    assert_eq!(contacts[0]["email"], "li.na@acme.example");
+    ana.sync().await;
+    let on_device = ana.store.account(survivor).unwrap().record;
+    assert_eq!(on_device.contacts.len(), 1);
+    assert_eq!(on_device.follow_ups.len(), 2, "ben's visit came along");
+    ben.sync().await;
+    assert_eq!(
+        ben.store.account(duplicate).unwrap().record.merged_into,
+        Some(survivor.to_string())
+    );
+
+    // Cai leaves: the whole book to dee, cai disabled, the device revoked.
+    browser
+        .click("#people tr[data-rep=cai] [data-testid=offboard]")
+        .await;
+    choose(&browser, "#offboard-to", "dee").await;
+    confirm(&browser, true, "Cedar Mills", words.offboard_done).await;
+    assert_eq!(record(&server, &dee, departing).await["owner"], "dee");
+    let root = server.device().await;
+    let (_, users) = server.get_json(&root, "/v1/admin/users").await;
+    let user = |login: &str| {
+        users
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["login"] == login)
+            .cloned()
+    };
+    assert_eq!(user("cai").unwrap()["disabled"], true);
+    assert!(cai.try_sync().await.is_err(), "cai's device is refused");
+    dee.sync().await;
+    assert_eq!(
+        dee.store.account(departing).unwrap().record.owner,
+        "dee",
+        "dee's device has the book"
+    );
+
+    // The admin adds a rep to mia's team, who then logs in and syncs on a device.
+    browser.click("[data-testid=logout]").await;
+    log_in(&browser, "root", PASSWORD).await;
+    browser.click("#admin-link").await;
+    let password = "lantern-orchard-57-quiet";
+    browser.type_into("#new-login", "gus").await;
+    browser.type_into("#new-display-name", "顾晓").await;
+    browser.type_into("#new-password", password).await;
+    choose(&browser, "#new-role", "rep").await;
+    choose(&browser, "#new-team", "field").await;
+    browser.click("#add-user-submit").await;
+    confirm(&browser, false, "gus", words.user_done).await;
+    browser
+        .wait_until("the new user in the table", &true, async |b| {
+            Ok(b.text_of("#admin-users").await?.contains("顾晓"))
+        })
+        .await;
+    let (_, users) = server.get_json(&root, "/v1/admin/users").await;
+    let gus = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["login"] == "gus")
+        .cloned()
+        .expect("gus was added");
+    assert_eq!(gus["display_name"], "顾晓");
+    assert_eq!(gus["role"], "rep");
+    assert_eq!(gus["team"], "field");
+    let device = Device::new(&server.url());
+    device
+        .client
+        .login(&device.store, "gus", password, "gus's phone")
+        .await
+        .expect("gus logs in");
+    device.sync().await;
+    let (status, teams) = server
+        .get_json(&server.device_of("mia").await, "/v1/admin/teams")
+        .await;
+    assert_eq!(status, 200);
+    assert!(teams[0]["members"].as_array().unwrap().contains(&"gus".into()), "{teams}");
+    drop(browser);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_comments_merges_and_offboards_and_an_admin_adds_a_user_in_chinese() {
+    a_manager_and_an_admin_act_in_the_dashboard(&ZH).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_comments_merges_and_offboards_and_an_admin_adds_a_user_in_english() {
+    a_manager_and_an_admin_act_in_the_dashboard(&EN).await;
+}
