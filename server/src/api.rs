@@ -18,12 +18,12 @@ use chrono::{DateTime, Utc};
 use outpost_client::conflicts::changed_fields;
 use outpost_client::model::{Archived, At, Comment};
 use outpost_protocol::api::{
+    AccountRef, BackupFile, Offboard, OffboardReply, PasswordReset, ShareInfo,
+};
+use outpost_protocol::api::{
     DeviceInfo, DisplayNameChange, Handover, HandoverReply, HistoryChange, HistoryEntry,
     LoginReply, LoginRequest, Merge, NewComment, NewUserRequest, PasswordChange, Person, Role,
     Share, TeamInfo, UserInfo,
-};
-use outpost_protocol::api::{
-    AccountRef, BackupFile, Offboard, OffboardReply, PasswordReset, ShareInfo,
 };
 use outpost_protocol::{DeviceId, DocId, PushOutcome, PushResult};
 use serde::Serialize;
@@ -961,7 +961,10 @@ pub(crate) async fn shares(
                 break;
             }
             out.push(ShareInfo {
-                display_name: names.get(login).cloned().unwrap_or_else(|| login.to_owned()),
+                display_name: names
+                    .get(login)
+                    .cloned()
+                    .unwrap_or_else(|| login.to_owned()),
                 login: login.to_owned(),
                 write: v.value(),
             });

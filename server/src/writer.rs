@@ -17,9 +17,7 @@ use lru::LruCache;
 use outpost_client::AccountDoc;
 use outpost_client::account::hydrate;
 use outpost_client::duplicates::match_keys;
-use outpost_client::model::{
-    Archived, Comment, Contact, Status, upgrade_change, write_changes,
-};
+use outpost_client::model::{Archived, Comment, Contact, Status, upgrade_change, write_changes};
 use outpost_protocol::api::Role;
 use outpost_protocol::{DocId, DocPush, PushOutcome, PushResult, Seq};
 use redb::ReadableTable;

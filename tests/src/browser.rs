@@ -373,6 +373,4 @@ impl Browser {
             }
         }
     }
-
 }
-

@@ -29,7 +29,12 @@ async fn call(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-async fn post(server: &TestServer, device: &Device, path: &str, body: Value) -> (StatusCode, Value) {
+async fn post(
+    server: &TestServer,
+    device: &Device,
+    path: &str,
+    body: Value,
+) -> (StatusCode, Value) {
     call(server, device, Method::POST, path, Some(body)).await
 }
 
@@ -99,7 +104,13 @@ async fn a_manager_offboards_a_rep_of_their_team_and_nobody_else() {
     let (status, body) = post(&server, &ben, path, json!({ "to": "ben" })).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["message"], "this needs the manager role");
-    let (status, body) = post(&server, &mia, "/v1/people/max/offboard", json!({ "to": "ben" })).await;
+    let (status, body) = post(
+        &server,
+        &mia,
+        "/v1/people/max/offboard",
+        json!({ "to": "ben" }),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     // Not to someone outside mia's teams either.
     let (status, body) = post(&server, &mia, path, json!({ "to": "sol" })).await;
@@ -145,13 +156,7 @@ async fn a_manager_offboards_a_rep_of_their_team_and_nobody_else() {
     );
     // Ben's device gets the book at its next sync.
     ben.sync().await;
-    let held: Vec<DocId> = ben
-        .store
-        .accounts()
-        .unwrap()
-        .iter()
-        .map(|a| a.id)
-        .collect();
+    let held: Vec<DocId> = ben.store.accounts().unwrap().iter().map(|a| a.id).collect();
     assert!(held.contains(&first) && held.contains(&second), "{held:?}");
 
     // Sent again, it finds nothing left to do and succeeds.
@@ -194,9 +199,18 @@ async fn an_offboarding_interrupted_half_way_is_finished_by_a_retry() {
     .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 
-    let (status, done) = post(&server, &mia, "/v1/people/cai/offboard", json!({ "to": "dee" })).await;
+    let (status, done) = post(
+        &server,
+        &mia,
+        "/v1/people/cai/offboard",
+        json!({ "to": "dee" }),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{done}");
-    assert_eq!(done["moved"], json!([{ "id": left.to_string(), "name": "Dune Freight" }]));
+    assert_eq!(
+        done["moved"],
+        json!([{ "id": left.to_string(), "name": "Dune Freight" }])
+    );
     assert_eq!(done["disabled"], true);
     assert_eq!(done["revoked"], json!([cai.store.device().to_string()]));
     for id in [handed, left] {
@@ -257,16 +271,34 @@ async fn a_merge_folds_contacts_that_are_the_same_person_into_one() {
         .as_object()
         .unwrap()
         .values()
-        .map(|c| (c["name"].as_str().unwrap().to_owned(), c["phone"].clone(), c["email"].clone()))
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_owned(),
+                c["phone"].clone(),
+                c["email"].clone(),
+            )
+        })
         .collect();
     contacts.sort_by(|a, b| (&a.0, a.1.to_string()).cmp(&(&b.0, b.1.to_string())));
     assert_eq!(
         contacts,
         [
-            ("Li Na".to_owned(), json!("138 0013 8000"), json!("li.na@acme.example")),
+            (
+                "Li Na".to_owned(),
+                json!("138 0013 8000"),
+                json!("li.na@acme.example")
+            ),
             ("Wang Wei".to_owned(), json!("139 0000 1111"), Value::Null),
-            ("Wang Wei".to_owned(), Value::Null, json!("wang@acme.example")),
-            ("Zhao Lei".to_owned(), Value::Null, json!("zhao@acme.example")),
+            (
+                "Wang Wei".to_owned(),
+                Value::Null,
+                json!("wang@acme.example")
+            ),
+            (
+                "Zhao Lei".to_owned(),
+                Value::Null,
+                json!("zhao@acme.example")
+            ),
         ]
     );
     // The rep's device has the same after its sync.
@@ -291,7 +323,13 @@ async fn the_account_record_and_its_shares_are_for_those_who_see_it() {
         server.device_of("max").await,
         server.device_of("sol").await,
     );
-    let id = account(&ana, "ana", "Acme Tools", &[contact("Li Na", Some("13800138000"), None)]).await;
+    let id = account(
+        &ana,
+        "ana",
+        "Acme Tools",
+        &[contact("Li Na", Some("13800138000"), None)],
+    )
+    .await;
     let (status, body) = server.get_json(&mia, &format!("/v1/accounts/{id}")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["id"], id.to_string());
@@ -371,4 +409,34 @@ async fn an_admin_resets_a_password_and_lists_the_backups() {
     assert_eq!(list[0]["bytes"], written["bytes"]);
     let at: chrono::DateTime<Utc> = list[0]["written_at"].as_str().unwrap().parse().unwrap();
     assert!((Utc::now() - at).num_seconds().abs() < 60, "{at}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handover_dry_run_names_the_accounts_and_moves_none() {
+    let server = TestServer::start().await;
+    let (eve, mia, root) = (
+        server.device_of("eve").await,
+        server.device_of("mia").await,
+        server.device().await,
+    );
+    let id = account(&eve, "eve", "Elm Logistics", &[]).await;
+    let body = json!({ "from": "eve", "to": "fay", "dry_run": true });
+    let (status, plan) = post(&server, &mia, "/v1/handover", body).await;
+    assert_eq!(status, StatusCode::OK, "{plan}");
+    assert_eq!(plan["moved"], json!([id.to_string()]));
+    assert_eq!(
+        plan["accounts"],
+        json!([{ "id": id.to_string(), "name": "Elm Logistics" }])
+    );
+    assert_eq!(owner(&server, &root, id).await, "eve");
+    let (status, done) = post(
+        &server,
+        &mia,
+        "/v1/handover",
+        json!({ "from": "eve", "to": "fay" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["accounts"], plan["accounts"]);
+    assert_eq!(owner(&server, &root, id).await, "fay");
 }

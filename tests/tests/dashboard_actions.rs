@@ -16,6 +16,8 @@ use serde_json::Value;
 /// What the page says when each action is done, in one language.
 struct Words {
     lang: &'static str,
+    /// Whether the manager comments on a follow-up (else on the whole account).
+    on_follow_up: bool,
     comment_done: &'static str,
     merge_done: &'static str,
     offboard_done: &'static str,
@@ -24,6 +26,7 @@ struct Words {
 
 const ZH: Words = Words {
     lang: "zh-CN",
+    on_follow_up: true,
     comment_done: "评语已保存，销售代表下次同步时会看到。",
     merge_done: "已并入 Acme Tools Ltd。",
     offboard_done: "已完成：1 个客户交给 dee；用户已停用；吊销 1 台设备。",
@@ -32,6 +35,7 @@ const ZH: Words = Words {
 
 const EN: Words = Words {
     lang: "en-US",
+    on_follow_up: false,
     comment_done: "Comment saved; the rep sees it at their next sync.",
     merge_done: "Merged into Acme Tools Ltd.",
     offboard_done: "Done: 1 account to dee; user disabled; 1 device revoked.",
@@ -150,13 +154,30 @@ async fn a_manager_and_an_admin_act_in_the_dashboard(words: &Words) {
         .click(&format!("#duplicates a[data-account=\"{survivor}\"]"))
         .await;
     browser
-        .wait_until("the account page", &"Acme Tools Ltd".to_owned(), async |b| {
-            b.text_of("[data-testid=account-name]").await
-        })
+        .wait_until(
+            "the account page",
+            &"Acme Tools Ltd".to_owned(),
+            async |b| b.text_of("[data-testid=account-name]").await,
+        )
         .await;
     browser.click("[data-testid=comment]").await;
     let text = "请本周内确认预算 — confirm the budget this week";
     browser.type_into("#comment-text", text).await;
+    // In one language on the account's follow-up, in the other on the whole account.
+    let follow_up = if words.on_follow_up {
+        let before = record(&server, &ana, survivor).await;
+        let id = before["follow_ups"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .next()
+            .unwrap()
+            .clone();
+        choose(&browser, "#comment-about", &id).await;
+        Value::String(id)
+    } else {
+        Value::Null
+    };
     confirm(&browser, true, text, words.comment_done).await;
     browser
         .wait_until("the comment on the page", &true, async |b| {
@@ -170,15 +191,16 @@ async fn a_manager_and_an_admin_act_in_the_dashboard(words: &Words) {
     assert_eq!(written.len(), 1, "{comments}");
     assert_eq!(written[0]["text"], text);
     assert_eq!(written[0]["author"], "mia");
+    assert_eq!(written[0]["follow_up"], follow_up);
     ana.sync().await;
     let on_device = ana.store.account(survivor).unwrap().record;
     assert_eq!(
         on_device
             .comments
             .values()
-            .map(|c| c.text.as_str())
+            .map(|c| (c.text.as_str(), c.follow_up.clone()))
             .collect::<Vec<_>>(),
-        [text]
+        [(text, follow_up.as_str().map(str::to_owned))]
     );
 
     // The duplicates side by side; ana's is kept.
@@ -271,7 +293,13 @@ async fn a_manager_and_an_admin_act_in_the_dashboard(words: &Words) {
         .get_json(&server.device_of("mia").await, "/v1/admin/teams")
         .await;
     assert_eq!(status, 200);
-    assert!(teams[0]["members"].as_array().unwrap().contains(&"gus".into()), "{teams}");
+    assert!(
+        teams[0]["members"]
+            .as_array()
+            .unwrap()
+            .contains(&"gus".into()),
+        "{teams}"
+    );
     drop(browser);
 }
 
