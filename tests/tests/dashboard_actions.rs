@@ -312,3 +312,119 @@ async fn a_manager_comments_merges_and_offboards_and_an_admin_adds_a_user_in_chi
 async fn a_manager_comments_merges_and_offboards_and_an_admin_adds_a_user_in_english() {
     a_manager_and_an_admin_act_in_the_dashboard(&EN).await;
 }
+
+/// The text of the account page's section `testid` contains `want`, soon.
+async fn section_shows(browser: &Browser, testid: &str, want: &str, yes: bool) {
+    browser
+        .wait_until(&format!("{want} in {testid}"), &yes, async |b| {
+            Ok(b.text_of(&format!("[data-testid={testid}]"))
+                .await?
+                .contains(want))
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_page_shows_the_record_and_its_history_and_shares_archives_and_hands_over() {
+    let server = TestServer::start().await;
+    server
+        .storage()
+        .set_display_name("ana", "张伟")
+        .expect("rename ana");
+    let (ana, ben, eve) = (
+        server.device_of("ana").await,
+        server.device_of("ben").await,
+        server.device_of("eve").await,
+    );
+    let wang = Contact {
+        name: "王总".into(),
+        phone: Some("139 1234 5678".into()),
+        ..Contact::default()
+    };
+    let id = account(&ana, "ana", "莲花贸易有限公司", wang).await;
+    ana.store
+        .edit_account(
+            id,
+            &AccountEdit::MarkLost {
+                reason: "价格太高".into(),
+            },
+            Utc::now(),
+        )
+        .unwrap();
+    ana.sync().await;
+
+    let browser = Browser::start_in("zh-CN", "Asia/Shanghai").await;
+    browser.goto(&format!("{}/dashboard", server.url())).await;
+    log_in(&browser, "mia", PASSWORD).await;
+    browser.find("[data-testid=people-table]").await;
+    browser
+        .goto(&format!("{}/dashboard#account={id}", server.url()))
+        .await;
+    browser
+        .wait_until(
+            "the account page",
+            &"莲花贸易有限公司".to_owned(),
+            async |b| b.text_of("[data-testid=account-name]").await,
+        )
+        .await;
+    section_shows(&browser, "account-profile", "价格太高", true).await;
+    section_shows(&browser, "account-contacts", "139 1234 5678", true).await;
+    section_shows(&browser, "account-follow-ups", "ana visited", true).await;
+    // The history names the rep by display name, and her device by its label.
+    section_shows(&browser, "account-history", "张伟", true).await;
+    section_shows(&browser, "account-history", "test device", true).await;
+
+    // Shared with eve for writing, then no longer.
+    browser.click("[data-testid=share]").await;
+    choose(&browser, "#share-with", "eve").await;
+    choose(&browser, "#share-write", "true").await;
+    confirm(&browser, true, "eve", "共享已更新。").await;
+    section_shows(&browser, "account-shares", "eve", true).await;
+    let shares_path = format!("/v1/accounts/{id}/shares");
+    let (_, shares) = server.get_json(&ana, &shares_path).await;
+    assert_eq!(shares[0]["login"], "eve");
+    assert_eq!(shares[0]["write"], true);
+    eve.sync().await;
+    assert!(
+        eve.store.account(id).is_ok(),
+        "eve's device has the account"
+    );
+    browser
+        .click("[data-testid=account-shares] tr[data-login=eve] button")
+        .await;
+    confirm(&browser, false, "eve", "共享已更新。").await;
+    section_shows(&browser, "account-shares", "eve", false).await;
+    let (_, shares) = server.get_json(&ana, &shares_path).await;
+    assert_eq!(shares, serde_json::json!([]));
+    eve.sync().await;
+    assert!(eve.store.account(id).is_err(), "gone from eve's device");
+
+    // Archived, then restored.
+    browser.click("[data-testid=archive-one]").await;
+    confirm(&browser, false, "莲花贸易有限公司", "已归档。").await;
+    browser.find("[data-testid=account-archived]").await;
+    assert_eq!(record(&server, &ana, id).await["archived"]["by"], "mia");
+    ana.sync().await;
+    assert!(ana.store.account(id).unwrap().record.archived.is_some());
+    browser.click("[data-testid=restore]").await;
+    confirm(&browser, false, "莲花贸易有限公司", "已恢复。").await;
+    browser.find("[data-testid=archive-one]").await;
+    assert_eq!(record(&server, &ana, id).await["archived"], Value::Null);
+    ana.sync().await;
+    assert!(ana.store.account(id).unwrap().record.archived.is_none());
+
+    // Handed over to ben.
+    browser.click("[data-testid=handover-one]").await;
+    choose(&browser, "#handover-one-to", "ben").await;
+    confirm(
+        &browser,
+        true,
+        "莲花贸易有限公司",
+        "已把 1 个客户交给 ben。",
+    )
+    .await;
+    assert_eq!(record(&server, &ben, id).await["owner"], "ben");
+    ben.sync().await;
+    assert_eq!(ben.store.account(id).unwrap().record.owner, "ben");
+    section_shows(&browser, "account-history", "服务器（代经理操作）", true).await;
+}
