@@ -2217,7 +2217,8 @@ function renderPeople() {
   }
   target.append(table([t("col.rep"), t("col.team"), t("col.actions")], reps.map(({ login, team }) =>
     h("tr", { "data-rep": login },
-      h("td", { title: login }, personName(login)),
+      h("td", { title: login }, personName(login),
+        acts.people.some((p) => p.login === login) ? null : [" ", h("span", { class: "badge warn", "data-testid": "disabled" }, t("disabled"))]),
       h("td", {}, team.display_name || team.name),
       h("td", {}, h("div", { class: "actions" },
         h("button", { type: "button", class: "quiet small", "data-testid": "handover-book", onclick: () => handOverBook(login) }, t("act.handOverBook")),
@@ -2333,22 +2334,26 @@ async function loadArchive() {
   if (!target || !state.token) return;
   let view;
   try {
-    view = await send("GET", "/v1/views/archive");
+    const params = new URLSearchParams(state.filters);
+    params.set("limit", ROWS_SHOWN);
+    view = await send("GET", viewPath("archive", params));
   } catch (error) {
     target.replaceChildren(empty(error.status === 404 ? t("archive.unavailable") : t("refreshFailed", error.message)));
     return;
   }
-  const rows = view?.accounts ?? view?.rows ?? [];
+  const rows = view?.accounts ?? [];
   if (!rows.length) {
     target.replaceChildren(empty(t("archive.none")));
     return;
   }
-  target.replaceChildren(table([t("col.account"), t("col.rep"), t("col.archivedAt"), t("col.actions")], rows.map((row) => {
-    const id = row.account ?? row.id;
+  target.replaceChildren(table([t("col.account"), t("col.rep"), t("field.lostReason"), t("col.archivedBy"), t("col.archivedAt"), t("col.actions")], rows.map((row) => {
+    const id = row.account;
     return h("tr", { "data-account": id },
       h("td", {}, accountLink(id, row.name)),
       h("td", { title: row.rep }, shownName(row)),
-      h("td", {}, row.archived_at ? dateOf(row.archived_at) : "–"),
+      h("td", {}, row.lost_reason || t("noReason")),
+      h("td", { title: row.archived_by ?? "" }, row.archived_by_name ?? row.archived_by ?? "–"),
+      h("td", { title: row.archived_at ? fullTime(row.archived_at) : "" }, row.archived_at ? dateOf(row.archived_at) : "–"),
       h("td", {}, h("button", { type: "button", class: "quiet small", onclick: () => archive(id, row.name, false) }, t("act.restore"))));
   }), { "data-testid": "archive-table" }));
 }
