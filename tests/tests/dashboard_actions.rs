@@ -234,6 +234,9 @@ async fn a_manager_and_an_admin_act_in_the_dashboard(words: &Words) {
         .await;
     choose(&browser, "#offboard-to", "dee").await;
     confirm(&browser, true, "Cedar Mills", words.offboard_done).await;
+    browser
+        .find("#people tr[data-rep=cai] [data-testid=disabled]")
+        .await;
     assert_eq!(record(&server, &dee, departing).await["owner"], "dee");
     let root = server.device().await;
     let (_, users) = server.get_json(&root, "/v1/admin/users").await;
