@@ -528,7 +528,29 @@ pub fn binary(name: &str) -> PathBuf {
     } else {
         &["--bins"]
     };
-    let output = Command::new(env!("CARGO"))
+    let mut build = Command::new(env!("CARGO"));
+    // The variables cargo sets for a running test describe this package, not the build:
+    // a dependency's build script that watches one (ring's reruns when CARGO_MANIFEST_DIR
+    // changes) would see it differ from a build started in a shell, and rebuild half the
+    // tree on every test run.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_BIN_EXE_")
+            || [
+                "CARGO_MANIFEST_DIR",
+                "CARGO_MANIFEST_PATH",
+                "CARGO_MANIFEST_LINKS",
+                "CARGO_CRATE_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_TARGET_TMPDIR",
+            ]
+            .contains(&name.as_ref())
+        {
+            build.env_remove(name.as_ref());
+        }
+    }
+    let output = build
         .args(["build", "--quiet", "--workspace"])
         .args(targets)
         .args(profile_args)

@@ -416,6 +416,29 @@ async fn the_account_page_shows_the_record_and_its_history_and_shares_archives_a
     ana.sync().await;
     assert!(ana.store.account(id).unwrap().record.archived.is_none());
 
+    // Archived by someone else while the dialog waits for the confirmation: the server's
+    // refusal is shown, in the page's language with the server's own words.
+    browser.click("[data-testid=archive-one]").await;
+    browser.find("[data-testid=action-affected]").await;
+    let mia = server.device_of("mia").await;
+    let response = outpost_tests::http()
+        .post(format!("{}/v1/accounts/{id}/archive", server.url()))
+        .bearer_auth(mia.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    browser.click("#action-confirm").await;
+    browser
+        .wait_until(
+            "the refusal",
+            &"操作未完成：服务器拒绝了此操作（服务器：莲花贸易有限公司 is archived already）"
+                .to_owned(),
+            async |b| b.text_of("#action-result").await,
+        )
+        .await;
+    browser.click("#action-cancel").await;
+
     // Handed over to ben.
     browser.click("[data-testid=handover-one]").await;
     choose(&browser, "#handover-one-to", "ben").await;
