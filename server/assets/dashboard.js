@@ -862,7 +862,8 @@ function start() {
   readFiltersFromAddress();
   loadTeams();
   reload().then((loaded) => {
-    if (loaded && !$("#board").hidden) follow();
+    // Also on the account and admin pages, which the stream keeps current too.
+    if (loaded && state.token && $("#notice").hidden) follow();
   });
   routePage();
 }
@@ -1003,6 +1004,7 @@ async function reload() {
   state.updatedAt = new Date();
   $("#updated").textContent = t("updated", clock(state.updatedAt));
   render();
+  refreshOpenPage();
   return true;
 }
 
@@ -2224,6 +2226,11 @@ function renderPeople() {
         h("button", { type: "button", class: "quiet small", "data-testid": "handover-book", onclick: () => handOverBook(login) }, t("act.handOverBook")),
         h("button", { type: "button", class: "quiet small", "data-testid": "offboard", onclick: () => offboard(login) }, t("act.offboard")))))),
   { "data-testid": "people-table" }));
+}
+
+/** Redraws the open account page with what the server holds now (after a live change). */
+function refreshOpenPage() {
+  if (!$("#account-page").hidden && acts.account) openAccount(acts.account.id);
 }
 
 /** Everything on the board and the open page that an action may have changed. */

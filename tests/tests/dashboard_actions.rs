@@ -377,6 +377,20 @@ async fn the_account_page_shows_the_record_and_its_history_and_shares_archives_a
     section_shows(&browser, "account-history", "张伟", true).await;
     section_shows(&browser, "account-history", "test device", true).await;
 
+    // A follow-up the rep logs and syncs appears on the open page, through the live stream.
+    browser
+        .wait_until("the live stream", &"on".to_owned(), async |b| {
+            let live = b.find_all("[data-testid=live]").await?;
+            b.attribute(&live[0], "data-state").await
+        })
+        .await;
+    let call = NewFollowUp::new(Utc::now(), ContactMethod::Phone, "电话回访：再谈价格");
+    ana.store
+        .edit_account(id, &AccountEdit::LogFollowUp(call), Utc::now())
+        .unwrap();
+    ana.sync().await;
+    section_shows(&browser, "account-follow-ups", "电话回访：再谈价格", true).await;
+
     // Shared with eve for writing, then no longer.
     browser.click("[data-testid=share]").await;
     choose(&browser, "#share-with", "eve").await;
