@@ -2608,7 +2608,7 @@ async function loadAdmin() {
       h("td", { "data-testid": "user-state" }, user.disabled ? t("disabled") : t("enabled")),
       h("td", {}, h("div", { class: "actions" },
         h("button", { type: "button", class: "quiet small", onclick: () => setDisabled(user, !user.disabled) }, user.disabled ? t("act.enable") : t("act.disable")),
-        h("button", { type: "button", class: "quiet small", onclick: () => resetPassword(user) }, t("act.resetPassword")))))),
+        h("button", { type: "button", class: "quiet small", "data-testid": "reset-password-button", onclick: () => resetPassword(user) }, t("act.resetPassword")))))),
   { "data-testid": "users-table" }));
   const managers = users.filter((user) => user.role === "manager" && !user.disabled);
   $("#admin-teams").replaceChildren(table([t("col.team"), t("col.name"), t("col.managers"), t("col.members"), t("col.actions")],
@@ -2621,7 +2621,7 @@ async function loadAdmin() {
           h("button", { type: "button", class: "link", onclick: () => setLead(team, login, false) }, t("act.removeManager"))))),
         h("td", {}, team.members.map((login) => personNameOf(users, login)).join("、") || "–"),
         h("td", {}, candidates.length ? h("div", { class: "actions" }, pick,
-          h("button", { type: "button", class: "quiet small", onclick: () => setLead(team, pick.value, true) }, t("act.addManager"))) : ""));
+          h("button", { type: "button", class: "quiet small", "data-testid": "add-manager", onclick: () => setLead(team, pick.value, true) }, t("act.addManager"))) : ""));
     })));
   $("#admin-devices").replaceChildren(table([t("col.user"), t("col.device"), t("col.loggedIn"), t("col.state"), t("col.actions")],
     devices.map((device) => h("tr", { "data-device": device.device },

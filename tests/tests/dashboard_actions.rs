@@ -468,3 +468,97 @@ async fn the_account_page_shows_the_record_and_its_history_and_shares_archives_a
     assert_eq!(ben.store.account(id).unwrap().record.owner, "ben");
     section_shows(&browser, "account-history", "服务器（代经理操作）", true).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_pages_reset_a_password_lead_a_team_revoke_a_device_and_take_a_backup() {
+    let server = TestServer::start().await;
+    let fay = server.device_of("fay").await;
+    let root = server.device().await;
+    let browser = Browser::start_in("en-US", "UTC").await;
+    browser.goto(&format!("{}/dashboard", server.url())).await;
+    log_in(&browser, "root", PASSWORD).await;
+    browser.click("#admin-link").await;
+
+    // Fay forgot her password.
+    browser
+        .click("#admin-users tr[data-login=fay] [data-testid=reset-password-button]")
+        .await;
+    let password = "willow-harbour-83-amber";
+    browser.type_into("#reset-password", password).await;
+    confirm(&browser, true, "fay", "Password reset.").await;
+    let phone = Device::new(&server.url());
+    phone
+        .client
+        .login(&phone.store, "fay", password, "fay's new phone")
+        .await
+        .expect("fay logs in with the new password");
+    phone.sync().await;
+
+    // max also leads the field team.
+    choose(&browser, "#lead-field", "max").await;
+    browser
+        .click("#admin-teams tr[data-team=field] [data-testid=add-manager]")
+        .await;
+    confirm(&browser, false, "max", "Team managers updated.").await;
+    let (_, teams) = server.get_json(&root, "/v1/admin/teams").await;
+    let field = teams
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "field")
+        .unwrap();
+    assert!(
+        field["managers"]
+            .as_array()
+            .unwrap()
+            .contains(&"max".into()),
+        "{field}"
+    );
+    let max = server.device_of("max").await;
+    let (status, _) = server.get_json(&max, "/v1/views/pipeline?team=field").await;
+    assert_eq!(status, 200);
+
+    // Fay's old device is revoked: it is refused at its next sync.
+    browser
+        .click(&format!(
+            "#admin-devices tr[data-device=\"{}\"] button",
+            fay.store.device()
+        ))
+        .await;
+    confirm(&browser, false, "fay", "Device revoked.").await;
+    assert!(
+        fay.try_sync().await.is_err(),
+        "the revoked device is refused"
+    );
+    phone.sync().await;
+
+    // A backup now, listed with its size.
+    browser.click("#backup-now").await;
+    let started = Instant::now();
+    browser
+        .wait_until("the backup plan", &true, async |b| {
+            Ok(b.text_of("[data-testid=action-affected]")
+                .await?
+                .contains("backup"))
+        })
+        .await;
+    browser.click("#action-confirm").await;
+    browser
+        .wait_until("the backup", &true, async |b| {
+            Ok(b.text_of("#action-result")
+                .await?
+                .starts_with("Backup outpost-"))
+        })
+        .await;
+    browser.click("#action-cancel").await;
+    let (_, list) = server.get_json(&root, "/v1/admin/backups").await;
+    let file = list[0]["file"].as_str().expect("one backup").to_owned();
+    browser
+        .wait_until("the backup listed", &true, async |b| {
+            Ok(b.text_of("[data-testid=backups-table]")
+                .await?
+                .contains(&file))
+        })
+        .await;
+    assert!(started.elapsed() < PATIENCE);
+}
