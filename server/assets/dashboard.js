@@ -2201,9 +2201,12 @@ async function loadPeople() {
   renderPeople();
 }
 
-/** Users of the caller's teams that may take a book over (not `except`). */
+/**
+ * Users who may take a book over (not `except`): for a manager the active members of the
+ * teams they lead, as the handover's check allows; for an admin anyone active.
+ */
 function takers(except) {
-  const members = new Set(acts.teams.flatMap((team) => [...team.members, ...team.managers]));
+  const members = new Set(acts.teams.flatMap((team) => team.members));
   const admin = state.user?.role === "admin";
   return acts.people.filter((p) => p.login !== except && (admin || members.has(p.login)));
 }

@@ -534,7 +534,6 @@ async fn the_admin_pages_reset_a_password_lead_a_team_revoke_a_device_and_take_a
 
     // A backup now, listed with its size.
     browser.click("#backup-now").await;
-    let started = Instant::now();
     browser
         .wait_until("the backup plan", &true, async |b| {
             Ok(b.text_of("[data-testid=action-affected]")
@@ -560,5 +559,4 @@ async fn the_admin_pages_reset_a_password_lead_a_team_revoke_a_device_and_take_a
                 .contains(&file))
         })
         .await;
-    assert!(started.elapsed() < PATIENCE);
 }
