@@ -147,6 +147,13 @@ async fn a_manager_and_an_admin_act_in_the_dashboard(words: &Words) {
 
     let browser = Browser::start_in(words.lang, "Asia/Shanghai").await;
     browser.goto(&format!("{}/dashboard", server.url())).await;
+    // Everything the actions draw stays within the page's Content-Security-Policy.
+    browser
+        .script(
+            "window.violations = []; document.addEventListener('securitypolicyviolation', \
+             (e) => window.violations.push(`${e.violatedDirective} ${e.blockedURI}`));",
+        )
+        .await;
     log_in(&browser, "mia", PASSWORD).await;
 
     // A comment, from the account's page (reached from the duplicates table).
@@ -302,6 +309,11 @@ async fn a_manager_and_an_admin_act_in_the_dashboard(words: &Words) {
             .unwrap()
             .contains(&"gus".into()),
         "{teams}"
+    );
+    assert_eq!(
+        browser.script("return window.violations;").await,
+        serde_json::json!([]),
+        "CSP violations"
     );
     drop(browser);
 }
