@@ -2231,8 +2231,12 @@ function renderPeople() {
   { "data-testid": "people-table" }));
 }
 
-/** Redraws the open account page with what the server holds now (after a live change). */
+/**
+ * After the views were loaded (a live change, a filter): the archive panel with the same
+ * filters, and the open account page with what the server holds now.
+ */
 function refreshOpenPage() {
+  if (!$("#board").hidden) loadArchive();
   if (!$("#account-page").hidden && acts.account) openAccount(acts.account.id);
 }
 
