@@ -572,3 +572,20 @@ async fn the_admin_pages_reset_a_password_lead_a_team_revoke_a_device_and_take_a
         })
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_text_of_the_page_is_written_in_both_languages() {
+    let server = TestServer::start().await;
+    let browser = Browser::start_in("zh-CN", "UTC").await;
+    browser.goto(&format!("{}/dashboard", server.url())).await;
+    browser.find("#login-form").await;
+    let missing = browser
+        .script(
+            "const zh = new Set(Object.keys(MESSAGES.zh)), en = new Set(Object.keys(MESSAGES.en)); \
+             const used = [...document.querySelectorAll('[data-i18n]')].map((e) => e.dataset.i18n); \
+             return { zh: [...en, ...used].filter((k) => !zh.has(k)), \
+                      en: [...zh, ...used].filter((k) => !en.has(k)) };",
+        )
+        .await;
+    assert_eq!(missing, serde_json::json!({ "zh": [], "en": [] }));
+}
