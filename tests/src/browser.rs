@@ -1,9 +1,7 @@
-//! A real browser for end-to-end tests of the dashboard: Debian's headless Chromium, driven
-//! through chromedriver's W3C WebDriver HTTP API. The same harness as
-//! `tests/dashboard.rs` (which keeps its own copy), shared here for the action tests.
-//!
-//! Chromium and chromedriver come from Debian (`.ci/run` installs them); without them a
-//! browser test fails rather than passes unseen.
+//! A headless Chromium driven through chromedriver's W3C WebDriver HTTP API, for tests of
+//! the dashboard in a real browser (Debian's `chromium` and `chromium-driver`; without them
+//! a browser test fails rather than passes unseen). The same harness as
+//! `tests/dashboard.rs`, shared so other browser tests need not copy it.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -17,12 +15,12 @@ use tempfile::TempDir;
 
 use crate::http;
 
-pub const CHROMIUM: &str = "/usr/bin/chromium";
-pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// How long the page may take to show what the test waits for.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 /// The key WebDriver names an element by in its JSON.
-pub const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// A WebDriver command chromedriver refused (no such element, stale element, ...).
 #[derive(Debug)]
@@ -239,8 +237,8 @@ impl Browser {
         Ok(value.as_str().unwrap_or_default().to_owned())
     }
 
-    /// Clicks the first element matching `css`. A live redraw between finding it and
-    /// clicking it replaces the element: then it is found again (a few times at most).
+    /// Clicks the first element matching `css`, found again if a redraw replaced it
+    /// between finding and clicking (a few times at most).
     pub async fn click(&self, css: &str) {
         let mut tries = 0;
         loop {
@@ -255,8 +253,9 @@ impl Browser {
             match clicked {
                 Err(DriverError(e)) if e.contains("stale element") && tries < 5 => tries += 1,
                 done => {
-                    done.unwrap_or_else(|e| panic!("click {css}: {e}"));
-                    return;
+                    return done
+                        .map(drop)
+                        .unwrap_or_else(|e| panic!("click {css}: {e}"));
                 }
             }
         }
@@ -276,6 +275,23 @@ impl Browser {
         )
         .await
         .unwrap_or_else(|e| panic!("type into {css}: {e}"));
+    }
+
+    /// The text of the first element matching `css`. Finding it and reading it are two
+    /// WebDriver calls, and a live redraw between them replaces the element: then it is
+    /// found again (a few times at most), never reported as the page's failure.
+    pub async fn text_of(&self, css: &str) -> Result<String, DriverError> {
+        let mut tries = 0;
+        loop {
+            let found = self.find_all(css).await?;
+            let element = found
+                .first()
+                .ok_or_else(|| DriverError(format!("no {css}")))?;
+            match self.text(element).await {
+                Err(DriverError(e)) if e.contains("stale element") && tries < 5 => tries += 1,
+                read => return read,
+            }
+        }
     }
 
     /// Everything the page shows, for failure messages.
@@ -354,23 +370,4 @@ fn reply_complete(reply: &[u8]) -> bool {
         .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
         .and_then(|(_, value)| value.trim().parse::<usize>().ok());
     length.is_none_or(|length| body.len() >= length)
-}
-
-impl Browser {
-    /// The text of the first element matching `css`. Finding it and reading it are two
-    /// WebDriver calls, and a live redraw between them replaces the element: then it is
-    /// found again (a few times at most), never reported as the page's failure.
-    pub async fn text_of(&self, css: &str) -> Result<String, DriverError> {
-        let mut tries = 0;
-        loop {
-            let found = self.find_all(css).await?;
-            let element = found
-                .first()
-                .ok_or_else(|| DriverError(format!("no {css}")))?;
-            match self.text(element).await {
-                Err(DriverError(e)) if e.contains("stale element") && tries < 5 => tries += 1,
-                read => return read,
-            }
-        }
-    }
 }
