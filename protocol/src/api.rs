@@ -216,61 +216,6 @@ pub struct HandoverReply {
     pub accounts: Vec<AccountRef>,
 }
 
-/// `POST /v1/accounts/{id}/shares`: lets another user see (and with `write`, edit) an account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Share {
-    pub login: String,
-    #[serde(default)]
-    pub write: bool,
-}
-
-/// `POST /v1/accounts/{id}/merge`: merges the duplicate `from` into the account `{id}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Merge {
-    pub from: DocId,
-}
-
-/// `POST /v1/accounts/{id}/comments`: a manager's review comment on the account, or on one
-/// of its follow-ups.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewComment {
-    pub text: String,
-    #[serde(default)]
-    pub follow_up: Option<String>,
-}
-
-/// One commit of an account as `GET /v1/accounts/{id}/history` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HistoryEntry {
-    /// The commit's position in the change feed.
-    pub seq: Seq,
-    /// When the server committed it.
-    pub server_time: DateTime<Utc>,
-    /// The device that pushed it (for server-made changes such as a handover: none).
-    pub device: Option<DeviceId>,
-    /// The user that device belonged to, or `server` for the server's own changes.
-    pub user: String,
-    /// That user's display name (`张伟`), as it is now; `user` for the server's changes.
-    #[serde(default)]
-    pub display_name: String,
-    /// The label of the device that pushed it, as it is now.
-    #[serde(default)]
-    pub device_label: Option<String>,
-    pub changes: Vec<HistoryChange>,
-}
-
-/// One automerge change inside a commit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HistoryChange {
-    pub hash: String,
-    /// When the edit was made, by the device's clock.
-    pub device_time: DateTime<Utc>,
-    /// The fields it set or removed, as paths such as `stage` or `contacts/k3x/phone`.
-    pub fields: Vec<String>,
-}
-
 /// `POST /v1/people/{login}/offboard`: a departing rep's whole book goes to `to`, then the
 /// rep is disabled and every device of theirs revoked. With `dry_run` nothing changes: the
 /// reply says what would be done.
@@ -335,4 +280,59 @@ pub struct BackupFile {
     /// When it was written (from its name, which the server gives it).
     pub written_at: DateTime<Utc>,
     pub bytes: u64,
+}
+
+/// `POST /v1/accounts/{id}/shares`: lets another user see (and with `write`, edit) an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Share {
+    pub login: String,
+    #[serde(default)]
+    pub write: bool,
+}
+
+/// `POST /v1/accounts/{id}/merge`: merges the duplicate `from` into the account `{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Merge {
+    pub from: DocId,
+}
+
+/// `POST /v1/accounts/{id}/comments`: a manager's review comment on the account, or on one
+/// of its follow-ups.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewComment {
+    pub text: String,
+    #[serde(default)]
+    pub follow_up: Option<String>,
+}
+
+/// One commit of an account as `GET /v1/accounts/{id}/history` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// The commit's position in the change feed.
+    pub seq: Seq,
+    /// When the server committed it.
+    pub server_time: DateTime<Utc>,
+    /// The device that pushed it (for server-made changes such as a handover: none).
+    pub device: Option<DeviceId>,
+    /// The user that device belonged to, or `server` for the server's own changes.
+    pub user: String,
+    /// That user's display name (`张伟`), as it is now; `user` for the server's changes.
+    #[serde(default)]
+    pub display_name: String,
+    /// The label of the device that pushed it, as it is now.
+    #[serde(default)]
+    pub device_label: Option<String>,
+    pub changes: Vec<HistoryChange>,
+}
+
+/// One automerge change inside a commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryChange {
+    pub hash: String,
+    /// When the edit was made, by the device's clock.
+    pub device_time: DateTime<Utc>,
+    /// The fields it set or removed, as paths such as `stage` or `contacts/k3x/phone`.
+    pub fields: Vec<String>,
 }

@@ -977,6 +977,8 @@ function fillChoices() {
 /** Loads every view with the current filters and redraws; false when the session ended. */
 async function reload() {
   const generation = ++state.generation;
+  // The archive panel and an open account page read their own endpoints, at the same times.
+  refreshOpenPage();
   $("#board").setAttribute("aria-busy", "true");
   const results = await Promise.all(Object.keys(VIEWS).map((view) => {
     const params = new URLSearchParams(state.filters);
@@ -1004,7 +1006,6 @@ async function reload() {
   state.updatedAt = new Date();
   $("#updated").textContent = t("updated", clock(state.updatedAt));
   render();
-  refreshOpenPage();
   return true;
 }
 
