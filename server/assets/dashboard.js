@@ -1609,7 +1609,7 @@ function renderOverdue() {
   const day = 24 * 60 * 60 * 1000;
   target.append(table([t("col.account"), t("col.rep"), t("col.priority"), t("col.due"), [t("col.overdueBy"), "num"]],
     followUps.overdue.map((row) => h("tr", { "data-account": row.account, "data-rep": row.rep },
-      h("td", {}, accountLink(row.account, row.name)),
+      h("td", {}, accountPageLink(row.account, row.name)),
       h("td", { title: row.rep }, shownName(row)),
       h("td", {}, row.priority ? term("priority", row.priority) : "–"),
       h("td", { "data-testid": "due", "data-due": row.next_due, title: fullTime(row.next_due) }, dateOf(row.next_due)),
@@ -1638,7 +1638,7 @@ function renderDuplicates() {
   target.append(table([t("col.match"), t("col.duplicateAccounts"), t("col.actions")], duplicates.groups.map((group) => h("tr", { "data-key": group.key },
     h("td", {}, matchKey(group.key)),
     h("td", {}, h("ul", { class: "plain" }, group.accounts.map((account) => h("li", { "data-account": account.account },
-      accountLink(account.account, account.name), " ", h("span", { class: "muted", title: account.rep }, `· ${shownName(account)}`))))),
+      accountPageLink(account.account, account.name), " ", h("span", { class: "muted", title: account.rep }, `· ${shownName(account)}`))))),
     h("td", {}, h("button", { type: "button", class: "quiet small", "data-testid": "merge", onclick: () => mergeGroup(group) }, t("act.merge"))))),
   { "data-testid": "duplicates-table" }));
   if (duplicates.groups_total > duplicates.groups.length) {
@@ -2083,7 +2083,7 @@ const acts = {
 };
 
 /** The link to an account's page from any table that lists accounts. */
-function accountLink(id, name) {
+function accountPageLink(id, name) {
   return h("a", { class: "account", href: `#account=${id}`, "data-testid": "account-link", "data-account": id }, name || t("noName"));
 }
 
@@ -2364,7 +2364,7 @@ async function loadArchive() {
   target.replaceChildren(table([t("col.account"), t("col.rep"), t("field.lostReason"), t("col.archivedBy"), t("col.archivedAt"), t("col.actions")], rows.map((row) => {
     const id = row.account;
     return h("tr", { "data-account": id },
-      h("td", {}, accountLink(id, row.name)),
+      h("td", {}, accountPageLink(id, row.name)),
       h("td", { title: row.rep }, shownName(row)),
       h("td", {}, row.lost_reason || t("noReason")),
       h("td", { title: row.archived_by ?? "" }, row.archived_by_name ?? row.archived_by ?? "–"),
@@ -2544,7 +2544,7 @@ async function openAccount(id) {
       h("h2", { "data-testid": "account-name" }, r.name || t("noName")),
       h("span", { class: "muted" }, `${r.code ?? ""} · ${named(r.owner)}`),
       h("div", { class: "actions" }, buttons)),
-    r.merged_into && h("p", { class: "badge warn", "data-testid": "account-merged" }, t("account.merged"), " ", accountLink(r.merged_into, r.merged_into)),
+    r.merged_into && h("p", { class: "badge warn", "data-testid": "account-merged" }, t("account.merged"), " ", accountPageLink(r.merged_into, r.merged_into)),
     r.archived && h("p", { class: "badge warn", "data-testid": "account-archived" }, t("account.archived", named(r.archived.by), fullTime(r.archived.at))),
     h("div", { class: "grid" },
       h("section", { class: "panel", "data-testid": "account-profile" },
