@@ -212,7 +212,9 @@ async fn a_manager_and_an_admin_act_in_the_dashboard(words: &Words) {
 
     // The duplicates side by side; ana's is kept.
     browser.click("#account-back").await;
-    browser.click("#duplicates [data-testid=merge]").await;
+    browser
+        .click("#duplicates tr[data-key=\"name:acmetools\"] [data-testid=merge]")
+        .await;
     browser
         .click(&format!(
             ".candidate[data-account=\"{survivor}\"] input[type=radio]"
@@ -234,6 +236,14 @@ async fn a_manager_and_an_admin_act_in_the_dashboard(words: &Words) {
         ben.store.account(duplicate).unwrap().record.merged_into,
         Some(survivor.to_string())
     );
+
+    // The board redraws without the merged pair (so nothing moves under the next click).
+    browser
+        .wait_until("the duplicate merged away", &0, async |b| {
+            let css = format!("#duplicates li[data-account=\"{duplicate}\"]");
+            Ok(b.find_all(&css).await?.len())
+        })
+        .await;
 
     // Cai leaves: the whole book to dee, cai disabled, the device revoked.
     browser
