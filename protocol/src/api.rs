@@ -202,12 +202,84 @@ pub struct Handover {
     /// The accounts to move; `None` moves the whole book of `from`.
     #[serde(default)]
     pub accounts: Option<Vec<DocId>>,
+    /// Nothing is moved: the reply lists what would be.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// What a handover moved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HandoverReply {
     pub moved: Vec<DocId>,
+    /// The same accounts with their customers' names.
+    #[serde(default)]
+    pub accounts: Vec<AccountRef>,
+}
+
+/// `POST /v1/people/{login}/offboard`: a departing rep's whole book goes to `to`, then the
+/// rep is disabled and every device of theirs revoked. With `dry_run` nothing changes: the
+/// reply says what would be done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Offboard {
+    pub to: String,
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// An account named in a reply: its id and the customer's name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountRef {
+    pub id: DocId,
+    pub name: String,
+}
+
+/// What an off-boarding did (or, for a dry run, would do). A retry after an interruption
+/// reports only what was still left to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OffboardReply {
+    pub login: String,
+    pub to: String,
+    /// The accounts handed over to `to`.
+    pub moved: Vec<AccountRef>,
+    /// Whether the user was disabled by this request (false if they already were).
+    pub disabled: bool,
+    /// The devices revoked by this request.
+    pub revoked: Vec<DeviceId>,
+    pub dry_run: bool,
+}
+
+/// `POST /v1/admin/users/{login}/password`: an admin sets a new password for a user who
+/// lost theirs. The user's devices keep their tokens.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordReset {
+    pub new_password: String,
+}
+
+impl fmt::Debug for PasswordReset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The password never reaches a log through a Debug print.
+        f.debug_struct("PasswordReset").finish_non_exhaustive()
+    }
+}
+
+/// One user an account is shared with (`GET /v1/accounts/{id}/shares`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShareInfo {
+    pub login: String,
+    #[serde(default)]
+    pub display_name: String,
+    pub write: bool,
+}
+
+/// One backup file in the server's backup directory (`GET /v1/admin/backups`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupFile {
+    pub file: String,
+    /// When it was written (from its name, which the server gives it).
+    pub written_at: DateTime<Utc>,
+    pub bytes: u64,
 }
 
 /// `POST /v1/accounts/{id}/shares`: lets another user see (and with `write`, edit) an account.

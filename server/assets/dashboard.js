@@ -820,6 +820,8 @@ function show(part) {
   $("#board").hidden = part !== "board";
   $("#notice").hidden = part !== "notice";
   $("#session").hidden = part === "login";
+  $("#account-page").hidden = part !== "account";
+  $("#admin-page").hidden = part !== "admin";
 }
 
 function showLogin(message) {
@@ -918,8 +920,10 @@ function start() {
   readFiltersFromAddress();
   loadTeams();
   reload().then((loaded) => {
-    if (loaded && !$("#board").hidden) follow();
+    // Also on the account and admin pages, which the stream keeps current too.
+    if (loaded && state.token && $("#notice").hidden) follow();
   });
+  routePage();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1031,6 +1035,8 @@ function fillChoices() {
 /** Loads every view with the current filters and redraws; false when the session ended. */
 async function reload() {
   const generation = ++state.generation;
+  // The archive panel and an open account page read their own endpoints, at the same times.
+  refreshOpenPage();
   $("#board").setAttribute("aria-busy", "true");
   const results = await Promise.all(Object.keys(VIEWS).map((view) => {
     const params = new URLSearchParams(state.filters);
@@ -1670,7 +1676,7 @@ function renderOverdue() {
   const day = 24 * 60 * 60 * 1000;
   target.append(table([t("col.account"), t("col.rep"), t("col.priority"), t("col.due"), [t("col.overdueBy"), "num"]],
     followUps.overdue.map((row) => h("tr", { "data-account": row.account, "data-rep": row.rep },
-      h("td", {}, row.name || t("noName")),
+      h("td", {}, accountPageLink(row.account, row.name)),
       h("td", { title: row.rep }, shownName(row)),
       h("td", {}, row.priority ? term("priority", row.priority) : "–"),
       h("td", { "data-testid": "due", "data-due": row.next_due, title: fullTime(row.next_due) }, dateOf(row.next_due)),
@@ -1696,10 +1702,11 @@ function renderDuplicates() {
     target.append(empty(t("noDuplicates")));
     return;
   }
-  target.append(table([t("col.match"), t("col.duplicateAccounts")], duplicates.groups.map((group) => h("tr", { "data-key": group.key },
+  target.append(table([t("col.match"), t("col.duplicateAccounts"), t("col.actions")], duplicates.groups.map((group) => h("tr", { "data-key": group.key },
     h("td", {}, matchKey(group.key)),
     h("td", {}, h("ul", { class: "plain" }, group.accounts.map((account) => h("li", { "data-account": account.account },
-      account.name || t("noName"), " ", h("span", { class: "muted", title: account.rep }, `· ${shownName(account)}`))))))),
+      accountPageLink(account.account, account.name), " ", h("span", { class: "muted", title: account.rep }, `· ${shownName(account)}`))))),
+    h("td", {}, h("button", { type: "button", class: "quiet small", "data-testid": "merge", onclick: () => mergeGroup(group) }, t("act.merge"))))),
   { "data-testid": "duplicates-table" }));
   if (duplicates.groups_total > duplicates.groups.length) {
     target.append(h("p", { class: "hint" },
@@ -1808,6 +1815,1081 @@ function renderArchive() {
     target.append(h("p", { class: "hint" }, t("archiveMore", number(archive.accounts.length), number(archive.accounts_total))));
   }
 }
+
+// ---------------------------------------------------------------------------------------
+// Actions: a manager's (or admin's) changes through the same API and checks as `curl` —
+// comments, merges, handovers and off-boarding, archive, shares — each confirmed in a
+// dialog that lists what it touches, then showing the server's answer; the account page;
+// and the admin pages (users, teams, devices, backups).
+
+Object.assign(MESSAGES.zh, {
+  "admin.users": "用户",
+  "admin.addUser": "添加用户",
+  "admin.login": "登录名",
+  "admin.displayName": "显示名称",
+  "admin.password": "初始密码",
+  "admin.role": "角色",
+  "admin.team": "团队",
+  "admin.add": "添加",
+  "admin.teams": "团队",
+  "admin.addTeam": "添加团队",
+  "admin.teamKey": "团队代号",
+  "admin.devices": "设备",
+  "admin.backups": "备份",
+  "admin.backupNow": "立即备份",
+  "nav.board": "看板",
+  "nav.admin": "系统管理",
+  "panel.people": "团队成员",
+  "people.hint": "移交销售代表的客户，或为离职代表办理交接：客户交给同事，随后停用该用户并吊销其设备。",
+  "panel.archive": "已归档客户",
+  "act.next": "下一步",
+  "act.confirm": "确认",
+  "act.cancel": "取消",
+  "act.close": "关闭",
+  "act.willDo": "将执行以下操作：",
+  "act.working": "正在执行…",
+  "act.failed": (why, message) => `操作未完成：${why}（服务器：${message}）`,
+  "act.nothing": "没有需要处理的内容。",
+  "why.forbidden": "服务器拒绝了此操作",
+  "why.not_found": "未找到，或不在您管理的范围内",
+  "why.invalid": "输入不符合规则",
+  "why.malformed": "请求格式有误",
+  "why.conflict": "已存在",
+  "why.unauthenticated": "登录已失效",
+  "why.unavailable": "服务器暂时无法处理",
+  "why.other": "服务器拒绝了请求",
+  "col.actions": "操作",
+  "col.name": "名称",
+  "col.team": "团队",
+  "col.role": "角色",
+  "col.state": "状态",
+  "col.managers": "经理",
+  "col.members": "成员",
+  "col.user": "用户",
+  "col.device": "设备",
+  "col.loggedIn": "登录时间",
+  "col.file": "文件",
+  "col.size": "大小",
+  "col.written": "写入时间",
+  "col.when": "时间",
+  "col.who": "操作人",
+  "col.changed": "修改内容",
+  "col.archivedBy": "归档人",
+  "col.archivedAt": "归档时间",
+  "col.status": "状态",
+  "col.phone": "电话",
+  "col.email": "邮箱",
+  "col.title": "职务",
+  "col.method": "方式",
+  "col.summary": "内容",
+  "col.next": "下一步",
+  "col.goal": "目标",
+  "col.stage": "阶段",
+  "col.probability": "概率",
+  "col.amount": "金额",
+  "col.close": "预计成交",
+  "col.products": "产品",
+  "col.payment": "付款",
+  "col.work": "服务内容",
+  "col.result": "结果",
+  "col.satisfaction": "满意度",
+  "col.access": "权限",
+  enabled: "启用",
+  disabled: "已停用",
+  revoked: "已吊销",
+  active: "有效",
+  "act.handOverBook": "移交全部客户…",
+  "act.offboard": "离职交接…",
+  "act.handOver": "移交…",
+  "act.comment": "写评语…",
+  "act.archive": "归档…",
+  "act.restore": "恢复…",
+  "act.merge": "合并…",
+  "act.share": "共享…",
+  "act.unshare": "取消共享",
+  "act.disable": "停用",
+  "act.enable": "启用",
+  "act.resetPassword": "重置密码…",
+  "act.revoke": "吊销",
+  "act.addManager": "添加经理",
+  "act.removeManager": "移除",
+  to: "交给",
+  "handover.title": (from) => `移交 ${from} 的全部客户`,
+  "handover.one": (name) => `移交客户 ${name}`,
+  "handover.plan": (n, to) => `把以下 ${n} 个客户交给 ${to}：`,
+  "handover.done": (n, to) => `已把 ${n} 个客户交给 ${to}。`,
+  "offboard.title": (who) => `为 ${who} 办理离职交接`,
+  "offboard.plan.move": (n, to) => `把全部 ${n} 个客户交给 ${to}`,
+  "offboard.plan.disable": (who) => `停用用户 ${who}`,
+  "offboard.plan.revoke": (n) => `吊销其 ${n} 台设备`,
+  "offboard.done": (n, to, disabled, revoked) => `已完成：${n} 个客户交给 ${to}；${disabled ? "用户已停用" : "用户此前已停用"}；吊销 ${revoked} 台设备。`,
+  "comment.title": (name) => `为 ${name} 写评语`,
+  "comment.about": "针对",
+  "comment.account": "整个客户",
+  "comment.text": "评语",
+  "comment.plan": (name, about) => `在 ${name}（${about}）上添加评语：`,
+  "comment.done": "评语已保存，销售代表下次同步时会看到。",
+  "comment.empty": "请先写下评语。",
+  "merge.title": "合并重复客户",
+  "merge.pick": "选择保留的客户；其余客户的记录并入它，联系人相同的合并为一人。",
+  "merge.survivor": "保留此客户",
+  "merge.plan": (into, n) => `把 ${n} 个重复客户并入 ${into}：`,
+  "merge.done": (into) => `已并入 ${into}。`,
+  "archive.plan": (name) => `归档流失客户 ${name}（移出工作视图，可随时恢复）`,
+  "restore.plan": (name) => `恢复客户 ${name} 到工作视图`,
+  "archive.done": "已归档。",
+  "restore.done": "已恢复。",
+  "archive.unavailable": "此服务器尚未提供归档视图。",
+  "archive.none": "没有已归档的客户。",
+  "share.title": (name) => `共享客户 ${name}`,
+  "share.with": "共享给",
+  "share.write": "允许编辑",
+  "share.read": "只读",
+  "share.plan": (name, who, write) => `与 ${who} 共享 ${name}（${write ? "可编辑" : "只读"}）`,
+  "unshare.plan": (name, who) => `停止与 ${who} 共享 ${name}`,
+  "share.done": "共享已更新。",
+  "share.none": "未与他人共享。",
+  "user.title": "添加用户",
+  "user.plan": (login, name, role, team) => `添加用户 ${login}（${name}），角色：${role}${team ? `，团队：${team}` : ""}`,
+  "user.done": (login) => `已添加用户 ${login}。`,
+  "user.disable": (who) => `停用 ${who}：其设备将被拒绝`,
+  "user.enable": (who) => `重新启用 ${who}`,
+  "user.updated": "用户已更新。",
+  "password.title": (who) => `为 ${who} 重置密码`,
+  "password.new": "新密码",
+  "password.plan": (who) => `为 ${who} 设置新密码（其设备保持登录）`,
+  "password.done": "密码已重置。",
+  "lead.add": (who, team) => `让 ${who} 管理团队 ${team}`,
+  "lead.remove": (who, team) => `${who} 不再管理团队 ${team}`,
+  "lead.done": "团队经理已更新。",
+  "team.plan": (key, name) => `添加团队 ${key}（${name}）`,
+  "team.done": "团队已添加。",
+  "device.plan": (label, who) => `吊销 ${who} 的设备“${label}”`,
+  "device.done": "设备已吊销。",
+  "backup.plan": "立即写一份完整备份到服务器的备份目录",
+  "backup.done": (file, size) => `已写入备份 ${file}（${size}）。`,
+  "backup.none": "还没有备份。",
+  "backup.unavailable": "此服务器未配置备份目录。",
+  noTeam: "无",
+  "account.back": "返回看板",
+  "account.loading": "正在加载客户…",
+  "account.profile": "基本信息",
+  "account.contacts": "联系人",
+  "account.followUps": "跟进记录",
+  "account.plans": "跟进计划",
+  "account.opportunities": "商机",
+  "account.deals": "成交",
+  "account.services": "售后服务",
+  "account.comments": "经理评语",
+  "account.history": "修改历史",
+  "account.shares": "共享",
+  "account.notes": "备注",
+  "account.none": "无",
+  "account.merged": "此客户已并入：",
+  "account.archived": (by, at) => `已由 ${by} 于 ${at} 归档。`,
+  "account.serverChange": "服务器（代经理操作）",
+  "field.code": "编号",
+  "field.owner": "负责人",
+  "field.kind": "类型",
+  "field.status": "状态",
+  "field.level": "级别",
+  "field.priority": "优先级",
+  "field.industry": "行业",
+  "field.size": "规模",
+  "field.source": "来源",
+  "field.region": "区域",
+  "field.firstContact": "首次接触",
+  "field.created": "创建时间",
+  "field.lostReason": "流失原因",
+  "field.needs": "需求",
+  "field.budget": "预算",
+  "field.period": "采购时间",
+});
+
+Object.assign(MESSAGES.en, {
+  "admin.users": "Users",
+  "admin.addUser": "Add a user",
+  "admin.login": "Login",
+  "admin.displayName": "Display name",
+  "admin.password": "First password",
+  "admin.role": "Role",
+  "admin.team": "Team",
+  "admin.add": "Add",
+  "admin.teams": "Teams",
+  "admin.addTeam": "Add a team",
+  "admin.teamKey": "Key",
+  "admin.devices": "Devices",
+  "admin.backups": "Backups",
+  "admin.backupNow": "Take a backup now",
+  "nav.board": "Dashboard",
+  "nav.admin": "Administration",
+  "panel.people": "Team members",
+  "people.hint": "Hand over a rep's book, or off-board a departing rep: the book goes to a colleague, then the rep is disabled and their devices revoked.",
+  "panel.archive": "Archived accounts",
+  "act.next": "Next",
+  "act.confirm": "Confirm",
+  "act.cancel": "Cancel",
+  "act.close": "Close",
+  "act.willDo": "This will:",
+  "act.working": "Working…",
+  "act.failed": (why, message) => `Not done: ${why} (server: ${message})`,
+  "act.nothing": "Nothing to do.",
+  "why.forbidden": "the server refused it",
+  "why.not_found": "not found, or not in your teams",
+  "why.invalid": "the input breaks a rule",
+  "why.malformed": "the request is malformed",
+  "why.conflict": "it exists already",
+  "why.unauthenticated": "your session has ended",
+  "why.unavailable": "the server cannot do it now",
+  "why.other": "the server refused",
+  "col.actions": "Actions",
+  "col.name": "Name",
+  "col.team": "Team",
+  "col.role": "Role",
+  "col.state": "State",
+  "col.managers": "Managers",
+  "col.members": "Members",
+  "col.user": "User",
+  "col.device": "Device",
+  "col.loggedIn": "Logged in",
+  "col.file": "File",
+  "col.size": "Size",
+  "col.written": "Written",
+  "col.when": "When",
+  "col.who": "By",
+  "col.changed": "Changed",
+  "col.archivedBy": "Archived by",
+  "col.archivedAt": "Archived",
+  "col.status": "Status",
+  "col.phone": "Phone",
+  "col.email": "Email",
+  "col.title": "Title",
+  "col.method": "Method",
+  "col.summary": "Summary",
+  "col.next": "Next action",
+  "col.goal": "Goal",
+  "col.stage": "Stage",
+  "col.probability": "Probability",
+  "col.amount": "Amount",
+  "col.close": "Expected close",
+  "col.products": "Products",
+  "col.payment": "Payment",
+  "col.work": "Work",
+  "col.result": "Result",
+  "col.satisfaction": "Satisfaction",
+  "col.access": "Access",
+  enabled: "enabled",
+  disabled: "disabled",
+  revoked: "revoked",
+  active: "active",
+  "act.handOverBook": "Hand over book…",
+  "act.offboard": "Off-board…",
+  "act.handOver": "Hand over…",
+  "act.comment": "Comment…",
+  "act.archive": "Archive…",
+  "act.restore": "Restore…",
+  "act.merge": "Merge…",
+  "act.share": "Share…",
+  "act.unshare": "Stop sharing",
+  "act.disable": "Disable",
+  "act.enable": "Enable",
+  "act.resetPassword": "Reset password…",
+  "act.revoke": "Revoke",
+  "act.addManager": "Add manager",
+  "act.removeManager": "Remove",
+  to: "To",
+  "handover.title": (from) => `Hand over ${from}'s whole book`,
+  "handover.one": (name) => `Hand over ${name}`,
+  "handover.plan": (n, to) => `Give these ${plural(n, "account", "accounts")} to ${to}:`,
+  "handover.done": (n, to) => `${plural(n, "account", "accounts")} handed over to ${to}.`,
+  "offboard.title": (who) => `Off-board ${who}`,
+  "offboard.plan.move": (n, to) => `hand over all ${plural(n, "account", "accounts")} to ${to}`,
+  "offboard.plan.disable": (who) => `disable the user ${who}`,
+  "offboard.plan.revoke": (n) => `revoke their ${plural(n, "device", "devices")}`,
+  "offboard.done": (n, to, disabled, revoked) => `Done: ${plural(n, "account", "accounts")} to ${to}; ${disabled ? "user disabled" : "user was disabled already"}; ${plural(revoked, "device", "devices")} revoked.`,
+  "comment.title": (name) => `Comment on ${name}`,
+  "comment.about": "About",
+  "comment.account": "the whole account",
+  "comment.text": "Comment",
+  "comment.plan": (name, about) => `Add this comment to ${name} (${about}):`,
+  "comment.done": "Comment saved; the rep sees it at their next sync.",
+  "comment.empty": "Write the comment first.",
+  "merge.title": "Merge duplicates",
+  "merge.pick": "Pick the account to keep; the others' records go into it, and contacts who are the same person become one.",
+  "merge.survivor": "Keep this one",
+  "merge.plan": (into, n) => `Merge ${plural(n, "duplicate", "duplicates")} into ${into}:`,
+  "merge.done": (into) => `Merged into ${into}.`,
+  "archive.plan": (name) => `archive the lost account ${name} (out of the working views; it can be restored)`,
+  "restore.plan": (name) => `restore ${name} to the working views`,
+  "archive.done": "Archived.",
+  "restore.done": "Restored.",
+  "archive.unavailable": "This server has no archive view yet.",
+  "archive.none": "No archived accounts.",
+  "share.title": (name) => `Share ${name}`,
+  "share.with": "Share with",
+  "share.write": "may edit",
+  "share.read": "read only",
+  "share.plan": (name, who, write) => `share ${name} with ${who} (${write ? "may edit" : "read only"})`,
+  "unshare.plan": (name, who) => `stop sharing ${name} with ${who}`,
+  "share.done": "Sharing updated.",
+  "share.none": "Not shared with anyone.",
+  "user.title": "Add a user",
+  "user.plan": (login, name, role, team) => `add the user ${login} (${name}), role ${role}${team ? `, team ${team}` : ""}`,
+  "user.done": (login) => `User ${login} added.`,
+  "user.disable": (who) => `disable ${who}: their devices are refused`,
+  "user.enable": (who) => `enable ${who} again`,
+  "user.updated": "User updated.",
+  "password.title": (who) => `Reset ${who}'s password`,
+  "password.new": "New password",
+  "password.plan": (who) => `set a new password for ${who} (their devices stay logged in)`,
+  "password.done": "Password reset.",
+  "lead.add": (who, team) => `let ${who} lead the team ${team}`,
+  "lead.remove": (who, team) => `${who} no longer leads the team ${team}`,
+  "lead.done": "Team managers updated.",
+  "team.plan": (key, name) => `add the team ${key} (${name})`,
+  "team.done": "Team added.",
+  "device.plan": (label, who) => `revoke ${who}'s device “${label}”`,
+  "device.done": "Device revoked.",
+  "backup.plan": "write a full backup into the server's backup directory now",
+  "backup.done": (file, size) => `Backup ${file} written (${size}).`,
+  "backup.none": "No backups yet.",
+  "backup.unavailable": "This server has no backup directory.",
+  noTeam: "none",
+  "account.back": "Back to the dashboard",
+  "account.loading": "Loading the account…",
+  "account.profile": "Profile",
+  "account.contacts": "Contacts",
+  "account.followUps": "Follow-ups",
+  "account.plans": "Plans",
+  "account.opportunities": "Opportunities",
+  "account.deals": "Deals",
+  "account.services": "Service",
+  "account.comments": "Managers' comments",
+  "account.history": "History",
+  "account.shares": "Shares",
+  "account.notes": "Notes",
+  "account.none": "none",
+  "account.merged": "This account was merged into:",
+  "account.archived": (by, at) => `Archived by ${by} on ${at}.`,
+  "account.serverChange": "server (for a manager)",
+  "field.code": "Code",
+  "field.owner": "Owner",
+  "field.kind": "Kind",
+  "field.status": "Status",
+  "field.level": "Level",
+  "field.priority": "Priority",
+  "field.industry": "Industry",
+  "field.size": "Size",
+  "field.source": "Source",
+  "field.region": "Region",
+  "field.firstContact": "First contact",
+  "field.created": "Created",
+  "field.lostReason": "Lost reason",
+  "field.needs": "Needs",
+  "field.budget": "Budget",
+  "field.period": "Purchase period",
+});
+
+/** The data the action pages hold: teams, users, the open account. */
+const acts = {
+  teams: [],
+  /** Active users any logged-in user may list (`GET /v1/people`). */
+  people: [],
+  account: null,
+  /** The board's address before the account page opened, to go back to. */
+  boardHash: "",
+  /** The open dialog's steps. */
+  dialog: null,
+};
+
+/** The link to an account's page from any table that lists accounts. */
+function accountPageLink(id, name) {
+  return h("a", { class: "account", href: `#account=${id}`, "data-testid": "account-link", "data-account": id }, name || t("noName"));
+}
+
+/** An error of the API as the page's language says it, with the server's own words. */
+function actionError(error) {
+  if (!(error instanceof ApiError)) return t("act.failed", t("why.other"), String(error.message ?? error));
+  const known = ["forbidden", "not_found", "invalid", "malformed", "conflict", "unauthenticated", "unavailable"];
+  return t("act.failed", t(known.includes(error.code) ? `why.${error.code}` : "why.other"), error.message);
+}
+
+/** A JSON request of an action; the parsed reply (null for 204). */
+async function send(method, path, body) {
+  const response = await api(path, {
+    method,
+    headers: body === undefined ? {} : { "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return response.status === 204 ? null : response.json().catch(() => null);
+}
+
+/**
+ * Opens the action dialog. `form` (optional) asks for input; `plan()` says what will be done
+ * (a list of lines, or `{intro, lines}`), shown for confirmation; `run()` does it and returns
+ * the result's text; `done()` then refreshes what shows it.
+ */
+function act({ title, form = null, plan, run, done = () => {} }) {
+  const dialog = $("#action-dialog");
+  $("#action-title").textContent = title;
+  const result = $("#action-result");
+  result.hidden = true;
+  result.className = "";
+  const confirm = $("#action-confirm");
+  const cancel = $("#action-cancel");
+  confirm.hidden = false;
+  confirm.disabled = false;
+  cancel.textContent = t("act.cancel");
+  const failed = (error) => {
+    result.hidden = false;
+    result.className = "failed";
+    result.textContent = error instanceof ApiError ? actionError(error) : String(error.message ?? error);
+    confirm.disabled = false;
+  };
+  const confirmStep = async () => {
+    confirm.disabled = true;
+    let planned;
+    try {
+      planned = await plan();
+    } catch (error) {
+      failed(error);
+      return;
+    }
+    const { intro, lines } = Array.isArray(planned) ? { intro: t("act.willDo"), lines: planned } : planned;
+    $("#action-body").replaceChildren(h("p", {}, intro),
+      h("ul", { class: "affected", "data-testid": "action-affected" }, lines.map((line) => h("li", {}, line))));
+    result.hidden = true;
+    confirm.textContent = t("act.confirm");
+    confirm.dataset.step = "confirm";
+    confirm.disabled = false;
+    acts.dialog.next = runStep;
+  };
+  const runStep = async () => {
+    confirm.disabled = true;
+    result.hidden = false;
+    result.className = "";
+    result.textContent = t("act.working");
+    try {
+      const text = await run();
+      result.className = "ok";
+      result.textContent = text;
+      confirm.hidden = true;
+      cancel.textContent = t("act.close");
+      acts.dialog.next = null;
+      await done();
+    } catch (error) {
+      failed(error);
+    }
+  };
+  acts.dialog = { next: confirmStep };
+  $("#action-body").replaceChildren(...(form ?? []));
+  if (form) {
+    confirm.textContent = t("act.next");
+    confirm.dataset.step = "form";
+  }
+  if (!dialog.open) dialog.showModal();
+  if (!form) confirmStep();
+}
+
+function closeDialog() {
+  acts.dialog = null;
+  $("#action-dialog").close();
+}
+
+/** A `<select>` of users (`login → display name`), for "to" and "share with". */
+function userSelect(id, users, chosen) {
+  return h("select", { id, "data-testid": id },
+    users.map((user) => h("option", { value: user.login, selected: user.login === chosen }, userName(user))));
+}
+
+const personName = (login) => {
+  const person = acts.people.find((p) => p.login === login);
+  return person ? userName(person) : login;
+};
+
+/** Teams (the ones the caller leads, all for an admin) and the active users. */
+async function loadPeople() {
+  try {
+    const [teams, people] = await Promise.all([
+      api("/v1/admin/teams").then((r) => r.json()),
+      api("/v1/people").then((r) => r.json()),
+    ]);
+    acts.teams = teams;
+    acts.people = people;
+  } catch {
+    acts.teams = [];
+  }
+  renderPeople();
+}
+
+/**
+ * Users who may take a book over (not `except`): for a manager the active members of the
+ * teams they lead, as the handover's check allows; for an admin anyone active.
+ */
+function takers(except) {
+  const members = new Set(acts.teams.flatMap((team) => team.members));
+  const admin = state.user?.role === "admin";
+  return acts.people.filter((p) => p.login !== except && (admin || members.has(p.login)));
+}
+
+function renderPeople() {
+  const target = $("#people");
+  if (!target) return;
+  target.replaceChildren();
+  const reps = acts.teams.flatMap((team) => team.members.map((login) => ({ login, team })));
+  if (!reps.length) {
+    target.append(empty(t("noReps")));
+    return;
+  }
+  target.append(table([t("col.rep"), t("col.team"), t("col.actions")], reps.map(({ login, team }) =>
+    h("tr", { "data-rep": login },
+      h("td", { title: login }, personName(login),
+        acts.people.some((p) => p.login === login) ? null : [" ", h("span", { class: "badge warn", "data-testid": "disabled" }, t("disabled"))]),
+      h("td", {}, team.display_name || team.name),
+      h("td", {}, h("div", { class: "actions" },
+        h("button", { type: "button", class: "quiet small", "data-testid": "handover-book", onclick: () => handOverBook(login) }, t("act.handOverBook")),
+        h("button", { type: "button", class: "quiet small", "data-testid": "offboard", onclick: () => offboard(login) }, t("act.offboard")))))),
+  { "data-testid": "people-table" }));
+}
+
+/**
+ * After the views were loaded (a live change, a filter): the archive panel with the same
+ * filters, and the open account page with what the server holds now.
+ */
+function refreshOpenPage() {
+  if (!$("#board").hidden) loadArchive();
+  if (!$("#account-page").hidden && acts.account) openAccount(acts.account.id);
+}
+
+/** Everything on the board and the open page that an action may have changed. */
+async function refreshAfterAction() {
+  scheduleReload();
+  loadArchive();
+  if (!$("#account-page").hidden && acts.account) await openAccount(acts.account.id);
+  if (!$("#admin-page").hidden) await loadAdmin();
+}
+
+function handOverBook(from) {
+  const select = userSelect("handover-to", takers(from));
+  act({
+    title: t("handover.title", personName(from)),
+    form: [h("label", { class: "stack" }, t("to"), select)],
+    plan: async () => {
+      const to = select.value;
+      const reply = await send("POST", "/v1/handover", { from, to, dry_run: true });
+      if (!reply.accounts.length) return { intro: t("act.nothing"), lines: [] };
+      return { intro: t("handover.plan", reply.accounts.length, personName(to)), lines: reply.accounts.map((a) => a.name || a.id) };
+    },
+    run: async () => {
+      const reply = await send("POST", "/v1/handover", { from, to: select.value });
+      return t("handover.done", reply.moved.length, personName(select.value));
+    },
+    done: refreshAfterAction,
+  });
+}
+
+function offboard(login) {
+  const select = userSelect("offboard-to", takers(login));
+  act({
+    title: t("offboard.title", personName(login)),
+    form: [h("label", { class: "stack" }, t("to"), select)],
+    plan: async () => {
+      const to = select.value;
+      const reply = await send("POST", `/v1/people/${encodeURIComponent(login)}/offboard`, { to, dry_run: true });
+      const lines = [t("offboard.plan.move", reply.moved.length, personName(to)),
+        ...reply.moved.map((a) => `· ${a.name || a.id}`)];
+      if (reply.disabled) lines.push(t("offboard.plan.disable", personName(login)));
+      lines.push(t("offboard.plan.revoke", reply.revoked.length));
+      return lines;
+    },
+    run: async () => {
+      const to = select.value;
+      const reply = await send("POST", `/v1/people/${encodeURIComponent(login)}/offboard`, { to });
+      return t("offboard.done", reply.moved.length, personName(to), reply.disabled, reply.revoked.length);
+    },
+    done: async () => {
+      await loadPeople();
+      await refreshAfterAction();
+    },
+  });
+}
+
+/** Merges the accounts of one duplicates group: pick the survivor, confirm, merge the rest. */
+async function mergeGroup(group) {
+  const ids = group.accounts.map((a) => a.account);
+  let records;
+  try {
+    records = await Promise.all(ids.map((id) => send("GET", `/v1/accounts/${id}`)));
+  } catch (error) {
+    act({ title: t("merge.title"), plan: async () => { throw error; }, run: async () => "" });
+    return;
+  }
+  let survivor = ids[0];
+  const cards = records.map((account) => {
+    const r = account.record;
+    const radio = h("input", { type: "radio", name: "survivor", value: account.id, checked: account.id === survivor, "data-testid": "survivor" });
+    const card = h("label", { class: `candidate${account.id === survivor ? " chosen" : ""}`, "data-account": account.id },
+      h("h3", {}, r.name || t("noName")),
+      h("dl", { class: "record" },
+        h("dt", {}, t("field.code")), h("dd", {}, r.code ?? "–"),
+        h("dt", {}, t("field.owner")), h("dd", {}, account.display_names[r.owner] ?? r.owner),
+        h("dt", {}, t("field.status")), h("dd", {}, term("status", r.status)),
+        h("dt", {}, t("field.created")), h("dd", {}, dateOf(r.created_at)),
+        h("dt", {}, t("account.contacts")), h("dd", {}, Object.values(r.contacts).map((c) => c.name).join("、") || "–"),
+        h("dt", {}, t("account.followUps")), h("dd", {}, number(Object.keys(r.follow_ups).length)),
+        h("dt", {}, t("account.opportunities")), h("dd", {}, number(Object.keys(r.opportunities).length))),
+      h("span", {}, radio, " ", t("merge.survivor")));
+    radio.addEventListener("change", () => {
+      survivor = account.id;
+      for (const other of document.querySelectorAll(".candidate")) other.classList.toggle("chosen", other.dataset.account === survivor);
+    });
+    return card;
+  });
+  const nameOf = (id) => records.find((a) => a.id === id)?.record.name || id;
+  act({
+    title: t("merge.title"),
+    form: [h("p", { class: "hint" }, t("merge.pick")), h("div", { class: "side-by-side", "data-testid": "merge-candidates" }, cards)],
+    plan: async () => ({
+      intro: t("merge.plan", nameOf(survivor), ids.length - 1),
+      lines: ids.filter((id) => id !== survivor).map(nameOf),
+    }),
+    run: async () => {
+      for (const from of ids.filter((id) => id !== survivor)) {
+        await send("POST", `/v1/accounts/${survivor}/merge`, { from });
+      }
+      return t("merge.done", nameOf(survivor));
+    },
+    done: refreshAfterAction,
+  });
+}
+
+/** The archived accounts: `GET /v1/views/archive` when the server has it. */
+async function loadArchive() {
+  const target = $("#archive");
+  if (!target || !state.token) return;
+  let view;
+  try {
+    const params = new URLSearchParams(state.filters);
+    params.set("limit", ROWS_SHOWN);
+    view = await send("GET", viewPath("archive", params));
+  } catch (error) {
+    target.replaceChildren(empty(error.status === 404 ? t("archive.unavailable") : t("refreshFailed", error.message)));
+    return;
+  }
+  const rows = view?.accounts ?? [];
+  if (!rows.length) {
+    target.replaceChildren(empty(t("archive.none")));
+    return;
+  }
+  target.replaceChildren(table([t("col.account"), t("col.rep"), t("field.lostReason"), t("col.archivedBy"), t("col.archivedAt"), t("col.actions")], rows.map((row) => {
+    const id = row.account;
+    return h("tr", { "data-account": id },
+      h("td", {}, accountPageLink(id, row.name)),
+      h("td", { title: row.rep }, shownName(row)),
+      h("td", {}, row.lost_reason || t("noReason")),
+      h("td", { title: row.archived_by ?? "" }, row.archived_by_name ?? row.archived_by ?? "–"),
+      h("td", { title: row.archived_at ? fullTime(row.archived_at) : "" }, row.archived_at ? dateOf(row.archived_at) : "–"),
+      h("td", {}, h("button", { type: "button", class: "quiet small", onclick: () => archive(id, row.name, false) }, t("act.restore"))));
+  }), { "data-testid": "archive-table" }));
+}
+
+function archive(id, name, on) {
+  act({
+    title: on ? t("act.archive") : t("act.restore"),
+    plan: async () => [on ? t("archive.plan", name) : t("restore.plan", name)],
+    run: async () => {
+      await send(on ? "POST" : "DELETE", `/v1/accounts/${id}/archive`);
+      return on ? t("archive.done") : t("restore.done");
+    },
+    done: refreshAfterAction,
+  });
+}
+
+function comment(account, followUp = null) {
+  const r = account.record;
+  const about = h("select", { id: "comment-about", "data-testid": "comment-about" },
+    h("option", { value: "" }, t("comment.account")),
+    Object.entries(r.follow_ups).sort((a, b) => b[1].occurred_at.localeCompare(a[1].occurred_at)).map(([id, f]) =>
+      h("option", { value: id, selected: id === followUp }, `${dateOf(f.occurred_at)} · ${fit(f.summary, 40)}`)));
+  const text = h("textarea", { id: "comment-text", "data-testid": "comment-text", maxlength: 4000 });
+  act({
+    title: t("comment.title", r.name),
+    form: [h("div", { class: "stack" },
+      h("label", {}, t("comment.about"), about),
+      h("label", {}, t("comment.text"), text))],
+    plan: async () => {
+      if (!text.value.trim()) throw new Error(t("comment.empty"));
+      return { intro: t("comment.plan", r.name, about.selectedOptions[0].textContent), lines: [text.value.trim()] };
+    },
+    run: async () => {
+      await send("POST", `/v1/accounts/${account.id}/comments`, { text: text.value.trim(), follow_up: about.value || null });
+      return t("comment.done");
+    },
+    done: refreshAfterAction,
+  });
+}
+
+function handOverOne(account) {
+  const r = account.record;
+  const select = userSelect("handover-one-to", takers(r.owner));
+  act({
+    title: t("handover.one", r.name),
+    form: [h("label", { class: "stack" }, t("to"), select)],
+    plan: async () => ({ intro: t("handover.plan", 1, personName(select.value)), lines: [r.name] }),
+    run: async () => {
+      const reply = await send("POST", "/v1/handover", { from: r.owner, to: select.value, accounts: [account.id] });
+      return t("handover.done", reply.moved.length, personName(select.value));
+    },
+    done: refreshAfterAction,
+  });
+}
+
+function share(account) {
+  const r = account.record;
+  const select = userSelect("share-with", acts.people.filter((p) => p.login !== r.owner));
+  const write = h("select", { id: "share-write", "data-testid": "share-write" },
+    h("option", { value: "false" }, t("share.read")), h("option", { value: "true" }, t("share.write")));
+  act({
+    title: t("share.title", r.name),
+    form: [h("div", { class: "stack" }, h("label", {}, t("share.with"), select), h("label", {}, t("col.access"), write))],
+    plan: async () => [t("share.plan", r.name, personName(select.value), write.value === "true")],
+    run: async () => {
+      await send("POST", `/v1/accounts/${account.id}/shares`, { login: select.value, write: write.value === "true" });
+      return t("share.done");
+    },
+    done: refreshAfterAction,
+  });
+}
+
+function unshare(account, login) {
+  act({
+    title: t("act.unshare"),
+    plan: async () => [t("unshare.plan", account.record.name, personName(login))],
+    run: async () => {
+      await send("DELETE", `/v1/accounts/${account.id}/shares/${encodeURIComponent(login)}`);
+      return t("share.done");
+    },
+    done: refreshAfterAction,
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Pages: the board, one account, the admin pages; chosen by the address (`#account=ID`,
+// `#page=admin`), so the back button and shared links work.
+
+function routePage() {
+  if (!state.token || !state.user) return;
+  const given = new URLSearchParams(location.hash.slice(1));
+  $("#admin-link").hidden = state.user.role !== "admin";
+  const account = given.get("account");
+  if (account && /^[0-9a-f]{32}$/.test(account)) {
+    show("account");
+    $("#board-link").hidden = false;
+    openAccount(account);
+  } else if (given.get("page") === "admin" && state.user.role === "admin") {
+    show("admin");
+    $("#board-link").hidden = false;
+    loadAdmin();
+  } else {
+    $("#board-link").hidden = true;
+    if (!$("#account-page").hidden || !$("#admin-page").hidden) show("board");
+    acts.boardHash = location.hash;
+    loadPeople();
+    loadArchive();
+  }
+}
+
+/** A section of the account page: a heading and a table (or "none"). */
+function recordSection(title, testid, headings, rows) {
+  return h("section", { class: "panel wide", "data-testid": testid },
+    h("header", {}, h("h2", {}, title)),
+    rows.length ? h("div", { class: "table-wrap" }, table(headings, rows)) : empty(t("account.none")));
+}
+
+const moneyText = (m) => (m ? money(m.minor, m.currency) : "–");
+const dayText = (d) => (d ? calendarDay(d) : "–");
+
+async function openAccount(id) {
+  const body = $("#account-body");
+  if (acts.account?.id !== id) body.replaceChildren(h("p", { class: "hint" }, t("account.loading")));
+  let account;
+  let history;
+  let shares;
+  try {
+    [account, history, shares] = await Promise.all([
+      send("GET", `/v1/accounts/${id}`),
+      send("GET", `/v1/accounts/${id}/history`),
+      send("GET", `/v1/accounts/${id}/shares`),
+    ]);
+  } catch (error) {
+    body.replaceChildren(h("p", { class: "error", "data-testid": "account-error" }, actionError(error)));
+    return;
+  }
+  if (!acts.people.length) await loadPeople();
+  acts.account = account;
+  const r = account.record;
+  const named = (login) => account.display_names[login] ?? personName(login);
+  const manager = ["manager", "admin"].includes(state.user.role);
+  const buttons = manager ? [
+    h("button", { type: "button", class: "small", "data-testid": "comment", onclick: () => comment(account) }, t("act.comment")),
+    h("button", { type: "button", class: "quiet small", "data-testid": "handover-one", onclick: () => handOverOne(account) }, t("act.handOver")),
+    r.archived
+      ? h("button", { type: "button", class: "quiet small", "data-testid": "restore", onclick: () => archive(id, r.name, false) }, t("act.restore"))
+      : r.status === "lost" && h("button", { type: "button", class: "quiet small", "data-testid": "archive-one", onclick: () => archive(id, r.name, true) }, t("act.archive")),
+    h("button", { type: "button", class: "quiet small", "data-testid": "share", onclick: () => share(account) }, t("act.share")),
+  ] : [];
+  const profile = [
+    ["field.code", r.code ?? "–"],
+    ["field.owner", named(r.owner)],
+    ["field.kind", term("kind", r.kind)],
+    ["field.status", term("status", r.status)],
+    ["field.level", r.level ? term("level", r.level) : "–"],
+    ["field.priority", r.priority ? term("priority", r.priority) : "–"],
+    ["field.industry", r.industry ? term("industry", r.industry) : "–"],
+    ["field.size", r.size ?? "–"],
+    ["field.source", r.source ? term("source", r.source) : "–"],
+    ["field.region", r.region ?? "–"],
+    ["field.firstContact", dayText(r.first_contact)],
+    ["field.created", fullTime(r.created_at)],
+    ["field.lostReason", r.lost_reason ?? "–"],
+    ["field.needs", [r.needs?.explicit, r.needs?.latent, r.needs?.pain_points].filter(Boolean).join(" / ") || "–"],
+    ["field.budget", r.needs?.budget_min || r.needs?.budget_max ? `${moneyText(r.needs.budget_min)} – ${moneyText(r.needs.budget_max)}` : "–"],
+    ["field.period", r.needs?.purchase_period ?? "–"],
+    ["account.notes", r.notes || "–"],
+  ];
+  const byTime = (field) => (a, b) => String(b[1][field]).localeCompare(String(a[1][field]));
+  const comments = Object.values(r.comments).sort((a, b) => b.at.localeCompare(a.at));
+  body.replaceChildren(...children([
+    h("div", { class: "account-head" },
+      h("h2", { "data-testid": "account-name" }, r.name || t("noName")),
+      h("span", { class: "muted" }, `${r.code ?? ""} · ${named(r.owner)}`),
+      h("div", { class: "actions" }, buttons)),
+    r.merged_into && h("p", { class: "badge warn", "data-testid": "account-merged" }, t("account.merged"), " ", accountPageLink(r.merged_into, r.merged_into)),
+    r.archived && h("p", { class: "badge warn", "data-testid": "account-archived" }, t("account.archived", named(r.archived.by), fullTime(r.archived.at))),
+    h("div", { class: "grid" },
+      h("section", { class: "panel", "data-testid": "account-profile" },
+        h("header", {}, h("h2", {}, t("account.profile"))),
+        h("dl", { class: "record" }, profile.map(([key, value]) => [h("dt", {}, t(key)), h("dd", {}, value)]))),
+      h("section", { class: "panel", "data-testid": "account-comments" },
+        h("header", {}, h("h2", {}, t("account.comments"))),
+        comments.length ? h("ul", { class: "plain" }, comments.map((c) => h("li", { "data-testid": "comment-item" },
+          h("strong", {}, named(c.author)), " ", h("span", { class: "muted", title: fullTime(c.at) }, dateOf(c.at)),
+          c.follow_up && r.follow_ups[c.follow_up] ? h("span", { class: "muted" }, ` · ${fit(r.follow_ups[c.follow_up].summary, 30)}`) : null,
+          h("div", {}, c.text)))) : empty(t("account.none"))),
+      recordSection(t("account.contacts"), "account-contacts", [t("col.name"), t("col.title"), t("col.role"), t("col.phone"), t("col.email")],
+        Object.values(r.contacts).map((c) => h("tr", {}, h("td", {}, c.name), h("td", {}, c.title ?? "–"),
+          h("td", {}, c.role ? term("role", c.role) : "–"), h("td", {}, c.phone ?? "–"), h("td", {}, c.email ?? "–")))),
+      recordSection(t("account.followUps"), "account-follow-ups", [t("col.when"), t("col.method"), t("col.summary"), t("col.next"), t("col.actions")],
+        Object.entries(r.follow_ups).sort(byTime("occurred_at")).map(([fid, f]) => h("tr", { "data-follow-up": fid },
+          h("td", { title: fullTime(f.occurred_at) }, dateOf(f.occurred_at)), h("td", {}, term("method", f.method)), h("td", {}, f.summary),
+          h("td", {}, [f.next_action, f.next_due && dayText(f.next_due)].filter(Boolean).join(" · ") || "–"),
+          h("td", {}, manager ? h("button", { type: "button", class: "quiet small", onclick: () => comment(account, fid) }, t("act.comment")) : "")))),
+      recordSection(t("account.plans"), "account-plans", [t("col.when"), t("col.rep"), t("col.method"), t("col.goal"), t("col.state")],
+        Object.values(r.plans).sort((a, b) => a.due.localeCompare(b.due)).map((p) => h("tr", {},
+          h("td", { title: fullTime(p.due) }, dateOf(p.due)), h("td", {}, named(p.owner)), h("td", {}, term("method", p.method)),
+          h("td", {}, p.goal), h("td", {}, p.done ? "✓" : "–")))),
+      recordSection(t("account.opportunities"), "account-opportunities", [t("col.name"), t("col.stage"), [t("col.probability"), "num"], [t("col.amount"), "num"], t("col.close"), t("col.rep")],
+        Object.values(r.opportunities).map((o) => h("tr", {}, h("td", {}, o.name), h("td", {}, term("stage", o.stage)),
+          h("td", { class: "num" }, `${o.probability}%`), h("td", { class: "num" }, moneyText(o.amount)), h("td", {}, dayText(o.expected_close)), h("td", {}, named(o.owner))))),
+      recordSection(t("account.deals"), "account-deals", [t("col.when"), [t("col.amount"), "num"], t("col.products"), t("col.payment")],
+        Object.values(r.deals).map((d) => h("tr", {}, h("td", {}, dayText(d.closed_on)), h("td", { class: "num" }, moneyText(d.amount)),
+          h("td", {}, d.products), h("td", {}, term("payment", d.payment))))),
+      recordSection(t("account.services"), "account-services", [t("col.when"), t("col.work"), t("col.result"), [t("col.satisfaction"), "num"]],
+        Object.values(r.services).map((s) => h("tr", {}, h("td", {}, dayText(s.on)), h("td", {}, s.work), h("td", {}, s.result),
+          h("td", { class: "num" }, s.satisfaction ?? "–")))),
+      recordSection(t("account.shares"), "account-shares", [t("col.user"), t("col.access"), t("col.actions")],
+        shares.map((s) => h("tr", { "data-login": s.login }, h("td", { title: s.login }, s.display_name || s.login),
+          h("td", {}, s.write ? t("share.write") : t("share.read")),
+          h("td", {}, manager ? h("button", { type: "button", class: "quiet small", onclick: () => unshare(account, s.login) }, t("act.unshare")) : "")))),
+      recordSection(t("account.history"), "account-history", [t("col.when"), t("col.who"), t("col.device"), t("col.changed")],
+        [...history].reverse().map((entry) => h("tr", {},
+          h("td", { title: fullTime(entry.server_time) }, fullTime(entry.server_time)),
+          h("td", { title: entry.user }, entry.device ? entry.display_name || entry.user : t("account.serverChange")),
+          h("td", {}, entry.device_label ?? "–"),
+          h("td", {}, h("ul", { class: "fields" }, [...new Set(entry.changes.flatMap((c) => c.fields))].slice(0, 12).map((f) => h("li", {}, f))))))),
+    )]));
+}
+
+// ---------------------------------------------------------------------------------------
+// Admin pages
+
+const bytes = (n) => format("bytes", (l) => new Intl.NumberFormat(l, { style: "unit", unit: "kilobyte", maximumFractionDigits: 1 })).format(n / 1024);
+
+async function loadAdmin() {
+  let users;
+  let teams;
+  let devices;
+  try {
+    [users, teams, devices] = await Promise.all(["/v1/admin/users", "/v1/admin/teams", "/v1/admin/devices"]
+      .map((path) => send("GET", path)));
+  } catch (error) {
+    $("#admin-users").replaceChildren(h("p", { class: "error" }, actionError(error)));
+    return;
+  }
+  const teamName = (key) => teams.find((team) => team.name === key)?.display_name || key;
+  $("#new-team").replaceChildren(...children([h("option", { value: "" }, t("noTeam")),
+    teams.map((team) => h("option", { value: team.name }, team.display_name || team.name))]));
+  $("#admin-users").replaceChildren(table([t("col.user"), t("col.name"), t("col.role"), t("col.team"), t("col.state"), t("col.actions")],
+    users.map((user) => h("tr", { "data-login": user.login },
+      h("td", {}, user.login), h("td", {}, user.display_name || user.login), h("td", {}, t(`role.${user.role}`)),
+      h("td", {}, user.team ? teamName(user.team) : user.leads.map(teamName).join("、") || "–"),
+      h("td", { "data-testid": "user-state" }, user.disabled ? t("disabled") : t("enabled")),
+      h("td", {}, h("div", { class: "actions" },
+        h("button", { type: "button", class: "quiet small", onclick: () => setDisabled(user, !user.disabled) }, user.disabled ? t("act.enable") : t("act.disable")),
+        h("button", { type: "button", class: "quiet small", "data-testid": "reset-password-button", onclick: () => resetPassword(user) }, t("act.resetPassword")))))),
+  { "data-testid": "users-table" }));
+  const managers = users.filter((user) => user.role === "manager" && !user.disabled);
+  $("#admin-teams").replaceChildren(table([t("col.team"), t("col.name"), t("col.managers"), t("col.members"), t("col.actions")],
+    teams.map((team) => {
+      const candidates = managers.filter((m) => !team.managers.includes(m.login));
+      const pick = userSelect(`lead-${team.name}`, candidates);
+      return h("tr", { "data-team": team.name },
+        h("td", {}, team.name), h("td", {}, team.display_name || team.name),
+        h("td", {}, team.managers.map((login) => h("span", { class: "actions" }, personNameOf(users, login), " ",
+          h("button", { type: "button", class: "link", onclick: () => setLead(team, login, false) }, t("act.removeManager"))))),
+        h("td", {}, team.members.map((login) => personNameOf(users, login)).join("、") || "–"),
+        h("td", {}, candidates.length ? h("div", { class: "actions" }, pick,
+          h("button", { type: "button", class: "quiet small", "data-testid": "add-manager", onclick: () => setLead(team, pick.value, true) }, t("act.addManager"))) : ""));
+    })));
+  $("#admin-devices").replaceChildren(table([t("col.user"), t("col.device"), t("col.loggedIn"), t("col.state"), t("col.actions")],
+    devices.map((device) => h("tr", { "data-device": device.device },
+      h("td", {}, personNameOf(users, device.user)), h("td", {}, device.label),
+      h("td", { title: fullTime(device.logged_in_at) }, dateOf(device.logged_in_at)),
+      h("td", {}, device.revoked ? t("revoked") : t("active")),
+      h("td", {}, device.revoked ? "" : h("button", { type: "button", class: "quiet small", onclick: () => revokeDevice(device, users) }, t("act.revoke")))))));
+  loadBackups();
+}
+
+function personNameOf(users, login) {
+  const user = users.find((u) => u.login === login);
+  return user ? userName(user) : login;
+}
+
+async function loadBackups() {
+  const target = $("#admin-backups");
+  try {
+    const list = await send("GET", "/v1/admin/backups");
+    target.replaceChildren(list.length
+      ? table([t("col.file"), t("col.written"), [t("col.size"), "num"]], list.map((b) => h("tr", {},
+        h("td", {}, b.file), h("td", { title: fullTime(b.written_at) }, fullTime(b.written_at)), h("td", { class: "num" }, bytes(b.bytes)))),
+      { "data-testid": "backups-table" })
+      : empty(t("backup.none")));
+  } catch (error) {
+    target.replaceChildren(empty(error.status === 404 ? t("backup.unavailable") : actionError(error)));
+  }
+}
+
+function addUser(event) {
+  event.preventDefault();
+  const login = $("#new-login").value.trim();
+  const displayName = $("#new-display-name").value.trim();
+  const password = $("#new-password").value;
+  const role = $("#new-role").value;
+  const team = $("#new-team").value || null;
+  act({
+    title: t("user.title"),
+    plan: async () => [t("user.plan", login, displayName || login, t(`role.${role}`), team)],
+    run: async () => {
+      await send("POST", "/v1/admin/users", { login, password, role, team, display_name: displayName || null });
+      $("#add-user").reset();
+      return t("user.done", login);
+    },
+    done: refreshAfterAction,
+  });
+}
+
+function addTeam(event) {
+  event.preventDefault();
+  const name = $("#new-team-key").value.trim();
+  const displayName = $("#new-team-name").value.trim();
+  act({
+    title: t("admin.addTeam"),
+    plan: async () => [t("team.plan", name, displayName || name)],
+    run: async () => {
+      await send("POST", "/v1/admin/teams", { name, display_name: displayName || null });
+      $("#add-team").reset();
+      return t("team.done");
+    },
+    done: refreshAfterAction,
+  });
+}
+
+function setDisabled(user, disabled) {
+  act({
+    title: disabled ? t("act.disable") : t("act.enable"),
+    plan: async () => [disabled ? t("user.disable", userName(user)) : t("user.enable", userName(user))],
+    run: async () => {
+      await send("POST", `/v1/admin/users/${encodeURIComponent(user.login)}/${disabled ? "disable" : "enable"}`);
+      return t("user.updated");
+    },
+    done: refreshAfterAction,
+  });
+}
+
+function resetPassword(user) {
+  const input = h("input", { type: "password", id: "reset-password", "data-testid": "reset-password", autocomplete: "new-password" });
+  act({
+    title: t("password.title", userName(user)),
+    form: [h("label", { class: "stack" }, t("password.new"), input)],
+    plan: async () => [t("password.plan", userName(user))],
+    run: async () => {
+      await send("POST", `/v1/admin/users/${encodeURIComponent(user.login)}/password`, { new_password: input.value });
+      return t("password.done");
+    },
+  });
+}
+
+function setLead(team, login, leads) {
+  const name = team.display_name || team.name;
+  act({
+    title: t("admin.teams"),
+    plan: async () => [leads ? t("lead.add", personName(login), name) : t("lead.remove", personName(login), name)],
+    run: async () => {
+      await send(leads ? "PUT" : "DELETE", `/v1/admin/teams/${encodeURIComponent(team.name)}/managers/${encodeURIComponent(login)}`);
+      return t("lead.done");
+    },
+    done: refreshAfterAction,
+  });
+}
+
+function revokeDevice(device, users) {
+  act({
+    title: t("act.revoke"),
+    plan: async () => [t("device.plan", device.label, personNameOf(users, device.user))],
+    run: async () => {
+      await send("DELETE", `/v1/admin/devices/${device.device}`);
+      return t("device.done");
+    },
+    done: refreshAfterAction,
+  });
+}
+
+function backupNow() {
+  act({
+    title: t("admin.backups"),
+    plan: async () => [t("backup.plan")],
+    run: async () => {
+      const info = await send("POST", "/v1/admin/backups");
+      return t("backup.done", info.file, bytes(info.bytes));
+    },
+    done: loadBackups,
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("#action-confirm").addEventListener("click", () => acts.dialog?.next?.());
+  $("#action-cancel").addEventListener("click", closeDialog);
+  $("#add-user").addEventListener("submit", addUser);
+  $("#add-team").addEventListener("submit", addTeam);
+  $("#backup-now").addEventListener("click", backupNow);
+  for (const back of ["#account-back", "#board-link"]) {
+    $(back).addEventListener("click", (event) => {
+      event.preventDefault();
+      location.hash = acts.boardHash;
+    });
+  }
+  window.addEventListener("hashchange", routePage);
+});
 
 // ---------------------------------------------------------------------------------------
 // Start

@@ -18,6 +18,9 @@ use chrono::{DateTime, Utc};
 use outpost_client::conflicts::changed_fields;
 use outpost_client::model::{Archived, At, Comment};
 use outpost_protocol::api::{
+    AccountRef, BackupFile, Offboard, OffboardReply, PasswordReset, ShareInfo,
+};
+use outpost_protocol::api::{
     DeviceInfo, DisplayNameChange, Handover, HandoverReply, HistoryChange, HistoryEntry,
     LoginReply, LoginRequest, Merge, NewComment, NewUserRequest, PasswordChange, Person, Role,
     Share, TeamInfo, UserInfo,
@@ -32,7 +35,7 @@ use crate::auth::{Caller, PoolError};
 use crate::backup::BackupInfo;
 use crate::directory::{DirectoryError, Principal};
 use crate::http::AppError;
-use crate::storage::{SERVER_DEVICE, Storage};
+use crate::storage::{SERVER_DEVICE, Storage, StorageError};
 use crate::views::{self, Filters, Format, Tables};
 
 fn json<T: DeserializeOwned>(body: &Bytes) -> Result<T, AppError> {
@@ -494,7 +497,12 @@ pub(crate) async fn handover(
     body: Bytes,
 ) -> Result<Json<HandoverReply>, AppError> {
     let who = caller.require(Role::Manager)?.clone();
-    let Handover { from, to, accounts } = json(&body)?;
+    let Handover {
+        from,
+        to,
+        accounts,
+        dry_run,
+    } = json(&body)?;
     let (from_user, to_user) = {
         let (f, t) = (from.clone(), to.clone());
         blocking(&state, move |s| Ok((s.user(&f)?, s.user(&t)?))).await?
@@ -525,6 +533,12 @@ pub(crate) async fn handover(
             tokio::task::spawn_blocking(move || storage.owned_by(&from)).await??
         }
     };
+    if dry_run {
+        return Ok(Json(HandoverReply {
+            accounts: account_refs(&state.storage, &docs),
+            moved: docs,
+        }));
+    }
     let results = state
         .writer
         .reassign(who.clone(), docs, to.clone(), now_ms())
@@ -539,8 +553,10 @@ pub(crate) async fn handover(
         by = who.login,
         "handover"
     );
+    let moved: Vec<DocId> = results.into_iter().map(|r| r.doc).collect();
     Ok(Json(HandoverReply {
-        moved: results.into_iter().map(|r| r.doc).collect(),
+        accounts: account_refs(&state.storage, &moved),
+        moved,
     }))
 }
 
@@ -759,4 +775,251 @@ where
             })
         },
     )
+}
+
+/// The customer names of `docs` as the projection index holds them (the id alone for one it
+/// lacks), in the order given.
+fn account_refs(storage: &Storage, docs: &[DocId]) -> Vec<AccountRef> {
+    let wanted: std::collections::HashSet<DocId> = docs.iter().copied().collect();
+    let names: std::collections::HashMap<DocId, String> = storage.with_rows(|index| {
+        (0..index.len())
+            .map(|i| index.account(i))
+            .filter(|(doc, _)| wanted.contains(doc))
+            .map(|(doc, name)| (doc, name.to_owned()))
+            .collect()
+    });
+    docs.iter()
+        .map(|doc| AccountRef {
+            id: *doc,
+            name: names.get(doc).cloned().unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// `POST /v1/people/{login}/offboard {"to", "dry_run"?}`: a departing rep's whole book is
+/// handed over to `to`, then the rep is disabled and their devices revoked. A manager may
+/// off-board a rep of a team they lead (to a user of a team they lead); an admin anyone.
+///
+/// Each step is idempotent and they run in this order, so a request interrupted half way is
+/// finished by sending it again: accounts already moved are no longer the rep's, a disabled
+/// user stays disabled and revoked devices are skipped. The reply says what this request did.
+pub(crate) async fn offboard(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(login): Path<String>,
+    body: Bytes,
+) -> Result<Json<OffboardReply>, AppError> {
+    let who = caller.require(Role::Manager)?.clone();
+    let Offboard { to, dry_run } = json(&body)?;
+    let (user, to_user) = {
+        let (l, t) = (login.clone(), to.clone());
+        blocking(&state, move |s| Ok((s.user(&l)?, s.user(&t)?))).await?
+    };
+    let admin = who.role == Role::Admin;
+    let leads = |u: &UserInfo| admin || u.team.as_ref().is_some_and(|t| who.leads.contains(t));
+    if !leads(&user) {
+        return Err(AppError::NotFound(format!(
+            "no user {login} in a team you lead"
+        )));
+    }
+    if !admin && user.role != Role::Rep {
+        return Err(AppError::Forbidden(format!(
+            "only an admin may off-board {login}, who is a {}",
+            user.role
+        )));
+    }
+    if !leads(&to_user) {
+        return Err(AppError::NotFound(format!(
+            "no user {to} in a team you lead"
+        )));
+    }
+    if to == login {
+        return Err(AppError::Invalid(
+            "the book must go to someone other than the departing user".into(),
+        ));
+    }
+    if login == who.login {
+        return Err(AppError::Invalid("you cannot off-board yourself".into()));
+    }
+    if to_user.disabled {
+        return Err(AppError::Invalid(format!(
+            "{to} is disabled and cannot take over the book"
+        )));
+    }
+    let storage = state.storage.clone();
+    let from = login.clone();
+    let (docs, devices) = tokio::task::spawn_blocking(move || {
+        let docs = storage.owned_by(&from)?;
+        let devices = storage.devices(Some(&from))?;
+        Ok::<_, AppError>((docs, devices))
+    })
+    .await??;
+    let open: Vec<DeviceId> = devices
+        .iter()
+        .filter(|d| !d.revoked)
+        .map(|d| d.device)
+        .collect();
+    if dry_run {
+        return Ok(Json(OffboardReply {
+            moved: account_refs(&state.storage, &docs),
+            disabled: !user.disabled,
+            revoked: open,
+            login,
+            to,
+            dry_run,
+        }));
+    }
+    let results = state
+        .writer
+        .reassign(who.clone(), docs, to.clone(), now_ms())
+        .await?;
+    if let Some(refused) = refusal(&results) {
+        return Err(refused);
+    }
+    // Every account still the rep's when this request read the book: a retry finds only
+    // what an interrupted one left.
+    let moved: Vec<DocId> = results.iter().map(|r| r.doc).collect();
+    let disabled = !user.disabled;
+    if disabled {
+        let l = login.clone();
+        blocking(&state, move |s| s.set_disabled(&l, true)).await?;
+    }
+    for device in &open {
+        let device = *device;
+        blocking(&state, move |s| s.revoke_device(device, None)).await?;
+    }
+    tracing::info!(
+        login,
+        to,
+        accounts = moved.len(),
+        devices = open.len(),
+        by = who.login,
+        "off-boarded"
+    );
+    Ok(Json(OffboardReply {
+        moved: account_refs(&state.storage, &moved),
+        disabled,
+        revoked: open,
+        login,
+        to,
+        dry_run,
+    }))
+}
+
+/// `POST /v1/admin/users/{login}/password {"new_password"}`: an admin resets the password
+/// of a user who lost theirs (checked for strength like any other).
+pub(crate) async fn reset_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(login): Path<String>,
+    body: Bytes,
+) -> Result<Json<UserInfo>, AppError> {
+    caller.require(Role::Admin)?;
+    let PasswordReset { new_password } = json(&body)?;
+    let user = hashing(&state, move |s| s.set_password(&login, &new_password)).await?;
+    tracing::info!(login = user.login, by = caller.0.login, "password reset");
+    Ok(Json(user))
+}
+
+/// `GET /v1/admin/backups`: the backup files in the server's backup directory, newest
+/// first, with when each was written and its size.
+pub(crate) async fn list_backups(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<BackupFile>>, AppError> {
+    caller.require(Role::Admin)?;
+    let Some(backups) = state.backups.clone() else {
+        return Err(AppError::NotFound(
+            "this server has no backup directory".into(),
+        ));
+    };
+    Ok(Json(
+        tokio::task::spawn_blocking(move || backups.list()).await??,
+    ))
+}
+
+/// `GET /v1/accounts/{id}/shares`: who the account is shared with, and whether for writing.
+pub(crate) async fn shares(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(doc): Path<DocId>,
+) -> Result<Json<Vec<ShareInfo>>, AppError> {
+    visible(&state, &who, doc).await?;
+    let storage = state.storage.clone();
+    let shares = tokio::task::spawn_blocking(move || {
+        let txn = storage.begin_read()?;
+        let table = txn
+            .open_table(crate::storage::SHARES)
+            .map_err(StorageError::from)?;
+        let key = doc.as_u128();
+        let names = storage.display_names()?;
+        let mut out = Vec::new();
+        for entry in table.range((key, "")..).map_err(StorageError::from)? {
+            let (k, v) = entry.map_err(StorageError::from)?;
+            let (d, login) = k.value();
+            if d != key {
+                break;
+            }
+            out.push(ShareInfo {
+                display_name: names
+                    .get(login)
+                    .cloned()
+                    .unwrap_or_else(|| login.to_owned()),
+                login: login.to_owned(),
+                write: v.value(),
+            });
+        }
+        Ok::<_, AppError>(out)
+    })
+    .await??;
+    Ok(Json(shares))
+}
+
+/// `GET /v1/accounts/{id}`: the whole record as the server holds it (profile, contacts,
+/// follow-ups, plans, opportunities, deals, service, comments), with the display names of
+/// the users it names. 404 for an account the caller does not see, as for a missing one.
+pub(crate) async fn account(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(doc): Path<DocId>,
+) -> Result<Json<AccountRecord>, AppError> {
+    visible(&state, &who, doc).await?;
+    let storage = state.storage.clone();
+    let record = tokio::task::spawn_blocking(move || {
+        let Some(document) = storage.document(doc)? else {
+            return Err(AppError::NotFound(format!("no account {doc}")));
+        };
+        let record = outpost_client::account::hydrate(&document, doc)
+            .map_err(|e| AppError::Invalid(format!("account {doc} cannot be read: {e}")))?;
+        let names = storage.display_names()?;
+        let mut logins = vec![record.owner.clone()];
+        logins.extend(record.plans.values().map(|p| p.owner.clone()));
+        logins.extend(record.opportunities.values().map(|o| o.owner.clone()));
+        logins.extend(record.comments.values().map(|c| c.author.clone()));
+        logins.extend(record.archived.iter().map(|a| a.by.clone()));
+        let display_names = logins
+            .into_iter()
+            .map(|login| {
+                let name = names.get(&login).cloned().unwrap_or_else(|| login.clone());
+                (login, name)
+            })
+            .collect();
+        Ok(AccountRecord {
+            id: doc,
+            record,
+            display_names,
+        })
+    })
+    .await??;
+    Ok(Json(record))
+}
+
+/// The answer of `GET /v1/accounts/{id}`.
+#[derive(Debug, Serialize)]
+pub(crate) struct AccountRecord {
+    id: DocId,
+    record: outpost_client::AccountDoc,
+    /// Display names of the users the record names (owner, plan and opportunity owners,
+    /// comment authors), by login.
+    display_names: std::collections::BTreeMap<String, String>,
 }

@@ -234,6 +234,24 @@ fn backups(dir: &Path) -> Result<Vec<(DateTime<Utc>, PathBuf)>, BackupError> {
     Ok(found)
 }
 
+/// The server's backups in `dir`, newest first, with their size (for the admin API).
+pub fn list(dir: &Path) -> Result<Vec<outpost_protocol::api::BackupFile>, BackupError> {
+    let mut out = Vec::new();
+    for (written_at, path) in backups(dir)? {
+        let bytes = fs::metadata(&path).map_err(io_error(&path))?.len();
+        let file = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        out.push(outpost_protocol::api::BackupFile {
+            file,
+            written_at,
+            bytes,
+        });
+    }
+    Ok(out)
+}
+
 /// Writes a new backup into `config.dir` (named by the time, `outpost-<UTC time>.redb`),
 /// then deletes all but the newest `config.keep` backups there and any partial file a
 /// crash left behind. Only the server writes in that directory, one backup at a time.

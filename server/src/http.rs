@@ -68,6 +68,14 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/backups", post(api::backup))
         .route("/v1/handover", post(api::handover))
         .route("/v1/accounts/{id}/history", get(api::history))
+        .route("/v1/accounts/{id}", get(api::account))
+        .route("/v1/accounts/{id}/shares", get(api::shares))
+        .route("/v1/people/{login}/offboard", post(api::offboard))
+        .route(
+            "/v1/admin/users/{login}/password",
+            post(api::reset_password),
+        )
+        .route("/v1/admin/backups", get(api::list_backups))
         .route("/v1/views/pipeline", api::team_view(views::pipeline))
         .route("/v1/views/follow-ups", api::team_view(views::follow_ups))
         .route("/v1/views/funnel", api::team_view(views::funnel))

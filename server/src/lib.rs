@@ -107,6 +107,11 @@ pub(crate) struct Backups {
 }
 
 impl Backups {
+    /// The backups in the backup directory, newest first.
+    pub(crate) fn list(&self) -> Result<Vec<outpost_protocol::api::BackupFile>, BackupError> {
+        backup::list(&self.config.dir)
+    }
+
     /// Writes one backup of `storage` into the backup directory (blocking), and counts it.
     pub(crate) fn write(
         &self,

@@ -16,7 +16,8 @@ use automerge::{ActorId, Automerge, Change, ChangeHash, ReadDoc};
 use lru::LruCache;
 use outpost_client::AccountDoc;
 use outpost_client::account::hydrate;
-use outpost_client::model::{Archived, Comment, Status, upgrade_change, write_changes};
+use outpost_client::duplicates::match_keys;
+use outpost_client::model::{Archived, Comment, Contact, Status, upgrade_change, write_changes};
 use outpost_protocol::api::Role;
 use outpost_protocol::{DocId, DocPush, PushOutcome, PushResult, Seq};
 use redb::ReadableTable;
@@ -950,7 +951,7 @@ fn absorb(into: &AccountDoc, from: &AccountDoc, since: Option<&AccountDoc>) -> A
         }
     }
     let mut after = into.clone();
-    add(
+    add_contacts(
         &mut after.contacts,
         &from.contacts,
         since.map(|s| &s.contacts),
@@ -984,4 +985,65 @@ fn absorb(into: &AccountDoc, from: &AccountDoc, since: Option<&AccountDoc>) -> A
         after.notes = joined.trim_start().into();
     }
     after
+}
+
+/// A person's name reduced for comparison: compatibility forms folded, lower case, no
+/// spaces or punctuation (`Li  Na`, `li na`, `ＬＩ　ＮＡ` → `lina`).
+fn person_key(name: &str) -> String {
+    outpost_client::text::fold(name)
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .collect()
+}
+
+/// Whether two contacts are the same person: the same name (as [`person_key`] reduces it)
+/// and the same phone or email (as the duplicate warnings match them).
+fn same_person(a: &Contact, b: &Contact) -> bool {
+    let key = person_key(&a.name);
+    if key.is_empty() || key != person_key(&b.name) {
+        return false;
+    }
+    // The keys of a contact alone, without the account name's (which is empty here).
+    let reach = |c: &Contact| -> Vec<String> {
+        match_keys("", std::iter::once(c))
+            .into_iter()
+            .filter(|k| !k.starts_with("name:"))
+            .collect()
+    };
+    let theirs = reach(b);
+    reach(a).iter().any(|k| theirs.contains(k))
+}
+
+/// [`absorb`] for contacts: a contact `into` already has as the same person (see
+/// [`same_person`]) is not added again; what only the duplicate's copy has (title, role,
+/// phone, email) fills the survivor's blanks instead.
+fn add_contacts(
+    into: &mut BTreeMap<String, Contact>,
+    from: &BTreeMap<String, Contact>,
+    since: Option<&BTreeMap<String, Contact>>,
+) {
+    for (id, contact) in from {
+        if since.and_then(|s| s.get(id)) == Some(contact) || into.contains_key(id) {
+            continue;
+        }
+        match into.values_mut().find(|kept| same_person(kept, contact)) {
+            Some(kept) => {
+                let fill = |field: &mut Option<String>, other: &Option<String>| {
+                    if field.is_none() {
+                        field.clone_from(other);
+                    }
+                };
+                fill(&mut kept.title, &contact.title);
+                fill(&mut kept.phone, &contact.phone);
+                fill(&mut kept.email, &contact.email);
+                if kept.role.is_none() {
+                    kept.role.clone_from(&contact.role);
+                }
+            }
+            None => {
+                into.insert(id.clone(), contact.clone());
+            }
+        }
+    }
 }

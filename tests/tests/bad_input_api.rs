@@ -1,4 +1,4 @@
-//! The bad-input catalogue over every JSON endpoint (31 of them): each one, given no token, an unknown
+//! The bad-input catalogue over every JSON endpoint (36 of them): each one, given no token, an unknown
 //! token, malformed, truncated, wrong-type, empty or oversized bodies, or path parameters that
 //! are not ids, answers with a 4xx carrying a typed JSON error that says what is wrong —
 //! never a 5xx, never a panic — and changes nothing: the feed, the documents, the users,
@@ -177,6 +177,19 @@ async fn every_endpoint_refuses_bad_input_with_a_clear_4xx_and_changes_nothing()
             Input::BadPath,
         ),
         endpoint(Method::POST, "/v1/admin/backups", Input::Valid),
+        endpoint(Method::GET, "/v1/admin/backups", Input::Valid),
+        endpoint(Method::GET, "/v1/accounts/not-an-id", Input::BadPath),
+        endpoint(Method::GET, "/v1/accounts/not-an-id/shares", Input::BadPath),
+        endpoint(
+            Method::POST,
+            "/v1/people/ana/offboard",
+            Input::Body(r#"{"to":"ben","dry_run":false}"#),
+        ),
+        endpoint(
+            Method::POST,
+            "/v1/admin/users/ana/password",
+            Input::Body(r#"{"new_password":"a-fresh-start-2026!"}"#),
+        ),
         endpoint(Method::GET, "/v1/views/activity?format=xml", Input::BadPath),
         endpoint(
             Method::GET,
