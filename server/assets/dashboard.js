@@ -1763,10 +1763,15 @@ function renderWonProfile() {
   }
 }
 
-/** What to do about a hygiene row or an archived account: a label carrying the account id,
- * for the account page and action dialogs to act on. */
-function accountAction(action, account) {
-  return h("span", { class: "action", "data-action": action, "data-account": account }, t(`action.${action}`));
+/** What to do about a hygiene row, as a control that does it: archive (confirmed in the
+ * action dialog), merge (the dialog of its duplicates group), or open the account page. */
+function accountAction(action, account, name) {
+  const attributes = { "data-action": action, "data-account": account };
+  const button = (onclick) => h("button", { ...attributes, type: "button", class: "action quiet small", onclick }, t(`action.${action}`));
+  if (action === "archive") return button(() => archive(account, name, true));
+  const group = action === "merge" && panelData("duplicates")?.groups.find((g) => g.accounts.some((a) => a.account === account));
+  if (group) return button(() => mergeGroup(group));
+  return h("a", { ...attributes, class: "action", href: `#account=${account}` }, t(`action.${action}`));
 }
 
 function renderHygiene() {
@@ -1782,11 +1787,11 @@ function renderHygiene() {
   target.append(table([t("col.problem"), t("col.account"), t("col.rep"), t("col.status"), t("col.lastFollowUp"), t("col.action")],
     hygiene.rows.map((row) => h("tr", { "data-account": row.account, "data-problem": row.problem },
       h("td", {}, t(`hygiene.${row.problem}`), row.key ? h("span", { class: "muted" }, ` · ${matchKey(row.key)}`) : null),
-      h("td", {}, row.name || t("noName")),
+      h("td", {}, accountPageLink(row.account, row.name)),
       h("td", { title: row.rep }, shownName(row)),
       h("td", {}, term("status", row.status)),
       h("td", {}, row.last_follow_up ? dateOf(row.last_follow_up) : "–"),
-      h("td", {}, accountAction(row.action, row.account)))),
+      h("td", {}, accountAction(row.action, row.account, row.name)))),
   { "data-testid": "hygiene-table" }));
   if (hygiene.rows_total > hygiene.rows.length) {
     target.append(h("p", { class: "hint" }, t("hygieneMore", number(hygiene.rows.length), number(hygiene.rows_total))));
@@ -1802,14 +1807,15 @@ function renderArchive() {
     target.append(empty(t("noArchive")));
     return;
   }
-  target.append(table([t("col.account"), t("col.rep"), t("col.status"), t("col.lostReason"), t("col.archivedBy"), t("col.archivedAt")],
+  target.append(table([t("col.account"), t("col.rep"), t("col.status"), t("col.lostReason"), t("col.archivedBy"), t("col.archivedAt"), t("col.actions")],
     archive.accounts.map((row) => h("tr", { "data-account": row.account },
-      h("td", {}, row.name || t("noName")),
+      h("td", {}, accountPageLink(row.account, row.name)),
       h("td", { title: row.rep }, shownName(row)),
       h("td", {}, term("status", row.status)),
       h("td", {}, row.lost_reason || t("noReason")),
       h("td", { title: row.archived_by ?? "" }, row.archived_by_name ?? row.archived_by ?? "–"),
-      h("td", {}, row.archived_at ? dateOf(row.archived_at) : "–"))),
+      h("td", { title: row.archived_at ? fullTime(row.archived_at) : "" }, row.archived_at ? dateOf(row.archived_at) : "–"),
+      h("td", {}, h("button", { type: "button", class: "quiet small", onclick: () => archive(row.account, row.name, false) }, t("act.restore"))))),
   { "data-testid": "archive-table" }));
   if (archive.accounts_total > archive.accounts.length) {
     target.append(h("p", { class: "hint" }, t("archiveMore", number(archive.accounts.length), number(archive.accounts_total))));
@@ -1841,7 +1847,6 @@ Object.assign(MESSAGES.zh, {
   "nav.admin": "系统管理",
   "panel.people": "团队成员",
   "people.hint": "移交销售代表的客户，或为离职代表办理交接：客户交给同事，随后停用该用户并吊销其设备。",
-  "panel.archive": "已归档客户",
   "act.next": "下一步",
   "act.confirm": "确认",
   "act.cancel": "取消",
@@ -1874,9 +1879,6 @@ Object.assign(MESSAGES.zh, {
   "col.when": "时间",
   "col.who": "操作人",
   "col.changed": "修改内容",
-  "col.archivedBy": "归档人",
-  "col.archivedAt": "归档时间",
-  "col.status": "状态",
   "col.phone": "电话",
   "col.email": "邮箱",
   "col.title": "职务",
@@ -1939,8 +1941,6 @@ Object.assign(MESSAGES.zh, {
   "restore.plan": (name) => `恢复客户 ${name} 到工作视图`,
   "archive.done": "已归档。",
   "restore.done": "已恢复。",
-  "archive.unavailable": "此服务器尚未提供归档视图。",
-  "archive.none": "没有已归档的客户。",
   "share.title": (name) => `共享客户 ${name}`,
   "share.with": "共享给",
   "share.write": "允许编辑",
@@ -2025,7 +2025,6 @@ Object.assign(MESSAGES.en, {
   "nav.admin": "Administration",
   "panel.people": "Team members",
   "people.hint": "Hand over a rep's book, or off-board a departing rep: the book goes to a colleague, then the rep is disabled and their devices revoked.",
-  "panel.archive": "Archived accounts",
   "act.next": "Next",
   "act.confirm": "Confirm",
   "act.cancel": "Cancel",
@@ -2058,9 +2057,6 @@ Object.assign(MESSAGES.en, {
   "col.when": "When",
   "col.who": "By",
   "col.changed": "Changed",
-  "col.archivedBy": "Archived by",
-  "col.archivedAt": "Archived",
-  "col.status": "Status",
   "col.phone": "Phone",
   "col.email": "Email",
   "col.title": "Title",
@@ -2123,8 +2119,6 @@ Object.assign(MESSAGES.en, {
   "restore.plan": (name) => `restore ${name} to the working views`,
   "archive.done": "Archived.",
   "restore.done": "Restored.",
-  "archive.unavailable": "This server has no archive view yet.",
-  "archive.none": "No archived accounts.",
   "share.title": (name) => `Share ${name}`,
   "share.with": "Share with",
   "share.write": "may edit",
@@ -2352,19 +2346,15 @@ function renderPeople() {
   { "data-testid": "people-table" }));
 }
 
-/**
- * After the views were loaded (a live change, a filter): the archive panel with the same
- * filters, and the open account page with what the server holds now.
- */
+/** After the views were loaded (a live change, a filter): the open account page with what
+ * the server holds now. */
 function refreshOpenPage() {
-  if (!$("#board").hidden) loadArchive();
   if (!$("#account-page").hidden && acts.account) openAccount(acts.account.id);
 }
 
 /** Everything on the board and the open page that an action may have changed. */
 async function refreshAfterAction() {
   scheduleReload();
-  loadArchive();
   if (!$("#account-page").hidden && acts.account) await openAccount(acts.account.id);
   if (!$("#admin-page").hidden) await loadAdmin();
 }
@@ -2461,36 +2451,6 @@ async function mergeGroup(group) {
     },
     done: refreshAfterAction,
   });
-}
-
-/** The archived accounts: `GET /v1/views/archive` when the server has it. */
-async function loadArchive() {
-  const target = $("#archive");
-  if (!target || !state.token) return;
-  let view;
-  try {
-    const params = new URLSearchParams(state.filters);
-    params.set("limit", ROWS_SHOWN);
-    view = await send("GET", viewPath("archive", params));
-  } catch (error) {
-    target.replaceChildren(empty(error.status === 404 ? t("archive.unavailable") : t("refreshFailed", error.message)));
-    return;
-  }
-  const rows = view?.accounts ?? [];
-  if (!rows.length) {
-    target.replaceChildren(empty(t("archive.none")));
-    return;
-  }
-  target.replaceChildren(table([t("col.account"), t("col.rep"), t("field.lostReason"), t("col.archivedBy"), t("col.archivedAt"), t("col.actions")], rows.map((row) => {
-    const id = row.account;
-    return h("tr", { "data-account": id },
-      h("td", {}, accountPageLink(id, row.name)),
-      h("td", { title: row.rep }, shownName(row)),
-      h("td", {}, row.lost_reason || t("noReason")),
-      h("td", { title: row.archived_by ?? "" }, row.archived_by_name ?? row.archived_by ?? "–"),
-      h("td", { title: row.archived_at ? fullTime(row.archived_at) : "" }, row.archived_at ? dateOf(row.archived_at) : "–"),
-      h("td", {}, h("button", { type: "button", class: "quiet small", onclick: () => archive(id, row.name, false) }, t("act.restore"))));
-  }), { "data-testid": "archive-table" }));
 }
 
 function archive(id, name, on) {
@@ -2595,7 +2555,6 @@ function routePage() {
     if (!$("#account-page").hidden || !$("#admin-page").hidden) show("board");
     acts.boardHash = location.hash;
     loadPeople();
-    loadArchive();
   }
 }
 

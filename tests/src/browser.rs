@@ -294,6 +294,19 @@ impl Browser {
         }
     }
 
+    /// A PNG of what the browser shows, written to `path`.
+    pub async fn screenshot(&self, path: &str) {
+        use base64::Engine;
+        let png = self
+            .command(Method::GET, "/screenshot", None)
+            .await
+            .expect("screenshot");
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().expect("base64 PNG"))
+            .expect("base64");
+        std::fs::write(path, bytes).expect("write the screenshot");
+    }
+
     /// Everything the page shows, for failure messages.
     pub async fn page_text(&self) -> String {
         match self.find_all("body").await {
