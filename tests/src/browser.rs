@@ -277,17 +277,33 @@ impl Browser {
         .unwrap_or_else(|e| panic!("type into {css}: {e}"));
     }
 
-    /// The text of the first element matching `css`. Finding it and reading it are two
+    /// The text of the first element matching `css`.
+    pub async fn text_of(&self, css: &str) -> Result<String, DriverError> {
+        self.read_first(css, async |b, element| b.text(element).await)
+            .await
+    }
+
+    /// The attribute `name` of the first element matching `css`.
+    pub async fn attribute_of(&self, css: &str, name: &str) -> Result<String, DriverError> {
+        self.read_first(css, async |b, element| b.attribute(element, name).await)
+            .await
+    }
+
+    /// `read` of the first element matching `css`. Finding it and reading it are two
     /// WebDriver calls, and a live redraw between them replaces the element: then it is
     /// found again (a few times at most), never reported as the page's failure.
-    pub async fn text_of(&self, css: &str) -> Result<String, DriverError> {
+    async fn read_first(
+        &self,
+        css: &str,
+        read: impl AsyncFn(&Browser, &Element) -> Result<String, DriverError>,
+    ) -> Result<String, DriverError> {
         let mut tries = 0;
         loop {
             let found = self.find_all(css).await?;
             let element = found
                 .first()
                 .ok_or_else(|| DriverError(format!("no {css}")))?;
-            match self.text(element).await {
+            match read(self, element).await {
                 Err(DriverError(e)) if e.contains("stale element") && tries < 5 => tries += 1,
                 read => return read,
             }

@@ -653,15 +653,6 @@ async fn the_vocabulary_serves_every_label_in_both_languages() {
     }
 }
 
-/// The attribute `name` of the first element matching `css`.
-async fn first_attribute(browser: &Browser, css: &str, name: &str) -> Result<String, DriverError> {
-    let found = browser.find_all(css).await?;
-    let element = found
-        .first()
-        .ok_or_else(|| DriverError(format!("no {css}")))?;
-    browser.attribute(element, name).await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reports_panels_show_open_and_won_apart_stages_reached_hygiene_and_the_archive() {
     use outpost_client::model::{Contact, Day, Deal, Payment, Status};
@@ -763,11 +754,13 @@ async fn the_reports_panels_show_open_and_won_apart_stages_reached_hygiene_and_t
         // Open pipeline and won business in their own tiles.
         browser
             .wait_until("the won tile", &"50000000".to_owned(), async |b| {
-                first_attribute(b, "[data-testid=pipeline-won-value]", "data-minor").await
+                b.attribute_of("[data-testid=pipeline-won-value]", "data-minor")
+                    .await
             })
             .await;
         assert_eq!(
-            first_attribute(&browser, "[data-testid=pipeline-total-value]", "data-minor")
+            browser
+                .attribute_of("[data-testid=pipeline-total-value]", "data-minor")
                 .await
                 .unwrap(),
             "10000000"
@@ -800,9 +793,7 @@ async fn the_reports_panels_show_open_and_won_apart_stages_reached_hygiene_and_t
             )
             .await;
         assert_eq!(
-            first_attribute(&browser, &action, "data-action")
-                .await
-                .unwrap(),
+            browser.attribute_of(&action, "data-action").await.unwrap(),
             "open"
         );
         // The archive lists the archived account with its reason.
