@@ -33,9 +33,9 @@ use crate::AppState;
 use crate::access::{reader_scopes, sees};
 use crate::auth::{Caller, PoolError};
 use crate::backup::BackupInfo;
-use crate::directory::{DirectoryError, Principal};
+use crate::directory::{DirectoryError, Principal, shown_name};
 use crate::http::AppError;
-use crate::storage::{SERVER_DEVICE, Storage, StorageError};
+use crate::storage::{SERVER_DEVICE, Storage};
 use crate::views::{self, Filters, Format, Tables};
 
 fn json<T: DeserializeOwned>(body: &Bytes) -> Result<T, AppError> {
@@ -698,7 +698,7 @@ pub(crate) async fn history(
                 server_time: DateTime::from_timestamp_millis(record.received_at_ms)
                     .unwrap_or_default(),
                 device: (record.device != SERVER_DEVICE).then_some(record.device),
-                display_name: names.get(&record.user).unwrap_or(&record.user).clone(),
+                display_name: shown_name(&names, &record.user),
                 device_label: labels.get(&record.device).cloned(),
                 user: record.user,
                 changes,
@@ -947,29 +947,18 @@ pub(crate) async fn shares(
     visible(&state, &who, doc).await?;
     let storage = state.storage.clone();
     let shares = tokio::task::spawn_blocking(move || {
-        let txn = storage.begin_read()?;
-        let table = txn
-            .open_table(crate::storage::SHARES)
-            .map_err(StorageError::from)?;
-        let key = doc.as_u128();
         let names = storage.display_names()?;
-        let mut out = Vec::new();
-        for entry in table.range((key, "")..).map_err(StorageError::from)? {
-            let (k, v) = entry.map_err(StorageError::from)?;
-            let (d, login) = k.value();
-            if d != key {
-                break;
-            }
-            out.push(ShareInfo {
-                display_name: names
-                    .get(login)
-                    .cloned()
-                    .unwrap_or_else(|| login.to_owned()),
-                login: login.to_owned(),
-                write: v.value(),
-            });
-        }
-        Ok::<_, AppError>(out)
+        let shares = storage.shares_of(doc)?;
+        Ok::<_, AppError>(
+            shares
+                .into_iter()
+                .map(|(login, write)| ShareInfo {
+                    display_name: shown_name(&names, &login),
+                    login,
+                    write,
+                })
+                .collect::<Vec<_>>(),
+        )
     })
     .await??;
     Ok(Json(shares))
@@ -1000,7 +989,7 @@ pub(crate) async fn account(
         let display_names = logins
             .into_iter()
             .map(|login| {
-                let name = names.get(&login).cloned().unwrap_or_else(|| login.clone());
+                let name = shown_name(&names, &login);
                 (login, name)
             })
             .collect();

@@ -93,6 +93,14 @@ struct UserRecordV1 {
     disabled: bool,
 }
 
+/// The name people read for `login`, from the display names by login
+/// ([`Storage::display_names`]): the display name, or the login without one.
+pub(crate) fn shown_name(names: &HashMap<String, String>, login: &str) -> String {
+    names
+        .get(login)
+        .map_or_else(|| login.to_owned(), Clone::clone)
+}
+
 impl UserRecord {
     /// The name people read: the display name, or the login without one.
     pub(crate) fn shown<'a>(&'a self, login: &'a str) -> &'a str {

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::directory::{DirectoryError, Principal};
+use crate::directory::{DirectoryError, Principal, shown_name};
 use crate::http::AppError;
 use crate::storage::{Storage, StorageError};
 
@@ -377,7 +377,7 @@ fn view(
     let incomplete = live.unwrap_or_else(|| last.map(|r| r.incomplete.clone()).unwrap_or_default());
     WeekReview {
         rep: rep.to_owned(),
-        rep_name: names.get(rep).cloned().unwrap_or_else(|| rep.to_owned()),
+        rep_name: shown_name(names, rep),
         team,
         week,
         time_zone: stored.time_zone.clone(),
@@ -662,7 +662,7 @@ pub fn archive(
             out.push(ArchivedReview {
                 filed: account,
                 rep: rep.clone(),
-                rep_name: names.get(&rep).cloned().unwrap_or_else(|| rep.clone()),
+                rep_name: shown_name(&names, &rep),
                 week,
                 opinion: opinion.clone(),
             });

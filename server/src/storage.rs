@@ -42,7 +42,7 @@ const SCOPE_FEED: TableDefinition<(&str, u64), (u128, u8)> = TableDefinition::ne
 /// `(doc, seq) → HistoryRecord` (postcard): who committed what, kept through compaction.
 const HISTORY: TableDefinition<(u128, u64), &[u8]> = TableDefinition::new("history");
 /// `(doc, login) → may write`: accounts shared with users other than their owner.
-pub(crate) const SHARES: TableDefinition<(u128, &str), bool> = TableDefinition::new("shares");
+const SHARES: TableDefinition<(u128, &str), bool> = TableDefinition::new("shares");
 /// `owner login → doc`: each user's book, for handovers.
 pub(crate) const OWNED: MultimapTableDefinition<&str, u128> = MultimapTableDefinition::new("owned");
 /// `doc → Projection` (postcard): the account's summary row for team views.
@@ -448,6 +448,11 @@ impl Storage {
         Ok(self.db.begin_read()?)
     }
 
+    /// Who `doc` is shared with (login, and whether for writing), as committed.
+    pub(crate) fn shares_of(&self, doc: DocId) -> Result<Vec<(String, bool)>, StorageError> {
+        shares_in(&self.db.begin_read()?.open_table(SHARES)?, doc)
+    }
+
     pub(crate) fn read(&self) -> Result<ReadTables, StorageError> {
         let txn = self.db.begin_read()?;
         Ok(ReadTables {
@@ -593,6 +598,24 @@ where
     }
     doc.apply_changes(changes).map_err(|e| corrupt(id, e))?;
     Ok(found.then_some(doc))
+}
+
+/// The shares of `doc` in `shares` (login, and whether for writing).
+fn shares_in(
+    shares: &impl ReadableTable<(u128, &'static str), bool>,
+    doc: DocId,
+) -> Result<Vec<(String, bool)>, StorageError> {
+    let key = doc.as_u128();
+    let mut out = Vec::new();
+    for entry in shares.range((key, "")..)? {
+        let (k, v) = entry?;
+        let (d, login) = k.value();
+        if d != key {
+            break;
+        }
+        out.push((login.to_owned(), v.value()));
+    }
+    Ok(out)
 }
 
 /// A consistent snapshot of the store for building replies.
@@ -882,17 +905,7 @@ impl<'txn> WriteTables<'txn> {
 
     /// The users `doc` is shared with, and whether each may write.
     pub fn shares_of(&self, doc: DocId) -> Result<Vec<(String, bool)>, StorageError> {
-        let key = doc.as_u128();
-        let mut out = Vec::new();
-        for entry in self.shares.range((key, "")..)? {
-            let (k, v) = entry?;
-            let (d, login) = k.value();
-            if d != key {
-                break;
-            }
-            out.push((login.to_owned(), v.value()));
-        }
-        Ok(out)
+        shares_in(&self.shares, doc)
     }
 
     /// The document as this transaction sees it (an empty document if it is new).

@@ -101,9 +101,7 @@ pub enum Format {
 impl Filters {
     /// The name people read for the rep `login`: the display name, or the login.
     fn shown(&self, login: &str) -> String {
-        self.display_names
-            .get(login)
-            .map_or_else(|| login.to_owned(), Clone::clone)
+        crate::directory::shown_name(&self.display_names, login)
     }
 
     /// How many entries of a long list to send.
