@@ -1,7 +1,6 @@
 //! A headless Chromium driven through chromedriver's W3C WebDriver HTTP API, for tests of
 //! the dashboard in a real browser (Debian's `chromium` and `chromium-driver`; without them
-//! a browser test fails rather than passes unseen). The same harness as
-//! `tests/dashboard.rs`, shared so other browser tests need not copy it.
+//! a browser test fails rather than passes unseen); every browser test uses it.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
