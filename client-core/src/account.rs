@@ -511,6 +511,20 @@ pub fn hydrate<D: autosurgeon::ReadDoc>(doc: &D, id: DocId) -> Result<AccountDoc
     })
 }
 
+/// Brings `record` up to date with `doc` after the changes `patches` describe, reading only
+/// what they touched ([`crate::model::refresh`]).
+pub fn refresh(
+    doc: &Automerge,
+    id: DocId,
+    record: &mut AccountDoc,
+    patches: &[automerge::Patch],
+) -> Result<(), SchemaError> {
+    crate::model::refresh(doc, record, patches).map_err(|e| SchemaError {
+        doc: id,
+        reason: e.to_string(),
+    })
+}
+
 /// Reads an account with its conflicts.
 pub(crate) fn read(doc: &Automerge, id: DocId) -> Result<Account, SchemaError> {
     Ok(Account {

@@ -7,12 +7,14 @@
 //! know, so fields written by a newer version survive a round trip through an older device.
 //! Fields added after schema 1 default when missing, so older documents load.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 
 use automerge::transaction::{CommitOptions, Transactable};
-use automerge::{ActorId, Automerge, AutomergeError, ObjType, ROOT, ReadDoc, Value};
+use automerge::{
+    ActorId, Automerge, AutomergeError, ObjType, Patch, PatchAction, Prop, ROOT, ReadDoc, Value,
+};
 use autosurgeon::{
     Hydrate, HydrateError, Reconcile, ReconcileError, Reconciler, reconcile::TextReconciler,
     reconcile_prop,
@@ -656,6 +658,51 @@ pub fn upgrade_change() -> &'static automerge::Change {
     })
 }
 
+/// Hands `$then!` the fields of [`AccountDoc`]: first those written and read whole, then the
+/// keyed collections, written and read entry by entry. [`write_changes`] and [`refresh`] both
+/// follow this one list (a test checks it names every field).
+macro_rules! account_fields {
+    ($then:ident) => {
+        $then!(
+            [
+                schema,
+                name,
+                owner,
+                region,
+                created_at,
+                code,
+                created_by,
+                industry,
+                size,
+                source,
+                first_contact,
+                kind,
+                status,
+                lost_reason,
+                wake_up_on,
+                converted_on,
+                level,
+                priority,
+                needs,
+                notes,
+                merged_into,
+                archived
+            ],
+            [
+                contacts,
+                follow_ups,
+                plans,
+                opportunities,
+                deals,
+                services,
+                custom,
+                comments,
+                status_history
+            ]
+        )
+    };
+}
+
 /// Writes what changed between `before` and `after` into the document: root fields that
 /// differ, and within the keyed collections only the entries that differ. Untouched fields
 /// (including defaults filled in for fields an older version never wrote) are not written,
@@ -665,53 +712,19 @@ pub fn write_changes<D: autosurgeon::Doc>(
     before: &AccountDoc,
     after: &AccountDoc,
 ) -> Result<(), ReconcileError> {
-    macro_rules! fields {
-        ($($field:ident),*) => {$(
-            if before.$field != after.$field {
-                reconcile_prop(doc, ROOT, stringify!($field), &after.$field)?;
-            }
-        )*};
+    macro_rules! write {
+        ([$($field:ident),*], [$($collection:ident),*]) => {
+            $(
+                if before.$field != after.$field {
+                    reconcile_prop(doc, ROOT, stringify!($field), &after.$field)?;
+                }
+            )*
+            $(
+                write_entries(doc, stringify!($collection), &before.$collection, &after.$collection)?;
+            )*
+        };
     }
-    fields!(
-        schema,
-        name,
-        owner,
-        region,
-        created_at,
-        code,
-        created_by,
-        industry,
-        size,
-        source,
-        first_contact,
-        kind,
-        status,
-        lost_reason,
-        wake_up_on,
-        converted_on,
-        level,
-        priority,
-        needs,
-        notes,
-        merged_into,
-        archived
-    );
-    macro_rules! collections {
-        ($($field:ident),*) => {$(
-            write_entries(doc, stringify!($field), &before.$field, &after.$field)?;
-        )*};
-    }
-    collections!(
-        contacts,
-        follow_ups,
-        plans,
-        opportunities,
-        deals,
-        services,
-        custom,
-        comments,
-        status_history
-    );
+    account_fields!(write);
     Ok(())
 }
 
@@ -736,4 +749,397 @@ fn write_entries<D: autosurgeon::Doc, T: Reconcile + PartialEq>(
         doc.delete(&map, id.as_str())?;
     }
     Ok(())
+}
+
+/// What a set of patches touched in an account document: root fields, and entries of the
+/// keyed collections by id.
+#[derive(Debug, Default)]
+struct Touched<'p> {
+    fields: BTreeSet<&'p str>,
+    entries: BTreeMap<&'p str, BTreeSet<&'p str>>,
+    /// Something no field-by-field read can follow (a root field deleted, a sequence at the
+    /// root): the whole record is read again.
+    everything: bool,
+}
+
+impl<'p> Touched<'p> {
+    fn of(patches: &'p [Patch]) -> Touched<'p> {
+        macro_rules! collections {
+            ([$($field:ident),*], [$($collection:ident),*]) => {
+                [$(stringify!($collection)),*]
+            };
+        }
+        let collections = account_fields!(collections);
+        let mut touched = Touched::default();
+        for patch in patches {
+            // The key the action is at, within the patched object.
+            let key = match &patch.action {
+                PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key } => {
+                    Some(key.as_str())
+                }
+                PatchAction::Conflict {
+                    prop: Prop::Map(key),
+                }
+                | PatchAction::Increment {
+                    prop: Prop::Map(key),
+                    ..
+                } => Some(key.as_str()),
+                _ => None,
+            };
+            let mut path = patch.path.iter().map(|(_, prop)| match prop {
+                Prop::Map(key) => Some(key.as_str()),
+                Prop::Seq(_) => None,
+            });
+            match (path.next(), path.next()) {
+                // At the root: the field the action is at (a collection put there is read
+                // again whole), unless the action removed it.
+                (None, _) => match key {
+                    Some(field) if !matches!(patch.action, PatchAction::DeleteMap { .. }) => {
+                        touched.fields.insert(field);
+                    }
+                    _ => touched.everything = true,
+                },
+                (Some(Some(field)), entry) if collections.contains(&field) => {
+                    // Inside an entry, or at an entry's key in the collection itself.
+                    match entry.unwrap_or(key) {
+                        Some(entry) => {
+                            touched.entries.entry(field).or_default().insert(entry);
+                        }
+                        None => touched.everything = true,
+                    }
+                }
+                (Some(Some(field)), _) => {
+                    touched.fields.insert(field);
+                }
+                (Some(None), _) => touched.everything = true,
+            }
+        }
+        touched
+    }
+}
+
+/// Brings `record`, the typed account as it was before `patches`, up to date with `doc`, the
+/// document they were made on, by reading only the fields and entries they touched. The
+/// result is the record [`autosurgeon::hydrate`] would read from the whole document (a
+/// property test checks it): a read it cannot make field by field (a field removed, an entry
+/// that does not read as one) falls back to reading everything, with the same error if the
+/// document does not hold an account.
+pub fn refresh<D: autosurgeon::ReadDoc>(
+    doc: &D,
+    record: &mut AccountDoc,
+    patches: &[Patch],
+) -> Result<(), HydrateError> {
+    let touched = Touched::of(patches);
+    if touched.everything || refresh_parts(doc, record, &touched).is_err() {
+        *record = autosurgeon::hydrate(doc)?;
+    }
+    Ok(())
+}
+
+fn refresh_parts<D: autosurgeon::ReadDoc>(
+    doc: &D,
+    record: &mut AccountDoc,
+    touched: &Touched<'_>,
+) -> Result<(), HydrateError> {
+    macro_rules! read {
+        ([$($field:ident),*], [$($collection:ident),*]) => {
+            for &field in &touched.fields {
+                match field {
+                    $(stringify!($field) => record.$field = present(doc, &ROOT, field)?,)*
+                    $(stringify!($collection) => record.$collection = present(doc, &ROOT, field)?,)*
+                    // A field this version does not read.
+                    _ => {}
+                }
+            }
+            for (&collection, ids) in &touched.entries {
+                match collection {
+                    $(stringify!($collection) => {
+                        refresh_entries(doc, &mut record.$collection, collection, ids)?
+                    })*
+                    _ => {}
+                }
+            }
+        };
+    }
+    account_fields!(read);
+    Ok(())
+}
+
+/// The value at `key`, which must be there: a field left out is read as the whole-record read
+/// would (its default), so it is not this read's to guess.
+fn present<D: autosurgeon::ReadDoc, T: Hydrate>(
+    doc: &D,
+    obj: &automerge::ObjId,
+    key: &str,
+) -> Result<T, HydrateError> {
+    if doc.get(obj, key)?.is_none() {
+        return Err(HydrateError::unexpected("a field", format!("no {key}")));
+    }
+    autosurgeon::hydrate_prop(doc, obj, key)
+}
+
+fn refresh_entries<D: autosurgeon::ReadDoc, T: Hydrate>(
+    doc: &D,
+    entries: &mut BTreeMap<String, T>,
+    collection: &str,
+    ids: &BTreeSet<&str>,
+) -> Result<(), HydrateError> {
+    let Some((Value::Object(ObjType::Map), map)) = doc.get(&ROOT, collection)? else {
+        return Err(HydrateError::unexpected("a map", format!("{collection}")));
+    };
+    for &id in ids {
+        if doc.get(&map, id)?.is_some() {
+            entries.insert(id.to_owned(), autosurgeon::hydrate_prop(doc, &map, id)?);
+        } else {
+            entries.remove(id);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use automerge::transaction::Transactable;
+    use automerge::{PatchLog, ScalarValue};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn the_field_list_names_every_field() {
+        macro_rules! names {
+            ([$($field:ident),*], [$($collection:ident),*]) => {
+                [$(stringify!($field),)* $(stringify!($collection)),*]
+            };
+        }
+        let mut listed: Vec<&str> = account_fields!(names).to_vec();
+        listed.sort_unstable();
+        let record = serde_json::to_value(base()).expect("an account serializes");
+        let mut fields: Vec<&str> = record
+            .as_object()
+            .expect("a struct")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        fields.sort_unstable();
+        assert_eq!(listed, fields);
+    }
+
+    fn at(ms: i64) -> At {
+        At(DateTime::from_timestamp_millis(ms).expect("in range"))
+    }
+
+    fn follow_up(summary: &str) -> FollowUp {
+        FollowUp {
+            occurred_at: at(1_700_000_000_000),
+            recorded_at: at(1_700_000_100_000),
+            method: ContactMethod::Visit,
+            summary: summary.to_owned(),
+            logged_by: "device".into(),
+            attitude: None,
+            next_action: Some("报价".into()),
+            next_due: None,
+        }
+    }
+
+    fn base() -> AccountDoc {
+        AccountDoc {
+            schema: SCHEMA_VERSION,
+            name: "华为".into(),
+            owner: "zhang".into(),
+            region: Some("深圳".into()),
+            created_at: at(1_690_000_000_000),
+            code: None,
+            created_by: None,
+            industry: None,
+            size: None,
+            source: None,
+            first_contact: None,
+            kind: Kind::Customer,
+            status: Status::Potential,
+            lost_reason: None,
+            wake_up_on: None,
+            converted_on: None,
+            level: None,
+            priority: None,
+            needs: Needs::default(),
+            notes: Notes::from("第一次拜访"),
+            contacts: BTreeMap::from([(
+                "c1".to_owned(),
+                Contact {
+                    name: "王总".into(),
+                    ..Contact::default()
+                },
+            )]),
+            follow_ups: BTreeMap::from([("f1".to_owned(), follow_up("初访"))]),
+            plans: BTreeMap::new(),
+            opportunities: BTreeMap::new(),
+            deals: BTreeMap::new(),
+            services: BTreeMap::new(),
+            custom: BTreeMap::from([("微信".to_owned(), "wx1".to_owned())]),
+            comments: BTreeMap::new(),
+            merged_into: None,
+            archived: None,
+            status_history: BTreeMap::new(),
+        }
+    }
+
+    /// One raw edit a device (or a hostile client) may make to the document.
+    #[derive(Debug, Clone)]
+    enum Op {
+        /// A root field set to text, a number or null (some of which do not read).
+        Put(&'static str, ScalarValue),
+        DeleteRoot(&'static str),
+        /// An entry of a collection written whole (a valid one).
+        Entry(&'static str, &'static str, String),
+        /// One field inside an entry set to text or a number.
+        EntryField(&'static str, &'static str, &'static str, ScalarValue),
+        DeleteEntry(&'static str, &'static str),
+        Notes(String),
+        /// A collection replaced by a new, empty map.
+        NewCollection(&'static str),
+    }
+
+    fn value() -> impl Strategy<Value = ScalarValue> {
+        prop_oneof![
+            "[a-z王总]{0,4}".prop_map(|s| ScalarValue::Str(s.into())),
+            (0i64..3).prop_map(ScalarValue::Int),
+            Just(ScalarValue::Null),
+        ]
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let root = prop::sample::select(vec!["name", "region", "status", "priority", "zzz"]);
+        let collection = prop::sample::select(vec!["follow_ups", "contacts", "custom"]);
+        let id = prop::sample::select(vec!["f1", "c1", "微信", "n1", "n2"]);
+        let field = prop::sample::select(vec!["summary", "name", "phone", "logged_by"]);
+        prop_oneof![
+            3 => (root.clone(), value()).prop_map(|(k, v)| Op::Put(k, v)),
+            1 => root.prop_map(Op::DeleteRoot),
+            4 => (collection.clone(), id.clone(), "[a-z]{1,3}")
+                .prop_map(|(c, i, s)| Op::Entry(c, i, s)),
+            2 => (collection.clone(), id.clone(), field, value())
+                .prop_map(|(c, i, f, v)| Op::EntryField(c, i, f, v)),
+            2 => (collection.clone(), id).prop_map(|(c, i)| Op::DeleteEntry(c, i)),
+            2 => "[a-z王]{0,6}".prop_map(Op::Notes),
+            1 => collection.prop_map(Op::NewCollection),
+        ]
+    }
+
+    fn apply(doc: &mut Automerge, ops: &[Op]) {
+        let mut tx = doc.transaction();
+        for op in ops {
+            // Writes into a place that is not the expected kind of object fail; a hostile
+            // device's change could do anything, so such ops are simply skipped.
+            let _ = match op {
+                Op::Put(key, v) => tx.put(ROOT, *key, v.clone()),
+                Op::DeleteRoot(key) => tx.delete(ROOT, *key),
+                Op::Entry(collection, id, text) => match tx.get(ROOT, *collection) {
+                    Ok(Some((Value::Object(ObjType::Map), map))) => match *collection {
+                        "follow_ups" => reconcile_prop(&mut tx, &map, *id, &follow_up(text)),
+                        "contacts" => reconcile_prop(
+                            &mut tx,
+                            &map,
+                            *id,
+                            &Contact {
+                                name: text.clone(),
+                                phone: Some("13800138000".into()),
+                                ..Contact::default()
+                            },
+                        ),
+                        _ => reconcile_prop(&mut tx, &map, *id, text),
+                    }
+                    .map_err(|_| AutomergeError::Fail),
+                    _ => Ok(()),
+                },
+                Op::EntryField(collection, id, field, v) => match tx.get(ROOT, *collection) {
+                    Ok(Some((Value::Object(ObjType::Map), map))) => match tx.get(&map, *id) {
+                        Ok(Some((Value::Object(ObjType::Map), entry))) => {
+                            tx.put(&entry, *field, v.clone())
+                        }
+                        _ => Ok(()),
+                    },
+                    _ => Ok(()),
+                },
+                Op::DeleteEntry(collection, id) => match tx.get(ROOT, *collection) {
+                    Ok(Some((Value::Object(ObjType::Map), map))) => tx.delete(&map, *id),
+                    _ => Ok(()),
+                },
+                Op::Notes(text) => match tx.get(ROOT, "notes") {
+                    Ok(Some((Value::Object(ObjType::Text), notes))) => tx.update_text(&notes, text),
+                    _ => Ok(()),
+                },
+                Op::NewCollection(collection) => {
+                    tx.put_object(ROOT, *collection, ObjType::Map).map(|_| ())
+                }
+            };
+        }
+        tx.commit();
+    }
+
+    /// Only what the patches touched is read: an entry they did not touch keeps the value the
+    /// record had, even where the document says otherwise.
+    #[test]
+    fn refresh_reads_only_what_changed() {
+        let mut doc = Automerge::new();
+        let mut tx = doc.transaction();
+        autosurgeon::reconcile(&mut tx, base()).expect("the base account writes");
+        tx.commit();
+        let mut record = base();
+        record.follow_ups.get_mut("f1").expect("f1").summary = "stale".into();
+        let mut log = PatchLog::active();
+        let mut fork = doc.fork();
+        apply(&mut fork, &[Op::Entry("follow_ups", "n1", "new".into())]);
+        doc.apply_changes_log_patches(doc.get_changes_added(&fork), &mut log)
+            .expect("applies");
+        refresh(&doc, &mut record, &doc.make_patches(&mut log)).expect("reads");
+        assert_eq!(record.follow_ups["n1"].summary, "new");
+        assert_eq!(record.follow_ups["f1"].summary, "stale");
+    }
+
+    proptest! {
+        /// Devices edit forks of one account concurrently; their changes reach the document
+        /// one device at a time, as pushes do. After each, the record brought up to date from
+        /// the patches is the record read from the whole document (or both fail).
+        #[test]
+        fn refresh_reads_what_a_whole_read_reads(
+            devices in prop::collection::vec(
+                prop::collection::vec(prop::collection::vec(op(), 1..4), 1..4),
+                1..4,
+            ),
+        ) {
+            let mut doc = Automerge::new();
+            let mut tx = doc.transaction();
+            autosurgeon::reconcile(&mut tx, base()).expect("the base account writes");
+            tx.commit();
+            let mut forks: Vec<Automerge> = devices.iter().map(|_| doc.fork()).collect();
+            for (fork, changes) in forks.iter_mut().zip(&devices) {
+                for ops in changes {
+                    apply(fork, ops);
+                }
+            }
+            for fork in &forks {
+                let Ok(mut record) = autosurgeon::hydrate::<_, AccountDoc>(&doc) else {
+                    // A stored account always reads; one that does not was refused.
+                    break;
+                };
+                let mut log = PatchLog::active();
+                let changes = doc.get_changes_added(fork);
+                doc.apply_changes_log_patches(changes, &mut log).expect("the changes apply");
+                let patches = doc.make_patches(&mut log);
+                let whole = autosurgeon::hydrate::<_, AccountDoc>(&doc);
+                let refreshed = refresh(&doc, &mut record, &patches).map(|()| record);
+                match (whole, refreshed) {
+                    (Ok(whole), Ok(refreshed)) => prop_assert_eq!(whole, refreshed),
+                    (Err(whole), Err(refreshed)) => {
+                        prop_assert_eq!(whole.to_string(), refreshed.to_string())
+                    }
+                    (whole, refreshed) => prop_assert!(
+                        false,
+                        "whole read {whole:?}, refreshed {refreshed:?}"
+                    ),
+                }
+            }
+        }
+    }
 }
