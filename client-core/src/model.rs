@@ -885,7 +885,7 @@ fn refresh_entries<D: autosurgeon::ReadDoc, T: Hydrate>(
     ids: &BTreeSet<&str>,
 ) -> Result<(), HydrateError> {
     let Some((Value::Object(ObjType::Map), map)) = doc.get(&ROOT, collection)? else {
-        return Err(HydrateError::unexpected("a map", format!("{collection}")));
+        return Err(HydrateError::unexpected("a map", collection.to_owned()));
     };
     for &id in ids {
         if doc.get(&map, id)?.is_some() {
@@ -1036,7 +1036,7 @@ mod tests {
                 Op::DeleteRoot(key) => tx.delete(ROOT, *key),
                 Op::Entry(collection, id, text) => match tx.get(ROOT, *collection) {
                     Ok(Some((Value::Object(ObjType::Map), map))) => match *collection {
-                        "follow_ups" => reconcile_prop(&mut tx, &map, *id, &follow_up(text)),
+                        "follow_ups" => reconcile_prop(&mut tx, &map, *id, follow_up(text)),
                         "contacts" => reconcile_prop(
                             &mut tx,
                             &map,
