@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use automerge::transaction::CommitOptions;
-use automerge::{ActorId, Automerge, Change, ChangeHash, ReadDoc};
+use automerge::{ActorId, Automerge, Change, ChangeHash, PatchLog, ReadDoc};
 use lru::LruCache;
 use outpost_client::AccountDoc;
-use outpost_client::account::hydrate;
+use outpost_client::account::{hydrate, refresh};
 use outpost_client::duplicates::match_keys;
 use outpost_client::model::{Archived, Comment, Contact, Status, upgrade_change, write_changes};
 use outpost_protocol::api::Role;
@@ -235,7 +235,7 @@ impl Writer {
 
 struct WriterThread {
     storage: Arc<Storage>,
-    cache: LruCache<DocId, Automerge>,
+    cache: LruCache<DocId, Cached>,
     limits: Limits,
     events: broadcast::Sender<Committed>,
     /// What each device has been told (see [`SyncTimes::told`]).
@@ -353,12 +353,10 @@ impl WriterThread {
     }
 
     /// The document from the cache, or loaded from the transaction.
-    fn doc(
-        &mut self,
-        tables: &WriteTables<'_>,
-        doc: DocId,
-    ) -> Result<&mut Automerge, StorageError> {
-        self.cache.try_get_or_insert_mut(doc, || tables.load(doc))
+    fn doc(&mut self, tables: &WriteTables<'_>, doc: DocId) -> Result<&mut Cached, StorageError> {
+        self.cache.try_get_or_insert_mut(doc, || {
+            tables.load(doc).map(|doc| Cached { doc, record: None })
+        })
     }
 
     /// Checks one document's pushed changes and, if they pass, applies and stores them.
@@ -409,11 +407,13 @@ impl WriterThread {
         }
         let meta = tables.meta(at.doc)?;
         let shares = tables.shares_of(at.doc)?;
-        let doc = self.doc(tables, at.doc)?;
+        let cached = self.doc(tables, at.doc)?;
+        let doc = &mut cached.doc;
+        // Whether the document holds a change, from its change graph (`get_change_by_hash`
+        // would rebuild the change from the document's operations).
+        let stored = |doc: &Automerge, h: &ChangeHash| doc.get_change_meta_by_hash(h).is_some();
         let mut fresh_hashes = HashSet::new();
-        changes.retain(|(c, _)| {
-            doc.get_change_by_hash(&c.hash()).is_none() && fresh_hashes.insert(c.hash())
-        });
+        changes.retain(|(c, _)| !stored(doc, &c.hash()) && fresh_hashes.insert(c.hash()));
         // A device that may not see the account learns nothing of it from the reply — not
         // that it exists, its owner, its size or its heads: it is answered as for an id the
         // server does not hold.
@@ -434,8 +434,7 @@ impl WriterThread {
             // Everything is already stored: a retry of a push whose reply was lost.
             return Ok(Applied::AlreadyStored);
         }
-        let known =
-            |h: &ChangeHash| fresh_hashes.contains(h) || doc.get_change_by_hash(h).is_some();
+        let known = |h: &ChangeHash| fresh_hashes.contains(h) || stored(doc, h);
         if !changes.iter().all(|(c, _)| c.deps().iter().all(known)) {
             return Ok(Applied::MissingDependencies);
         }
@@ -500,11 +499,14 @@ impl WriterThread {
         let before = if doc.is_empty() {
             None
         } else {
-            match hydrate(&*doc, at.doc) {
-                Ok(record) => Some(record),
-                Err(e) => return Ok(Applied::Rejected(e.to_string())),
+            // Taken out: until this push is committed the cached document runs ahead of it,
+            // and a read meanwhile reads the document.
+            match cached.record(at.doc) {
+                Ok(_) => cached.record.take(),
+                Err(reason) => return Ok(Applied::Rejected(reason)),
             }
         };
+        let doc = &mut cached.doc;
         let (changes, encoded): (Vec<Change>, Vec<&[u8]>) = changes.into_iter().unzip();
         let hashes: Vec<[u8; 32]> = changes.iter().map(|c| c.hash().0).collect();
         // Automerge trusts its input in places: a change reusing a sequence number its actor
@@ -512,8 +514,10 @@ impl WriterThread {
         // broken or hostile device; it must not take the writer thread down with it. The
         // document may be half-changed after a panic, so it leaves the cache (storage holds
         // it as it was).
-        let applied =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| doc.apply_changes(changes)));
+        let mut log = PatchLog::active();
+        let applied = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            doc.apply_changes_log_patches(changes, &mut log)
+        }));
         let refused = match applied {
             Ok(Ok(())) => None,
             Ok(Err(e)) => Some(format!("changes could not be applied: {e}")),
@@ -527,10 +531,23 @@ impl WriterThread {
             self.cache.pop(&at.doc);
             return Ok(Applied::Invalid(reason));
         }
-        let after = match hydrate(&*doc, at.doc) {
+        // The record after the changes, read from what they touched: a push costs what it
+        // changed, however long the account's history.
+        let after = match &before {
+            Some(before) => {
+                let mut after = before.clone();
+                let patches = doc.make_patches(&mut log);
+                refresh(doc, at.doc, &mut after, &patches).map(|()| after)
+            }
+            None => hydrate(&*doc, at.doc),
+        };
+        let after = match after {
             Ok(record) => record,
             Err(e) => return Ok(Applied::Rejected(e.to_string())),
         };
+        // Every test's push checks the record read from the patches against the whole read
+        // (the property test in the model covers hostile documents).
+        debug_assert_eq!(Ok(&after), hydrate(&*doc, at.doc).as_ref().map_err(|_| ()));
         let verdict = match &before {
             None => check_owner(tables, at.who, &after.owner)?,
             // A share, even for writing, is never a grant of ownership.
@@ -578,6 +595,10 @@ impl WriterThread {
                 }
             }
         }
+        // The cached record follows the document (a failed group commit evicts both).
+        if let Some(cached) = self.cache.peek_mut(&at.doc) {
+            cached.record = Some(after);
+        }
         Ok(Applied::Committed(commits))
     }
 
@@ -618,7 +639,7 @@ impl WriterThread {
         tables: &WriteTables<'_>,
         doc: DocId,
     ) -> Result<Result<AccountDoc, String>, StorageError> {
-        Ok(hydrate(&*self.doc(tables, doc)?, doc).map_err(|e| e.to_string()))
+        Ok(self.doc(tables, doc)?.record(doc).cloned())
     }
 
     /// Writes `after` over `before` into the document as one change of the server's own (on
@@ -634,17 +655,26 @@ impl WriterThread {
         let shares = tables.shares_of(at.doc)?;
         let team = owner_team(tables, &after.owner)?;
         let scopes = doc_scopes(&after.owner, team.as_deref(), &shares);
-        let doc = self.doc(tables, at.doc)?;
+        let cached = self.doc(tables, at.doc)?;
+        let doc = &mut cached.doc;
         let heads = doc.get_heads();
         doc.set_actor(ActorId::from(&SERVER_ACTOR[..]));
-        let mut tx = doc.transaction();
+        let mut tx = doc
+            .transaction_log_patches(PatchLog::active())
+            .expect("a new patch log belongs to any document");
         let written = write_changes(&mut tx, before, after);
         let time = at.received_at_ms / 1000;
-        tx.commit_with(CommitOptions::default().with_time(time));
-        if let Err(e) = written {
+        let (_, mut log) = tx.commit_with(CommitOptions::default().with_time(time));
+        let mut record = before.clone();
+        let read = written.map_err(|e| format!("cannot write the change: {e}")).and_then(|()| {
+            let patches = doc.make_patches(&mut log);
+            refresh(doc, at.doc, &mut record, &patches).map_err(|e| e.to_string())
+        });
+        if let Err(reason) = read {
             self.cache.pop(&at.doc);
-            return Ok(Applied::Invalid(format!("cannot write the change: {e}")));
+            return Ok(Applied::Invalid(reason));
         }
+        debug_assert_eq!(Ok(&record), hydrate(&*doc, at.doc).as_ref().map_err(|_| ()));
         let new = doc.get_changes(&heads);
         let hashes = new.iter().map(|c| c.hash().0).collect();
         let change: Vec<Vec<u8>> = new.iter().map(|c| c.raw_bytes().to_vec()).collect();
@@ -654,6 +684,7 @@ impl WriterThread {
         write.hashes = hashes;
         write.origin = SERVER_DEVICE;
         let commit = tables.commit(write, doc)?;
+        cached.record = Some(record);
         Ok(Applied::Committed(vec![commit]))
     }
 
@@ -853,8 +884,8 @@ impl WriterThread {
         let owner = meta.owner.clone();
         let team = owner_team(tables, &owner)?;
         let scopes = doc_scopes(&owner, team.as_deref(), &shares);
-        let doc = self.doc(tables, at.doc)?;
-        tables.commit(at.write(meta, &[], &owner, scopes, None), doc)
+        let cached = self.doc(tables, at.doc)?;
+        tables.commit(at.write(meta, &[], &owner, scopes, None), &cached.doc)
     }
 }
 
@@ -880,6 +911,23 @@ fn check_loggers(
         }
     }
     Ok(())
+}
+
+/// A document the writer holds, and its typed account once read, kept in step with it.
+struct Cached {
+    doc: Automerge,
+    record: Option<AccountDoc>,
+}
+
+impl Cached {
+    /// The account the document holds (read whole the first time), or why it is not one.
+    fn record(&mut self, id: DocId) -> Result<&AccountDoc, String> {
+        let record = match self.record.take() {
+            Some(record) => record,
+            None => hydrate(&self.doc, id).map_err(|e| e.to_string())?,
+        };
+        Ok(self.record.insert(record))
+    }
 }
 
 /// Where and for whom one document's commit happens.
