@@ -505,24 +505,35 @@ pub struct SchemaError {
 
 /// Reads the typed account out of its document (or an open transaction on it).
 pub fn hydrate<D: autosurgeon::ReadDoc>(doc: &D, id: DocId) -> Result<AccountDoc, SchemaError> {
-    autosurgeon::hydrate(doc).map_err(|e| SchemaError {
-        doc: id,
-        reason: e.to_string(),
-    })
+    autosurgeon::hydrate(doc).map_err(|e| schema_error(id, e))
 }
 
 /// Brings `record` up to date with `doc` after the changes `patches` describe, reading only
-/// what they touched ([`crate::model::refresh`]).
+/// what they touched, and returns what they changed ([`crate::model::refresh_delta`]).
+pub fn refresh_delta(
+    doc: &Automerge,
+    id: DocId,
+    record: &mut AccountDoc,
+    patches: &[automerge::Patch],
+) -> Result<crate::model::Delta, SchemaError> {
+    crate::model::refresh_delta(doc, record, patches).map_err(|e| schema_error(id, e))
+}
+
+/// [`refresh_delta`], for a caller that needs only the record.
 pub fn refresh(
     doc: &Automerge,
     id: DocId,
     record: &mut AccountDoc,
     patches: &[automerge::Patch],
 ) -> Result<(), SchemaError> {
-    crate::model::refresh(doc, record, patches).map_err(|e| SchemaError {
-        doc: id,
+    refresh_delta(doc, id, record, patches).map(drop)
+}
+
+fn schema_error(doc: DocId, e: autosurgeon::HydrateError) -> SchemaError {
+    SchemaError {
+        doc,
         reason: e.to_string(),
-    })
+    }
 }
 
 /// Reads an account with its conflicts.

@@ -818,22 +818,119 @@ impl<'p> Touched<'p> {
     }
 }
 
+impl Touched<'_> {
+    /// `record` with its root fields and, of its collections, only the entries touched —
+    /// except the custom fields, which [`crate::rules::check`] checks all of on every edit.
+    fn view(&self, record: &AccountDoc) -> AccountDoc {
+        macro_rules! view {
+            ([$($field:ident),*], [$($collection:ident),*]) => {
+                AccountDoc {
+                    $($field: record.$field.clone(),)*
+                    $($collection: self.entries_of(stringify!($collection), &record.$collection),)*
+                }
+            };
+        }
+        AccountDoc {
+            custom: record.custom.clone(),
+            ..account_fields!(view)
+        }
+    }
+
+    fn entries_of<T: Clone>(
+        &self,
+        collection: &str,
+        all: &BTreeMap<String, T>,
+    ) -> BTreeMap<String, T> {
+        if self.fields.contains(collection) {
+            return all.clone();
+        }
+        self.entries
+            .get(collection)
+            .map_or_else(BTreeMap::new, |ids| {
+                ids.iter()
+                    .filter_map(|id| all.get_key_value(*id))
+                    .map(|(id, entry)| (id.clone(), entry.clone()))
+                    .collect()
+            })
+    }
+
+    /// Copies into `record` the touched parts of `after` (a [`Touched::view`]).
+    fn merge(&self, record: &mut AccountDoc, after: &AccountDoc) {
+        macro_rules! merge {
+            ([$($field:ident),*], [$($collection:ident),*]) => {
+                for &field in &self.fields {
+                    match field {
+                        $(stringify!($field) => record.$field = after.$field.clone(),)*
+                        $(stringify!($collection) => {
+                            record.$collection = after.$collection.clone()
+                        })*
+                        _ => {}
+                    }
+                }
+                for (&collection, ids) in &self.entries {
+                    match collection {
+                        $(stringify!($collection) => {
+                            merge_entries(&mut record.$collection, &after.$collection, ids)
+                        })*
+                        _ => {}
+                    }
+                }
+            };
+        }
+        account_fields!(merge);
+    }
+}
+
+fn merge_entries<T: Clone>(
+    record: &mut BTreeMap<String, T>,
+    after: &BTreeMap<String, T>,
+    ids: &BTreeSet<&str>,
+) {
+    for &id in ids {
+        match after.get(id) {
+            Some(entry) => {
+                record.insert(id.to_owned(), entry.clone());
+            }
+            None => {
+                record.remove(id);
+            }
+        }
+    }
+}
+
+/// What a set of changes did to an account: the record before and after, each with its root
+/// fields and only the collection entries the changes touched (every entry when they could
+/// not be followed field by field). [`crate::rules`] checks what changed, so it checks the
+/// same on a delta as on the whole records, without walking the history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delta {
+    pub before: AccountDoc,
+    pub after: AccountDoc,
+}
+
 /// Brings `record`, the typed account as it was before `patches`, up to date with `doc`, the
-/// document they were made on, by reading only the fields and entries they touched. The
-/// result is the record [`autosurgeon::hydrate`] would read from the whole document (a
-/// property test checks it): a read it cannot make field by field (a field removed, an entry
-/// that does not read as one) falls back to reading everything, with the same error if the
-/// document does not hold an account.
-pub fn refresh<D: autosurgeon::ReadDoc>(
+/// document they were made on, by reading only the fields and entries they touched, and
+/// returns what changed. The resulting record is the one [`autosurgeon::hydrate`] would read from
+/// the whole document (a property test checks it): a read it cannot make field by field (a
+/// field removed, an entry that does not read as one) falls back to reading everything, with
+/// the same error if the document does not hold an account (and `record` left as it was).
+pub fn refresh_delta<D: autosurgeon::ReadDoc>(
     doc: &D,
     record: &mut AccountDoc,
     patches: &[Patch],
-) -> Result<(), HydrateError> {
+) -> Result<Delta, HydrateError> {
     let touched = Touched::of(patches);
-    if touched.everything || refresh_parts(doc, record, &touched).is_err() {
-        *record = autosurgeon::hydrate(doc)?;
+    if !touched.everything {
+        let before = touched.view(record);
+        let mut after = before.clone();
+        if refresh_parts(doc, &mut after, &touched).is_ok() {
+            touched.merge(record, &after);
+            return Ok(Delta { before, after });
+        }
     }
-    Ok(())
+    let after: AccountDoc = autosurgeon::hydrate(doc)?;
+    let before = std::mem::replace(record, after.clone());
+    Ok(Delta { before, after })
 }
 
 fn refresh_parts<D: autosurgeon::ReadDoc>(
@@ -1092,9 +1189,41 @@ mod tests {
         apply(&mut fork, &[Op::Entry("follow_ups", "n1", "new".into())]);
         doc.apply_changes_log_patches(doc.get_changes_added(&fork), &mut log)
             .expect("applies");
-        refresh(&doc, &mut record, &doc.make_patches(&mut log)).expect("reads");
+        refresh_delta(&doc, &mut record, &doc.make_patches(&mut log)).expect("reads");
         assert_eq!(record.follow_ups["n1"].summary, "new");
         assert_eq!(record.follow_ups["f1"].summary, "stale");
+    }
+
+    /// Every field and entry (`collection/id`) that differs between two records, and the
+    /// values they hold in each.
+    fn changed(before: &AccountDoc, after: &AccountDoc) -> Vec<String> {
+        fn entries<T: std::fmt::Debug + PartialEq>(
+            out: &mut Vec<String>,
+            name: &str,
+            before: &BTreeMap<String, T>,
+            after: &BTreeMap<String, T>,
+        ) {
+            for id in before.keys().chain(after.keys()).collect::<BTreeSet<_>>() {
+                if before.get(id) != after.get(id) {
+                    out.push(format!(
+                        "{name}/{id}: {:?} → {:?}",
+                        before.get(id),
+                        after.get(id)
+                    ));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        macro_rules! changed {
+            ([$($field:ident),*], [$($collection:ident),*]) => {
+                $(if before.$field != after.$field {
+                    out.push(format!("{}: {:?} → {:?}", stringify!($field), before.$field, after.$field));
+                })*
+                $(entries(&mut out, stringify!($collection), &before.$collection, &after.$collection);)*
+            };
+        }
+        account_fields!(changed);
+        out
     }
 
     proptest! {
@@ -1128,11 +1257,25 @@ mod tests {
                 doc.apply_changes_log_patches(changes, &mut log).expect("the changes apply");
                 let patches = doc.make_patches(&mut log);
                 let whole = autosurgeon::hydrate::<_, AccountDoc>(&doc);
-                let refreshed = refresh(&doc, &mut record, &patches).map(|()| record);
-                match (whole, refreshed) {
-                    (Ok(whole), Ok(refreshed)) => prop_assert_eq!(whole, refreshed),
+                let before = record.clone();
+                let delta = refresh_delta(&doc, &mut record, &patches);
+                match (whole, delta) {
+                    (Ok(whole), Ok(delta)) => {
+                        prop_assert_eq!(&whole, &record);
+                        // The delta holds every change, and the checks see it as they see
+                        // the whole records.
+                        prop_assert_eq!(changed(&before, &whole), changed(&delta.before, &delta.after));
+                        let now = DateTime::from_timestamp_millis(1_700_000_050_000).expect("in range");
+                        let verdict = |b: &AccountDoc, a: &AccountDoc| {
+                            crate::rules::check(Some(b), a)
+                                .and_then(|()| crate::rules::check_times(Some(b), a, now))
+                                .map_err(|e| e.to_string())
+                        };
+                        prop_assert_eq!(verdict(&before, &whole), verdict(&delta.before, &delta.after));
+                    }
                     (Err(whole), Err(refreshed)) => {
-                        prop_assert_eq!(whole.to_string(), refreshed.to_string())
+                        prop_assert_eq!(whole.to_string(), refreshed.to_string());
+                        prop_assert_eq!(&before, &record);
                     }
                     (whole, refreshed) => prop_assert!(
                         false,

@@ -153,26 +153,30 @@ fn has_text(value: &Option<String>) -> bool {
     value.as_deref().is_some_and(|v| !v.trim().is_empty())
 }
 
-/// Follow-ups per (quarter hour, logging rep); each device is resolved once.
+/// Follow-ups per (quarter hour, logging rep); each device is resolved once, and counting
+/// borrows the reps' names (an account may hold years of follow-ups).
 fn activity(
     record: &AccountDoc,
     mut user_of: impl FnMut(&str) -> Option<String>,
 ) -> Vec<(i32, String, u32)> {
     let mut reps: BTreeMap<&str, String> = BTreeMap::new();
-    let mut quarters: BTreeMap<(i32, String), u32> = BTreeMap::new();
     for follow_up in record.follow_ups.values() {
         let device = follow_up.logged_by.as_str();
-        let rep = reps
-            .entry(device)
-            .or_insert_with(|| user_of(device).unwrap_or_else(|| record.owner.clone()))
-            .clone();
+        if !reps.contains_key(device) {
+            let rep = user_of(device).unwrap_or_else(|| record.owner.clone());
+            reps.insert(device, rep);
+        }
+    }
+    let mut quarters: BTreeMap<(i32, &str), u32> = BTreeMap::new();
+    for follow_up in record.follow_ups.values() {
+        let rep = reps[follow_up.logged_by.as_str()].as_str();
         *quarters
             .entry((quarter_of(follow_up.occurred_at.0), rep))
             .or_default() += 1;
     }
     quarters
         .into_iter()
-        .map(|((quarter, rep), n)| (quarter, rep, n))
+        .map(|((quarter, rep), n)| (quarter, rep.to_owned(), n))
         .collect()
 }
 

@@ -15,7 +15,7 @@ use automerge::transaction::CommitOptions;
 use automerge::{ActorId, Automerge, Change, ChangeHash, PatchLog, ReadDoc};
 use lru::LruCache;
 use outpost_client::AccountDoc;
-use outpost_client::account::{hydrate, refresh};
+use outpost_client::account::{hydrate, refresh, refresh_delta};
 use outpost_client::duplicates::match_keys;
 use outpost_client::model::{Archived, Comment, Contact, Status, upgrade_change, write_changes};
 use outpost_protocol::api::Role;
@@ -533,22 +533,28 @@ impl WriterThread {
         }
         // The record after the changes, read from what they touched: a push costs what it
         // changed, however long the account's history.
-        let after = match &before {
-            Some(before) => {
-                let mut after = before.clone();
+        // The record after the changes and what they changed, read from what they touched:
+        // a push costs what it changed, however long the account's history. The checks see
+        // the change (`delta`): the root fields and the entries touched.
+        let (after, delta) = match before {
+            Some(mut record) => {
                 let patches = doc.make_patches(&mut log);
-                refresh(doc, at.doc, &mut after, &patches).map(|()| after)
+                match refresh_delta(doc, at.doc, &mut record, &patches) {
+                    Ok(delta) => (record, Some(delta)),
+                    Err(e) => return Ok(Applied::Rejected(e.to_string())),
+                }
             }
-            None => hydrate(&*doc, at.doc),
-        };
-        let after = match after {
-            Ok(record) => record,
-            Err(e) => return Ok(Applied::Rejected(e.to_string())),
+            None => match hydrate(&*doc, at.doc) {
+                Ok(record) => (record, None),
+                Err(e) => return Ok(Applied::Rejected(e.to_string())),
+            },
         };
         // Every test's push checks the record read from the patches against the whole read
-        // (the property test in the model covers hostile documents).
+        // (the property test in the model covers hostile documents and the delta).
         debug_assert_eq!(Ok(&after), hydrate(&*doc, at.doc).as_ref().map_err(|_| ()));
-        let verdict = match &before {
+        let before = delta.as_ref().map(|d| &d.before);
+        let changed = delta.as_ref().map_or(&after, |d| &d.after);
+        let verdict = match before {
             None => check_owner(tables, at.who, &after.owner)?,
             // A share, even for writing, is never a grant of ownership.
             Some(before) if before.owner != after.owner => {
@@ -568,8 +574,8 @@ impl WriterThread {
         if let Err(reason) = verdict.and_then(|()| {
             let received = chrono::DateTime::from_timestamp_millis(at.received_at_ms)
                 .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
-            check_rules(before.as_ref(), &after, received)?;
-            check_loggers(before.as_ref(), &after, at.who.device)
+            check_rules(before, changed, received)?;
+            check_loggers(before, changed, at.who.device)
         }) {
             return Ok(Applied::Rejected(reason));
         }
@@ -581,7 +587,7 @@ impl WriterThread {
         let commit = tables.commit(write, doc)?;
         tables.add_usage(login, day, created, pushed as u64)?;
         let mut commits = vec![commit];
-        if let (Some(before), Some(survivor)) = (&before, &after.merged_into) {
+        if let (Some(delta), Some(survivor)) = (&delta, &after.merged_into) {
             // An edit to an account merged away (made offline before the device heard of the
             // merge): carry what it added over to the survivor.
             if let Ok(survivor) = survivor.parse::<DocId>()
@@ -589,7 +595,7 @@ impl WriterThread {
             {
                 let next = at.next(survivor, commits[0].seq);
                 if let Applied::Committed(more) =
-                    self.carry_over(tables, &next, into, &after, Some(before))?
+                    self.carry_over(tables, &next, into, &delta.after, Some(&delta.before))?
                 {
                     commits.extend(more);
                 }
@@ -666,10 +672,12 @@ impl WriterThread {
         let time = at.received_at_ms / 1000;
         let (_, mut log) = tx.commit_with(CommitOptions::default().with_time(time));
         let mut record = before.clone();
-        let read = written.map_err(|e| format!("cannot write the change: {e}")).and_then(|()| {
-            let patches = doc.make_patches(&mut log);
-            refresh(doc, at.doc, &mut record, &patches).map_err(|e| e.to_string())
-        });
+        let read = written
+            .map_err(|e| format!("cannot write the change: {e}"))
+            .and_then(|()| {
+                let patches = doc.make_patches(&mut log);
+                refresh(doc, at.doc, &mut record, &patches).map_err(|e| e.to_string())
+            });
         if let Err(reason) = read {
             self.cache.pop(&at.doc);
             return Ok(Applied::Invalid(reason));
