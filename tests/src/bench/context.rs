@@ -12,6 +12,17 @@ use anyhow::Context as _;
 use super::{percentile, time};
 use crate::{TestServer, metric};
 
+/// The name the server gives its writer thread.
+const WRITER_THREAD: &str = "outpost-writer";
+
+/// utime + stime of a /proc `stat` line: the 14th and 15th fields, counted after the
+/// command name (which may hold spaces).
+fn cpu_ticks(stat: &str) -> anyhow::Result<u64> {
+    let after = stat.rsplit_once(')').context("a /proc stat line")?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    Ok(fields[11].parse::<u64>()? + fields[12].parse::<u64>()?)
+}
+
 /// fsyncs of the probe.
 const FSYNCS: usize = 20;
 
@@ -21,6 +32,8 @@ pub struct Snapshot {
     at: Instant,
     /// This process's user + system time, in ticks (the in-process server included).
     own: u64,
+    /// The server's writer thread's (every writer thread's, if several servers run).
+    writer: u64,
     /// Every core's busy and stolen ticks, and all ticks, from /proc/stat's `cpu` line.
     busy: u64,
     steal: u64,
@@ -41,12 +54,20 @@ impl Snapshot {
             .error_for_status()?
             .text()
             .await?;
-        let stat = std::fs::read_to_string("/proc/self/stat")?;
-        // Fields after the command name (which may hold spaces) are space separated; utime
-        // and stime are the 14th and 15th of the whole line.
-        let after = stat.rsplit_once(')').context("/proc/self/stat")?.1;
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        let own = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
+        let own = cpu_ticks(&std::fs::read_to_string("/proc/self/stat")?)?;
+        let mut writer = 0;
+        for task in std::fs::read_dir("/proc/self/task")? {
+            let task = task?.path();
+            // A thread may end between the listing and the read: it then counts for nothing.
+            let Ok(comm) = std::fs::read_to_string(task.join("comm")) else {
+                continue;
+            };
+            if comm.trim() == WRITER_THREAD
+                && let Ok(stat) = std::fs::read_to_string(task.join("stat"))
+            {
+                writer += cpu_ticks(&stat)?;
+            }
+        }
         let cpu = std::fs::read_to_string("/proc/stat")?;
         let line = cpu.lines().next().context("/proc/stat cpu line")?;
         let ticks: Vec<u64> = line
@@ -62,6 +83,7 @@ impl Snapshot {
         Ok(Snapshot {
             at: Instant::now(),
             own,
+            writer,
             busy: total - idle - steal,
             steal,
             total,
@@ -82,6 +104,8 @@ pub fn describe(before: &Snapshot, after: &Snapshot, pushes: u64, fsync: &Fsync)
     let all_ticks = (after.total - before.total).max(1) as f64;
     let pct = |ticks: u64| 100.0 * ticks as f64 / all_ticks;
     let own = after.own - before.own;
+    // Of one core: 100% means the single writer was the ceiling.
+    let writer = 100.0 * (after.writer - before.writer) as f64 * cores as f64 / all_ticks;
     let busy = after.busy - before.busy;
     let steal = after.steal - before.steal;
     let syncs = after.syncs - before.syncs;
@@ -106,8 +130,8 @@ pub fn describe(before: &Snapshot, after: &Snapshot, pushes: u64, fsync: &Fsync)
         _ => "group commits: not in the server's /metrics".to_owned(),
     };
     format!(
-        "CPU of {cores} cores: bench+server {:.0}%, others {:.0}%, stolen {:.0}%; server time \
-         per sync {} ({in_flight:.1} in flight); {commits}; fsync probe p50 / max {} / {}",
+        "CPU of {cores} cores: bench+server {:.0}% (writer thread {writer:.0}% of one core), \
+         others {:.0}%, stolen {:.0}%; server time per sync {} ({in_flight:.1} in flight); {commits}; fsync probe p50 / max {} / {}",
         pct(own),
         pct(busy.saturating_sub(own)),
         pct(steal),

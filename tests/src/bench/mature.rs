@@ -3,9 +3,9 @@
 //! more change costs: a device's edit, its push, the apply on another device, and the
 //! server's durable pushes/s.
 //!
-//! The history is made through the device library, one `edit_account` per change, by one
-//! in-memory device that then pushes every mature account to the real server: as cheap as the
-//! honest way gets (the accounts' documents are what two years of single edits make them).
+//! The history is made through the device library, one `edit_account` per change, on
+//! in-memory devices (one per core) that then push every mature account to the real server:
+//! as cheap as the honest way gets (the documents are what two years of single edits make).
 
 use std::time::{Duration, Instant};
 
@@ -29,55 +29,92 @@ pub struct Accounts {
     pub built_in: Duration,
 }
 
-/// Creates `count` fresh and `count` mature accounts on `server` (the mature ones one edit
-/// at a time on an in-memory device) and pushes them all.
+/// Creates `count` fresh and `count` mature accounts on `server` and pushes them all. The
+/// mature ones are made one edit at a time on in-memory devices, one per core, each making
+/// its share (the edits of one account are sequential, as a rep's are).
 pub async fn build(
     server: &TestServer,
     workload: &mut Workload,
     count: usize,
-    mut progress: impl FnMut(String),
+    started: Instant,
 ) -> anyhow::Result<Accounts> {
-    let started = Instant::now();
-    let maker = Store::in_memory()?;
-    let client = outpost_client::HttpClient::new(&server.url());
-    server.log_in(&maker, &client, ADMIN).await;
+    let began = Instant::now();
     let now = workload.now();
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let makers: Vec<Store> = (0..cores.min(count).max(1))
+        .map(|_| Store::in_memory())
+        .collect::<Result<_, _>>()?;
     let mut fresh = Vec::with_capacity(count);
     for _ in 0..count {
         let spec = workload.account();
-        let id = maker.create_account_anyway(&spec.new, now)?;
-        maker.edit_account_all(id, &spec.edits, now)?;
+        let id = makers[0].create_account_anyway(&spec.new, now)?;
+        makers[0].edit_account_all(id, &spec.edits, now)?;
         fresh.push(id);
     }
-    let mut mature = Vec::with_capacity(count);
-    for i in 0..count {
-        let spec = workload.account();
-        let history = workload.mature_history(&spec.new.owner);
-        let created = history.first().map_or(now, |(at, _)| *at);
-        let id = maker.create_account_anyway(&spec.new, created)?;
-        for (at, edit) in &history {
-            maker.edit_account(id, edit, *at)?;
-        }
-        mature.push(id);
-        // Pushed as made, so a stopped run shows how far generation got.
-        let report = client.sync(&maker).await?;
+    // The content is drawn here, in order, so it is the seed's whatever the core count.
+    let specs: Vec<_> = (0..count)
+        .map(|_| {
+            let spec = workload.account();
+            let history = workload.mature_history(&spec.new.owner);
+            (spec.new, history)
+        })
+        .collect();
+    let made = std::sync::atomic::AtomicUsize::new(0);
+    let stride = makers.len();
+    let mature: Vec<Vec<(usize, DocId)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = makers
+            .iter()
+            .enumerate()
+            .map(|(worker, maker)| {
+                let (specs, made) = (&specs, &made);
+                scope.spawn(move || -> anyhow::Result<Vec<(usize, DocId)>> {
+                    let mut ids = Vec::new();
+                    for i in (worker..specs.len()).step_by(stride) {
+                        let (new, history) = &specs[i];
+                        let created = history.first().map_or(now, |(at, _)| *at);
+                        let id = maker.create_account_anyway(new, created)?;
+                        for (at, edit) in history {
+                            maker.edit_account(id, edit, *at)?;
+                        }
+                        ids.push((i, id));
+                        let done = made.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                        super::progress(
+                            started,
+                            format!(
+                                "mature account {done} of {} made ({:.1} s so far)",
+                                specs.len(),
+                                began.elapsed().as_secs_f64()
+                            ),
+                        );
+                    }
+                    Ok(ids)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("maker thread"))
+            .collect::<anyhow::Result<_>>()
+    })?;
+    let mut mature: Vec<(usize, DocId)> = mature.into_iter().flatten().collect();
+    mature.sort_unstable();
+    let mature: Vec<DocId> = mature.into_iter().map(|(_, id)| id).collect();
+
+    for maker in &makers {
+        let client = outpost_client::HttpClient::new(&server.url());
+        server.log_in(maker, &client, ADMIN).await;
+        let report = client.sync(maker).await?;
         ensure!(
             report.rejected.is_empty() && report.refused.is_empty(),
-            "mature account refused: {:?} {:?}",
+            "generated accounts refused: {:?} {:?}",
             report.rejected,
             report.refused
         );
-        progress(format!(
-            "mature account {} of {count} made and pushed ({:.1} s so far)",
-            i + 1,
-            started.elapsed().as_secs_f64()
-        ));
+        ensure!(
+            maker.status()?.unsynced.is_empty(),
+            "every generated account is on the server"
+        );
     }
-    client.sync(&maker).await?;
-    ensure!(
-        maker.status()?.unsynced.is_empty(),
-        "every generated account is on the server"
-    );
     let doc = server
         .storage()
         .document(mature[0])?
@@ -86,7 +123,7 @@ pub async fn build(
         fresh,
         mature,
         mature_changes: doc.get_changes(&[]).len(),
-        built_in: started.elapsed(),
+        built_in: began.elapsed(),
     })
 }
 

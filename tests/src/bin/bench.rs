@@ -156,7 +156,7 @@ impl Plan {
                 connected: 100,
                 restarts: 5,
                 push_runs: 3,
-                mature_accounts: 5,
+                mature_accounts: 4,
                 mature_runs: 50,
                 counted_pushes: 3,
             }
@@ -175,7 +175,7 @@ impl Plan {
                 connected: 500,
                 restarts: 5,
                 push_runs: 3,
-                mature_accounts: 20,
+                mature_accounts: 10,
                 mature_runs: 200,
                 counted_pushes: 5,
             }
@@ -245,6 +245,17 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         plan.sizes
     );
 
+    println!(
+        "samod: {}",
+        match plan.peer_max {
+            0 => "not run".to_owned(),
+            n if n >= *plan.sizes.last().unwrap_or(&0) => format!("at every size up to N={n}"),
+            n => format!(
+                "up to N={} only (its larger rows take minutes each: --peer-10k runs them)",
+                size_label(n)
+            ),
+        }
+    );
     let mut table = Table::default();
     let mut workload = Workload::new(args.seed);
     sync_scenarios(&plan, &mut workload, &mut table, started).await?;
@@ -887,10 +898,7 @@ async fn mature_rows(
     );
     let server = TestServer::start().await;
     server.add_team("bench", &workload::reps());
-    let accounts = mature::build(&server, workload, plan.mature_accounts, |what| {
-        progress(started, what)
-    })
-    .await?;
+    let accounts = mature::build(&server, workload, plan.mature_accounts, started).await?;
     table.push(Row::info(
         format!(
             "mature accounts: {} with {} follow-ups, {} note edits, {} opportunities, each its \
@@ -940,8 +948,10 @@ async fn mature_rows(
         &mature.apply,
     ));
 
+    // One device per account, as many as there are mature accounts: devices sharing an
+    // account push concurrent branches of it, which measures merging, not a rep's push.
     progress(started, "mature accounts: durable pushes/s");
-    let logins = server::log_in_devices(&server, plan.push_devices).await?;
+    let logins = server::log_in_devices(&server, accounts.mature.len()).await?;
     let fresh_load =
         server::push_capacity_to(&server, &logins, &accounts.fresh, plan.push_time).await?;
     let mature_load =
@@ -949,10 +959,9 @@ async fn mature_rows(
     let ratio = fresh_load.per_second() / mature_load.per_second().max(1e-9);
     let mut row = Row::info(
         format!(
-            "server: durable single-change pushes/s, {} protocol-level devices over {} accounts \
-             for {:.1} s, mature vs fresh (ratio: fresh / mature)",
+            "server: durable single-change pushes/s, {} protocol-level devices, each pushing \
+             to its own account, for {:.1} s, mature vs fresh (ratio: fresh / mature)",
             logins.len(),
-            accounts.mature.len(),
             plan.push_time.as_secs_f64()
         ),
         format!(
