@@ -52,7 +52,7 @@ pub struct Probe {
 
 /// Runs the probe on the store at `path` (which must be closed) in a child process.
 pub fn probe(path: &Path) -> anyhow::Result<Probe> {
-    let output = Command::new(std::env::current_exe()?)
+    let output = Command::new(super::own_exe()?)
         .arg(format!("--{PROBE_ARG}"))
         .arg(path)
         .output()?;
@@ -125,7 +125,7 @@ pub struct Restart {
 /// the book; timed from the spawn to the exit.
 pub fn restart(path: &Path, server_url: &str) -> anyhow::Result<Restart> {
     let started = Instant::now();
-    let output = Command::new(std::env::current_exe()?)
+    let output = Command::new(super::own_exe()?)
         .arg(format!("--{RESTART_ARG}"))
         .arg(path)
         .arg(server_url)

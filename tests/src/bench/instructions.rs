@@ -51,7 +51,7 @@ pub fn count(
         .arg(format!("--callgrind-out-file={}", file.display()))
         .arg("--zero-before=*push_window_opens*")
         .arg("--dump-before=*push_window_closes*")
-        .arg(std::env::current_exe()?)
+        .arg(super::own_exe()?)
         .arg(format!("--{COUNT_ARG}"))
         .arg(data)
         .arg(store)

@@ -159,6 +159,20 @@ impl Table {
     }
 }
 
+/// The bench binary's path, as it was when first asked (the benchmark asks at its start).
+/// The memory row's `cargo build` of the workspace binaries may replace the file while the
+/// benchmark runs, after which the running executable's own path reads "... (deleted)";
+/// the children are then started from the path, which holds the same build of the same
+/// sources.
+pub fn own_exe() -> std::io::Result<std::path::PathBuf> {
+    static EXE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    if let Some(exe) = EXE.get() {
+        return Ok(exe.clone());
+    }
+    let exe = std::env::current_exe()?;
+    Ok(EXE.get_or_init(|| exe).clone())
+}
+
 /// A progress line on stderr, stamped with the time since `started`.
 pub fn progress(started: Instant, what: impl std::fmt::Display) {
     eprintln!("[{:>6.1} s] {what}", started.elapsed().as_secs_f64());

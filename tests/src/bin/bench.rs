@@ -205,6 +205,7 @@ fn median(times: impl Iterator<Item = Duration>) -> Duration {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    bench::own_exe()?;
     if let Some(path) = &args.probe_store {
         return device::probe_main(path);
     }
