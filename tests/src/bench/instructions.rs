@@ -87,7 +87,10 @@ pub fn count(
 /// The instruction total of one callgrind dump (its `totals:` or `summary:` line).
 fn total(text: &str) -> Option<u64> {
     text.lines()
-        .find_map(|l| l.strip_prefix("totals:").or_else(|| l.strip_prefix("summary:")))
+        .find_map(|l| {
+            l.strip_prefix("totals:")
+                .or_else(|| l.strip_prefix("summary:"))
+        })
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
 }

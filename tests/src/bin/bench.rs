@@ -399,7 +399,15 @@ async fn sync_scenarios(
         );
 
         progress(started, format!("N={label}: app restarts"));
-        restart_rows(table, &mut reader, &proxy, &label, n, idle_times[idle_times.len() - 1].1, plan)?;
+        restart_rows(
+            table,
+            &mut reader,
+            &proxy,
+            &label,
+            n,
+            idle_times[idle_times.len() - 1].1,
+            plan,
+        )?;
 
         if n == plan.offline_n {
             let mut samod = peer.take().filter(|_| n <= plan.peer_max);
@@ -411,8 +419,15 @@ async fn sync_scenarios(
                     proxy: &proxy,
                     n,
                 };
-                day.run(table, &mut reader, samod.as_mut(), skipped.as_deref(), workload, k)
-                    .await?;
+                day.run(
+                    table,
+                    &mut reader,
+                    samod.as_mut(),
+                    skipped.as_deref(),
+                    workload,
+                    k,
+                )
+                .await?;
             }
             if let Some(samod) = samod {
                 samod.stop().await?;
@@ -869,7 +884,10 @@ fn versus(scenario: String, fresh: &[Duration], mature: &[Duration]) -> Row {
     let (f50, m50) = (percentile(fresh, 50.0), percentile(mature, 50.0));
     let (ratio, text) = growth(m50, f50);
     let mut row = Row::info(
-        format!("{scenario}, p50 / p99 of {} each (ratio: mature / fresh p50)", fresh.len()),
+        format!(
+            "{scenario}, p50 / p99 of {} each (ratio: mature / fresh p50)",
+            fresh.len()
+        ),
         format!(
             "mature {} / {}; fresh {} / {}",
             time(m50),

@@ -17,8 +17,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
@@ -231,11 +231,7 @@ impl SimDevice {
                 Err(e) => (0, Some(error_kind(e))),
             };
             tally.syncs.fetch_add(1, Ordering::Relaxed);
-            tally
-                .minute
-                .lock()
-                .expect("minute latencies")
-                .push(latency);
+            tally.minute.lock().expect("minute latencies").push(latency);
             if error.is_some() {
                 tally.errors.fetch_add(1, Ordering::Relaxed);
             }
