@@ -272,3 +272,44 @@ impl Workload {
         items.choose(&mut self.rng).expect("non-empty list")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two years, oldest first, with exactly the mature account's follow-ups, note edits
+    /// and opportunities; each note edit keeps the lines before it.
+    #[test]
+    fn mature_history_is_two_years_of_single_edits() {
+        let mut workload = Workload::new(7);
+        let history = workload.mature_history("rep-01");
+        let count = |f: fn(&AccountEdit) -> bool| history.iter().filter(|(_, e)| f(e)).count();
+        assert_eq!(
+            count(|e| matches!(e, AccountEdit::LogFollowUp(_))),
+            MATURE_FOLLOW_UPS
+        );
+        assert_eq!(
+            count(|e| matches!(e, AccountEdit::SetNotes(_))),
+            MATURE_NOTE_EDITS
+        );
+        assert_eq!(
+            count(|e| matches!(e, AccountEdit::AddOpportunity(_))),
+            MATURE_OPPORTUNITIES
+        );
+        assert!(history.windows(2).all(|w| w[0].0 <= w[1].0), "oldest first");
+        let (first, last) = (history[0].0, history[history.len() - 1].0);
+        assert!(
+            workload.now() - first > Duration::days(700),
+            "spans two years"
+        );
+        assert!(last < workload.now(), "nothing in the future");
+        let notes: Vec<usize> = history
+            .iter()
+            .filter_map(|(_, e)| match e {
+                AccountEdit::SetNotes(text) => Some(text.lines().count()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(notes, (1..=MATURE_NOTE_EDITS).collect::<Vec<_>>());
+    }
+}

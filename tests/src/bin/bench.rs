@@ -921,7 +921,8 @@ async fn mature_rows(
     table.push(Row::info(
         format!(
             "mature accounts: {} with {} follow-ups, {} note edits, {} opportunities, each its \
-             own edit_account (fresh: {} follow-ups in one), made on one device and pushed",
+             own edit_account (fresh: {} follow-ups in one), made on in-memory devices (one per \
+             core) and pushed",
             accounts.mature.len(),
             workload::MATURE_FOLLOW_UPS,
             workload::MATURE_NOTE_EDITS,
