@@ -729,7 +729,7 @@ fn device_rows(
 
 fn throughput(load: &server::Throughput) -> String {
     format!(
-        "{}/s ({} pushes, {} commits, {} updates replied)",
+        "{}/s ({} pushes, {} feed entries, {} updates replied)",
         count(load.per_second() as u64),
         count(load.pushes),
         count(load.commits),
