@@ -70,7 +70,7 @@ const DESIGN_N: usize = 10_000;
 const DESIGN_K: usize = 100;
 
 /// What the table's figures are, printed under it.
-const NOTES: [&str; 6] = [
+const NOTES: [&str; 8] = [
     "Outpost: the real server (redb, a durable commit per group of pushes) and device stores \
      (redb) in temp dirs, on 127.0.0.1. A reconnect is a new HTTP client (a new TCP \
      connection) and one sync; its time is until the sync returned.",
@@ -86,6 +86,12 @@ const NOTES: [&str; 6] = [
      workload only (N=10k, k=100).",
     "Workload content is deterministic from the seed; document and follow-up ids are drawn \
      by the store.",
+    "Mature rows: two-year accounts (each follow-up, note edit and opportunity its own \
+     change) beside the workload's fresh ones on a server of their own; their ratio column \
+     is mature / fresh (fresh / mature for pushes/s), not samod's.",
+    "Instructions per push: callgrind's count over every thread of a child process (the \
+     real server in process and its HTTP client), from sending one push to reading its reply; \
+     the figure to compare across runs where times swing.",
 ];
 
 /// The sizes of one run.
