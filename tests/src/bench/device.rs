@@ -52,7 +52,7 @@ pub struct Probe {
 
 /// Runs the probe on the store at `path` (which must be closed) in a child process.
 pub fn probe(path: &Path) -> anyhow::Result<Probe> {
-    let output = Command::new(std::env::current_exe()?)
+    let output = Command::new(super::own_exe()?)
         .arg(format!("--{PROBE_ARG}"))
         .arg(path)
         .output()?;
@@ -101,6 +101,85 @@ pub fn probe_main(path: &Path) -> anyhow::Result<()> {
         accounts.len(),
         status_kib("VmRSS:")?,
         status_kib("VmHWM:")?,
+    );
+    Ok(())
+}
+
+/// The long option that makes the bench binary run [`restart_main`]: an app reopened.
+pub const RESTART_ARG: &str = "app-restart";
+
+/// One app restart as the parent timed it, with the child's own split.
+#[derive(Debug)]
+pub struct Restart {
+    /// From spawning the process until it exited: what the user waits for.
+    pub total: Duration,
+    pub open: Duration,
+    pub sync: Duration,
+    pub list: Duration,
+    pub accounts: usize,
+    pub round_trips: u64,
+}
+
+/// Starts the bench binary on the closed store at `path`, as a restarted app: the process
+/// starts, opens the store, syncs with `server_url` (nothing new on either side) and lists
+/// the book; timed from the spawn to the exit.
+pub fn restart(path: &Path, server_url: &str) -> anyhow::Result<Restart> {
+    let started = Instant::now();
+    let output = Command::new(super::own_exe()?)
+        .arg(format!("--{RESTART_ARG}"))
+        .arg(path)
+        .arg(server_url)
+        .output()?;
+    let total = started.elapsed();
+    ensure!(
+        output.status.success(),
+        "app restart failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout)?;
+    let fields: HashMap<&str, u64> = text
+        .split_whitespace()
+        .filter_map(|pair| pair.split_once('='))
+        .filter_map(|(k, v)| Some((k, v.parse().ok()?)))
+        .collect();
+    let field = |name: &str| fields.get(name).copied().context("restart output field");
+    Ok(Restart {
+        total,
+        open: Duration::from_micros(field("open_us")?),
+        sync: Duration::from_micros(field("sync_us")?),
+        list: Duration::from_micros(field("list_us")?),
+        accounts: usize::try_from(field("accounts")?)?,
+        round_trips: field("round_trips")?,
+    })
+}
+
+/// The child side of [`restart`]: what the app does when reopened, on a current-thread
+/// runtime as a phone app's sync task would run.
+pub fn restart_main(path: &Path, server_url: &str) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let store = Store::open(path)?;
+    let open = started.elapsed();
+    let started = Instant::now();
+    let client = outpost_client::HttpClient::new(server_url);
+    let report = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(client.sync(&store))?;
+    let sync = started.elapsed();
+    ensure!(
+        report.pushed.is_empty() && report.received.is_empty(),
+        "an idle reconnect moves nothing: {report:?}"
+    );
+    let started = Instant::now();
+    let accounts = store.accounts()?;
+    let list = started.elapsed();
+    println!(
+        "open_us={} sync_us={} list_us={} accounts={} round_trips={}",
+        open.as_micros(),
+        sync.as_micros(),
+        list.as_micros(),
+        accounts.len(),
+        report.round_trips
     );
     Ok(())
 }

@@ -10,10 +10,16 @@
 //! - [`device`]: local edit latency and the store probe run in a child process.
 //! - [`server`]: push throughput of many devices and fan-out latency over the event stream.
 //! - [`views`]: how long a manager waits for a team view.
+//! - [`mature`]: two-year accounts beside fresh ones: edit, push, apply, pushes/s.
+//! - [`instructions`]: instructions per push under callgrind (the bench re-run as a child).
+//! - [`context`]: CPU, steal, server time per sync and fsync cost around a throughput run.
 //! - [`memory`]: the server process's resident memory with many documents and devices.
 //! - this module: the result table, machine facts and number formatting.
 
+pub mod context;
 pub mod device;
+pub mod instructions;
+pub mod mature;
 pub mod memory;
 pub mod outpost;
 pub mod peer;
@@ -80,7 +86,36 @@ pub fn ratio(outpost: f64, peer: f64) -> String {
     }
 }
 
-/// The result table, printed once at the end.
+const HEADER: [&str; 6] = [
+    "scenario",
+    "Outpost",
+    "peer (samod)",
+    "ratio",
+    "bar",
+    "met?",
+];
+
+impl Row {
+    fn cells(&self) -> [String; 6] {
+        let met = match self.met {
+            Some(true) => "yes",
+            Some(false) => "NO",
+            None => "-",
+        };
+        [
+            self.scenario.clone(),
+            self.outpost.clone(),
+            self.peer.clone(),
+            self.ratio.clone(),
+            self.bar.clone(),
+            met.to_owned(),
+        ]
+    }
+}
+
+/// The result table. Each row is also printed on stdout as it is pushed (in the table's
+/// columns, unpadded), so a run stopped part way keeps every figure measured so far; the
+/// padded table is rendered again at the end.
 #[derive(Debug, Default)]
 pub struct Table {
     rows: Vec<Row>,
@@ -88,37 +123,17 @@ pub struct Table {
 
 impl Table {
     pub fn push(&mut self, row: Row) {
+        if self.rows.is_empty() {
+            println!("| {} |", HEADER.join(" | "));
+            println!("|{}|", ["---"; 6].join("|"));
+        }
+        println!("| {} |", row.cells().join(" | "));
         self.rows.push(row);
     }
 
     pub fn render(&self) -> String {
-        let header = [
-            "scenario",
-            "Outpost",
-            "peer (samod)",
-            "ratio",
-            "bar",
-            "met?",
-        ];
-        let cells: Vec<[String; 6]> = self
-            .rows
-            .iter()
-            .map(|r| {
-                let met = match r.met {
-                    Some(true) => "yes",
-                    Some(false) => "NO",
-                    None => "-",
-                };
-                [
-                    r.scenario.clone(),
-                    r.outpost.clone(),
-                    r.peer.clone(),
-                    r.ratio.clone(),
-                    r.bar.clone(),
-                    met.to_owned(),
-                ]
-            })
-            .collect();
+        let header = HEADER;
+        let cells: Vec<[String; 6]> = self.rows.iter().map(Row::cells).collect();
         let mut widths = header.map(str::len);
         for row in &cells {
             for (width, cell) in widths.iter_mut().zip(row) {
@@ -142,6 +157,20 @@ impl Table {
         }
         out
     }
+}
+
+/// The bench binary's path, as it was when first asked (the benchmark asks at its start).
+/// The memory row's `cargo build` of the workspace binaries may replace the file while the
+/// benchmark runs, after which the running executable's own path reads "... (deleted)";
+/// the children are then started from the path, which holds the same build of the same
+/// sources.
+pub fn own_exe() -> std::io::Result<std::path::PathBuf> {
+    static EXE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    if let Some(exe) = EXE.get() {
+        return Ok(exe.clone());
+    }
+    let exe = std::env::current_exe()?;
+    Ok(EXE.get_or_init(|| exe).clone())
 }
 
 /// A progress line on stderr, stamped with the time since `started`.

@@ -103,30 +103,64 @@ pub async fn push_end_to_end(
     finish(server, tasks, devices, feed_before, started).await
 }
 
-/// Protocol-level devices push one change per request for `duration`, each carrying its
-/// checkpoint so the server builds the full catch-up reply, which is decoded and dropped.
-pub async fn push_capacity(
+/// The durable pushes/s row's devices, as it has always measured them: `devices` real
+/// devices each create an account (its creation change only) and push it; their logins and
+/// accounts then serve protocol-level devices ([`push_capacity_to`]).
+pub async fn capacity_fleet(
     server: &TestServer,
     workload: &mut Workload,
     devices: usize,
+) -> anyhow::Result<(Vec<(DeviceId, String)>, Vec<DocId>)> {
+    let fleet = fleet(server, workload, devices).await?;
+    let mut logins = Vec::with_capacity(devices);
+    let mut ids = Vec::with_capacity(devices);
+    for (store, _, id) in fleet {
+        let (_, token) = store
+            .credentials()?
+            .context("fleet devices are logged in")?;
+        logins.push((store.device(), token));
+        ids.push(id);
+    }
+    Ok((logins, ids))
+}
+
+/// `count` protocol-level devices logged in as the admin: their ids and tokens.
+pub async fn log_in_devices(
+    server: &TestServer,
+    count: usize,
+) -> anyhow::Result<Vec<(DeviceId, String)>> {
+    let mut logins = Vec::with_capacity(count);
+    for _ in 0..count {
+        let store = Store::in_memory()?;
+        let client = HttpClient::new(&server.url());
+        server.log_in(&store, &client, ADMIN).await;
+        let (_, token) = store.credentials()?.context("logged in")?;
+        logins.push((store.device(), token));
+    }
+    Ok(logins)
+}
+
+/// One protocol-level device per login pushes one change per request for `duration`, device
+/// `i` to account `ids[i % ids.len()]`, which must be on the server. Each request carries the
+/// device's checkpoint, so the server builds the full catch-up reply, decoded and dropped.
+pub async fn push_capacity_to(
+    server: &TestServer,
+    logins: &[(DeviceId, String)],
+    ids: &[DocId],
     duration: Duration,
 ) -> anyhow::Result<Throughput> {
-    let fleet = fleet(server, workload, devices).await?;
     let url = format!("{}/v1/sync", server.url());
     let feed_before = server.storage().feed_head()?;
-    let mut loaders = Vec::with_capacity(devices);
-    for (store, _, id) in fleet {
+    let mut loaders = Vec::with_capacity(logins.len());
+    for (i, (device, token)) in logins.iter().enumerate() {
+        let id = ids[i % ids.len()];
         let doc = server
             .storage()
             .document(id)?
             .context("account on server")?;
-        let device = store.device();
-        let (_, token) = store
-            .credentials()?
-            .context("fleet devices are logged in")?;
         loaders.push(Loader {
-            device,
-            token,
+            device: *device,
+            token: token.clone(),
             id,
             doc: doc.with_actor(ActorId::from(device.to_bytes().as_slice())),
             checkpoint: feed_before,
@@ -149,7 +183,7 @@ pub async fn push_capacity(
             })
         })
         .collect();
-    finish(server, tasks, devices, feed_before, started).await
+    finish(server, tasks, logins.len(), feed_before, started).await
 }
 
 async fn finish(

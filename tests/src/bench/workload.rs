@@ -29,6 +29,12 @@ pub fn reps() -> Vec<String> {
 /// Follow-ups logged on each generated account.
 pub const FOLLOW_UPS: usize = 20;
 
+/// A mature key account's two years: follow-ups, note edits and opportunities, each its own
+/// change ([`Workload::mature_history`]).
+pub const MATURE_FOLLOW_UPS: usize = 500;
+pub const MATURE_NOTE_EDITS: usize = 50;
+pub const MATURE_OPPORTUNITIES: usize = 20;
+
 const METHODS: [ContactMethod; 5] = [
     ContactMethod::Phone,
     ContactMethod::Messaging,
@@ -172,18 +178,7 @@ impl Workload {
             })
             .collect();
         for _ in 0..self.rng.random_range(0..=3) {
-            let (stage, probability) = self.pick(&STAGES).clone();
-            edits.push(AccountEdit::AddOpportunity(NewOpportunity {
-                name: format!("{} order", self.pick(&TOPICS)),
-                stage,
-                probability: Some(probability),
-                amount: Some(Money {
-                    minor: self.rng.random_range(50_000..5_000_000),
-                    currency: "USD".into(),
-                }),
-                expected_close: None,
-                owner: owner.clone(),
-            }));
+            edits.push(self.opportunity(&owner));
         }
         match self.rng.random_range(0..10) {
             0..=5 => {}
@@ -194,6 +189,61 @@ impl Workload {
             }),
         }
         AccountSpec { new, edits }
+    }
+
+    /// Two years of a key account's history after its creation, oldest first, each edit
+    /// with the device time it was made at: [`MATURE_FOLLOW_UPS`] logged contacts,
+    /// [`MATURE_NOTE_EDITS`] edits of the notes (each adding a line) and
+    /// [`MATURE_OPPORTUNITIES`] opportunities, interleaved as a rep would make them.
+    pub fn mature_history(&mut self, owner: &str) -> Vec<(DateTime<Utc>, AccountEdit)> {
+        const KINDS: [u8; 3] = [0, 1, 2];
+        let mut kinds: Vec<u8> = KINDS
+            .iter()
+            .zip([MATURE_FOLLOW_UPS, MATURE_NOTE_EDITS, MATURE_OPPORTUNITIES])
+            .flat_map(|(&kind, n)| std::iter::repeat_n(kind, n))
+            .collect();
+        let mut minutes: Vec<i64> = (0..kinds.len())
+            .map(|_| self.rng.random_range(1..2 * 365 * 24 * 60))
+            .collect();
+        minutes.sort_unstable_by(|a, b| b.cmp(a));
+        rand::seq::SliceRandom::shuffle(kinds.as_mut_slice(), &mut self.rng);
+        let mut notes = String::new();
+        kinds
+            .into_iter()
+            .zip(minutes)
+            .map(|(kind, ago)| {
+                let at = self.now - Duration::minutes(ago);
+                let edit = match kind {
+                    0 => self.follow_up(at),
+                    1 => {
+                        notes.push_str(&format!(
+                            "{}: {} {}\n",
+                            at.format("%Y-%m-%d"),
+                            self.pick(&CONTACTS),
+                            self.pick(&OUTCOMES)
+                        ));
+                        AccountEdit::SetNotes(notes.clone())
+                    }
+                    _ => self.opportunity(owner),
+                };
+                (at, edit)
+            })
+            .collect()
+    }
+
+    fn opportunity(&mut self, owner: &str) -> AccountEdit {
+        let (stage, probability) = self.pick(&STAGES).clone();
+        AccountEdit::AddOpportunity(NewOpportunity {
+            name: format!("{} order", self.pick(&TOPICS)),
+            stage,
+            probability: Some(probability),
+            amount: Some(Money {
+                minor: self.rng.random_range(50_000..5_000_000),
+                currency: "USD".into(),
+            }),
+            expected_close: None,
+            owner: owner.to_owned(),
+        })
     }
 
     /// The edit a rep makes to one account during a day offline: a logged contact.
@@ -220,5 +270,46 @@ impl Workload {
 
     fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         items.choose(&mut self.rng).expect("non-empty list")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two years, oldest first, with exactly the mature account's follow-ups, note edits
+    /// and opportunities; each note edit keeps the lines before it.
+    #[test]
+    fn mature_history_is_two_years_of_single_edits() {
+        let mut workload = Workload::new(7);
+        let history = workload.mature_history("rep-01");
+        let count = |f: fn(&AccountEdit) -> bool| history.iter().filter(|(_, e)| f(e)).count();
+        assert_eq!(
+            count(|e| matches!(e, AccountEdit::LogFollowUp(_))),
+            MATURE_FOLLOW_UPS
+        );
+        assert_eq!(
+            count(|e| matches!(e, AccountEdit::SetNotes(_))),
+            MATURE_NOTE_EDITS
+        );
+        assert_eq!(
+            count(|e| matches!(e, AccountEdit::AddOpportunity(_))),
+            MATURE_OPPORTUNITIES
+        );
+        assert!(history.windows(2).all(|w| w[0].0 <= w[1].0), "oldest first");
+        let (first, last) = (history[0].0, history[history.len() - 1].0);
+        assert!(
+            workload.now() - first > Duration::days(700),
+            "spans two years"
+        );
+        assert!(last < workload.now(), "nothing in the future");
+        let notes: Vec<usize> = history
+            .iter()
+            .filter_map(|(_, e)| match e {
+                AccountEdit::SetNotes(text) => Some(text.lines().count()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(notes, (1..=MATURE_NOTE_EDITS).collect::<Vec<_>>());
     }
 }

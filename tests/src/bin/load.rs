@@ -8,14 +8,17 @@
 //! Each device is a real `Store` (in memory) and `HttpClient`, logged in as its own user.
 //! Reps edit their own accounts (a new account now and then, otherwise a logged follow-up or
 //! a line added to the notes) and sync; managers sync their team and list it. Every second
-//! the server's resident memory and the syncs and errors of that second are sampled. At the
-//! end every device syncs once more and an admin device checks that it holds every account
-//! each device holds, with the same heads and value, and every edit the reps made.
+//! the server's resident memory and the syncs and errors of that second are sampled; as each
+//! minute ends its sync latency (p50, p99, requests) is printed, and at the end the first
+//! and last minute's p99 are compared (bar: the last within 1.5x of the first and under
+//! 100 ms). At the end every device syncs once more and an admin device checks that it holds
+//! every account each device holds, with the same heads and value, and every edit the reps
+//! made.
 
 use std::collections::{BTreeMap, HashSet};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
@@ -97,11 +100,58 @@ struct Sample {
     error: Option<String>,
 }
 
-/// Syncs and failed syncs since the sampler last looked.
+/// Syncs and failed syncs since the sampler last looked, and the latencies of the minute
+/// under way.
 #[derive(Debug, Default)]
 struct Tally {
     syncs: AtomicU64,
     errors: AtomicU64,
+    minute: Mutex<Vec<Duration>>,
+}
+
+/// Seconds in one row of the per-minute latency series.
+const MINUTE: usize = 60;
+/// The bar on the last minute's p99: within this factor of the first's, and under
+/// [`P99_BAR`].
+const GROWTH_BAR: f64 = 1.5;
+const P99_BAR: Duration = Duration::from_millis(100);
+
+/// The syncs that completed in one minute of the load.
+#[derive(Debug)]
+struct Minute {
+    /// 1-based; the last may be partial.
+    n: usize,
+    seconds: usize,
+    p50: Duration,
+    p99: Duration,
+    requests: usize,
+}
+
+impl Minute {
+    fn of(n: usize, seconds: usize, latencies: &[Duration]) -> Minute {
+        Minute {
+            n,
+            seconds,
+            p50: percentile(latencies, 50.0),
+            p99: percentile(latencies, 99.0),
+            requests: latencies.len(),
+        }
+    }
+
+    fn line(&self) -> String {
+        let partial = if self.seconds < MINUTE {
+            format!(" ({} s)", self.seconds)
+        } else {
+            String::new()
+        };
+        format!(
+            "minute {}{partial}: sync latency p50 {} / p99 {}, {} requests",
+            self.n,
+            time(self.p50),
+            time(self.p99),
+            count(self.requests as u64)
+        )
+    }
 }
 
 /// One second of the load, as the sampler saw it.
@@ -181,6 +231,7 @@ impl SimDevice {
                 Err(e) => (0, Some(error_kind(e))),
             };
             tally.syncs.fetch_add(1, Ordering::Relaxed);
+            tally.minute.lock().expect("minute latencies").push(latency);
             if error.is_some() {
                 tally.errors.fetch_add(1, Ordering::Relaxed);
             }
@@ -310,15 +361,16 @@ async fn log_in(base: &str, login: &str) -> anyhow::Result<(Store, HttpClient)> 
 }
 
 /// Samples the server's resident memory, its page cache and index sizes (from its metrics)
-/// and the tally every second until `deadline`.
+/// and the tally every second until `deadline`; prints each minute's latency as it ends.
 async fn sample(
     pid: u32,
     base: String,
     tally: Arc<Tally>,
     deadline: Instant,
-) -> anyhow::Result<Vec<Second>> {
+) -> anyhow::Result<(Vec<Second>, Vec<Minute>)> {
     let http = reqwest::Client::new();
     let mut seconds = Vec::new();
+    let mut minutes = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
     while Instant::now() < deadline {
@@ -342,8 +394,14 @@ async fn sample(
             syncs: tally.syncs.swap(0, Ordering::Relaxed),
             errors: tally.errors.swap(0, Ordering::Relaxed),
         });
+        if seconds.len().is_multiple_of(MINUTE) {
+            let latencies = std::mem::take(&mut *tally.minute.lock().expect("minute latencies"));
+            let minute = Minute::of(seconds.len() / MINUTE, MINUTE, &latencies);
+            println!("{}", minute.line());
+            minutes.push(minute);
+        }
     }
-    Ok(seconds)
+    Ok((seconds, minutes))
 }
 
 /// What the admin device found: accounts and edits checked.
@@ -468,7 +526,14 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         devices.push(task.await??);
     }
     let elapsed = load_started.elapsed();
-    let seconds = sampler.await??;
+    let (seconds, mut minutes) = sampler.await??;
+    // The syncs after the last whole minute: a partial minute, printed but not compared.
+    let rest = std::mem::take(&mut *tally.minute.lock().expect("minute latencies"));
+    if !rest.is_empty() {
+        let minute = Minute::of(minutes.len() + 1, seconds.len() % MINUTE, &rest);
+        println!("{}", minute.line());
+        minutes.push(minute);
+    }
 
     // Reps first (sorted so above), then the managers, who then hold the reps' last edits.
     progress(started, "final syncs");
@@ -521,6 +586,26 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         })
         .collect();
     let failed_seconds = seconds.iter().filter(|s| s.errors > 0).count();
+    let whole: Vec<&Minute> = minutes.iter().filter(|m| m.seconds == MINUTE).collect();
+    let drift = match (whole.first(), whole.last()) {
+        (Some(first), Some(last)) if whole.len() > 1 => {
+            let growth = last.p99.as_secs_f64() / first.p99.as_secs_f64().max(1e-9);
+            let met = growth <= GROWTH_BAR && last.p99 < P99_BAR;
+            format!(
+                "{} vs {} ({growth:.2}x; bar: last within {GROWTH_BAR}x of first and under {} \
+                 ms: {})",
+                time(last.p99),
+                time(first.p99),
+                P99_BAR.as_millis(),
+                if met { "met" } else { "NOT met" }
+            )
+        }
+        _ => "n/a (fewer than two whole minutes)".to_owned(),
+    };
+    let per_minute: Vec<String> = minutes
+        .iter()
+        .map(|m| format!("{}: {} / {}", m.n, time(m.p50), time(m.p99)))
+        .collect();
     let rows = [
         (
             "devices".to_owned(),
@@ -564,6 +649,11 @@ async fn run(args: &Args) -> anyhow::Result<()> {
                 time(percentile(&latencies, 100.0))
             ),
         ),
+        (
+            "sync latency per minute, p50 / p99".into(),
+            per_minute.join("; "),
+        ),
+        ("last whole minute's p99 vs first's".into(), drift),
         (
             "bytes per sync (sent + received)".into(),
             bytes(moved / syncs.max(1)),
