@@ -299,6 +299,7 @@ mod tests {
             },
             events,
             Arc::default(),
+            Arc::default(),
         );
         storage
             .add_user(&NewUser {

@@ -180,8 +180,14 @@ impl Server {
         let storage = Arc::new(storage);
         let (events, _) = broadcast::channel(1024);
         let syncs = Arc::<freshness::SyncTimes>::default();
-        let (writer, writer_thread) =
-            Writer::spawn(storage.clone(), config, events.clone(), syncs.clone());
+        let metrics = Arc::<metrics::Metrics>::default();
+        let (writer, writer_thread) = Writer::spawn(
+            storage.clone(),
+            config,
+            events.clone(),
+            syncs.clone(),
+            metrics.clone(),
+        );
         let (stopping, shutdown) = watch::channel(false);
         Server {
             state: AppState {
@@ -195,7 +201,7 @@ impl Server {
                     config.login.hash_queue,
                 ),
                 syncs,
-                metrics: Arc::default(),
+                metrics,
                 cache_docs: config.cache_docs.get(),
                 limits: config.limits.clone(),
                 time_zone: config.time_zone,

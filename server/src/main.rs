@@ -682,7 +682,13 @@ async fn handover(
         accounts
     };
     let (events, _) = tokio::sync::broadcast::channel(16);
-    let (writer, thread) = Writer::spawn(storage, &Config::default(), events, Arc::default());
+    let (writer, thread) = Writer::spawn(
+        storage,
+        &Config::default(),
+        events,
+        Arc::default(),
+        Arc::default(),
+    );
     let console = Principal {
         login: "console".into(),
         role: Role::Admin,

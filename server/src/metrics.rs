@@ -1,5 +1,6 @@
 //! Operational counters, served at `GET /metrics` in Prometheus' text format (series
-//! prefixed `outpost_`): syncs and their latency, pushed documents by outcome, logins, open
+//! prefixed `outpost_`): syncs and their latency, the writer's group commits and their time,
+//! pushed documents by outcome, logins, open
 //! event streams, backups by result and the time of the last one, and the sizes of the feed, the projection index and the writer's cache
 //! budget. Counters are plain atomics bumped on the request path; the gauges that describe
 //! storage are read when scraped.
@@ -28,6 +29,9 @@ pub struct Metrics {
     failed_backups: AtomicU64,
     /// Unix time of the last backup written (0: none since the start).
     last_backup: AtomicU64,
+    /// The writer's group commits (each one durable transaction) and their time.
+    commits: AtomicU64,
+    commit_micros: AtomicU64,
 }
 
 /// What the scrape reads from storage.
@@ -54,6 +58,14 @@ impl Metrics {
             };
             counter.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// One group commit of the writer that took `took`, from its first job to the durable
+    /// commit returning.
+    pub fn committed(&self, took: Duration) {
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.commit_micros.fetch_add(micros, Ordering::Relaxed);
     }
 
     /// One login attempt.
@@ -87,9 +99,10 @@ impl Metrics {
     /// The text exposition of every series.
     pub fn render(&self, gauges: &Gauges) -> String {
         let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed).to_string();
-        let seconds = (self.sync_micros.load(Ordering::Relaxed) as f64 / 1e6).to_string();
+        let seconds =
+            |micros: &AtomicU64| (micros.load(Ordering::Relaxed) as f64 / 1e6).to_string();
         let cache = &gauges.page_cache;
-        let all: [Series<'_>; 14] = [
+        let all: [Series<'_>; 16] = [
             (
                 "syncs_total",
                 "counter",
@@ -100,7 +113,21 @@ impl Metrics {
                 "sync_seconds_total",
                 "counter",
                 "Time spent answering syncs.",
-                vec![("", seconds)],
+                vec![("", seconds(&self.sync_micros))],
+            ),
+            (
+                "commits_total",
+                "counter",
+                "The writer's group commits (durable transactions, each holding one or more \
+                 pushes).",
+                vec![("", get(&self.commits))],
+            ),
+            (
+                "commit_seconds_total",
+                "counter",
+                "Time the writer spent in group commits, applying and checking the pushes \
+                 included.",
+                vec![("", seconds(&self.commit_micros))],
             ),
             (
                 "pushes_total",

@@ -31,6 +31,7 @@ use crate::access::{
 use crate::directory::Principal;
 use crate::freshness::SyncTimes;
 use crate::limits::Limits;
+use crate::metrics::Metrics;
 use crate::projection::Projection;
 use crate::storage::{
     CommitWrite, Committed, DocMeta, SERVER_DEVICE, Storage, StorageError, WriteTables,
@@ -107,6 +108,7 @@ impl Writer {
         config: &Config,
         events: broadcast::Sender<Committed>,
         told: Arc<SyncTimes>,
+        metrics: Arc<Metrics>,
     ) -> (Writer, JoinHandle<()>) {
         let (jobs, queue) = mpsc::channel(4 * MAX_BATCH);
         let mut thread = WriterThread {
@@ -115,6 +117,7 @@ impl Writer {
             limits: config.limits.clone(),
             events,
             told,
+            metrics,
         };
         let handle = std::thread::Builder::new()
             .name("outpost-writer".into())
@@ -240,6 +243,7 @@ struct WriterThread {
     events: broadcast::Sender<Committed>,
     /// What each device has been told (see [`SyncTimes::told`]).
     told: Arc<SyncTimes>,
+    metrics: Arc<Metrics>,
 }
 
 impl WriterThread {
@@ -257,9 +261,12 @@ impl WriterThread {
     }
 
     fn commit_batch(&mut self, batch: Vec<Job>) {
+        let started = std::time::Instant::now();
         let mut touched = HashSet::new();
         let mut committed = Vec::new();
-        match self.apply_batch(&batch, &mut touched, &mut committed) {
+        let applied = self.apply_batch(&batch, &mut touched, &mut committed);
+        self.metrics.committed(started.elapsed());
+        match applied {
             Ok(results) => {
                 for (job, results) in batch.into_iter().zip(results) {
                     // A device that hung up simply misses its acknowledgement; it will retry

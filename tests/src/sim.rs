@@ -275,7 +275,13 @@ impl Server {
             cache_docs: NonZeroUsize::new(CACHE_DOCS).expect("non-zero"),
             ..ServerConfig::default()
         };
-        let (writer, thread) = Writer::spawn(storage.clone(), &config, events, Default::default());
+        let (writer, thread) = Writer::spawn(
+            storage.clone(),
+            &config,
+            events,
+            Default::default(),
+            Default::default(),
+        );
         Ok(Server {
             storage,
             writer,

@@ -102,6 +102,9 @@ async fn metrics_count_what_happened_and_health_answers() {
     assert!(sample(&listening, "outpost_page_cache_bytes") > 0.0);
     assert!(sample(&listening, "outpost_page_cache_reads_total{result=\"hit\"}") > 0.0);
     assert!(sample(&listening, "outpost_sync_seconds_total") > 0.0);
+    // Each push was its own group commit (one accepted, one refused).
+    assert!(sample(&listening, "outpost_commits_total") >= 2.0);
+    assert!(sample(&listening, "outpost_commit_seconds_total") > 0.0);
     drop(body.next());
     drop(body);
     let mut closed = 1.0;
