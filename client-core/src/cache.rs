@@ -85,6 +85,11 @@ impl DocCache {
         }
     }
 
+    /// Whether the document is cached (without making it the most recently used).
+    pub(crate) fn contains(&self, id: DocId) -> bool {
+        self.docs().contains(&id)
+    }
+
     /// Puts back documents a write has committed, with their records.
     pub(crate) fn put(&self, docs: impl IntoIterator<Item = (DocId, Loaded)>) {
         let mut cache = self.docs();

@@ -223,6 +223,17 @@ impl<'txn> DocTables<'txn> {
         Ok(())
     }
 
+    /// Whether the store holds anything of the document.
+    fn holds(&self, doc: DocId) -> Result<bool, StoreError> {
+        let key = doc.as_u128();
+        Ok(self.snapshots.get(key)?.is_some()
+            || self
+                .chunks
+                .range((key, 0)..=(key, u64::MAX))?
+                .next()
+                .is_some())
+    }
+
     fn is_unsynced(&self, doc: DocId) -> Result<bool, StoreError> {
         Ok(self.unsynced.get(doc.as_u128())?.is_some())
     }
@@ -727,10 +738,8 @@ impl Store {
     fn take(&self, tables: &DocTables<'_>, id: DocId) -> Result<Option<Loaded>, StoreError> {
         match self.cache.take(id) {
             Some(loaded) => Ok(Some(loaded)),
-            None => Ok(
-                load(&tables.snapshots, &tables.chunks, id, &self.actor())?
-                    .map(|doc| Loaded { doc, record: None }),
-            ),
+            None => Ok(load(&tables.snapshots, &tables.chunks, id, &self.actor())?
+                .map(|doc| Loaded { doc, record: None })),
         }
     }
 
@@ -775,8 +784,8 @@ impl Store {
             }),
             None => account::read(doc, id),
         })?
-            .ok_or_else(|| LookupError::NotFound(id.to_string()))?
-            .map_err(|e| StoreError::from(e).into())
+        .ok_or_else(|| LookupError::NotFound(id.to_string()))?
+        .map_err(|e| StoreError::from(e).into())
     }
 
     /// The document's current heads, for comparing replicas.
@@ -987,6 +996,22 @@ impl Store {
                 // the reply's updates then set what it holds.
                 tables.forget_synced()?;
             }
+            // Documents new to this device (a first sync brings thousands) are made and read
+            // on every core before the writes, which go one by one.
+            let mut fresh = Vec::new();
+            for update in &reply.updates {
+                let new = match update.action {
+                    UpdateAction::Drop => false,
+                    UpdateAction::Replace => true,
+                    UpdateAction::Merge => {
+                        !self.cache.contains(update.doc) && !tables.holds(update.doc)?
+                    }
+                };
+                if new {
+                    fresh.push(update);
+                }
+            }
+            let mut prepared = Fresh::of_all(&fresh, &self.actor());
             let mut rejected_table = txn.open_table(REJECTED).map_err(StoreError::from)?;
             let mut next_rejected = rejected_table
                 .last()
@@ -1071,22 +1096,24 @@ impl Store {
                         (doc, record)
                     }
                     None => {
-                        let Some((doc, snapshot)) =
-                            new_document(update, self.actor()).map_err(bad)?
+                        let fresh = match prepared.remove(&id) {
+                            Some(fresh) => fresh?,
+                            None => Fresh::of(update, self.actor())?,
+                        };
+                        let Some(Fresh {
+                            doc,
+                            snapshot,
+                            record,
+                        }) = fresh
                         else {
                             // Nothing of it here or in the update (heads of a push only).
                             continue;
                         };
-                        // Stored as one snapshot: the server's own bytes when the update
-                        // was exactly that, else one save (cheaper than writing every change
-                        // out again, and what the next load reads fastest).
-                        let snapshot = snapshot.unwrap_or_else(|| doc.save());
                         tables
                             .snapshots
                             .insert(id.as_u128(), snapshot.as_slice())
                             .map_err(StoreError::from)?;
                         applied.changed.push(id);
-                        let record = account::hydrate(&doc, id).map_err(StoreError::from)?;
                         (doc, record)
                     }
                 };
@@ -1146,6 +1173,68 @@ fn refused_edit(
     }
 }
 
+/// Updates for new documents at which preparing them is spread over more threads.
+const FRESH_PER_THREAD: usize = 32;
+
+/// A document new to the device, made from its update, with the snapshot to store and its
+/// record.
+struct Fresh {
+    doc: Automerge,
+    /// The server's own bytes when the update was one whole snapshot, else one save (cheaper
+    /// than writing every change out again, and what the next load reads fastest).
+    snapshot: Vec<u8>,
+    record: AccountDoc,
+}
+
+impl Fresh {
+    /// The new document `update` makes, or `None` if it carries nothing.
+    fn of(update: &DocUpdate, actor: ActorId) -> Result<Option<Fresh>, SyncError> {
+        let id = update.doc;
+        let Some((doc, snapshot)) = new_document(update, actor)
+            .map_err(|reason| SyncError::BadReply(format!("update of {id}: {reason}")))?
+        else {
+            return Ok(None);
+        };
+        let snapshot = snapshot.unwrap_or_else(|| doc.save());
+        let record = account::hydrate(&doc, id).map_err(StoreError::from)?;
+        Ok(Some(Fresh {
+            doc,
+            snapshot,
+            record,
+        }))
+    }
+
+    /// [`Self::of`] for each update, on as many threads as there are cores (each taking at
+    /// least [`FRESH_PER_THREAD`]): decoding and reading a document is pure work on it.
+    fn of_all(
+        updates: &[&DocUpdate],
+        actor: &ActorId,
+    ) -> HashMap<DocId, Result<Option<Fresh>, SyncError>> {
+        let prepare = |update: &&DocUpdate| (update.doc, Fresh::of(update, actor.clone()));
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let threads = cores.min(updates.len() / FRESH_PER_THREAD).max(1);
+        if threads == 1 {
+            return updates.iter().map(prepare).collect();
+        }
+        let part = updates.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let mut parts = updates.chunks(part);
+            let here = parts.next().unwrap_or_default();
+            let others: Vec<_> = parts
+                .map(|updates| scope.spawn(move || updates.iter().map(prepare).collect::<Vec<_>>()))
+                .collect();
+            let mut all: HashMap<_, _> = here.iter().map(prepare).collect();
+            for other in others {
+                match other.join() {
+                    Ok(prepared) => all.extend(prepared),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            all
+        })
+    }
+}
+
 /// Loads an update's snapshot strictly: a snapshot that does not load in full fails.
 fn load_snapshot(snapshot: &[u8]) -> Result<Automerge, String> {
     let options = LoadOptions::new().on_partial_load(OnPartialLoad::Error);
@@ -1169,7 +1258,10 @@ fn new_document(
     if doc.is_empty() {
         return Ok(None);
     }
-    let whole = update.snapshot.clone().filter(|_| doc.get_heads() == before);
+    let whole = update
+        .snapshot
+        .clone()
+        .filter(|_| doc.get_heads() == before);
     Ok(Some((doc.with_actor(actor), whole)))
 }
 
@@ -1188,7 +1280,11 @@ fn merge_update(doc: &mut Automerge, update: &DocUpdate, log: &mut PatchLog) -> 
 
 /// Applies an update's changes, failing if any does not decode or depends on a change neither
 /// the update nor the document holds.
-fn apply_strictly(doc: &mut Automerge, update: &DocUpdate, log: &mut PatchLog) -> Result<(), String> {
+fn apply_strictly(
+    doc: &mut Automerge,
+    update: &DocUpdate,
+    log: &mut PatchLog,
+) -> Result<(), String> {
     let changes = update
         .changes
         .iter()

@@ -1204,7 +1204,11 @@ fn check_records_match_a_whole_read(steps: &[Step]) {
             let fixture = std::mem::replace(device, Backend::Memory.open());
             *device = fixture.reopen();
             assert_eq!(device.store.account(id).unwrap(), cached, "after {step:?}");
-            assert_eq!(device.store.accounts().unwrap(), summaries, "after {step:?}");
+            assert_eq!(
+                device.store.accounts().unwrap(),
+                summaries,
+                "after {step:?}"
+            );
         }
     }
     // Synced both ways, both devices hold the same account.
@@ -1226,8 +1230,14 @@ fn the_kept_record_is_what_a_whole_read_gives_after_edits_and_replies() {
         Edit { on: 0, kind: 0 },
         Edit { on: 1, kind: 1 },
         Edit { on: 0, kind: 1 },
-        Sync { on: 0, whole: false },
-        Sync { on: 1, whole: false },
+        Sync {
+            on: 0,
+            whole: false,
+        },
+        Sync {
+            on: 1,
+            whole: false,
+        },
         Edit { on: 1, kind: 2 },
         Edit { on: 0, kind: 2 },
         Edit { on: 0, kind: 3 },
@@ -1235,8 +1245,14 @@ fn the_kept_record_is_what_a_whole_read_gives_after_edits_and_replies() {
         Sync { on: 0, whole: true },
         Edit { on: 0, kind: 5 },
         Edit { on: 1, kind: 4 },
-        Sync { on: 1, whole: false },
-        Sync { on: 0, whole: false },
+        Sync {
+            on: 1,
+            whole: false,
+        },
+        Sync {
+            on: 0,
+            whole: false,
+        },
     ]);
     let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
         cases: 12,
@@ -1309,4 +1325,47 @@ fn a_new_document_from_a_snapshot_is_kept_as_sent() {
     let fixture = fixture.reopen();
     assert_eq!(fixture.store.account(id).unwrap(), renamed);
     assert_eq!(fixture.store.heads(id).unwrap(), heads_of(&server));
+}
+
+/// A first sync brings many new documents in one reply (they are made and read on several
+/// threads): every one arrives whole, with its summary, and reads the same after a reopen.
+#[test]
+fn a_first_sync_of_many_accounts_keeps_every_one() {
+    let origin = Store::in_memory().unwrap();
+    let mut ids = BTreeSet::new();
+    for i in 0..100 {
+        let id = origin
+            .create_account(&named(&format!("Shop {i}")), at(0))
+            .unwrap();
+        if i % 3 == 0 {
+            origin
+                .edit_account(id, &follow_up(at(1), &format!("visit {i}")), at(2))
+                .unwrap();
+        }
+        ids.insert(id);
+    }
+    let mut relay = Relay::default();
+    relay.sync(&origin, at(3));
+    for whole in [false, true] {
+        relay.whole = whole;
+        let fixture = Backend::Disk.open();
+        let report = relay.sync(&fixture.store, at(4));
+        assert_eq!(
+            report.received.iter().copied().collect::<BTreeSet<_>>(),
+            ids
+        );
+        let fixture = fixture.reopen();
+        assert_eq!(
+            fixture.store.accounts().unwrap(),
+            origin.accounts().unwrap()
+        );
+        for &id in &ids {
+            assert_eq!(
+                fixture.store.account(id).unwrap(),
+                origin.account(id).unwrap()
+            );
+            assert_eq!(fixture.store.heads(id).unwrap(), origin.heads(id).unwrap());
+        }
+        assert!(fixture.store.status().unwrap().unsynced.is_empty());
+    }
 }
