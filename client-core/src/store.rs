@@ -1187,18 +1187,28 @@ struct Fresh {
 }
 
 impl Fresh {
-    /// The new document `update` makes, or `None` if it carries nothing.
+    /// The new document `update` makes, or `None` if it carries nothing. The update's
+    /// snapshot is loaded as the document itself (merging it into an empty one would apply
+    /// every change again), and its bytes are kept when they are the whole document.
     fn of(update: &DocUpdate, actor: ActorId) -> Result<Option<Fresh>, SyncError> {
         let id = update.doc;
-        let Some((doc, snapshot)) = new_document(update, actor)
-            .map_err(|reason| SyncError::BadReply(format!("update of {id}: {reason}")))?
-        else {
-            return Ok(None);
+        let bad = |reason| SyncError::BadReply(format!("update of {id}: {reason}"));
+        let mut doc = match &update.snapshot {
+            Some(snapshot) => load_snapshot(snapshot).map_err(bad)?,
+            None => Automerge::new(),
         };
-        let snapshot = snapshot.unwrap_or_else(|| doc.save());
+        let before = doc.get_heads();
+        apply_strictly(&mut doc, update, &mut PatchLog::inactive()).map_err(bad)?;
+        if doc.is_empty() {
+            return Ok(None);
+        }
+        let snapshot = match &update.snapshot {
+            Some(snapshot) if doc.get_heads() == before => snapshot.clone(),
+            _ => doc.save(),
+        };
         let record = account::hydrate(&doc, id).map_err(StoreError::from)?;
         Ok(Some(Fresh {
-            doc,
+            doc: doc.with_actor(actor),
             snapshot,
             record,
         }))
@@ -1239,30 +1249,6 @@ impl Fresh {
 fn load_snapshot(snapshot: &[u8]) -> Result<Automerge, String> {
     let options = LoadOptions::new().on_partial_load(OnPartialLoad::Error);
     Automerge::load_with_options(snapshot, options).map_err(|e| format!("snapshot: {e}"))
-}
-
-/// The document an update makes for a device that holds none of it, or `None` if the update
-/// carries nothing. The update's snapshot is loaded as the document itself (merging it into
-/// an empty one would apply every change again); its bytes come back when they are the whole
-/// document, to be stored as they are.
-fn new_document(
-    update: &DocUpdate,
-    actor: ActorId,
-) -> Result<Option<(Automerge, Option<Vec<u8>>)>, String> {
-    let mut doc = match &update.snapshot {
-        Some(snapshot) => load_snapshot(snapshot)?,
-        None => Automerge::new(),
-    };
-    let before = doc.get_heads();
-    apply_strictly(&mut doc, update, &mut PatchLog::inactive())?;
-    if doc.is_empty() {
-        return Ok(None);
-    }
-    let whole = update
-        .snapshot
-        .clone()
-        .filter(|_| doc.get_heads() == before);
-    Ok(Some((doc.with_actor(actor), whole)))
 }
 
 /// Merges one update strictly into a document the device holds, logging what changed in
