@@ -11,7 +11,9 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use automerge::transaction::{CommitOptions, Transactable, Transaction};
-use automerge::{ActorId, Automerge, Change, ChangeHash, LoadOptions, OnPartialLoad, ReadDoc};
+use automerge::{
+    ActorId, Automerge, Change, ChangeHash, LoadOptions, OnPartialLoad, PatchLog, ReadDoc,
+};
 use chrono::{DateTime, Utc};
 use outpost_protocol::{
     DeviceId, DocId, DocPush, DocUpdate, Head, MAX_PUSHES, PushOutcome, Seq, SyncReply,
@@ -24,7 +26,7 @@ use redb::{Database, MultimapTableDefinition, ReadableDatabase, ReadableTable, T
 use serde::{Deserialize, Serialize};
 
 use crate::account::{self, Account, AccountEdit, AccountSummary, EditContext, NewAccount};
-use crate::cache::DocCache;
+use crate::cache::{DocCache, Loaded};
 use crate::error::{EditError, LookupError, StoreError, SyncError};
 use crate::model::{self, AccountDoc};
 use crate::rules::{self, invalid};
@@ -221,6 +223,17 @@ impl<'txn> DocTables<'txn> {
         Ok(())
     }
 
+    /// Whether the store holds anything of the document.
+    fn holds(&self, doc: DocId) -> Result<bool, StoreError> {
+        let key = doc.as_u128();
+        Ok(self.snapshots.get(key)?.is_some()
+            || self
+                .chunks
+                .range((key, 0)..=(key, u64::MAX))?
+                .next()
+                .is_some())
+    }
+
     fn is_unsynced(&self, doc: DocId) -> Result<bool, StoreError> {
         Ok(self.unsynced.get(doc.as_u128())?.is_some())
     }
@@ -252,6 +265,14 @@ impl<'txn> DocTables<'txn> {
         record: &AccountDoc,
         state: &DocState,
     ) -> Result<(), StoreError> {
+        // The record kept beside the document is never read from it whole; debug builds (every
+        // test) check it is what that whole read gives.
+        #[cfg(debug_assertions)]
+        assert_eq!(
+            account::hydrate(doc, id).as_ref(),
+            Ok(record),
+            "the record kept for {id} is not what its document holds"
+        );
         let key = id.as_u128();
         self.state.insert(key, encode(state).as_slice())?;
         if to_heads(&doc.get_heads()) == state.synced_heads {
@@ -302,12 +323,12 @@ fn create_doc(
     id: DocId,
     new: &NewAccount,
     ctx: &mut EditContext<'_>,
-) -> Result<((), AccountDoc), EditError> {
+) -> Result<(), EditError> {
     let doc = account::init(new, ctx);
     rules::check(None, &doc)?;
     rules::check_times(None, &doc, ctx.now)?;
     autosurgeon::reconcile(tx, &doc).map_err(|e| corrupt(id, e))?;
-    Ok(((), doc))
+    Ok(())
 }
 
 fn next_code_seq(txn: &redb::WriteTransaction) -> Result<u32, StoreError> {
@@ -485,7 +506,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<DocId, EditError> {
         let id = DocId::from_u128(self.random());
-        self.write(id, true, now, |tx, ctx| create_doc(tx, id, new, ctx))?;
+        self.write(id, true, now, |tx, _, ctx| create_doc(tx, id, new, ctx))?;
         Ok(id)
     }
 
@@ -533,17 +554,17 @@ impl Store {
         edits: &[AccountEdit],
         now: DateTime<Utc>,
     ) -> Result<Vec<Option<String>>, EditError> {
-        self.write(id, false, now, |tx, ctx| {
-            let before = account::hydrate(tx, id)?;
+        self.write(id, false, now, |tx, before, ctx| {
+            let before = before.ok_or(EditError::NotFound(id))?;
             let mut after = before.clone();
             let added = edits
                 .iter()
                 .map(|edit| account::apply(&mut after, edit, ctx))
                 .collect::<Result<Vec<_>, _>>()?;
-            rules::check(Some(&before), &after)?;
-            rules::check_times(Some(&before), &after, now)?;
-            model::write_changes(tx, &before, &after).map_err(|e| corrupt(id, e))?;
-            Ok((added, after))
+            rules::check(Some(before), &after)?;
+            rules::check_times(Some(before), &after, now)?;
+            model::write_changes(tx, before, &after).map_err(|e| corrupt(id, e))?;
+            Ok(added)
         })
     }
 
@@ -558,7 +579,7 @@ impl Store {
     ) -> Result<(), EditError> {
         let not_conflicted = || invalid(path, "is not a conflicted field of this account");
         let (obj, key, value) = self
-            .read(id, |doc| {
+            .read(id, |doc, _| {
                 let (obj, key) = conflicts::locate(doc, path).ok_or_else(not_conflicted)?;
                 let value = conflicts::nth_value(doc, &obj, &key, choice).ok_or_else(|| {
                     invalid(
@@ -572,10 +593,10 @@ impl Store {
                 Ok((obj, key, value))
             })?
             .ok_or(EditError::NotFound(id))??;
-        self.write(id, false, now, |tx, _| {
+        self.write(id, false, now, |tx, _, _| {
             tx.put(&obj, key.as_str(), value)
                 .map_err(|e| corrupt(id, e))?;
-            Ok(((), account::hydrate(tx, id)?))
+            Ok(())
         })
     }
 
@@ -586,8 +607,9 @@ impl Store {
         now: DateTime<Utc>,
         edit: impl FnOnce(
             &mut Transaction<'_>,
+            Option<&AccountDoc>,
             &mut EditContext<'_>,
-        ) -> Result<(T, AccountDoc), EditError>,
+        ) -> Result<T, EditError>,
     ) -> Result<T, EditError> {
         let _writing = self.cache.writing();
         let txn = self.db.begin_write().map_err(StoreError::from)?;
@@ -597,10 +619,12 @@ impl Store {
         Ok(result)
     }
 
-    /// One document's edit inside an open write transaction. `edit` returns its result and the
-    /// typed account it wrote, which the summary row is made from. On error the automerge
-    /// transaction is dropped (rolled back) and the caller drops the redb one: nothing is
-    /// written. Returns the edited document too, for the caller to put in the cache once the
+    /// One document's edit inside an open write transaction. `edit` gets the typed account as
+    /// committed (`None` when creating one) and returns its result; the record kept beside the
+    /// document is then brought up to date from the change's patches (reading only what it
+    /// touched), and the summary row made from it. On error the automerge transaction is
+    /// dropped (rolled back) and the caller drops the redb one: nothing is written. Returns
+    /// the edited document and its record too, for the caller to put in the cache once the
     /// transaction committed.
     fn write_in<T>(
         &self,
@@ -610,21 +634,30 @@ impl Store {
         now: DateTime<Utc>,
         edit: impl FnOnce(
             &mut Transaction<'_>,
+            Option<&AccountDoc>,
             &mut EditContext<'_>,
-        ) -> Result<(T, AccountDoc), EditError>,
-    ) -> Result<(T, Automerge), EditError> {
+        ) -> Result<T, EditError>,
+    ) -> Result<(T, Loaded), EditError> {
         let mut tables = DocTables::open(txn)?;
         let loaded = self.take(&tables, id)?;
-        let mut doc = match (loaded, create) {
-            (Some(doc), false) => doc,
-            (None, true) => Automerge::new().with_actor(self.actor()),
+        let (mut doc, record) = match (loaded, create) {
+            (Some(Loaded { doc, record }), false) => (doc, record),
+            (None, true) => (Automerge::new().with_actor(self.actor()), None),
             (Some(_), true) => return Err(corrupt(id, "id already in use").into()),
             (None, false) => return Err(EditError::NotFound(id)),
         };
         let before = doc.get_heads();
-        if !create {
-            model::upgrade(&mut doc).map_err(|e| corrupt(id, e))?;
-        }
+        // The record as committed: the cached one, else read once from the loaded document. A
+        // schema-1 document is read again after its upgrade (once in its life).
+        let record = if create {
+            None
+        } else {
+            let upgraded = model::upgrade(&mut doc).map_err(|e| corrupt(id, e))?;
+            Some(match record {
+                Some(record) if !upgraded => record,
+                _ => account::hydrate(&doc, id)?,
+            })
+        };
         let mut new_id = || format!("{:016x}", self.random::<u64>());
         // A new account takes the next number of this device's readable codes, in the same
         // transaction, so no number is ever handed out twice.
@@ -639,16 +672,35 @@ impl Store {
             new_id: &mut new_id,
             code_seq,
         };
-        let mut tx = doc.transaction();
-        let (result, record) = edit(&mut tx, &mut ctx)?;
+        // The change's patches say which fields and entries it touched: the record is brought
+        // up to date from them rather than taken from the edit's typed result, which may hold
+        // what the document does not (times finer than the stored milliseconds).
+        let mut tx = doc
+            .transaction_log_patches(PatchLog::new(record.is_some()))
+            .map_err(|e| corrupt(id, e))?;
+        let result = edit(&mut tx, record.as_ref(), &mut ctx)?;
         // Automerge change times are whole seconds of the device clock.
-        tx.commit_with(CommitOptions::default().with_time(now.timestamp()));
+        let (_, mut log) = tx.commit_with(CommitOptions::default().with_time(now.timestamp()));
+        let record = match record {
+            Some(mut record) => {
+                let patches = doc.make_patches(&mut log);
+                account::refresh(&doc, id, &mut record, &patches)?;
+                record
+            }
+            None => account::hydrate(&doc, id)?,
+        };
         if doc.get_heads() != before {
             let mut state = tables.state(id)?;
             tables.append(id, &doc, &before, &mut state)?;
             tables.finish(id, &doc, &record, &state)?;
         }
-        Ok((result, doc))
+        Ok((
+            result,
+            Loaded {
+                doc,
+                record: Some(record),
+            },
+        ))
     }
 
     /// Creates many accounts, `batch` per durable transaction, reporting progress after each
@@ -667,9 +719,10 @@ impl Store {
             let mut written = Vec::with_capacity(chunk.len());
             for new in chunk {
                 let id = DocId::from_u128(self.random());
-                let ((), doc) =
-                    self.write_in(&txn, id, true, now, |tx, ctx| create_doc(tx, id, new, ctx))?;
-                written.push((id, doc));
+                let ((), loaded) = self.write_in(&txn, id, true, now, |tx, _, ctx| {
+                    create_doc(tx, id, new, ctx)
+                })?;
+                written.push((id, loaded));
                 ids.push(id);
             }
             txn.commit().map_err(StoreError::from)?;
@@ -679,21 +732,24 @@ impl Store {
         Ok(ids)
     }
 
-    /// A write's document: the committed one from the cache, else from `tables`. It stays out
-    /// of the cache until the write commits and puts it back.
-    fn take(&self, tables: &DocTables<'_>, id: DocId) -> Result<Option<Automerge>, StoreError> {
+    /// A write's document: the committed one from the cache (with its record), else from
+    /// `tables` (its record not read yet). It stays out of the cache until the write commits
+    /// and puts it back.
+    fn take(&self, tables: &DocTables<'_>, id: DocId) -> Result<Option<Loaded>, StoreError> {
         match self.cache.take(id) {
-            Some(doc) => Ok(Some(doc)),
-            None => load(&tables.snapshots, &tables.chunks, id, &self.actor()),
+            Some(loaded) => Ok(Some(loaded)),
+            None => Ok(load(&tables.snapshots, &tables.chunks, id, &self.actor())?
+                .map(|doc| Loaded { doc, record: None })),
         }
     }
 
     /// Runs `read` on the committed document: the cached one, else one loaded in `txn`.
+    /// `read` gets the record too when the cache holds one.
     fn read_in<R>(
         &self,
         txn: &redb::ReadTransaction,
         id: DocId,
-        read: impl FnOnce(&Automerge) -> R,
+        read: impl FnOnce(&Automerge, Option<&AccountDoc>) -> R,
     ) -> Result<Option<R>, StoreError> {
         let read = match self.cache.read(id, read) {
             Ok(result) => return Ok(Some(result)),
@@ -705,28 +761,36 @@ impl Store {
             id,
             &self.actor(),
         )?;
-        Ok(loaded.map(|doc| read(&doc)))
+        Ok(loaded.map(|doc| read(&doc, None)))
     }
 
     /// Runs `read` on the committed document, if the store has it.
     fn read<R>(
         &self,
         id: DocId,
-        read: impl FnOnce(&Automerge) -> R,
+        read: impl FnOnce(&Automerge, Option<&AccountDoc>) -> R,
     ) -> Result<Option<R>, StoreError> {
         self.read_in(&self.db.begin_read()?, id, read)
     }
 
     /// The merged account, with any concurrently set fields listed as conflicts.
     pub fn account(&self, id: DocId) -> Result<Account, LookupError> {
-        self.read(id, |doc| account::read(doc, id))?
-            .ok_or_else(|| LookupError::NotFound(id.to_string()))?
-            .map_err(|e| StoreError::from(e).into())
+        self.read(id, |doc, record| match record {
+            // The cached record is what a whole read gives; the conflicts are still looked up.
+            Some(record) => Ok(Account {
+                id,
+                record: record.clone(),
+                conflicts: conflicts::find(doc),
+            }),
+            None => account::read(doc, id),
+        })?
+        .ok_or_else(|| LookupError::NotFound(id.to_string()))?
+        .map_err(|e| StoreError::from(e).into())
     }
 
     /// The document's current heads, for comparing replicas.
     pub fn heads(&self, id: DocId) -> Result<Vec<Head>, LookupError> {
-        self.read(id, |doc| to_heads(&doc.get_heads()))?
+        self.read(id, |doc, _| to_heads(&doc.get_heads()))?
             .ok_or_else(|| LookupError::NotFound(id.to_string()))
     }
 
@@ -889,7 +953,7 @@ impl Store {
                 None => DocState::default(),
             };
             // Compressed where automerge finds it worthwhile: fewer bytes on the wire.
-            let unsynced = |doc: &Automerge| -> Vec<Vec<u8>> {
+            let unsynced = |doc: &Automerge, _: Option<&AccountDoc>| -> Vec<Vec<u8>> {
                 doc.get_changes(&state.known_synced_heads(doc))
                     .into_iter()
                     .map(|mut c| c.bytes().into_owned())
@@ -932,6 +996,22 @@ impl Store {
                 // the reply's updates then set what it holds.
                 tables.forget_synced()?;
             }
+            // Documents new to this device (a first sync brings thousands) are made and read
+            // on every core before the writes, which go one by one.
+            let mut fresh = Vec::new();
+            for update in &reply.updates {
+                let new = match update.action {
+                    UpdateAction::Drop => false,
+                    UpdateAction::Replace => true,
+                    UpdateAction::Merge => {
+                        !self.cache.contains(update.doc) && !tables.holds(update.doc)?
+                    }
+                };
+                if new {
+                    fresh.push(update);
+                }
+            }
+            let mut prepared = Fresh::of_all(&fresh, &self.actor());
             let mut rejected_table = txn.open_table(REJECTED).map_err(StoreError::from)?;
             let mut next_rejected = rejected_table
                 .last()
@@ -988,24 +1068,64 @@ impl Store {
                     }
                     UpdateAction::Merge => {}
                 }
-                let mut doc = self
-                    .take(&tables, id)?
-                    .unwrap_or_else(|| Automerge::new().with_actor(self.actor()));
-                let before = doc.get_heads();
-                merge_update(&mut doc, update)
-                    .map_err(|reason| SyncError::BadReply(format!("update of {id}: {reason}")))?;
+                let bad = |reason| SyncError::BadReply(format!("update of {id}: {reason}"));
                 let mut state = tables.state(id)?;
-                if doc.get_heads() != before {
-                    tables.append(id, &doc, &before, &mut state)?;
-                    applied.changed.push(id);
-                }
+                let (doc, record) = match self.take(&tables, id)? {
+                    Some(Loaded { mut doc, record }) => {
+                        // A cached record is brought up to date from the patches of what the
+                        // update added; a document just loaded is read once, whole.
+                        let mut log = PatchLog::new(record.is_some());
+                        let before = doc.get_heads();
+                        merge_update(&mut doc, update, &mut log).map_err(bad)?;
+                        let changed = doc.get_heads() != before;
+                        if changed {
+                            tables.append(id, &doc, &before, &mut state)?;
+                            applied.changed.push(id);
+                        }
+                        let record = match record {
+                            Some(mut record) => {
+                                if changed {
+                                    let patches = doc.make_patches(&mut log);
+                                    account::refresh(&doc, id, &mut record, &patches)
+                                        .map_err(StoreError::from)?;
+                                }
+                                record
+                            }
+                            None => account::hydrate(&doc, id).map_err(StoreError::from)?,
+                        };
+                        (doc, record)
+                    }
+                    None => {
+                        let fresh = match prepared.remove(&id) {
+                            Some(fresh) => fresh?,
+                            None => Fresh::of(update, self.actor())?,
+                        };
+                        let Some(Fresh {
+                            doc,
+                            snapshot,
+                            record,
+                        }) = fresh
+                        else {
+                            // Nothing of it here or in the update (heads of a push only).
+                            continue;
+                        };
+                        tables
+                            .snapshots
+                            .insert(id.as_u128(), snapshot.as_slice())
+                            .map_err(StoreError::from)?;
+                        applied.changed.push(id);
+                        (doc, record)
+                    }
+                };
                 state.synced_heads = update.heads.clone();
-                if doc.is_empty() {
-                    continue;
-                }
-                let record = account::hydrate(&doc, id).map_err(StoreError::from)?;
                 tables.finish(id, &doc, &record, &state)?;
-                written.push((id, doc));
+                written.push((
+                    id,
+                    Loaded {
+                        doc,
+                        record: Some(record),
+                    },
+                ));
             }
             let mut meta = txn.open_table(META).map_err(StoreError::from)?;
             let checkpoint = reply.checkpoint.0.to_le_bytes();
@@ -1023,13 +1143,14 @@ impl Store {
 
 /// The refused part of a document: its changes after the heads the server last confirmed.
 fn refused_edit(
-    doc: &Automerge,
+    local: &Loaded,
     id: DocId,
     state: &DocState,
     reason: &str,
     now: DateTime<Utc>,
     number: u64,
 ) -> RejectedEdit {
+    let doc = &local.doc;
     let synced = state.known_synced_heads(doc);
     let changes: Vec<Vec<u8>> = doc
         .get_changes(&synced)
@@ -1039,9 +1160,12 @@ fn refused_edit(
     RejectedEdit {
         id: number,
         account: id,
-        name: account::hydrate(doc, id)
-            .map(|r| r.name)
-            .unwrap_or_default(),
+        name: match &local.record {
+            Some(record) => record.name.clone(),
+            None => account::hydrate(doc, id)
+                .map(|r| r.name)
+                .unwrap_or_default(),
+        },
         reason: reason.to_owned(),
         rejected_at: now,
         fields: conflicts::changed_fields(doc, &synced, &doc.get_heads()),
@@ -1049,24 +1173,112 @@ fn refused_edit(
     }
 }
 
-/// Merges one update strictly: a change that does not decode, or one that depends on a change
-/// neither the update nor the document holds, fails the whole update. (Automerge's own
-/// incremental load would keep the readable part and queue the rest silently.)
-fn merge_update(doc: &mut Automerge, update: &DocUpdate) -> Result<(), String> {
+/// Updates for new documents at which preparing them is spread over more threads.
+const FRESH_PER_THREAD: usize = 32;
+
+/// A document new to the device, made from its update, with the snapshot to store and its
+/// record.
+struct Fresh {
+    doc: Automerge,
+    /// The server's own bytes when the update was one whole snapshot, else one save (cheaper
+    /// than writing every change out again, and what the next load reads fastest).
+    snapshot: Vec<u8>,
+    record: AccountDoc,
+}
+
+impl Fresh {
+    /// The new document `update` makes, or `None` if it carries nothing. The update's
+    /// snapshot is loaded as the document itself (merging it into an empty one would apply
+    /// every change again), and its bytes are kept when they are the whole document.
+    fn of(update: &DocUpdate, actor: ActorId) -> Result<Option<Fresh>, SyncError> {
+        let id = update.doc;
+        let bad = |reason| SyncError::BadReply(format!("update of {id}: {reason}"));
+        let mut doc = match &update.snapshot {
+            Some(snapshot) => load_snapshot(snapshot).map_err(bad)?,
+            None => Automerge::new(),
+        };
+        let before = doc.get_heads();
+        apply_strictly(&mut doc, update, &mut PatchLog::inactive()).map_err(bad)?;
+        if doc.is_empty() {
+            return Ok(None);
+        }
+        let snapshot = match &update.snapshot {
+            Some(snapshot) if doc.get_heads() == before => snapshot.clone(),
+            _ => doc.save(),
+        };
+        let record = account::hydrate(&doc, id).map_err(StoreError::from)?;
+        Ok(Some(Fresh {
+            doc: doc.with_actor(actor),
+            snapshot,
+            record,
+        }))
+    }
+
+    /// [`Self::of`] for each update, on as many threads as there are cores (each taking at
+    /// least [`FRESH_PER_THREAD`]): decoding and reading a document is pure work on it.
+    fn of_all(
+        updates: &[&DocUpdate],
+        actor: &ActorId,
+    ) -> HashMap<DocId, Result<Option<Fresh>, SyncError>> {
+        let prepare = |update: &&DocUpdate| (update.doc, Fresh::of(update, actor.clone()));
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let threads = cores.min(updates.len() / FRESH_PER_THREAD).max(1);
+        if threads == 1 {
+            return updates.iter().map(prepare).collect();
+        }
+        let part = updates.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let mut parts = updates.chunks(part);
+            let here = parts.next().unwrap_or_default();
+            let others: Vec<_> = parts
+                .map(|updates| scope.spawn(move || updates.iter().map(prepare).collect::<Vec<_>>()))
+                .collect();
+            let mut all: HashMap<_, _> = here.iter().map(prepare).collect();
+            for other in others {
+                match other.join() {
+                    Ok(prepared) => all.extend(prepared),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            all
+        })
+    }
+}
+
+/// Loads an update's snapshot strictly: a snapshot that does not load in full fails.
+fn load_snapshot(snapshot: &[u8]) -> Result<Automerge, String> {
+    let options = LoadOptions::new().on_partial_load(OnPartialLoad::Error);
+    Automerge::load_with_options(snapshot, options).map_err(|e| format!("snapshot: {e}"))
+}
+
+/// Merges one update strictly into a document the device holds, logging what changed in
+/// `log`: a change that does not decode, or one that depends on a change neither the update
+/// nor the document holds, fails the whole update. (Automerge's own incremental load would
+/// keep the readable part and queue the rest silently.)
+fn merge_update(doc: &mut Automerge, update: &DocUpdate, log: &mut PatchLog) -> Result<(), String> {
     if let Some(snapshot) = &update.snapshot {
-        let options = LoadOptions::new().on_partial_load(OnPartialLoad::Error);
-        let mut other = Automerge::load_with_options(snapshot, options)
-            .map_err(|e| format!("snapshot: {e}"))?;
-        doc.merge(&mut other)
+        let mut other = load_snapshot(snapshot)?;
+        doc.merge_and_log_patches(&mut other, log)
             .map_err(|e| format!("snapshot: {e}"))?;
     }
+    apply_strictly(doc, update, log)
+}
+
+/// Applies an update's changes, failing if any does not decode or depends on a change neither
+/// the update nor the document holds.
+fn apply_strictly(
+    doc: &mut Automerge,
+    update: &DocUpdate,
+    log: &mut PatchLog,
+) -> Result<(), String> {
     let changes = update
         .changes
         .iter()
         .enumerate()
         .map(|(i, bytes)| Change::from_bytes(bytes.clone()).map_err(|e| format!("change {i}: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
-    doc.apply_changes(changes).map_err(|e| e.to_string())?;
+    doc.apply_changes_log_patches(changes, log)
+        .map_err(|e| e.to_string())?;
     let missing = doc.get_missing_deps(&[]);
     if !missing.is_empty() {
         return Err(format!(

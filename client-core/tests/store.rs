@@ -862,6 +862,9 @@ struct Relay {
     docs: BTreeMap<DocId, Automerge>,
     /// One entry per commit: document, pushing device, raw changes.
     feed: Vec<(DocId, DeviceId, Vec<Vec<u8>>)>,
+    /// Answer with each changed document whole (a compacted save, as a server does for a
+    /// document it compacted or one entering the device's scope) instead of its changes.
+    whole: bool,
 }
 
 impl Relay {
@@ -895,12 +898,15 @@ impl Relay {
         }
         let updates = changes
             .into_iter()
-            .map(|(doc, changes)| DocUpdate {
-                action: UpdateAction::Merge,
-                doc,
-                snapshot: None,
-                changes,
-                heads: heads_of(&self.docs[&doc]),
+            .map(|(doc, changes)| {
+                let whole = self.whole && !changes.is_empty();
+                DocUpdate {
+                    action: UpdateAction::Merge,
+                    doc,
+                    snapshot: whole.then(|| self.docs[&doc].save()),
+                    changes: if whole { Vec::new() } else { changes },
+                    heads: heads_of(&self.docs[&doc]),
+                }
             })
             .collect();
         encode(&SyncReply {
@@ -1125,4 +1131,241 @@ fn an_update_the_device_cannot_apply_does_not_advance_the_checkpoint() {
     .filter_map(check_unappliable_update)
     .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+// The typed record kept beside a cached document.
+
+/// A step of two devices working on one account.
+#[derive(Debug, Clone)]
+enum Step {
+    /// An edit (of kind `kind`) on device `on`.
+    Edit { on: usize, kind: u8 },
+    /// Device `on` syncs; `whole`: the relay answers with compacted documents.
+    Sync { on: usize, whole: bool },
+}
+
+fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (0..2usize, 0..6u8).prop_map(|(on, kind)| Step::Edit { on, kind }),
+        (0..2usize, any::<bool>()).prop_map(|(on, whole)| Step::Sync { on, whole }),
+    ]
+}
+
+/// The edit of kind `kind` at step `n`, made at `now`.
+fn edit_of(kind: u8, n: i64, now: DateTime<Utc>) -> AccountEdit {
+    match kind {
+        0 => follow_up(now - chrono::Duration::minutes(3), &format!("visit {n}")),
+        1 => AccountEdit::SetName(format!("Acme {n}")),
+        2 => AccountEdit::SetNotes(format!("notes of step {n}\nsecond line")),
+        3 => AccountEdit::AddContact(outpost_client::model::Contact {
+            name: format!("buyer {n}"),
+            phone: Some(format!("138 0013 {n:04}")),
+            ..outpost_client::model::Contact::default()
+        }),
+        4 => AccountEdit::SetRegion(format!("region {n}")),
+        _ => AccountEdit::PlanFollowUp {
+            due: now + chrono::Duration::days(2),
+            method: ContactMethod::Visit,
+            goal: format!("demo {n}"),
+            owner: None,
+        },
+    }
+}
+
+/// Runs `steps` on two on-disk devices sharing one account through the relay, and after each
+/// step checks that what each device answers (from the record its cache keeps, brought up to
+/// date from patches) is what a whole read gives once the store is reopened from disk.
+fn check_records_match_a_whole_read(steps: &[Step]) {
+    let mut devices = [Backend::Disk.open(), Backend::Disk.open()];
+    let mut relay = Relay::default();
+    let id = devices[0].store.create_account(&acme(), at(0)).unwrap();
+    relay.sync(&devices[0].store, at(0));
+    relay.sync(&devices[1].store, at(0));
+    for (n, step) in steps.iter().enumerate() {
+        let n = n as i64 + 1;
+        // Times finer than the stored milliseconds: the record must not keep them.
+        let now = at(n) + chrono::Duration::nanoseconds(123_456_789);
+        match *step {
+            Step::Edit { on, kind } => {
+                let store = &devices[on].store;
+                // Warm the cache the way an app does: the account is shown before it is edited.
+                store.account(id).unwrap();
+                store.edit_account(id, &edit_of(kind, n, now), now).unwrap();
+            }
+            Step::Sync { on, whole } => {
+                relay.whole = whole;
+                relay.sync(&devices[on].store, now);
+            }
+        }
+        for device in &mut devices {
+            let cached = device.store.account(id).unwrap();
+            let summaries = device.store.accounts().unwrap();
+            let fixture = std::mem::replace(device, Backend::Memory.open());
+            *device = fixture.reopen();
+            assert_eq!(device.store.account(id).unwrap(), cached, "after {step:?}");
+            assert_eq!(
+                device.store.accounts().unwrap(),
+                summaries,
+                "after {step:?}"
+            );
+        }
+    }
+    // Synced both ways, both devices hold the same account.
+    relay.whole = false;
+    for on in [0, 1, 0] {
+        relay.sync(&devices[on].store, at(100));
+    }
+    assert_eq!(
+        devices[0].store.account(id).unwrap(),
+        devices[1].store.account(id).unwrap()
+    );
+}
+
+#[test]
+fn the_kept_record_is_what_a_whole_read_gives_after_edits_and_replies() {
+    use Step::{Edit, Sync};
+    // Concurrent edits on both devices, merged from changes and from compacted documents.
+    check_records_match_a_whole_read(&[
+        Edit { on: 0, kind: 0 },
+        Edit { on: 1, kind: 1 },
+        Edit { on: 0, kind: 1 },
+        Sync {
+            on: 0,
+            whole: false,
+        },
+        Sync {
+            on: 1,
+            whole: false,
+        },
+        Edit { on: 1, kind: 2 },
+        Edit { on: 0, kind: 2 },
+        Edit { on: 0, kind: 3 },
+        Sync { on: 1, whole: true },
+        Sync { on: 0, whole: true },
+        Edit { on: 0, kind: 5 },
+        Edit { on: 1, kind: 4 },
+        Sync {
+            on: 1,
+            whole: false,
+        },
+        Sync {
+            on: 0,
+            whole: false,
+        },
+    ]);
+    let mut runner = proptest::test_runner::TestRunner::new(proptest::test_runner::Config {
+        cases: 12,
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    });
+    runner
+        .run(&proptest::collection::vec(step(), 1..10), |steps| {
+            check_records_match_a_whole_read(&steps);
+            Ok(())
+        })
+        .unwrap();
+}
+
+/// A device that receives an account as one compacted document keeps the server's bytes as its
+/// snapshot: the account reads back the same after a reopen, and the next change merges on it.
+#[test]
+fn a_new_document_from_a_snapshot_is_kept_as_sent() {
+    let fixture = Backend::Disk.open();
+    let origin = Store::in_memory().unwrap();
+    let id = origin.create_account(&acme(), at(0)).unwrap();
+    origin
+        .edit_account(id, &follow_up(at(1), "visit"), at(2))
+        .unwrap();
+    let request = next_request(&mut SyncSession::new(), &origin);
+    let server = doc_from_changes(&request.pushes[0].changes);
+    let snapshot = server.save();
+    let reply = SyncReply {
+        checkpoint: Seq(1),
+        more: false,
+        pushed: Vec::new(),
+        updates: vec![DocUpdate {
+            action: UpdateAction::Merge,
+            doc: id,
+            snapshot: Some(snapshot),
+            changes: Vec::new(),
+            heads: heads_of(&server),
+        }],
+    };
+    let mut session = SyncSession::new();
+    next_request(&mut session, &fixture.store);
+    handle(&mut session, &fixture.store, &reply, at(3));
+    assert_eq!(session.finish().received, vec![id]);
+    let account = fixture.store.account(id).unwrap();
+    assert_eq!(account.record.follow_ups.len(), 1);
+    let fixture = fixture.reopen();
+    assert_eq!(fixture.store.account(id).unwrap(), account);
+    assert_eq!(fixture.store.heads(id).unwrap(), heads_of(&server));
+    assert!(fixture.store.status().unwrap().unsynced.is_empty());
+
+    // A change after the snapshot, sent as a change, merges onto the stored snapshot.
+    let mut server = server.with_actor(ActorId::random());
+    let mut tx = server.transaction();
+    tx.put(ROOT, "name", "Acme Tools").unwrap();
+    tx.commit();
+    let change = server.get_last_local_change().unwrap().raw_bytes().to_vec();
+    let mut next = update(id, heads_of(&server));
+    next.changes = vec![change];
+    let reply = SyncReply {
+        checkpoint: Seq(2),
+        more: false,
+        pushed: Vec::new(),
+        updates: vec![next],
+    };
+    let mut session = SyncSession::new();
+    next_request(&mut session, &fixture.store);
+    handle(&mut session, &fixture.store, &reply, at(4));
+    let renamed = fixture.store.account(id).unwrap();
+    assert_eq!(renamed.record.name, "Acme Tools");
+    let fixture = fixture.reopen();
+    assert_eq!(fixture.store.account(id).unwrap(), renamed);
+    assert_eq!(fixture.store.heads(id).unwrap(), heads_of(&server));
+}
+
+/// A first sync brings many new documents in one reply (they are made and read on several
+/// threads): every one arrives whole, with its summary, and reads the same after a reopen.
+#[test]
+fn a_first_sync_of_many_accounts_keeps_every_one() {
+    let origin = Store::in_memory().unwrap();
+    let mut ids = BTreeSet::new();
+    for i in 0..100 {
+        let id = origin
+            .create_account(&named(&format!("Shop {i}")), at(0))
+            .unwrap();
+        if i % 3 == 0 {
+            origin
+                .edit_account(id, &follow_up(at(1), &format!("visit {i}")), at(2))
+                .unwrap();
+        }
+        ids.insert(id);
+    }
+    let mut relay = Relay::default();
+    relay.sync(&origin, at(3));
+    for whole in [false, true] {
+        relay.whole = whole;
+        let fixture = Backend::Disk.open();
+        let report = relay.sync(&fixture.store, at(4));
+        assert_eq!(
+            report.received.iter().copied().collect::<BTreeSet<_>>(),
+            ids
+        );
+        let fixture = fixture.reopen();
+        assert_eq!(
+            fixture.store.accounts().unwrap(),
+            origin.accounts().unwrap()
+        );
+        for &id in &ids {
+            assert_eq!(
+                fixture.store.account(id).unwrap(),
+                origin.account(id).unwrap()
+            );
+            assert_eq!(fixture.store.heads(id).unwrap(), origin.heads(id).unwrap());
+        }
+        assert!(fixture.store.status().unwrap().unsynced.is_empty());
+    }
 }
