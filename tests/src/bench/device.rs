@@ -52,21 +52,12 @@ pub struct Probe {
 
 /// Runs the probe on the store at `path` (which must be closed) in a child process.
 pub fn probe(path: &Path) -> anyhow::Result<Probe> {
-    let output = Command::new(super::own_exe()?)
-        .arg(format!("--{PROBE_ARG}"))
-        .arg(path)
-        .output()?;
-    ensure!(
-        output.status.success(),
-        "store probe failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let text = String::from_utf8(output.stdout)?;
-    let fields: HashMap<&str, u64> = text
-        .split_whitespace()
-        .filter_map(|pair| pair.split_once('='))
-        .filter_map(|(k, v)| Some((k, v.parse().ok()?)))
-        .collect();
+    let (_, fields) = child(
+        "store probe",
+        Command::new(super::own_exe()?)
+            .arg(format!("--{PROBE_ARG}"))
+            .arg(path),
+    )?;
     let field = |name: &str| fields.get(name).copied().context("probe output field");
     Ok(Probe {
         open: Duration::from_micros(field("open_us")?),
@@ -124,24 +115,13 @@ pub struct Restart {
 /// starts, opens the store, syncs with `server_url` (nothing new on either side) and lists
 /// the book; timed from the spawn to the exit.
 pub fn restart(path: &Path, server_url: &str) -> anyhow::Result<Restart> {
-    let started = Instant::now();
-    let output = Command::new(super::own_exe()?)
-        .arg(format!("--{RESTART_ARG}"))
-        .arg(path)
-        .arg(server_url)
-        .output()?;
-    let total = started.elapsed();
-    ensure!(
-        output.status.success(),
-        "app restart failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let text = String::from_utf8(output.stdout)?;
-    let fields: HashMap<&str, u64> = text
-        .split_whitespace()
-        .filter_map(|pair| pair.split_once('='))
-        .filter_map(|(k, v)| Some((k, v.parse().ok()?)))
-        .collect();
+    let (total, fields) = child(
+        "app restart",
+        Command::new(super::own_exe()?)
+            .arg(format!("--{RESTART_ARG}"))
+            .arg(path)
+            .arg(server_url),
+    )?;
     let field = |name: &str| fields.get(name).copied().context("restart output field");
     Ok(Restart {
         total,
@@ -182,4 +162,23 @@ pub fn restart_main(path: &Path, server_url: &str) -> anyhow::Result<()> {
         report.round_trips
     );
     Ok(())
+}
+
+/// Runs a child mode of the bench to its exit: how long it took from the spawn, and the
+/// `name=number` pairs it printed.
+fn child(what: &str, command: &mut Command) -> anyhow::Result<(Duration, HashMap<String, u64>)> {
+    let started = Instant::now();
+    let output = command.output()?;
+    let took = started.elapsed();
+    ensure!(
+        output.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let fields = String::from_utf8(output.stdout)?
+        .split_whitespace()
+        .filter_map(|pair| pair.split_once('='))
+        .filter_map(|(k, v)| Some((k.to_owned(), v.parse().ok()?)))
+        .collect();
+    Ok((took, fields))
 }
